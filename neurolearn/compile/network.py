@@ -1,0 +1,119 @@
+"""The discretized float network: what a NIR graph means once dt is fixed.
+
+Every backend runs this one model, each in its own number format:
+
+    in_p[t] = sum_feedforward W x_src[t] + sum_recurrent W s_src[t-1]
+    u[t]    = alpha * u[t-1] + in_p[t]              (alpha = 0: u holds this step's input only)
+    v[t]    = beta  * v[t-1] + u[t] + bias
+    s[t]    = v[t] > threshold ;  v[t] = 0 where s[t]   (reset to zero, as Lava's LIF)
+
+This is snntorch's discretization of ``Leaky``/``Synaptic``/``RLeaky`` (forward Euler, input
+gain folded into W). Units: ``alpha``/``beta`` are per-step keep factors in [0, 1]; ``u``, ``v``,
+``bias``, ``threshold`` share the NIR graph's voltage unit; ``dt`` is in seconds.
+Lava adds one step of delay per Dense: the fixed-point backends see a layer at graph depth k
+``k`` steps later (see :func:`Network.depths`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neurolearn.errors import ShapeError
+
+NEURON_KINDS = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I")
+
+
+@dataclass(frozen=True)
+class Population:
+    """One group of neurons sharing alpha, beta and threshold (one Lava LIF process)."""
+
+    name: str
+    kind: str
+    size: int
+    alpha: float
+    beta: float
+    threshold: float | None  # None: non-spiking (LI, CubaLI, I)
+    bias: np.ndarray = field(repr=False)  # (size,) added to v every step
+    notes: tuple[str, ...] = ()  # approximations made while discretizing, for the report
+
+    def __post_init__(self):
+        if self.kind not in NEURON_KINDS:
+            raise ValueError(f"population '{self.name}': kind {self.kind!r} not in {NEURON_KINDS}")
+        if self.size < 1:
+            raise ShapeError(f"population '{self.name}': size {self.size} < 1")
+        for pname, val in (("alpha", self.alpha), ("beta", self.beta)):
+            if not (0.0 <= val <= 1.0):
+                raise ValueError(f"population '{self.name}': {pname} = {val} outside [0, 1]")
+        if np.shape(self.bias) != (self.size,):
+            raise ShapeError(f"population '{self.name}': bias shape {np.shape(self.bias)} != ({self.size},)")
+
+    @property
+    def spiking(self) -> bool:
+        return self.threshold is not None
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Weights from a source (the input or a population) onto a target population."""
+
+    name: str
+    source: str
+    target: str
+    weight: np.ndarray = field(repr=False)  # (n_target, n_source), gains folded in
+    recurrent: bool = False  # a back edge: reads the source's spikes of the previous step
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.weight.shape)
+
+
+@dataclass(frozen=True)
+class Network:
+    """A layered spiking network with one input, in topological order of its feedforward edges."""
+
+    dt: float
+    input_name: str
+    input_size: int
+    populations: tuple[Population, ...]
+    projections: tuple[Projection, ...]
+    outputs: tuple[str, ...]
+
+    def __post_init__(self):
+        sizes = {self.input_name: self.input_size}
+        for p in self.populations:
+            sizes[p.name] = p.size
+        for pr in self.projections:
+            for end in (pr.source, pr.target):
+                if end not in sizes:
+                    raise ShapeError(f"projection '{pr.name}': unknown end '{end}'")
+            want = (sizes[pr.target], sizes[pr.source])
+            if pr.shape != want:
+                raise ShapeError(
+                    f"projection '{pr.name}' ({pr.source} -> {pr.target}): weight shape {pr.shape}, "
+                    f"expected {want}")
+        for o in self.outputs:
+            if o not in sizes or o == self.input_name:
+                raise ShapeError(f"output '{o}' is not a population")
+
+    def population(self, name: str) -> Population:
+        return next(p for p in self.populations if p.name == name)
+
+    def incoming(self, name: str) -> list[Projection]:
+        return [pr for pr in self.projections if pr.target == name]
+
+    def depths(self) -> dict[str, int]:
+        """Feedforward hops from the input to each population (its lag in the fixed-point backends).
+
+        Raises ShapeError if two feedforward paths of different length reach one population:
+        the one-step-per-Dense delay would then change what the network computes.
+        """
+        depth = {self.input_name: 0}
+        for p in self.populations:
+            ds = {depth[pr.source] + 1 for pr in self.incoming(p.name) if not pr.recurrent}
+            if len(ds) > 1:
+                raise ShapeError(
+                    f"population '{p.name}' is reached by feedforward paths of lengths {sorted(ds)}; "
+                    "Lava delays each Dense by one step, so skip connections change timing")
+            depth[p.name] = ds.pop() if ds else 1
+        return depth

@@ -1,0 +1,53 @@
+"""One error hierarchy. Each message is one line naming the file, node, parameter, value and range.
+
+The CLI prints ``str(error)`` and exits non-zero; ``--debug`` shows the traceback.
+"""
+from __future__ import annotations
+
+
+class NeurolearnError(Exception):
+    """Base class of every error neurolearn raises on purpose."""
+
+    exit_code = 2
+
+
+class NIRFormatError(NeurolearnError):
+    """A file that is not a readable NIR/HDF5 graph, or a graph that is malformed."""
+
+
+class UnsupportedNodeError(NeurolearnError):
+    """A NIR node (or snntorch module) that neurolearn cannot map."""
+
+
+class ShapeError(NeurolearnError):
+    """Mismatched shapes between connected nodes, or an input array of the wrong shape."""
+
+
+class QuantizationError(NeurolearnError):
+    """A parameter that cannot be represented in the target's fixed-point format."""
+
+
+class InputError(NeurolearnError):
+    """Bad user input: arguments, arrays or files other than NIR graphs."""
+
+
+class BackendUnavailableError(NeurolearnError):
+    """A backend (Lava, Intel's Loihi runtime, a board) that is not present here."""
+
+    exit_code = 3
+
+
+class HardwareFitError(NeurolearnError):
+    """A network that does not fit the chosen chip or board."""
+
+
+def where(file: str | None = None, node: str | None = None, param: str | None = None) -> str:
+    """Prefix 'FILE: node 'N': parameter 'P'' for error messages, skipping the parts not given."""
+    parts = []
+    if file:
+        parts.append(str(file))
+    if node:
+        parts.append(f"node '{node}'")
+    if param:
+        parts.append(f"parameter '{param}'")
+    return ": ".join(parts)

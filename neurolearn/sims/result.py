@@ -1,0 +1,60 @@
+"""What every backend returns: per-layer recordings over a batch of samples."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neurolearn.errors import ShapeError
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """Recordings of one layer, arrays of shape (batch, steps, neurons).
+
+    ``spikes`` is 0/1 (uint8). ``u`` and ``v`` are int32 for the fixed-point backends (Lava's
+    units: float value * plan scale) and float32 for the float reference; None if not recorded.
+    """
+
+    spikes: np.ndarray
+    u: np.ndarray | None = None
+    v: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """Recordings of all layers. ``delays[name]``: steps by which that layer lags the input."""
+
+    backend: str
+    layers: dict[str, LayerRecord]
+    delays: dict[str, int] = field(default_factory=dict)
+
+    def save(self, path) -> None:
+        """Write an .npz with keys '<layer>/spikes', '<layer>/u', '<layer>/v', '<layer>/delay'."""
+        arrays = {}
+        for name, rec in self.layers.items():
+            for key in ("spikes", "u", "v"):
+                val = getattr(rec, key)
+                if val is not None:
+                    arrays[f"{name}/{key}"] = val
+            arrays[f"{name}/delay"] = np.array(self.delays.get(name, 0))
+        arrays["backend"] = np.array(self.backend)
+        np.savez_compressed(path, **arrays)
+
+
+def as_batch(spikes: np.ndarray, n_in: int, what: str = "input") -> np.ndarray:
+    """Check an input spike array of shape (steps, n_in) or (batch, steps, n_in); return it 3-D uint8."""
+    arr = np.asarray(spikes)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[-1] != n_in:
+        raise ShapeError(f"{what}: shape {np.shape(spikes)}; expected (steps, {n_in}) or (batch, steps, {n_in})")
+    if arr.shape[1] < 1:
+        raise ShapeError(f"{what}: no time steps")
+    if arr.dtype != np.uint8:
+        if not np.all(np.isfinite(arr)) or not np.all((arr == 0) | (arr == 1)):
+            raise ShapeError(f"{what}: spikes must be 0 or 1 (binary events); found other values")
+        arr = arr.astype(np.uint8)
+    elif arr.max(initial=0) > 1:
+        raise ShapeError(f"{what}: spikes must be 0 or 1 (binary events); found other values")
+    return np.ascontiguousarray(arr)
