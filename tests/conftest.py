@@ -1,0 +1,31 @@
+import os
+
+from hypothesis import settings
+
+# CI runs the same examples every time (same seed, same bits); locally hypothesis explores.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from neurolearn.compile.plan import ConnectionPlan, LayerPlan, Plan  # noqa: E402
+
+
+@pytest.fixture
+def small_plan():
+    """A fixed 3-layer recurrent plan with mixed, excitatory and inhibitory weights."""
+    rng = np.random.default_rng(1)
+    sizes = [12, 16, 10, 4]
+    layers, conns = [], []
+    for i, n in enumerate(sizes[1:]):
+        layers.append(LayerPlan(f"l{i}", n, du=[410, 4095, 0][i], dv=[820, 100, 4095][i], vth=[80, 40, 3][i],
+                                bias_mant=rng.integers(-40, 40, n), bias_exp=rng.integers(0, 4, n)))
+        w = rng.integers([-256, 0, -255][i], [256, 256, 1][i], (n, sizes[i]))
+        conns.append(ConnectionPlan(f"ff{i}", "in" if i == 0 else f"l{i-1}", f"l{i}", w, weight_exp=i - 1))
+    conns.append(ConnectionPlan("rec0", "l0", "l0", rng.integers(-60, 60, (16, 16)), recurrent=True,
+                                num_weight_bits=5))
+    return Plan(dt=1e-3, input_name="in", input_size=12, layers=tuple(layers), connections=tuple(conns),
+                outputs=("l2",))
