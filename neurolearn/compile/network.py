@@ -3,7 +3,7 @@
 Every backend runs this one model, each in its own number format:
 
     in_p[t] = sum_feedforward W x_src[t] + sum_recurrent W s_src[t-1]
-    u[t]    = alpha * u[t-1] + in_p[t]              (alpha = 0: u holds this step's input only)
+    u[t]    = alpha * u[t-1] + in_p[t] + input_bias (alpha = 0: u holds this step's input only)
     v[t]    = beta  * v[t-1] + u[t] + bias
     s[t]    = v[t] > threshold ;  v[t] = 0 where s[t]   (reset to zero, as Lava's LIF)
 
@@ -35,7 +35,7 @@ class Population:
     beta: float
     threshold: float | None  # None: non-spiking (LI, CubaLI, I)
     bias: np.ndarray = field(repr=False)  # (size,) added to v every step
-    notes: tuple[str, ...] = ()  # approximations made while discretizing, for the report
+    input_bias: np.ndarray | None = field(default=None, repr=False)  # (size,) added to the input (Affine bias)
 
     def __post_init__(self):
         if self.kind not in NEURON_KINDS:
@@ -45,8 +45,12 @@ class Population:
         for pname, val in (("alpha", self.alpha), ("beta", self.beta)):
             if not (0.0 <= val <= 1.0):
                 raise ValueError(f"population '{self.name}': {pname} = {val} outside [0, 1]")
-        if np.shape(self.bias) != (self.size,):
-            raise ShapeError(f"population '{self.name}': bias shape {np.shape(self.bias)} != ({self.size},)")
+        if self.input_bias is None:
+            object.__setattr__(self, "input_bias", np.zeros(self.size))
+        for pname in ("bias", "input_bias"):
+            if np.shape(getattr(self, pname)) != (self.size,):
+                raise ShapeError(f"population '{self.name}': {pname} shape {np.shape(getattr(self, pname))} "
+                                 f"!= ({self.size},)")
 
     @property
     def spiking(self) -> bool:

@@ -1,0 +1,182 @@
+"""The ``neurolearn`` command: compile | simulate | verify | demo.
+
+Errors print as one line (``error: ...``) with a non-zero exit; ``--debug`` shows the traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from neurolearn.errors import InputError, NeurolearnError
+
+BACKENDS = ("float", "fixed", "lava")
+
+
+def _load_input(args, n_in: int) -> np.ndarray:
+    """The input spikes: --input FILE.npy, or Poisson spikes at --rate seeded by --seed."""
+    from neurolearn.sims.result import as_batch
+    from neurolearn.train.encoders import poisson_spikes
+
+    if args.input is None:
+        steps = args.steps or 100
+        return poisson_spikes(np.full((args.batch, n_in), args.rate), steps, args.seed)
+    path = Path(args.input)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (ValueError, OSError) as exc:
+        raise InputError(f"{path}: not a .npy array ({exc})") from None
+    arr = as_batch(arr, n_in, what=str(path))
+    if args.steps is not None:
+        if args.steps < arr.shape[1]:
+            raise InputError(f"{path}: has {arr.shape[1]} steps but --steps {args.steps}; pass a shorter "
+                             "input or omit --steps (nothing is dropped silently)")
+        pad = args.steps - arr.shape[1]
+        if pad:
+            print(f"note: input padded with {pad} silent steps to --steps {args.steps}", file=sys.stderr)
+            arr = np.concatenate([arr, np.zeros((arr.shape[0], pad, n_in), np.uint8)], axis=1)
+    return arr
+
+
+def _progress(desc):
+    from tqdm import tqdm
+
+    return lambda it: tqdm(it, desc=desc, leave=False, disable=None)
+
+
+def cmd_compile(args) -> int:
+    from neurolearn.compile.build import compile_model
+
+    build = compile_model(args.model, args.output, dt=args.dt)
+    p = build.plan
+    print(f"compiled {args.model} -> {build.path}/ ({len(p.layers)} LIF, {len(p.connections)} Dense; "
+          f"dt = {p.dt:g} s); see {build.path}/report.md")
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    from neurolearn.compile.build import load_build
+
+    build = load_build(args.build)
+    spikes = _load_input(args, build.plan.input_size)
+    if args.backend == "float":
+        from neurolearn.sims.float_ref import simulate_float
+
+        res = simulate_float(build.network, spikes)
+    elif args.backend == "fixed":
+        from neurolearn.sims.fixed import simulate_fixed
+
+        res = simulate_fixed(build.plan, spikes)
+    else:
+        from neurolearn.sims.lava_backend import simulate_lava
+
+        res = simulate_lava(build.plan, spikes, progress=_progress("lava samples"))
+    _atomic_save(res, args.output)
+    counts = ", ".join(f"{k} {int(r.spikes.sum())}" for k, r in res.layers.items())
+    print(f"{args.backend}: {spikes.shape[0]} sample(s) x {spikes.shape[1]} steps; spikes per layer: {counts}; "
+          f"wrote {args.output}")
+    return 0
+
+
+def _atomic_save(res, output):
+    out = Path(output)
+    if out.suffix != ".npz":
+        raise InputError(f"{out}: output must end in .npz")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=out.parent, prefix=f".{out.name}.")
+    os.close(fd)
+    try:
+        res.save(tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def cmd_verify(args) -> int:
+    from neurolearn.compile.build import compile_model, load_build
+    from neurolearn.verify import format_table, run_ladder
+
+    target = Path(args.target)
+    with tempfile.TemporaryDirectory() as tmp:
+        if target.suffix == ".nir" or target.is_file():
+            build = compile_model(target, Path(tmp) / "build", dt=args.dt)
+        else:
+            build = load_build(target)
+        spikes = _load_input(args, build.plan.input_size)
+        rows = run_ladder(build, spikes, progress=_progress("lava samples"))
+    print(format_table(rows))
+    bad = [r for r in rows if not r.ok]
+    print(f"\n{len(bad)} mismatching row(s)" if bad else "\nall layers match (0 mismatches)")
+    return 1 if bad else 0
+
+
+def cmd_demo(args) -> int:
+    from neurolearn.demo import run_demo
+
+    return run_demo(out=Path(args.output), seed=args.seed, epochs=args.epochs)
+
+
+def _add_input_args(p, steps_help):
+    p.add_argument("--input", help="spikes .npy of shape (steps, n_in) or (batch, steps, n_in), values 0/1")
+    p.add_argument("--steps", type=int, help=steps_help)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
+    p.add_argument("--rate", type=float, default=0.2, help="spike probability per step of random input")
+    p.add_argument("--batch", type=int, default=1, help="samples of random input (default 1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neurolearn", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("compile", help="NIR file -> build directory (plan.json, report.md)")
+    p.add_argument("model", help=".nir file")
+    p.add_argument("-o", "--output", required=True, help="build directory to write")
+    p.add_argument("--dt", type=float, help="time step in seconds, for files that do not record one")
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("simulate", help="run a build on one backend")
+    p.add_argument("build", help="build directory")
+    p.add_argument("--backend", choices=BACKENDS, default="fixed")
+    _add_input_args(p, "steps to run (input padded with silence if shorter; default: the input's)")
+    p.add_argument("-o", "--output", required=True, help="output .npz (spikes, u, v per layer)")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("verify", help="fixed vs lava bit for bit, float vs snntorch, float vs fixed")
+    p.add_argument("target", help="build directory or .nir file")
+    p.add_argument("--dt", type=float, help="time step in seconds, for .nir files that do not record one")
+    _add_input_args(p, "steps to run (default 100 for random input)")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("demo", help="train a small digits network, compile it, run every backend, verify")
+    p.add_argument("-o", "--output", default="demo-out", help="directory for the model and build")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=15)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except NeurolearnError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""NIR graph -> :class:`~neurolearn.compile.network.Network`: fix dt, fold gains and linear maps.
+
+Each neuron node becomes a population. The linear nodes between two neuron nodes (Linear, Affine,
+Scale, Flatten, summed fan-in) collapse into one weight matrix and a bias. Edges that close a cycle
+(recurrence) become recurrent projections: they carry the previous step's spikes, as in snntorch's
+``RLeaky``. Discretization is forward Euler with the graph's dt (snntorch's convention):
+
+    LIF      beta = 1 - dt/tau,     gain = r dt/tau,                          bias = v_leak dt/tau
+    CubaLIF  alpha = 1 - dt/tau_syn, beta = 1 - dt/tau_mem,
+             gain = (w_in dt/tau_syn) (r dt/tau_mem),                         bias = v_leak dt/tau_mem
+    IF / I   beta = 1, gain = r dt;  LI / CubaLI as LIF / CubaLIF without a threshold.
+"""
+from __future__ import annotations
+
+import nir
+import numpy as np
+
+from neurolearn.compile.network import Network, Population, Projection
+from neurolearn.errors import NIRFormatError, ShapeError, UnsupportedNodeError, where
+from neurolearn.nir.extension import graph_dt, node_reset, node_reset_delay
+from neurolearn.nir.graph import flatten
+
+NEURON_TYPES = (nir.LIF, nir.CubaLIF, nir.IF, nir.LI, nir.CubaLI, nir.I)
+LINEAR_TYPES = (nir.Linear, nir.Affine, nir.Scale, nir.Flatten)
+
+
+def _size(shape) -> int:
+    return int(np.prod(shape)) if shape is not None else 0
+
+
+def _uniform(node, name, param, file):
+    """A parameter that Lava shares across a LIF process: all neurons must agree."""
+    arr = np.asarray(getattr(node, param), dtype=np.float64).reshape(-1)
+    if arr.size and not np.all(arr == arr[0]):
+        raise UnsupportedNodeError(
+            f"{where(file, name, param)}: values differ across neurons ({arr.min():g} .. {arr.max():g}); "
+            "a Lava LIF process shares one value: split the node into groups with equal values")
+    return float(arr[0])
+
+
+def _per_neuron(node, param, n):
+    return np.broadcast_to(np.asarray(getattr(node, param), dtype=np.float64).reshape(-1), (n,)).copy()
+
+
+def _decay(dt, tau, name, param, file):
+    """Per-step keep factor 1 - dt/tau for forward Euler; tau must be >= dt."""
+    if tau < dt:
+        raise UnsupportedNodeError(
+            f"{where(file, name, param)} = {tau:g} s is shorter than dt = {dt:g} s; forward Euler needs "
+            f"{param} >= dt (decrease dt or lengthen {param})")
+    return 1.0 - dt / tau
+
+
+def neuron_population(node, name: str, dt: float, file=None) -> tuple[Population, np.ndarray]:
+    """Discretize one neuron node. Returns the population and the per-neuron input gain."""
+    n = _size(node.input_type.get("input")) if node.input_type else np.asarray(node.r).size
+    kind = {nir.LIF: "LIF", nir.CubaLIF: "CubaLIF", nir.IF: "IF", nir.LI: "LI",
+            nir.CubaLI: "CubaLI", nir.I: "I"}[type(node)]
+    r = _per_neuron(node, "r", n)
+    alpha, threshold, leak = 0.0, None, np.zeros(n)
+    if kind in ("IF", "I"):
+        beta, gain = 1.0, r * dt
+    elif kind in ("LIF", "LI"):
+        tau = _uniform(node, name, "tau", file)
+        beta, gain = _decay(dt, tau, name, "tau", file), r * dt / tau
+        leak = _per_neuron(node, "v_leak", n) * dt / tau
+    else:  # CubaLIF, CubaLI
+        tau_syn = _uniform(node, name, "tau_syn", file)
+        tau_mem = _uniform(node, name, "tau_mem", file)
+        alpha = _decay(dt, tau_syn, name, "tau_syn", file)
+        beta = _decay(dt, tau_mem, name, "tau_mem", file)
+        gain = _per_neuron(node, "w_in", n) * dt / tau_syn * r * dt / tau_mem
+        leak = _per_neuron(node, "v_leak", n) * dt / tau_mem
+    if kind in ("LIF", "CubaLIF", "IF"):
+        threshold = _uniform(node, name, "v_threshold", file)
+        reset = node_reset(node, name, file)
+        if reset != "zero":
+            raise UnsupportedNodeError(
+                f"{where(file, name, 'reset')}: '{reset}' reset (snntorch's default); Lava's LIF resets "
+                "to zero: build the snntorch model with reset_mechanism='zero'")
+        if kind == "CubaLIF" and node_reset_delay(node):
+            raise UnsupportedNodeError(
+                f"{where(file, name, 'reset_delay')}: snntorch's Synaptic with a delayed zero reset also "
+                "discards the input of the step after a spike, which Lava's LIF does not: build it with "
+                "reset_delay=False")
+    pop = Population(name=name, kind=kind, size=n, alpha=alpha, beta=beta, threshold=threshold, bias=leak)
+    return pop, gain
+
+
+class _Collapser:
+    """Collapses chains of linear nodes into (source -> weight) terms plus a bias."""
+
+    def __init__(self, graph: nir.NIRGraph, sizes: dict[str, int], file):
+        self.nodes, self.sizes, self.file = graph.nodes, sizes, file
+        self.preds: dict[str, list[str]] = {k: [] for k in graph.nodes}
+        for a, b in graph.edges:
+            self.preds[b].append(a)
+
+    def terms(self, name: str, visiting=()):
+        """The value at ``name``'s output as sum_k W_k x_{src_k} + bias, for sources that are the
+        graph input or neuron nodes. Returns ({src: W}, bias)."""
+        node = self.nodes[name]
+        n = self.sizes[name]
+        if isinstance(node, (nir.Input,) + NEURON_TYPES):
+            return {name: np.eye(n)}, np.zeros(n)
+        if name in visiting:
+            raise NIRFormatError(f"{where(self.file, name)}: a cycle through linear nodes only "
+                                 f"({' -> '.join(visiting + (name,))}) has no neuron to delay it")
+        total, bias = self.inputs_of(name, visiting + (name,))
+        mat, off = self._affine(name, node)
+        return {src: mat @ w for src, w in total.items()}, mat @ bias + off
+
+    def inputs_of(self, name: str, visiting=()):
+        """The sum of everything arriving at ``name``'s input, as ({src: W}, bias)."""
+        if not self.preds[name]:
+            raise ShapeError(f"{where(self.file, name)}: has no input edge")
+        total, bias = {}, np.zeros(self._in_size(name))
+        for pred in self.preds[name]:
+            t, b = self.terms(pred, visiting)
+            if b.size != bias.size:
+                raise ShapeError(f"{where(self.file, name)}: input from '{pred}' has size {b.size}, "
+                                 f"expected {bias.size}")
+            bias = bias + b
+            for src, w in t.items():
+                total[src] = total[src] + w if src in total else w
+        return total, bias
+
+    def _in_size(self, name):
+        node = self.nodes[name]
+        if isinstance(node, (nir.Linear, nir.Affine)):
+            return node.weight.shape[1]
+        return self.sizes[name] if not isinstance(node, nir.Flatten) else _size(node.input_type["input"])
+
+    def _affine(self, name, node):
+        if isinstance(node, (nir.Linear, nir.Affine)):
+            w = np.asarray(node.weight, dtype=np.float64)
+            if w.ndim != 2:
+                raise ShapeError(f"{where(self.file, name, 'weight')}: expected 2-D, got shape {w.shape}")
+            b = np.asarray(node.bias, dtype=np.float64) if isinstance(node, nir.Affine) else np.zeros(w.shape[0])
+            return w, b.reshape(-1)
+        if isinstance(node, nir.Scale):
+            s = np.asarray(node.scale, dtype=np.float64).reshape(-1)
+            return np.diag(s), np.zeros(s.size)
+        n = self.sizes[name]  # Flatten, Output
+        return np.eye(n), np.zeros(n)
+
+
+def _sizes(graph: nir.NIRGraph, file) -> dict[str, int]:
+    sizes = {}
+    for name, node in graph.nodes.items():
+        if isinstance(node, (nir.Linear, nir.Affine)):
+            sizes[name] = np.asarray(node.weight).shape[0]
+        elif isinstance(node, nir.Scale):
+            sizes[name] = np.asarray(node.scale).size
+        elif isinstance(node, nir.Input):
+            sizes[name] = _size(node.input_type["input"])
+        elif isinstance(node, nir.Output):
+            sizes[name] = _size(node.output_type["output"])
+        elif isinstance(node, nir.Flatten):
+            sizes[name] = _size(node.input_type["input"])
+        else:
+            sizes[name] = _size(node.input_type.get("input")) if node.input_type else np.asarray(node.r).size
+    return sizes
+
+
+def _order(pops: list[str], edges: dict[str, set[str]], roots: list[str]):
+    """Topological order of populations along feedforward edges and the set of back edges (DFS)."""
+    order, state, back = [], {}, set()
+
+    def visit(a):
+        state[a] = "open"
+        for b in sorted(edges.get(a, ())):
+            if state.get(b) == "open":
+                back.add((a, b))
+            elif b not in state:
+                visit(b)
+        state[a] = "done"
+        order.append(a)
+
+    for r in roots + pops:
+        if r not in state:
+            visit(r)
+    return [p for p in reversed(order) if p in pops], back
+
+
+def to_network(graph: nir.NIRGraph, dt: float | None = None, file: str | None = None) -> Network:
+    """Discretize a NIR graph (nested graphs allowed) into a :class:`Network`."""
+    dt = graph_dt(graph, dt, file)
+    flat = flatten(graph, file=file)
+    inputs = [k for k, v in flat.nodes.items() if isinstance(v, nir.Input)]
+    if len(inputs) != 1:
+        raise NIRFormatError(f"{where(file) or 'graph'}: {len(inputs)} Input nodes ({inputs}); "
+                             "neurolearn compiles graphs with exactly one Input")
+    sizes = _sizes(flat, file)
+    collapse = _Collapser(flat, sizes, file)
+    pops, gains = {}, {}
+    for name, node in flat.nodes.items():
+        if isinstance(node, NEURON_TYPES):
+            pops[name], gains[name] = neuron_population(node, name, dt, file)
+    if not pops:
+        raise NIRFormatError(f"{where(file) or 'graph'}: no neuron nodes; supported neurons: "
+                             + ", ".join(t.__name__ for t in NEURON_TYPES))
+
+    incoming, edges = {}, {}
+    for name, pop in pops.items():
+        terms, bias = collapse.inputs_of(name)
+        incoming[name] = terms
+        edges_in = terms.keys()
+        for src in edges_in:
+            edges.setdefault(src, set()).add(name)
+        pops[name] = Population(**{**pop.__dict__, "input_bias": gains[name] * bias})
+
+    order, back = _order(list(pops), edges, inputs)
+    projections = []
+    for tgt in order:
+        for src, w in incoming[tgt].items():
+            w = gains[tgt][:, None] * w
+            want = (pops[tgt].size, sizes[src])
+            if w.shape != want:
+                raise ShapeError(f"{where(file, tgt)}: weights from '{src}' have shape {w.shape}, expected {want}")
+            rec = (src, tgt) in back or src == tgt
+            projections.append(Projection(name=f"{src}->{tgt}", source=src, target=tgt, weight=w, recurrent=rec))
+
+    outputs = []
+    for name, node in flat.nodes.items():
+        if isinstance(node, nir.Output):
+            for src in collapse.preds[name]:
+                if src not in pops:
+                    raise UnsupportedNodeError(
+                        f"{where(file, name)}: output is fed by '{src}' ({type(flat.nodes[src]).__name__}), "
+                        "not a neuron node; end the graph with a neuron (LIF, LI, ...) before the Output")
+                outputs.append(src)
+    return Network(dt=dt, input_name=inputs[0], input_size=sizes[inputs[0]],
+                   populations=tuple(pops[p] for p in order), projections=tuple(projections),
+                   outputs=tuple(outputs))

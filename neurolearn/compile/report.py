@@ -1,0 +1,52 @@
+"""report.md: what the compiler did to each parameter, in words a user can check."""
+from __future__ import annotations
+
+from neurolearn.compile.network import Network
+from neurolearn.compile.quantize import QuantizationResult
+
+
+def render_report(net: Network, q: QuantizationResult, source: str) -> str:
+    plan = q.plan
+    lines = [
+        f"# neurolearn compile report: `{source}`",
+        "",
+        f"- time step dt = {net.dt:g} s (forward Euler, snntorch's discretization)",
+        f"- input `{plan.input_name}`: {plan.input_size} channels (binary spikes)",
+        f"- {len(plan.layers)} Lava LIF processes, {len(plan.connections)} Lava Dense processes",
+        f"- outputs: {', '.join(f'`{o}`' for o in plan.outputs)}",
+        "- each Dense adds one step of delay: layer lag behind the input (steps): "
+        + ", ".join(f"`{k}` {v}" for k, v in plan.depths().items() if k != plan.input_name),
+        "- reset: to zero after a spike (Lava's LIF); Lava reports v = 0 on a spike step, and so does "
+        "neurolearn's float reference; snntorch with `reset_delay=True` reports the pre-reset value there",
+        "",
+        "## Layers",
+        "",
+        "| layer | kind | neurons | alpha | beta | threshold | du | dv | vth | scale (int per unit v) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for pop, layer in zip(net.populations, plan.layers):
+        thr = f"{pop.threshold:g}" if pop.threshold is not None else "none"
+        lines.append(f"| `{layer.name}` | {pop.kind} | {layer.size} | {pop.alpha:.6g} | {pop.beta:.6g} | {thr} "
+                     f"| {layer.du} | {layer.dv} | {layer.vth} | {layer.scale:.6g} |")
+    lines += ["", "## Connections", "",
+              "| connection | source -> target | shape | weight_exp | sign | recurrent | int range |",
+              "|---|---|---|---|---|---|---|"]
+    for c in plan.connections:
+        w = c.weights
+        sign = "mixed (LSB dropped: even values)" if w.min() < 0 < w.max() else (
+            "excitatory" if w.min() >= 0 else "inhibitory")
+        lines.append(f"| `{c.name}` | `{c.source}` -> `{c.target}` | {w.shape[0]}x{w.shape[1]} | {c.weight_exp} "
+                     f"| {sign} | {'yes' if c.recurrent else 'no'} | [{w.min()}, {w.max()}] |")
+    lines += ["", "## Conversions", "",
+              "Each float parameter, the integer Lava is given, what that integer represents, and the "
+              "rounding error. For arrays the largest or the worst-rounded element is shown.", "",
+              "| node | parameter | float | integer | represents | abs error | rel error |",
+              "|---|---|---|---|---|---|---|"]
+    for c in q.conversions:
+        lines.append(f"| `{c.node}` | {c.param} | {c.value:.6g} | {c.integer} | {c.represents:.6g} "
+                     f"| {c.error:.3g} | {c.rel_error:.3g} |")
+    lines += ["", "## Clipped, saturated or approximated", ""]
+    lines += [f"- {n}" for n in q.notes] or ["- nothing: every parameter fits its integer range"]
+    lines += ["", "Headroom: u and v are 24-bit (|x| < 2^23 integer units); divide by each layer's scale "
+              "for float units. The exact integers are in `plan.json` (format: docs/plan-format.md).", ""]
+    return "\n".join(lines)
