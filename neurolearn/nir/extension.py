@@ -1,0 +1,211 @@
+"""The neurolearn extension: versioned metadata carried inside standard NIR metadata.
+
+NIR is continuous time and has no field for the discretization, the reset mechanism or the
+module a node came from. neurolearn writes them into the ordinary ``metadata`` dicts under the
+key ``"neurolearn"``, so plain ``nir.read`` still loads the file::
+
+    graph.metadata["neurolearn"] = {"version": 1, "dt": 1e-4, "integration": "euler",
+                                    "producer": "neurolearn 0.1.0 / snntorch 1.0.0"}
+    lif.metadata["neurolearn"]   = {"reset": "subtract", "reset_delay": True, "module": "Leaky"}
+    rec.metadata["neurolearn"]   = {"module": "RLeaky", "all_to_all": True}   # nested NIRGraph
+
+``dt`` is in seconds. ``reset`` is ``"zero"`` (v <- 0 on a spike) or ``"subtract"``
+(v <- v - threshold); ``reset_delay=True`` applies the reset one step after the spike, as
+snntorch does by default. A node without the block follows NIR's own semantics: reset to
+``v_reset`` (which neurolearn requires to be 0) in the same step. ``flatten`` adds
+``"parent"`` (the dotted name of the inlined subgraph) to node blocks and ``"subgraphs"``
+(the inlined subgraphs' metadata by name) to the graph block.
+
+HDF5 hands metadata back as numpy scalars (``np.int64``, ``np.bool_``, ``np.float64``);
+:func:`normalize` turns them into plain Python values.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import nir
+import numpy as np
+
+from neurolearn.errors import InputError, NIRFormatError, UnsupportedNodeError, where
+
+SCHEMA_VERSION = 1
+KEY = "neurolearn"
+RESETS = ("zero", "subtract")
+MODULES = ("Leaky", "Synaptic", "RLeaky")
+INTEGRATIONS = ("euler",)
+
+# Allowed keys of each block and their Python types (unknown keys are ignored: a newer
+# writer of the same schema version may add optional fields).
+_GRAPH_KEYS = {"version": int, "dt": float, "integration": str, "producer": str, "subgraphs": dict}
+_NODE_KEYS = {"reset": str, "reset_delay": bool, "module": str, "all_to_all": bool, "parent": str}
+
+
+def normalize(value: Any) -> Any:
+    """Return ``value`` with numpy scalars, 0-d arrays and bytes turned into Python values."""
+    if isinstance(value, dict):
+        return {str(k): normalize(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.decode("utf8")
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def normalize_graph(graph: nir.NIRNode) -> None:
+    """Normalize the neurolearn blocks of ``graph`` and of all nodes inside it, in place."""
+    if KEY in graph.metadata:
+        graph.metadata[KEY] = normalize(graph.metadata[KEY])
+    if isinstance(graph, nir.NIRGraph):
+        for node in graph.nodes.values():
+            normalize_graph(node)
+
+
+def block(node: nir.NIRNode) -> dict:
+    """The node's neurolearn metadata block (an empty dict if there is none)."""
+    return node.metadata.get(KEY, {}) if isinstance(node.metadata, dict) else {}
+
+
+def graph_dt(graph: nir.NIRGraph, dt: float | None = None, file: str | None = None) -> float:
+    """The time step in seconds: the file's recorded ``dt``, else the explicit ``dt``.
+
+    An explicit ``dt`` that disagrees with the file's raises InputError, and so does a file
+    without ``dt`` when none is given.
+    """
+    recorded = block(graph).get("dt")
+    if dt is not None:
+        dt = _check_dt(dt, file, "the dt argument")
+    if recorded is None:
+        if dt is None:
+            raise InputError(
+                f"{where(file) or 'graph'}: no dt recorded in the NIR graph; pass the time step "
+                "in seconds with --dt (Python: dt=...), e.g. --dt 1e-4"
+            )
+        return dt
+    recorded = _check_dt(recorded, file, "metadata 'dt'")
+    if dt is not None and not math.isclose(dt, recorded, rel_tol=1e-12, abs_tol=0.0):
+        raise InputError(
+            f"{where(file) or 'graph'}: dt {dt!r} s conflicts with the dt {recorded!r} s recorded "
+            "in the file; leave dt out to use the file's"
+        )
+    return recorded
+
+
+def _check_dt(dt: Any, file: str | None, what: str) -> float:
+    if isinstance(dt, bool) or not isinstance(dt, (int, float, np.integer, np.floating)):
+        raise InputError(f"{where(file) or 'graph'}: {what} {dt!r} is not a number of seconds")
+    dt = float(dt)
+    if not (math.isfinite(dt) and dt > 0):
+        raise InputError(f"{where(file) or 'graph'}: {what} = {dt!r}; allowed: finite and > 0 seconds")
+    return dt
+
+
+def node_reset(node: nir.NIRNode, name: str | None = None, file: str | None = None) -> str:
+    """The reset mechanism of a spiking node: ``"zero"`` unless its metadata says ``"subtract"``.
+
+    neurolearn supports only ``v_reset = 0``; any other value raises UnsupportedNodeError.
+    """
+    v_reset = getattr(node, "v_reset", None)
+    if v_reset is not None and np.any(np.asarray(v_reset) != 0):
+        bad = np.asarray(v_reset).flat[np.flatnonzero(np.asarray(v_reset))[0]]
+        raise UnsupportedNodeError(
+            f"{where(file, name, 'v_reset')}: value {bad!r}; neurolearn supports v_reset = 0 only"
+        )
+    return block(node).get("reset", "zero")
+
+
+def node_reset_delay(node: nir.NIRNode) -> bool:
+    """Whether the reset lands one step after the spike (snntorch's default); NIR's is no delay."""
+    return bool(block(node).get("reset_delay", False))
+
+
+def validate(graph: nir.NIRNode, file: str | None = None) -> None:
+    """Check a graph: the schema version and types of every neurolearn block and that every
+    floating-point parameter of every node is finite. Raises NIRFormatError; changes nothing."""
+    if not isinstance(graph, nir.NIRGraph):
+        raise NIRFormatError(
+            f"{where(file) or 'graph'}: top-level node is a {type(graph).__name__}, expected a NIRGraph"
+        )
+    if not isinstance(graph.metadata.get(KEY, {}), dict):
+        raise NIRFormatError(f"{where(file) or 'graph'}: metadata '{KEY}' is not a dict")
+    info = normalize(block(graph))
+    if info:
+        _check_graph_block(info, file)
+    _validate_nodes(graph, file, prefix="")
+
+
+def _check_graph_block(info: dict, file: str | None) -> None:
+    prefix = where(file) or "graph"
+    if "version" not in info:
+        raise NIRFormatError(f"{prefix}: metadata '{KEY}' has no 'version'")
+    _check_types(info, _GRAPH_KEYS, prefix)
+    version = info["version"]
+    if version > SCHEMA_VERSION:
+        raise NIRFormatError(
+            f"{prefix}: neurolearn schema version {version} is newer than this neurolearn "
+            f"supports (1..{SCHEMA_VERSION}); upgrade neurolearn"
+        )
+    if version < 1:
+        raise NIRFormatError(f"{prefix}: neurolearn schema version {version}; allowed 1..{SCHEMA_VERSION}")
+    if "dt" in info:
+        dt = info["dt"]
+        if not (math.isfinite(dt) and dt > 0):
+            raise NIRFormatError(f"{prefix}: metadata 'dt' = {dt!r}; allowed: finite and > 0 seconds")
+    if "integration" in info and info["integration"] not in INTEGRATIONS:
+        raise NIRFormatError(
+            f"{prefix}: metadata 'integration' = {info['integration']!r}; allowed: {', '.join(INTEGRATIONS)}"
+        )
+
+
+def _validate_nodes(graph: nir.NIRGraph, file: str | None, prefix: str) -> None:
+    for name, node in graph.nodes.items():
+        full = prefix + name
+        if not isinstance(node.metadata, dict):
+            raise NIRFormatError(f"{where(file, full)}: metadata is not a dict")
+        info = node.metadata.get(KEY, {})
+        if not isinstance(info, dict):
+            raise NIRFormatError(f"{where(file, full)}: metadata '{KEY}' is not a dict")
+        info = normalize(info)
+        _check_types(info, _NODE_KEYS, where(file, full))
+        for key, allowed in (("reset", RESETS), ("module", MODULES)):
+            if key in info and info[key] not in allowed:
+                raise NIRFormatError(
+                    f"{where(file, full)}: metadata '{key}' = {info[key]!r}; allowed: {', '.join(allowed)}"
+                )
+        if isinstance(node, nir.NIRGraph):
+            _validate_nodes(node, file, full + ".")
+        else:
+            _check_finite(node, full, file)
+
+
+def _check_types(info: dict, schema: dict, prefix: str) -> None:
+    for key, kind in schema.items():
+        if key not in info:
+            continue
+        value = info[key]
+        ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+        if kind is float:
+            ok = ok or (isinstance(value, int) and not isinstance(value, bool))
+        if not ok:
+            raise NIRFormatError(
+                f"{prefix}: metadata '{KEY}.{key}' = {value!r} has type {type(value).__name__}, "
+                f"expected {kind.__name__}"
+            )
+
+
+def _check_finite(node: nir.NIRNode, name: str, file: str | None) -> None:
+    for field in dataclasses.fields(node):
+        if field.name in ("metadata", "input_type", "output_type"):
+            continue
+        value = getattr(node, field.name)
+        if isinstance(value, (np.ndarray, np.floating, float)):
+            arr = np.asarray(value)
+            if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+                bad = arr.flat[np.flatnonzero(~np.isfinite(arr))[0]]
+                raise NIRFormatError(
+                    f"{where(file, name, field.name)}: value {bad!r} is not finite; "
+                    "allowed: finite numbers"
+                )
