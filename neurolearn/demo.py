@@ -57,7 +57,7 @@ def train(model, x_tr, y_tr, epochs: int, seed: int, progress=True):
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     rng = np.random.default_rng(seed)
-    bar = tqdm(range(epochs), desc="train (snntorch)", disable=not progress)
+    bar = tqdm(range(epochs), desc="train (snntorch)", disable=None if progress else True)
     for epoch in bar:
         order = rng.permutation(len(x_tr))
         spikes = poisson_spikes(x_tr * MAX_RATE, STEPS, seed=seed * 1000 + epoch)
