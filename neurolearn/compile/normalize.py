@@ -17,7 +17,7 @@ import numpy as np
 
 from neurolearn.compile.network import Network, Population, Projection
 from neurolearn.errors import NIRFormatError, ShapeError, UnsupportedNodeError, where
-from neurolearn.nir.extension import graph_dt, node_reset, node_reset_delay
+from neurolearn.nir.extension import block, graph_dt, node_reset, node_reset_delay
 from neurolearn.nir.graph import flatten
 
 NEURON_TYPES = (nir.LIF, nir.CubaLIF, nir.IF, nir.LI, nir.CubaLI, nir.I)
@@ -78,9 +78,10 @@ def neuron_population(node, name: str, dt: float, file=None) -> tuple[Population
             raise UnsupportedNodeError(
                 f"{where(file, name, 'reset')}: '{reset}' reset (snntorch's default); Lava's LIF resets "
                 "to zero: build the snntorch model with reset_mechanism='zero'")
-        if kind == "CubaLIF" and node_reset_delay(node):
+        module = block(node).get("module")
+        if module in ("Synaptic", "RLeaky") and node_reset_delay(node):
             raise UnsupportedNodeError(
-                f"{where(file, name, 'reset_delay')}: snntorch's Synaptic with a delayed zero reset also "
+                f"{where(file, name, 'reset_delay')}: snntorch's {module} with a delayed zero reset also "
                 "discards the input of the step after a spike, which Lava's LIF does not: build it with "
                 "reset_delay=False")
     pop = Population(name=name, kind=kind, size=n, alpha=alpha, beta=beta, threshold=threshold, bias=leak)

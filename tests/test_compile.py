@@ -1,0 +1,231 @@
+"""Compiler: NIR -> float network -> plan; build directories; what it refuses and how it says so."""
+import json
+
+import nir
+import numpy as np
+import pytest
+import snntorch as snn
+import torch
+from torch import nn
+
+from neurolearn.compile.build import compile_model, load_build
+from neurolearn.compile.normalize import to_network
+from neurolearn.compile.plan import ConnectionPlan, LayerPlan, Plan
+from neurolearn.compile.quantize import quantize
+from neurolearn.errors import InputError, QuantizationError, ShapeError, UnsupportedNodeError
+from neurolearn.nir import export_to_nir, write
+from neurolearn.sims.fixed import simulate_fixed
+from neurolearn.sims.float_ref import simulate_float
+from neurolearn.verify import compare_float
+from tests.helpers import feedforward, lif_graph, recurrent, save, spikes
+
+
+def test_network_follows_snntorch_discretization():
+    net = to_network(export_to_nir(feedforward(synaptic=True), dt=1e-3, input_shape=(12,)))
+    hidden, out = net.populations
+    assert hidden.kind == "LIF" and hidden.alpha == 0.0 and hidden.beta == pytest.approx(0.9, abs=1e-7)
+    assert out.kind == "CubaLIF" and out.alpha == pytest.approx(0.7, abs=1e-7)
+    assert [pr.recurrent for pr in net.projections] == [False, False]
+    assert net.depths() == {"input": 0, hidden.name: 1, out.name: 2}
+
+
+def test_recurrent_edge_is_marked():
+    net = to_network(export_to_nir(recurrent(), dt=1e-3, input_shape=(10,)))
+    rec = [pr for pr in net.projections if pr.recurrent]
+    assert len(rec) == 1 and rec[0].source == rec[0].target
+
+
+@pytest.mark.parametrize("make", [lambda: feedforward(), lambda: feedforward(synaptic=True), lambda: recurrent()])
+def test_float_reference_matches_snntorch(make):
+    """Rung L1 vs L0: identical spikes, voltages within 1e-6 relative."""
+    from neurolearn.nir import import_from_nir
+
+    model = make()
+    graph = export_to_nir(model, dt=1e-3, input_shape=(model[0].in_features,))
+    net = to_network(graph)
+    x = spikes(net.input_size, steps=60, batch=3, rate=0.4)
+    ref = simulate_float(net, x)
+    with torch.no_grad():
+        _, rec = import_from_nir(graph).run(torch.as_tensor(x, dtype=torch.float32).transpose(0, 1), record=True)
+    checked = 0
+    for pop in net.populations:
+        if pop.name in rec:
+            r = rec[pop.name]
+            rows = compare_float(ref, r["out"].transpose(0, 1).numpy().astype(np.uint8),
+                                 r["mem"].transpose(0, 1).numpy(), pop.name, pop.threshold, "snntorch vs float")
+            assert all(row.mismatches == 0 for row in rows), rows
+            checked += 1
+    assert checked == len(net.populations)
+    assert sum(int(r.spikes.sum()) for r in ref.layers.values()) > 0
+
+
+def test_quantization_is_close_and_explained():
+    net = to_network(export_to_nir(feedforward(), dt=1e-3, input_shape=(12,)))
+    q = quantize(net)
+    for pop, layer in zip(net.populations, q.plan.layers):
+        s = layer.scale / 64
+        assert layer.vth / s == pytest.approx(pop.threshold, rel=2e-3)
+        assert layer.vth >= 1024  # at least 0.1 % threshold resolution
+        assert 1 - layer.dv / 4096 == pytest.approx(pop.beta, abs=1 / 8192)
+    for pr, c in zip(net.projections, q.plan.connections):
+        s = q.plan.layer(c.target).scale / 64
+        rep = c.weights * 2.0 ** c.weight_exp / s
+        assert np.abs(rep - pr.weight).max() <= 2.0 ** c.weight_exp / s  # mixed: within one even step
+        assert np.all(c.weights % 2 == 0)  # mixed-sign weights are even, so Lava's truncation loses nothing
+    assert {conv.param for conv in q.conversions} >= {"alpha", "beta", "threshold", "bias"}
+
+
+def test_float_and_fixed_agree_at_task_level():
+    model = feedforward()
+    with torch.no_grad():
+        model[2].weight *= 4  # make the output layer busy
+    net = to_network(export_to_nir(model, dt=1e-3, input_shape=(12,)))
+    plan = quantize(net).plan
+    x = spikes(12, steps=80, batch=8, rate=0.4)
+    pad = np.concatenate([x, np.zeros((8, 2, 12), np.uint8)], axis=1)
+    flt, fx = simulate_float(net, x), simulate_fixed(plan, pad)
+    for name in flt.layers:
+        d = plan.depths()[name]
+        a, b = flt.layers[name].spikes.sum(), fx.layers[name].spikes[:, d:d + 80].sum()
+        assert a > 0 and abs(int(a) - int(b)) <= 0.05 * a
+
+
+def test_plan_json_round_trip(small_plan):
+    again = Plan.from_json(small_plan.to_json())
+    assert again.to_json() == small_plan.to_json()
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("du", 4096, r"'du' = 4096 outside \[0, 4095\]"),
+    ("dv", -1, r"'dv' = -1 outside \[0, 4095\]"),
+    ("vth", 2**17, r"'vth' = 131072 outside \[0, 131071\]"),
+    ("bias_mant", [5000], r"'bias_mant' = 5000 outside \[-4096, 4095\]"),
+    ("bias_exp", [8], r"'bias_exp' = 8 outside \[0, 7\]"),
+])
+def test_plan_layer_ranges(field, value, match):
+    args = dict(name="l", size=1, du=0, dv=0, vth=1, bias_mant=[0], bias_exp=[0])
+    args[field] = value
+    with pytest.raises(QuantizationError, match=match):
+        LayerPlan(**args)
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(weights=[[300]]), r"'weights' = 300 outside \[-256, 255\]"),
+    (dict(weight_exp=8), r"'weight_exp' = 8 outside \[-8, 7\]"),
+    (dict(num_weight_bits=0), r"'num_weight_bits' = 0 outside \[1, 8\]"),
+    (dict(weights=[[0.5]]), "not all integers"),
+])
+def test_plan_connection_ranges(kw, match):
+    args = dict(name="c", source="in", target="l", weights=[[1]])
+    args.update(kw)
+    with pytest.raises(QuantizationError, match=match):
+        ConnectionPlan(**args)
+
+
+def test_plan_shape_mismatch():
+    layer = LayerPlan("l", 2, 0, 0, 1, [0, 0], [0, 0])
+    with pytest.raises(ShapeError, match=r"weights shape \(2, 3\), expected \(2, 4\)"):
+        Plan(1e-3, "in", 4, (layer,), (ConnectionPlan("c", "in", "l", np.zeros((2, 3), int)),), ("l",))
+
+
+def test_subtractive_reset_is_refused_with_the_fix(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), snn.Leaky(beta=0.9, init_hidden=True))  # snntorch default: subtract
+    path = save(model, tmp_path / "m.nir")
+    with pytest.raises(UnsupportedNodeError, match="'subtract' reset.*reset_mechanism='zero'"):
+        compile_model(path, tmp_path / "build")
+    assert not (tmp_path / "build").exists()
+
+
+@pytest.mark.parametrize("neuron", [
+    lambda: snn.Synaptic(alpha=0.5, beta=0.9, init_hidden=True, reset_mechanism="zero"),
+    lambda: snn.RLeaky(beta=0.9, linear_features=3, init_hidden=True, reset_mechanism="zero"),
+])
+def test_delayed_zero_reset_that_drops_input_is_refused(tmp_path, neuron):
+    model = nn.Sequential(nn.Linear(4, 3), neuron())
+    with pytest.raises(UnsupportedNodeError, match="reset_delay=False"):
+        compile_model(save(model, tmp_path / "m.nir"), tmp_path / "b")
+
+
+def test_unsupported_node_names_the_supported_ones(tmp_path):
+    conv = nir.Conv2d(input_shape=(4, 4), weight=np.ones((1, 1, 2, 2)), stride=1, padding=0, dilation=1,
+                      groups=1, bias=np.zeros(1))
+    g = lif_graph(extra={"conv": conv})
+    write(tmp_path / "c.nir", g)
+    with pytest.raises(Exception, match=r"Conv2d.*supported.*LIF"):
+        compile_model(tmp_path / "c.nir", tmp_path / "b")
+    assert not (tmp_path / "b").exists()
+
+
+def test_per_neuron_tau_is_refused(tmp_path):
+    g = lif_graph()
+    g.nodes["lif"] = nir.LIF(tau=np.array([0.01, 0.02, 0.01]), r=np.ones(3), v_leak=np.zeros(3),
+                             v_threshold=np.ones(3), v_reset=np.zeros(3))
+    with pytest.raises(UnsupportedNodeError, match=r"node 'lif': parameter 'tau'.*differ"):
+        to_network(g)
+
+
+def test_tau_shorter_than_dt_is_refused():
+    with pytest.raises(UnsupportedNodeError, match=r"'tau' = 0.0005 s is shorter than dt = 0.001 s"):
+        to_network(lif_graph(tau=5e-4))
+
+
+def test_missing_dt_must_be_given():
+    with pytest.raises(InputError, match="--dt"):
+        to_network(lif_graph(dt=None))
+    assert to_network(lif_graph(dt=None), dt=1e-3).dt == 1e-3
+
+
+def test_unrepresentable_bias_is_named():
+    g = lif_graph()
+    g.nodes["fc"] = nir.Affine(weight=np.full((3, 4), 0.5), bias=np.array([0.0, 1e9, 0.0]))
+    with pytest.raises(QuantizationError, match=r"node 'lif': parameter 'bias'\[1\] = 1e\+08: exceeds"):
+        quantize(to_network(g))
+
+
+def test_nonspiking_readout_gets_maximum_threshold():
+    g = lif_graph()
+    g.nodes["lif"] = nir.LI(tau=np.full(3, 0.01), r=np.ones(3), v_leak=np.zeros(3))
+    q = quantize(to_network(g))
+    assert q.plan.layers[0].vth == 2**17 - 1 and not q.plan.layers[0].spiking
+    assert any("non-spiking" in n for n in q.notes)
+
+
+def test_output_fed_by_a_linear_node_is_refused():
+    g = lif_graph()
+    g.nodes["ro"] = nir.Linear(weight=np.ones((2, 3)))
+    g.nodes["output"] = nir.Output(np.array([2]))
+    g.edges = [("input", "fc"), ("fc", "lif"), ("lif", "ro"), ("ro", "output")]
+    with pytest.raises(UnsupportedNodeError, match="output is fed by 'ro'"):
+        to_network(g)
+
+
+def test_build_directory_contents_and_reload(tmp_path):
+    path = save(feedforward(), tmp_path / "m.nir")
+    build = compile_model(path, tmp_path / "build")
+    plan = json.loads((tmp_path / "build" / "plan.json").read_text())
+    assert plan["format"] == "neurolearn-plan" and plan["dt"] == 1e-3
+    report = (tmp_path / "build" / "report.md").read_text()
+    assert "## Conversions" in report and "vth=" in report
+    again = load_build(tmp_path / "build")
+    assert again.plan.to_json() == build.plan.to_json()
+
+
+def test_failed_recompile_leaves_previous_build_untouched(tmp_path):
+    good = save(feedforward(), tmp_path / "good.nir")
+    compile_model(good, tmp_path / "build")
+    before = (tmp_path / "build" / "plan.json").read_text()
+    bad = tmp_path / "bad.nir"
+    bad.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(Exception):
+        compile_model(bad, tmp_path / "build")
+    assert (tmp_path / "build" / "plan.json").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.nir", "build", "good.nir"]
+
+
+def test_compile_refuses_to_overwrite_a_foreign_directory(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "keep.txt").write_text("x")
+    with pytest.raises(InputError, match="not a neurolearn build directory"):
+        compile_model(save(feedforward(), tmp_path / "m.nir"), tmp_path / "data")
+    assert (tmp_path / "data" / "keep.txt").exists()
