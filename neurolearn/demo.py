@@ -46,14 +46,17 @@ def run_snntorch(model, spikes: np.ndarray) -> np.ndarray:
     return torch.stack(out, 1)
 
 
-def train(model, x_tr, y_tr, epochs: int, seed: int, progress=True):
-    """Surrogate-gradient BPTT on spike counts (cross-entropy of the count logits)."""
+def train(x_tr, y_tr, epochs: int, seed: int, progress=True):
+    """A new :func:`build_model` trained by surrogate-gradient BPTT on spike counts (cross-entropy of the
+    count logits). Deterministic given ``seed`` (initial weights, input spikes and batch order)."""
     import torch
     from tqdm import tqdm
 
     from neurolearn.train.encoders import poisson_spikes
 
     torch.manual_seed(seed)
+    model = build_model()
+
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     rng = np.random.default_rng(seed)
@@ -93,7 +96,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 15) -> int:
 
     t0 = time.time()
     x_tr, y_tr, x_te, y_te = digits(seed=seed)
-    model = train(build_model(), x_tr, y_tr, epochs, seed)
+    model = train(x_tr, y_tr, epochs, seed)
     out.mkdir(parents=True, exist_ok=True)
     nir_path = out / "digits.nir"
     write(nir_path, export_to_nir(model, dt=DT, input_shape=(64,)))
