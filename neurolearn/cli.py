@@ -1,4 +1,4 @@
-"""The ``neurolearn`` command: compile | simulate | verify | demo.
+"""The ``neurolearn`` command: compile | simulate | verify | fit | deploy | demo.
 
 Errors print as one line (``error: ...``) with a non-zero exit; ``--debug`` shows the traceback.
 """
@@ -50,13 +50,73 @@ def _progress(desc):
     return lambda it: tqdm(it, desc=desc, leave=False, disable=None)
 
 
+def _target(args):
+    from neurolearn.hardware.description import load_target
+
+    return load_target(args.target, args.board) if args.target or args.board else None
+
+
 def cmd_compile(args) -> int:
     from neurolearn.compile.build import compile_model
 
-    build = compile_model(args.model, args.output, dt=args.dt)
+    target = _target(args)
+    build = compile_model(args.model, args.output, dt=args.dt, target=target)
     p = build.plan
     print(f"compiled {args.model} -> {build.path}/ ({len(p.layers)} LIF, {len(p.connections)} Dense; "
           f"dt = {p.dt:g} s); see {build.path}/report.md")
+    if target is not None:
+        print((build.path / "fit.txt").read_text().rstrip())
+    return 0
+
+
+def cmd_fit(args) -> int:
+    from neurolearn.compile.build import load_build
+    from neurolearn.hardware.fit import check_fit, format_fit, plot_utilization
+
+    report = check_fit(load_build(args.build).plan, _target(args))
+    print(format_fit(report, max_rows=args.max_rows))
+    if args.plot:
+        plot_utilization(report, args.plot)
+        print(f"wrote {args.plot}")
+    return 0 if report.fits else 1
+
+
+def cmd_deploy(args) -> int:
+    from neurolearn.compile.build import load_build
+    from neurolearn.hardware.deploy import runtime_status, write_bundle
+    from neurolearn.hardware.fit import check_fit, format_fit
+
+    build = load_build(args.build)
+    target = _target(args)
+    fit = check_fit(build.plan, target)
+    if not fit.fits:
+        print(format_fit(fit, max_rows=args.max_rows))
+        return 1
+    status = runtime_status(args.host)
+    if not status.available:
+        out = Path(args.output or f"{build.path}-{target.name}-bundle")
+        write_bundle(build, fit, out)
+        print(f"error: nothing was deployed to {target.name}: " + "; ".join(status.missing) + ". "
+              f"Wrote a self-contained bundle to {out}/ (run_on_loihi.py, plan.json, placement.json, model.nir): "
+              f"run it on a machine with the runtime and a board, or check it on CPU with "
+              f"'neurolearn verify {out}'.", file=sys.stderr)
+        return 3
+    return _run_on_hardware(args, build, target)  # pragma: no cover - needs Intel's runtime and a board
+
+
+def _run_on_hardware(args, build, target) -> int:  # pragma: no cover - needs Intel's runtime and a board
+    from lava.utils import loihi
+
+    from neurolearn.compile import lava_script
+
+    if args.host:
+        loihi.use_ethernet_host(host_address=args.host)
+    else:
+        loihi.use_slurm_host(board=args.board)
+    spikes = _load_input(args, build.plan.input_size)[0]
+    out = lava_script.run(build.plan.to_dict(), spikes, hardware=True, lava=lava_script.import_lava())
+    np.savez(args.output or "loihi_output.npz", **{f"{k}/spikes": v for k, v in out.items()})
+    print(f"ran {spikes.shape[0]} steps on {target.name}")
     return 0
 
 
@@ -131,6 +191,11 @@ def _add_input_args(p, steps_help):
     p.add_argument("--batch", type=int, default=1, help="samples of random input (default 1)")
 
 
+def _add_target_args(p, required):
+    p.add_argument("--target", required=required, help="chip or board: loihi1, loihi2, kapoho-point, ...")
+    p.add_argument("--board", help="board of that chip, e.g. oheo-gulch, kapoho-point")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neurolearn", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -140,7 +205,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help=".nir file")
     p.add_argument("-o", "--output", required=True, help="build directory to write")
     p.add_argument("--dt", type=float, help="time step in seconds, for files that do not record one")
+    _add_target_args(p, required=False)
     p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("fit", help="does a build fit a Loihi chip or board? per-core table")
+    p.add_argument("build", help="build directory")
+    _add_target_args(p, required=True)
+    p.add_argument("--plot", help="write a PNG of per-core utilization here")
+    p.add_argument("--max-rows", type=int, default=40, help="cores to list (default 40)")
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("deploy", help="run on Loihi via Lava (needs Intel's runtime), else write a bundle")
+    p.add_argument("build", help="build directory")
+    _add_target_args(p, required=True)
+    p.add_argument("--host", help="Loihi Ethernet host (otherwise SLURM, as Lava uses)")
+    p.add_argument("-o", "--output", help="bundle directory (default: BUILD-TARGET-bundle)")
+    p.add_argument("--max-rows", type=int, default=40)
+    _add_input_args(p, "steps to run on the chip (default 100)")
+    p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("simulate", help="run a build on one backend")
     p.add_argument("build", help="build directory")
@@ -176,6 +258,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug in neurolearn: one line, the traceback with --debug
+        if args.debug:
+            raise
+        print(f"error: internal error ({type(exc).__name__}: {exc}); rerun with --debug for the traceback "
+              "and please report it", file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":

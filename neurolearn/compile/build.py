@@ -33,12 +33,26 @@ class Build:
     plan: Plan
 
 
-def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | None = None) -> Build:
-    """Compile a .nir file into the build directory ``out`` (replacing a previous build there)."""
+def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | None = None,
+                  target=None) -> Build:
+    """Compile a .nir file into the build directory ``out`` (replacing a previous build there).
+
+    With a hardware ``target`` (:func:`neurolearn.hardware.description.load_target`) the fit check
+    runs too: a network that does not fit raises HardwareFitError and writes nothing; one that fits
+    gets placement.json, fit.txt and fit.png in the build.
+    """
     model, out = Path(model), Path(out)
     graph = read(model)
     net = to_network(graph, dt=dt, file=str(model))
     q = quantize(net, file=str(model))
+    fit = None
+    if target is not None:
+        from neurolearn.errors import HardwareFitError
+        from neurolearn.hardware.fit import check_fit
+
+        fit = check_fit(q.plan, target)
+        if not fit.fits:
+            raise HardwareFitError(f"{model}: does not fit {target.name}: " + "; ".join(fit.problems))
     if out.exists() and not (out / PLAN).exists():
         raise InputError(f"{out}: exists and is not a neurolearn build directory; choose another -o")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -47,6 +61,12 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
         shutil.copyfile(model, tmp / MODEL)
         (tmp / PLAN).write_text(q.plan.to_json())
         (tmp / REPORT).write_text(render_report(net, q, model.name))
+        if fit is not None:
+            from neurolearn.hardware.fit import format_fit, plot_utilization
+
+            (tmp / "placement.json").write_text(json.dumps(fit.placement.to_dict(), indent=1))
+            (tmp / "fit.txt").write_text(format_fit(fit, max_rows=10**9) + "\n")
+            plot_utilization(fit, tmp / "fit.png")
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Hardware targeting: chip/board descriptions (data files), core mapping, fit check, deploy."""

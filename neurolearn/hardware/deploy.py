@@ -1,0 +1,83 @@
+"""Deploy a build to Loihi through Lava's Loihi run config, or write a bundle for a machine that can.
+
+Deploying needs Intel's proprietary Loihi runtime (``lava-loihi``, distributed to INRC members) and a
+reachable board (a SLURM controller, as Lava itself checks, or an Ethernet host). Where either is
+missing nothing is deployed: a self-contained bundle is written instead (model.nir, plan.json,
+placement.json, fit report, run_on_loihi.py) and the exact reasons are returned.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from neurolearn.compile import lava_script
+from neurolearn.compile.build import MODEL, PLAN, REPORT, Build
+from neurolearn.hardware.fit import FitReport, format_fit, plot_utilization
+
+
+@dataclass(frozen=True)
+class RuntimeStatus:
+    available: bool
+    missing: tuple[str, ...]
+
+
+def runtime_status(host: str | None = None) -> RuntimeStatus:
+    """Is Intel's Loihi runtime importable and a board reachable? Checked the way Lava checks."""
+    missing = []
+    if importlib.util.find_spec("lava") is None:
+        missing.append("Lava (lava-nc) is not installed")
+    else:
+        from lava.utils import loihi, slurm
+
+        if not loihi.is_installed():
+            missing.append("Intel's Loihi runtime (lava-loihi: lava.utils.loihi2_profiler and the NeuroCore "
+                           "compiler) is not installed; Intel distributes it to INRC members")
+        # Lava's slurm.is_available() runs 'sinfo' and raises where it is not installed: look first.
+        if host is None and not (shutil.which("sinfo") and slurm.is_available()):
+            missing.append("no Loihi board is reachable: no SLURM controller ('sinfo' not found) and no --host")
+    return RuntimeStatus(available=not missing, missing=tuple(missing))
+
+
+BUNDLE_README = """# neurolearn deployment bundle: {name} on {target}
+
+Nothing here needs neurolearn. On a machine with lava-nc 0.10.0, Intel's lava-loihi and a {target}:
+
+    python run_on_loihi.py . --steps 100 --input spikes.npy -o out.npz
+
+Check it first on any CPU (Lava's bit-accurate models): `python run_on_loihi.py . --cpu --steps 100`.
+With neurolearn this directory is also a build: `neurolearn verify .` compares neurolearn's fixed-point
+simulator with Lava bit for bit.
+
+- plan.json: the integers given to every Lava process (format: neurolearn docs/plan-format.md)
+- placement.json: the core of every neuron chunk (from `neurolearn fit`); fit.txt, fit.png: the fit report
+- model.nir: the source network; report.md: every float->fixed conversion
+"""
+
+
+def write_bundle(build: Build, fit: FitReport, out: Path) -> Path:
+    """Write the bundle atomically (a temporary directory moved into place)."""
+    out = Path(out)
+    if out.exists():
+        if not (out / "run_on_loihi.py").exists():
+            from neurolearn.errors import InputError
+
+            raise InputError(f"{out}: exists and is not a neurolearn bundle; choose another -o")
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name in (MODEL, PLAN, REPORT):
+            shutil.copyfile(build.path / name, tmp / name)
+        shutil.copyfile(lava_script.__file__, tmp / "run_on_loihi.py")
+        (tmp / "placement.json").write_text(json.dumps(fit.placement.to_dict(), indent=1))
+        (tmp / "fit.txt").write_text(format_fit(fit, max_rows=10**9) + "\n")
+        plot_utilization(fit, tmp / "fit.png")
+        (tmp / "README.md").write_text(BUNDLE_README.format(name=build.path.name, target=fit.placement.target.name))
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out

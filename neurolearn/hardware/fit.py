@@ -1,0 +1,94 @@
+"""Does a build fit a chip or board? The per-core table, per-chip totals, and what does not fit."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from neurolearn.compile.plan import STATE_BITS, Plan
+from neurolearn.hardware.description import Target
+from neurolearn.hardware.mapper import LayerDemand, Placement, demands_from_plan, map_network
+
+
+@dataclass(frozen=True)
+class FitReport:
+    placement: Placement
+    problems: tuple[str, ...]  # one line each: resource, layer, needed vs available
+
+    @property
+    def fits(self) -> bool:
+        return not self.problems
+
+
+def check_fit(plan: Plan, target: Target) -> FitReport:
+    """Map ``plan`` onto ``target`` and list every limit it exceeds (raises for unplaceable layers)."""
+    return check_demands(demands_from_plan(plan, target), target)
+
+
+def check_demands(demands: list[LayerDemand], target: Target) -> FitReport:
+    """As :func:`check_fit`, for layer demands (e.g. a network described only by its sizes)."""
+    chip = target.chip
+    placement = map_network(demands, target)
+    problems = []
+    if STATE_BITS > chip.state_bits:
+        problems.append(f"state: the plan uses {STATE_BITS}-bit u and v; {chip.name} has {chip.state_bits} bits")
+    if len(placement.cores) > target.cores:
+        problems.append(f"cores: needs {len(placement.cores)}, {target.name} has {target.cores} "
+                        f"({target.chips} chip(s) x {chip.cores_per_chip})")
+    for core in placement.cores:
+        if core.fan_out > chip.axons_out_per_core:
+            layers = ", ".join(sorted({k.layer for k in core.chunks}))
+            problems.append(f"output axons: core {core.index} (layer {layers}) needs {core.fan_out}, a core has "
+                            f"{chip.axons_out_per_core}")
+    return FitReport(placement=placement, problems=tuple(problems))
+
+
+def format_fit(report: FitReport, max_rows: int = 40) -> str:
+    p = report.placement
+    chip = p.target.chip
+    mem = chip.synaptic_memory_bytes_per_core
+    head = f"{'core':>5} {'chip':>4} {'neurons':>13} {'synaptic memory (bytes)':>26} {'fan-in':>7} {'fan-out':>8}  layers"
+    lines = [f"target: {p.target.name} ({p.target.title}): {p.target.chips} x {chip.name}, "
+             f"{p.target.cores} cores", head, "-" * len(head)]
+    for core in p.cores[:max_rows]:
+        layers = ", ".join(f"{k.layer}[{k.start}:{k.stop}]" for k in core.chunks)
+        lines.append(f"{core.index:>5} {core.chip:>4} {core.neurons:>6}/{chip.neurons_per_core:<6} "
+                     f"{core.syn_bits // 8:>12}/{mem:<13} {core.fan_in:>7} {core.fan_out:>8}  {layers}")
+    if len(p.cores) > max_rows:
+        lines.append(f"... {len(p.cores) - max_rows} more cores (all of them in placement.json)")
+    lines.append("")
+    for c in sorted({core.chip for core in p.cores}):
+        mine = [core for core in p.cores if core.chip == c]
+        lines.append(f"chip {c}: {len(mine)}/{chip.cores_per_chip} cores, {sum(k.neurons for k in mine)} neurons, "
+                     f"{sum(k.syn_bits for k in mine) // 8} bytes of synaptic memory")
+    lines.append(f"cores used: {len(p.cores)} (lower bound {p.lower_bound}: total neurons and synaptic memory "
+                 "over one core's capacity)")
+    if chip.unverified:
+        lines.append(f"note: limits with weak public sources ({', '.join(chip.unverified)}): see "
+                     f"neurolearn/hardware/descriptions/{chip.name}.json")
+    lines.append("fits" if report.fits else "DOES NOT FIT:\n  " + "\n  ".join(report.problems))
+    return "\n".join(lines)
+
+
+def plot_utilization(report: FitReport, path) -> None:
+    """PNG: neuron and synaptic-memory utilization of every core."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    p = report.placement
+    chip = p.target.chip
+    idx = [c.index for c in p.cores]
+    fig, ax = plt.subplots(figsize=(max(6, min(20, len(idx) * 0.3)), 3.5))
+    width = 0.4
+    ax.bar([i - width / 2 for i in idx], [100 * c.neurons / chip.neurons_per_core for c in p.cores], width,
+           label="neurons")
+    ax.bar([i + width / 2 for i in idx], [100 * c.syn_bits / 8 / chip.synaptic_memory_bytes_per_core for c in p.cores],
+           width, label="synaptic memory")
+    ax.set_xlabel("core")
+    ax.set_ylabel("utilization (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(f"{p.target.name}: {len(p.cores)} cores (lower bound {p.lower_bound})")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,251 @@
+"""Hardware targeting: descriptions as data, mapping, fit check, deploy up to the missing-runtime boundary."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from neurolearn.cli import main
+from neurolearn.compile.plan import ConnectionPlan, LayerPlan, Plan
+from neurolearn.errors import HardwareFitError
+from neurolearn.hardware.description import (CHIP_LIMITS, DESCRIPTIONS, DescriptionError, known_targets,
+                                             load_target)
+from neurolearn.hardware.deploy import runtime_status
+from neurolearn.hardware.fit import check_demands, check_fit
+from neurolearn.hardware.mapper import LayerDemand, demands_from_plan, map_network
+from tests.helpers import feedforward, save
+
+
+def dense_plan(sizes, density=1.0, seed=0, bits=8):
+    rng = np.random.default_rng(seed)
+    layers = tuple(LayerPlan(f"l{i}", n, 0, 0, 100, np.zeros(n, int), np.zeros(n, int))
+                   for i, n in enumerate(sizes[1:]))
+    conns = []
+    for i, n in enumerate(sizes[1:]):
+        w = 2 * rng.integers(-60, 60, (n, sizes[i]))
+        w[rng.random(w.shape) >= density] = 0
+        conns.append(ConnectionPlan(f"c{i}", "in" if i == 0 else f"l{i - 1}", f"l{i}", w, num_weight_bits=bits))
+    return Plan(1e-3, "in", sizes[0], layers, tuple(conns), (layers[-1].name,))
+
+
+def xor_plan(n=500, in_degree=100, seed=0):
+    """The shape of Payeur et al.'s spiking XOR: inputs 1, 2 -> hidden 1, 2 -> output, 500 each."""
+    rng = np.random.default_rng(seed)
+    names = ["in2", "h1", "h2", "out"]
+    layers = tuple(LayerPlan(k, n, 0, 0, 100, np.zeros(n, int), np.zeros(n, int)) for k in names)
+    def w():
+        m = rng.integers(1, 120, (n, n))
+        m[rng.random((n, n)) >= in_degree / n] = 0
+        return m
+    conns = [ConnectionPlan("in1->h1", "in1", "h1", w()), ConnectionPlan("in1->h2", "in1", "h2", w()),
+             ConnectionPlan("in2->h1", "in2", "h1", w()), ConnectionPlan("in2->h2", "in2", "h2", w()),
+             ConnectionPlan("h1->out", "h1", "out", w()), ConnectionPlan("h2->out", "h2", "out", w())]
+    return Plan(1e-3, "in1", n, layers, tuple(conns), ("out",))
+
+
+def test_every_description_loads_and_every_number_has_a_source():
+    names = known_targets()
+    assert {"loihi1", "loihi2", "oheo-gulch", "kapoho-point"} <= set(names)
+    for name in names:
+        t = load_target(name)
+        assert t.chips >= 1 and t.source
+        for key in CHIP_LIMITS:
+            assert t.chip.limits[key].source.strip(), (name, key)
+    assert load_target("loihi2", "kapoho-point").cores == 8 * 128
+
+
+def test_unknown_target_and_board_list_the_known_ones():
+    with pytest.raises(HardwareFitError, match="unknown target 'loihi9'; known chips: loihi1, loihi2; known boards"):
+        load_target("loihi9")
+    with pytest.raises(HardwareFitError, match="unknown board 'nope'; known boards: .*kapoho-point"):
+        load_target("loihi2", "nope")
+    with pytest.raises(HardwareFitError, match="carries loihi1 chips, not loihi2"):
+        load_target("loihi2", "kapoho-bay")
+
+
+@pytest.fixture
+def descriptions(tmp_path):
+    d = tmp_path / "desc"
+    shutil.copytree(DESCRIPTIONS, d)
+    return d
+
+
+def test_description_with_missing_field_is_named(descriptions):
+    data = json.loads((descriptions / "loihi2.json").read_text())
+    del data["limits"]["neurons_per_core"]
+    (descriptions / "loihi2.json").write_text(json.dumps(data))
+    with pytest.raises(DescriptionError, match=r"loihi2.json: field 'limits.neurons_per_core' missing"):
+        load_target("loihi2", directory=descriptions)
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("cores_per_chip", {"value": "many", "source": "x"}, "is not an integer"),
+    ("cores_per_chip", {"value": 0, "source": "x"}, "allowed >= 1"),
+    ("weight_bits", {"value": 8}, r"must be \{\"value\": int, \"source\": str\}"),
+    ("state_bits", {"value": 24, "source": " "}, "has no source"),
+])
+def test_description_with_invalid_field_is_named(descriptions, field, value, match):
+    data = json.loads((descriptions / "loihi1.json").read_text())
+    data["limits"][field] = value
+    (descriptions / "loihi1.json").write_text(json.dumps(data))
+    with pytest.raises(DescriptionError, match=f"loihi1.json: field 'limits.{field}'.*{match}"):
+        load_target("loihi1", directory=descriptions)
+
+
+def test_board_naming_an_unknown_chip(descriptions):
+    (descriptions / "odd.json").write_text(json.dumps({"kind": "board", "name": "odd", "title": "t",
+                                                       "chip": "loihi7", "chips": {"value": 2, "source": "s"}}))
+    with pytest.raises(DescriptionError, match="odd.json: field 'chip' = 'loihi7'"):
+        load_target("odd", directory=descriptions)
+
+
+def placed_exactly_once(placement, plan):
+    seen = {layer.name: np.zeros(layer.size, int) for layer in plan.layers}
+    for core in placement.cores:
+        for k in core.chunks:
+            seen[k.layer][k.start:k.stop] += 1
+    return all(np.all(v == 1) for v in seen.values())
+
+
+@pytest.mark.parametrize("name,plan", [
+    ("digits 64-48-10", dense_plan([64, 48, 10])),
+    ("fashion-mnist 784-500-500-10", dense_plan([784, 500, 500, 10])),
+    ("xor 5x500", xor_plan()),
+])
+@pytest.mark.parametrize("target", ["loihi2", "loihi1"])
+def test_reference_networks_map_within_lower_bound_plus_10_percent(name, plan, target):
+    t = load_target(target)
+    report = check_fit(plan, t)
+    p = report.placement
+    assert report.fits, report.problems
+    assert placed_exactly_once(p, plan)
+    assert len(p.cores) <= max(p.lower_bound, int(p.lower_bound * 1.1))
+    chip = t.chip
+    for core in p.cores:
+        assert core.neurons <= chip.neurons_per_core
+        assert core.syn_bits <= chip.synaptic_memory_bytes_per_core * 8
+        assert core.fan_in <= chip.axons_in_per_core
+
+
+def test_large_layer_is_split_across_cores_and_chips():
+    t = load_target("loihi1", "kapoho-bay")
+    d = LayerDemand("big", 200_000, np.full(200_000, 64), fan_in=64)
+    p = map_network([d], t)
+    assert len(p.cores) == 200_000 // 1024 + 1 == p.lower_bound
+    assert {c.chip for c in p.cores} == {0, 1}
+    assert sum(c.neurons for c in p.cores) == 200_000
+
+
+def test_network_needing_more_cores_than_the_target_does_not_fit():
+    d = [LayerDemand("huge", 2_000_000, np.full(2_000_000, 8), fan_in=1)]
+    one_chip = check_demands(d, load_target("loihi2"))
+    assert not one_chip.fits
+    assert one_chip.problems == ("cores: needs 245, loihi2 has 128 (1 chip(s) x 128)",)
+    assert check_demands(d, load_target("loihi2", "kapoho-point")).fits
+
+
+def test_fan_in_beyond_a_core_is_named():
+    d = [LayerDemand("wide", 10, np.full(10, 8), fan_in=5000)]
+    with pytest.raises(HardwareFitError, match="layer 'wide': fan-in 5000 input axons; a loihi1 core has 4096"):
+        map_network(d, load_target("loihi1"))
+
+
+def test_neuron_with_more_synapses_than_a_core_holds_is_named():
+    d = [LayerDemand("fat", 3, np.full(3, 2_000_000), fan_in=10)]
+    with pytest.raises(HardwareFitError, match="layer 'fat': one neuron needs 250000 bytes of synaptic memory; "
+                                               "a loihi2 core has 131072"):
+        map_network(d, load_target("loihi2"))
+
+
+def test_fit_cli_prints_problems_and_exits_1(tmp_path, capsys, monkeypatch):
+    model = save(feedforward(), tmp_path / "m.nir")
+    main(["compile", str(model), "-o", str(tmp_path / "b")])
+    monkeypatch.setattr("neurolearn.hardware.fit.STATE_BITS", 32)  # a plan wider than the chip's state
+    assert main(["fit", str(tmp_path / "b"), "--target", "loihi2"]) == 1
+    assert "DOES NOT FIT:\n  state: the plan uses 32-bit u and v; loihi2 has 24 bits" in capsys.readouterr().out
+
+
+def test_weights_wider_than_the_chip_are_named(descriptions):
+    data = json.loads((descriptions / "loihi2.json").read_text())
+    data["limits"]["weight_bits"]["value"] = 6
+    (descriptions / "loihi2.json").write_text(json.dumps(data))
+    with pytest.raises(HardwareFitError, match="connection 'c0': weights of 8 bits exceed loihi2's 6-bit"):
+        demands_from_plan(dense_plan([4, 3]), load_target("loihi2", directory=descriptions))
+
+
+def test_compile_with_target_writes_placement_and_refuses_misfits(tmp_path, capsys):
+    model = save(feedforward(), tmp_path / "m.nir")
+    assert main(["compile", str(model), "-o", str(tmp_path / "b"), "--target", "loihi2",
+                 "--board", "oheo-gulch"]) == 0
+    placement = json.loads((tmp_path / "b" / "placement.json").read_text())
+    assert placement["cores_used"] == 1 and placement["target"] == "oheo-gulch"
+    assert (tmp_path / "b" / "fit.png").stat().st_size > 1000
+    assert "fits" in capsys.readouterr().out
+
+
+def test_fit_cli_exit_codes(tmp_path, capsys):
+    model = save(feedforward(), tmp_path / "m.nir")
+    main(["compile", str(model), "-o", str(tmp_path / "b")])
+    assert main(["fit", str(tmp_path / "b"), "--target", "loihi1", "--plot", str(tmp_path / "u.png")]) == 0
+    assert (tmp_path / "u.png").exists()
+    assert main(["fit", str(tmp_path / "b"), "--target", "loihi5"]) == 2
+    assert "unknown target 'loihi5'" in capsys.readouterr().err
+
+
+def test_runtime_is_absent_here_and_says_what_is_missing():
+    status = runtime_status()
+    assert not status.available
+    assert any("lava-loihi" in m for m in status.missing)
+    assert any("no Loihi board is reachable" in m for m in status.missing)
+
+
+def test_deploy_without_runtime_writes_a_complete_bundle(tmp_path, capsys):
+    model = save(feedforward(), tmp_path / "m.nir")
+    main(["compile", str(model), "-o", str(tmp_path / "b")])
+    assert main(["deploy", str(tmp_path / "b"), "--target", "loihi2", "-o", str(tmp_path / "bundle")]) == 3
+    err = capsys.readouterr().err
+    assert "nothing was deployed" in err and "lava-loihi" in err and str(tmp_path / "bundle") in err
+    files = {p.name for p in (tmp_path / "bundle").iterdir()}
+    assert files == {"model.nir", "plan.json", "report.md", "placement.json", "fit.txt", "fit.png",
+                     "run_on_loihi.py", "README.md"}
+    from neurolearn.compile.build import load_build
+
+    assert load_build(tmp_path / "bundle").plan.to_json() == load_build(tmp_path / "b").plan.to_json()
+
+
+@pytest.mark.lava
+def test_bundle_runs_on_cpu_and_matches_the_fixed_point_simulator(tmp_path):
+    import subprocess
+    import sys
+
+    from neurolearn.compile.build import load_build
+    from neurolearn.sims.fixed import simulate_fixed
+
+    model = save(feedforward(), tmp_path / "m.nir")
+    main(["compile", str(model), "-o", str(tmp_path / "b")])
+    main(["deploy", str(tmp_path / "b"), "--target", "loihi2", "-o", str(tmp_path / "bundle")])
+    x = (np.random.default_rng(0).random((30, 12)) < 0.4).astype(np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    run = subprocess.run([sys.executable, "run_on_loihi.py", ".", "--cpu", "--steps", "30", "--input",
+                          str(tmp_path / "x.npy"), "-o", str(tmp_path / "o.npz")],
+                         cwd=tmp_path / "bundle", capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    plan = load_build(tmp_path / "bundle").plan
+    want = simulate_fixed(plan, x).layers[plan.outputs[0]].spikes[0]
+    np.testing.assert_array_equal(np.load(tmp_path / "o.npz")[f"{plan.outputs[0]}/spikes"], want)
+    no_cpu = subprocess.run([sys.executable, "run_on_loihi.py", ".", "--steps", "5"], cwd=tmp_path / "bundle",
+                            capture_output=True, text=True)
+    assert no_cpu.returncode == 3 and "lava-loihi" in no_cpu.stderr
+
+
+def test_fan_out_limits_neurons_per_core():
+    """Each neuron of 'src' reaches all 40 cores of 'dst': a Loihi 1 core (4096 output axons) holds 102."""
+    t = load_target("loihi1", "kapoho-bay")
+    dst = LayerDemand("dst", 40 * 1024, np.full(40 * 1024, 8), fan_in=1000)
+    src = LayerDemand("src", 1000, np.full(1000, 8), fan_in=1, targets=("dst",))
+    p = map_network([src, dst], t)
+    src_cores = [c for c in p.cores if any(k.layer == "src" for k in c.chunks)]
+    assert max(sum(k.neurons for k in c.chunks if k.layer == "src") for c in src_cores) == 4096 // 40
+    assert all(c.fan_out <= t.chip.axons_out_per_core for c in p.cores)
+    # optimal here: 40 full 'dst' cores + ceil(1000 / 102) 'src' cores (the resource-sum bound says 41)
+    assert len(p.cores) == 40 + 10
