@@ -1,0 +1,71 @@
+"""Two-compartment burst neurons, the spiking burstprop rule, and spiking XOR."""
+import numpy as np
+import pytest
+import torch
+
+from neurolearn.nets.burst import BurstLIF, BurstParams, BurstState, burst_step
+from neurolearn.rules.burstprop_spiking import BurstpropSpiking
+from neurolearn.train.xor_spiking import XorConfig, train_xor
+
+
+def zeros(n):
+    return BurstState(*(torch.zeros(1, n) for _ in range(3)))
+
+
+def test_events_bursts_and_reset():
+    p = BurstParams(beta=1.0, beta_d=1.0, threshold=1.0, burst_offset=0.0, stochastic=False)
+    basal = torch.tensor([[0.5, 1.5, 2.0]])
+    apical = torch.tensor([[5.0, 5.0, -5.0]])
+    e, b, prob, s = burst_step(basal, apical, zeros(3), p)
+    assert e.tolist() == [[0, 1, 1]] and b.tolist() == [[0, 1, 0]]  # bursts: events with a depolarized dendrite
+    assert s.v.tolist() == [[0.5, 0, 0]]  # reset to zero where it fired
+    assert torch.all(b <= e)
+
+
+def test_stochastic_burst_probability_is_sigmoid_of_dendrite():
+    n = 20000
+    p = BurstParams(beta=0.0, beta_d=0.0, threshold=0.5, burst_offset=1.0, burst_slope=2.0)
+    gen = torch.Generator().manual_seed(0)
+    e, b, prob, _ = burst_step(torch.ones(1, n), torch.full((1, n), 2.0), zeros(n), p, torch.rand(1, n, generator=gen))
+    assert e.mean() == 1
+    assert b.mean().item() == pytest.approx(torch.sigmoid(torch.tensor(0.5)).item(), abs=0.01)
+
+
+def test_module_state_and_seeded_draws():
+    m = BurstLIF(beta=0.8, init_hidden=True, seed=3)
+    x = torch.full((2, 50), 0.6)
+    runs = []
+    for _ in range(2):
+        m.reset_hidden()
+        runs.append([m(x, torch.zeros_like(x)) for _ in range(20)])
+    for (e1, b1), (e2, b2) in zip(*runs):
+        assert torch.equal(e1, e2) and torch.equal(b1, b2)
+    assert sum(e.sum() for e, _ in runs[0]) > 0
+    with pytest.raises(ValueError, match="only 'zero'"):
+        BurstLIF(reset_mechanism="subtract")
+
+
+def test_rule_potentiates_when_bursts_exceed_their_average():
+    rule = BurstpropSpiking(eta=0.1, tau_pre=10.0, tau_avg=1000.0, p_init=0.2)
+    st = rule.init_state(n_pre=2, n_post=1, batch=1)
+    st = rule.observe(st, torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0]]), torch.tensor([[1.0]]))
+    dw = rule.delta(st, torch.tensor([[1.0]]), torch.tensor([[1.0]]))
+    assert dw[0, 0] > 0 and dw[0, 1] == 0  # only the active input changes
+    no_burst = rule.delta(st, torch.tensor([[1.0]]), torch.tensor([[0.0]]))
+    assert no_burst[0, 0] < 0  # an event without a burst depresses (B - Pbar E < 0)
+    assert rule.to_dict()["rule"] == "burstprop-spiking"
+
+
+def test_xor_training_is_deterministic():
+    cfg = XorConfig(steps_predict=30, steps_teach=20)
+    a = train_xor(cfg, epochs=3, seed=1)
+    b = train_xor(cfg, epochs=3, seed=1)
+    for k in a.weights:
+        np.testing.assert_array_equal(a.weights[k], b.weights[k])
+    np.testing.assert_array_equal(a.rate_history, b.rate_history)
+
+
+def test_spiking_burstprop_learns_xor():
+    res = train_xor(epochs=200, seed=0)
+    assert res.solved, (res.rates_before, res.rates_after)
+    assert res.burst_history.shape == (200, 2)
