@@ -69,3 +69,29 @@ def test_spiking_burstprop_learns_xor():
     res = train_xor(epochs=200, seed=0)
     assert res.solved, (res.rates_before, res.rates_after)
     assert res.burst_history.shape == (200, 2)
+
+
+def test_burst_network_nir_round_trip_and_compile(tmp_path):
+    import nir as nir_pkg
+
+    from neurolearn.compile.build import compile_model
+    from neurolearn.nir import read, write
+    from neurolearn.nir.burst import from_nir, to_nir
+    from neurolearn.train.xor_spiking import to_burst_network
+
+    res = train_xor(XorConfig(steps_predict=20, steps_teach=10), epochs=2, seed=0)
+    net = to_burst_network(res)
+    write(tmp_path / "xor.nir", to_nir(net))
+    plain = nir_pkg.read(tmp_path / "xor.nir")  # a tool that knows nothing of neurolearn loads it
+    assert isinstance(plain.nodes["hidden.soma"], nir_pkg.LIF) and isinstance(plain.nodes["hidden.apical"], nir_pkg.LI)
+    back = from_nir(read(tmp_path / "xor.nir"))
+    assert back.layers == net.layers and back.rules == net.rules and back.dt == net.dt
+    for table in ("weights", "feedback"):
+        for key, w in getattr(net, table).items():
+            np.testing.assert_array_equal(getattr(back, table)[key], w)
+    build = compile_model(tmp_path / "xor.nir", tmp_path / "build")
+    assert [layer.name for layer in build.plan.layers] == ["hidden.soma", "out.soma"]
+    report = (tmp_path / "build" / "report.md").read_text()
+    assert "Awaiting on-chip learning support" in report
+    for part in ("hidden.apical", "out.apical", "Y:out->hidden", "burstprop-spiking"):
+        assert part in report

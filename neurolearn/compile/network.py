@@ -82,6 +82,7 @@ class Network:
     populations: tuple[Population, ...]
     projections: tuple[Projection, ...]
     outputs: tuple[str, ...]
+    pending: tuple[str, ...] = ()  # parts of the graph not compiled yet (e.g. burst dendrites), one line each
 
     def __post_init__(self):
         sizes = {self.input_name: self.input_size}

@@ -192,6 +192,7 @@ def to_network(graph: nir.NIRGraph, dt: float | None = None, file: str | None = 
     if len(inputs) != 1:
         raise NIRFormatError(f"{where(file) or 'graph'}: {len(inputs)} Input nodes ({inputs}); "
                              "neurolearn compiles graphs with exactly one Input")
+    flat, pending = _set_aside_burst_parts(flat)
     sizes = _sizes(flat, file)
     collapse = _Collapser(flat, sizes, file)
     pops, gains = {}, {}
@@ -233,4 +234,29 @@ def to_network(graph: nir.NIRGraph, dt: float | None = None, file: str | None = 
                 outputs.append(src)
     return Network(dt=dt, input_name=inputs[0], input_size=sizes[inputs[0]],
                    populations=tuple(pops[p] for p in order), projections=tuple(projections),
-                   outputs=tuple(outputs))
+                   outputs=tuple(outputs), pending=pending)
+
+
+def _set_aside_burst_parts(graph: nir.NIRGraph):
+    """Remove what only on-chip learning support can compile: apical dendrites of burst neurons and the
+    feedback that carries bursts. Their somas (LIF) and event weights compile as usual. Returns the
+    reduced graph and one line per part set aside, for the report."""
+    aside, pending = set(), []
+    for name, node in graph.nodes.items():
+        info = block(node)
+        if info.get("compartment") == "apical":
+            aside.add(name)
+            pending.append(f"{name}: apical dendrite of burst neuron '{info.get('cell')}' (bursts need the "
+                           "on-chip learning support: neurolearn's own Lava burst-neuron process)")
+        elif info.get("carries") == "bursts":
+            aside.add(name)
+            pending.append(f"{name}: feedback carrying bursts (on-chip learning support)")
+    for rule_name, rule in block(graph).get("rules", {}).items():
+        if isinstance(rule, dict) and "rule" in rule:
+            pending.append(f"{rule_name}: learning rule '{rule['rule']}' (compiles to Lava's learning engine "
+                           "with on-chip learning support; this build is inference only)")
+    if not aside:
+        return graph, tuple(pending)
+    nodes = {k: v for k, v in graph.nodes.items() if k not in aside}
+    edges = [(a, b) for a, b in graph.edges if a not in aside and b not in aside]
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=graph.metadata, type_check=False), tuple(pending)

@@ -45,6 +45,9 @@ def render_report(net: Network, q: QuantizationResult, source: str) -> str:
     for c in q.conversions:
         lines.append(f"| `{c.node}` | {c.param} | {c.value:.6g} | {c.integer} | {c.represents:.6g} "
                      f"| {c.error:.3g} | {c.rel_error:.3g} |")
+    if net.pending:
+        lines += ["", "## Awaiting on-chip learning support (not compiled, not dropped silently)", ""]
+        lines += [f"- {p}" for p in net.pending]
     lines += ["", "## Clipped, saturated or approximated", ""]
     lines += [f"- {n}" for n in q.notes] or ["- nothing: every parameter fits its integer range"]
     lines += ["", "Headroom: u and v are 24-bit (|x| < 2^23 integer units); divide by each layer's scale "

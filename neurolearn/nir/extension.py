@@ -9,6 +9,12 @@ key ``"neurolearn"``, so plain ``nir.read`` still loads the file::
     lif.metadata["neurolearn"]   = {"reset": "subtract", "reset_delay": True, "module": "Leaky"}
     rec.metadata["neurolearn"]   = {"module": "RLeaky", "all_to_all": True}   # nested NIRGraph
 
+Two-compartment burst neurons (see :mod:`neurolearn.nir.burst`) are a LIF soma and an LI apical
+dendrite tagged ``{"module": "BurstLIF", "cell": NAME, "compartment": "soma"|"apical"}`` (the apical
+node also carries ``"burst": {offset, slope, stochastic, seed}``); a Linear that carries bursts
+rather than events is tagged ``{"carries": "bursts"}``; learning rules go in the graph block under
+``"rules"`` (by connection name).
+
 ``dt`` is in seconds. ``reset`` is ``"zero"`` (v <- 0 on a spike) or ``"subtract"``
 (v <- v - threshold); ``reset_delay=True`` applies the reset one step after the spike, as
 snntorch does by default. A node without the block follows NIR's own semantics: reset to
@@ -33,13 +39,17 @@ from neurolearn.errors import InputError, NIRFormatError, UnsupportedNodeError, 
 SCHEMA_VERSION = 1
 KEY = "neurolearn"
 RESETS = ("zero", "subtract")
-MODULES = ("Leaky", "Synaptic", "RLeaky")
+MODULES = ("Leaky", "Synaptic", "RLeaky", "BurstLIF")
+COMPARTMENTS = ("soma", "apical")
+CARRIES = ("events", "bursts")
 INTEGRATIONS = ("euler",)
 
 # Allowed keys of each block and their Python types (unknown keys are ignored: a newer
 # writer of the same schema version may add optional fields).
-_GRAPH_KEYS = {"version": int, "dt": float, "integration": str, "producer": str, "subgraphs": dict}
-_NODE_KEYS = {"reset": str, "reset_delay": bool, "module": str, "all_to_all": bool, "parent": str}
+_GRAPH_KEYS = {"version": int, "dt": float, "integration": str, "producer": str, "subgraphs": dict,
+               "rules": dict}
+_NODE_KEYS = {"reset": str, "reset_delay": bool, "module": str, "all_to_all": bool, "parent": str,
+              "cell": str, "compartment": str, "burst": dict, "carries": str}
 
 
 def normalize(value: Any) -> Any:
@@ -170,7 +180,8 @@ def _validate_nodes(graph: nir.NIRGraph, file: str | None, prefix: str) -> None:
             raise NIRFormatError(f"{where(file, full)}: metadata '{KEY}' is not a dict")
         info = normalize(info)
         _check_types(info, _NODE_KEYS, where(file, full))
-        for key, allowed in (("reset", RESETS), ("module", MODULES)):
+        for key, allowed in (("reset", RESETS), ("module", MODULES), ("compartment", COMPARTMENTS),
+                             ("carries", CARRIES)):
             if key in info and info[key] not in allowed:
                 raise NIRFormatError(
                     f"{where(file, full)}: metadata '{key}' = {info[key]!r}; allowed: {', '.join(allowed)}"

@@ -147,5 +147,16 @@ def train_xor(cfg: XorConfig = XorConfig(), rule: BurstpropSpiking = BurstpropSp
                      weights={"W1": net.W1.numpy().copy(), "W2": net.W2.numpy().copy(), "Y": net.Y.numpy().copy()})
 
 
-def config_dict(cfg: XorConfig) -> dict:
-    return asdict(cfg)
+def to_burst_network(res: XorResult):
+    """The trained network as a :class:`neurolearn.nir.burst.BurstNetwork` (for ``.nir`` export)."""
+    from neurolearn.nir.burst import BurstLayer, BurstNetwork
+
+    c = res.config
+    params = XorNet(c, res.seed).params
+    rule = res.rule.to_dict()
+    return BurstNetwork(
+        dt=c.dt, input_size=2 * c.n_in + c.n_bias,
+        layers=(BurstLayer("hidden", c.n_hidden, params, res.seed), BurstLayer("out", c.n_out, params, res.seed)),
+        weights={("input", "hidden"): res.weights["W1"], ("hidden", "out"): res.weights["W2"]},
+        feedback={("out", "hidden"): res.weights["Y"]},
+        rules={"W:input->hidden": rule, "W:hidden->out": rule, "task": {"name": "xor-spiking", **asdict(c)}})
