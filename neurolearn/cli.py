@@ -5,7 +5,6 @@ Errors print as one line (``error: ...``) with a non-zero exit; ``--debug`` show
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -145,18 +144,11 @@ def cmd_simulate(args) -> int:
 
 
 def _atomic_save(res, output):
-    out = Path(output)
-    if out.suffix != ".npz":
-        raise InputError(f"{out}: output must end in .npz")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=out.parent, prefix=f".{out.name}.")
-    os.close(fd)
-    try:
-        res.save(tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    from neurolearn.atomic import atomic_file
+
+    if Path(output).suffix != ".npz":
+        raise InputError(f"{output}: output must end in .npz")
+    atomic_file(output, res.save)
 
 
 def cmd_verify(args) -> int:

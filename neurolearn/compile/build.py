@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from neurolearn.atomic import atomic_dir
 from neurolearn.compile.network import Network
 from neurolearn.compile.normalize import to_network
 from neurolearn.compile.plan import Plan
@@ -55,9 +55,7 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
             raise HardwareFitError(f"{model}: does not fit {target.name}: " + "; ".join(fit.problems))
     if out.exists() and not (out / PLAN).exists():
         raise InputError(f"{out}: exists and is not a neurolearn build directory; choose another -o")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         shutil.copyfile(model, tmp / MODEL)
         (tmp / PLAN).write_text(q.plan.to_json())
         (tmp / REPORT).write_text(render_report(net, q, model.name))
@@ -67,16 +65,6 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
             (tmp / "placement.json").write_text(json.dumps(fit.placement.to_dict(), indent=1))
             (tmp / "fit.txt").write_text(format_fit(fit, max_rows=10**9) + "\n")
             plot_utilization(fit, tmp / "fit.png")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return Build(path=out, network=net, plan=q.plan)
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from neurolearn.atomic import atomic_dir
 from neurolearn.compile import lava_script
 from neurolearn.compile.build import MODEL, PLAN, REPORT, Build
+from neurolearn.errors import InputError
 from neurolearn.hardware.fit import FitReport, format_fit, plot_utilization
 
 
@@ -61,15 +62,9 @@ simulator with Lava bit for bit.
 def write_bundle(build: Build, fit: FitReport, out: Path) -> Path:
     """Write the bundle atomically (a temporary directory moved into place)."""
     out = Path(out)
-    if out.exists():
-        if not (out / "run_on_loihi.py").exists():
-            from neurolearn.errors import InputError
-
-            raise InputError(f"{out}: exists and is not a neurolearn bundle; choose another -o")
-        shutil.rmtree(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    if out.exists() and not (out / "run_on_loihi.py").exists():
+        raise InputError(f"{out}: exists and is not a neurolearn bundle; choose another -o")
+    with atomic_dir(out) as tmp:
         for name in (MODEL, PLAN, REPORT):
             shutil.copyfile(build.path / name, tmp / name)
         shutil.copyfile(lava_script.__file__, tmp / "run_on_loihi.py")
@@ -77,7 +72,4 @@ def write_bundle(build: Build, fit: FitReport, out: Path) -> Path:
         (tmp / "fit.txt").write_text(format_fit(fit, max_rows=10**9) + "\n")
         plot_utilization(fit, tmp / "fit.png")
         (tmp / "README.md").write_text(BUNDLE_README.format(name=build.path.name, target=fit.placement.target.name))
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
