@@ -249,3 +249,18 @@ def test_fan_out_limits_neurons_per_core():
     assert all(c.fan_out <= t.chip.axons_out_per_core for c in p.cores)
     # optimal here: 40 full 'dst' cores + ceil(1000 / 102) 'src' cores (the resource-sum bound says 41)
     assert len(p.cores) == 40 + 10
+
+
+def test_compile_with_a_target_it_does_not_fit_writes_nothing(tmp_path):
+    import dataclasses
+
+    from neurolearn.compile.build import compile_model
+    from neurolearn.hardware.description import Limit
+
+    t = load_target("loihi2")
+    tiny = dataclasses.replace(t, chip=dataclasses.replace(
+        t.chip, limits={**t.chip.limits, "cores_per_chip": Limit(1, "test"), "neurons_per_core": Limit(10, "test")}))
+    model = save(feedforward(), tmp_path / "m.nir")  # 16 + 5 neurons: 3 cores of 10
+    with pytest.raises(HardwareFitError, match=r"does not fit loihi2: cores: needs 3, loihi2 has 1"):
+        compile_model(model, tmp_path / "b", target=tiny)
+    assert not (tmp_path / "b").exists()
