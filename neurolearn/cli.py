@@ -1,4 +1,4 @@
-"""The ``neurolearn`` command: compile | simulate | verify | fit | deploy | demo.
+"""The ``neurolearn`` command: train | compile | simulate | verify | fit | deploy | demo.
 
 Errors print as one line (``error: ...``) with a non-zero exit; ``--debug`` shows the traceback.
 """
@@ -192,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neurolearn", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    from neurolearn.train.cli import add_train_parser
+
+    add_train_parser(sub)
 
     p = sub.add_parser("compile", help="NIR file -> build directory (plan.json, report.md)")
     p.add_argument("model", help=".nir file")

@@ -27,6 +27,10 @@ class QuantizationError(NeurolearnError):
     """A parameter that cannot be represented in the target's fixed-point format."""
 
 
+class RuleError(NeurolearnError):
+    """A learning-engine program that Lava's learning engine cannot run: bad rule string or trace parameter."""
+
+
 class InputError(NeurolearnError):
     """Bad user input: arguments, arrays or files other than NIR graphs."""
 

@@ -5,7 +5,7 @@ import torch
 
 from neurolearn.nets.burst import BurstLIF, BurstParams, BurstState, burst_step
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
-from neurolearn.train.xor_spiking import XorConfig, train_xor
+from neurolearn.train.spiking import XOR_CONFIG, train_spiking, xor_solved, xor_task
 
 
 def zeros(n):
@@ -56,19 +56,22 @@ def test_rule_potentiates_when_bursts_exceed_their_average():
     assert rule.to_dict()["rule"] == "burstprop-spiking"
 
 
+SHORT = XOR_CONFIG.__class__(**{**XOR_CONFIG.__dict__, "steps_predict": 20, "steps_teach": 10, "steps_eval": 20})
+
+
 def test_xor_training_is_deterministic():
-    cfg = XorConfig(steps_predict=30, steps_teach=20)
-    a = train_xor(cfg, epochs=3, seed=1)
-    b = train_xor(cfg, epochs=3, seed=1)
+    a = train_spiking(xor_task(), SHORT, BurstpropSpiking(), epochs=3, seed=1)
+    b = train_spiking(xor_task(), SHORT, BurstpropSpiking(), epochs=3, seed=1)
     for k in a.weights:
         np.testing.assert_array_equal(a.weights[k], b.weights[k])
-    np.testing.assert_array_equal(a.rate_history, b.rate_history)
+    assert a.history == b.history
 
 
 def test_spiking_burstprop_learns_xor():
-    res = train_xor(epochs=200, seed=0)
-    assert res.solved, (res.rates_before, res.rates_after)
-    assert res.burst_history.shape == (200, 2)
+    res = train_spiking(xor_task(), XOR_CONFIG, BurstpropSpiking(), epochs=200, seed=0, eval_every=0)
+    assert xor_solved(res.rates_after), (res.rates_before, res.rates_after)
+    assert not xor_solved(res.rates_before)
+    assert len(res.history) == 200 and len(res.history[-1]["burst_prob"]) == 2
 
 
 def test_burst_network_nir_round_trip_and_compile(tmp_path):
@@ -77,10 +80,11 @@ def test_burst_network_nir_round_trip_and_compile(tmp_path):
     from neurolearn.compile.build import compile_model
     from neurolearn.nir import read, write
     from neurolearn.nir.burst import from_nir, to_nir
-    from neurolearn.train.xor_spiking import to_burst_network
+    from neurolearn.train.spiking import to_burst_network
 
-    res = train_xor(XorConfig(steps_predict=20, steps_teach=10), epochs=2, seed=0)
-    net = to_burst_network(res)
+    task = xor_task()
+    res = train_spiking(task, SHORT, BurstpropSpiking(), epochs=2, seed=0)
+    net = to_burst_network(res, task.n_in)
     write(tmp_path / "xor.nir", to_nir(net))
     plain = nir_pkg.read(tmp_path / "xor.nir")  # a tool that knows nothing of neurolearn loads it
     assert isinstance(plain.nodes["hidden.soma"], nir_pkg.LIF) and isinstance(plain.nodes["hidden.apical"], nir_pkg.LI)

@@ -43,6 +43,7 @@ class BurstNetwork:
     weights: dict = field(repr=False)
     feedback: dict = field(repr=False)
     rules: dict = field(default_factory=dict)  # connection name -> rule parameters (JSON-able)
+    biases: dict = field(default_factory=dict, repr=False)  # layer -> (n,) bias of its feedforward input
 
 
 def _keep_to_tau(dt, keep, what):
@@ -74,7 +75,10 @@ def to_nir(net: BurstNetwork) -> nir.NIRGraph:
         nodes[f"{layer.name}.soma"], nodes[f"{layer.name}.apical"] = soma, apical
     for (src, dst), w in net.weights.items():
         name = f"W:{src}->{dst}"
-        nodes[name] = nir.Linear(weight=np.asarray(w, dtype=np.float64), metadata={KEY: {"carries": "events"}})
+        w = np.asarray(w, dtype=np.float64)
+        meta = {KEY: {"carries": "events"}}
+        nodes[name] = (nir.Affine(weight=w, bias=np.asarray(net.biases[dst], dtype=np.float64), metadata=meta)
+                       if dst in net.biases else nir.Linear(weight=w, metadata=meta))
         edges += [("input" if src == "input" else f"{src}.soma", name), (name, f"{dst}.soma")]
     for (upper, lower), y in net.feedback.items():
         name = f"Y:{upper}->{lower}"
@@ -100,11 +104,11 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
         info = block(node)
         if info.get("module") == "BurstLIF":
             cells.setdefault(info["cell"], {})[info["compartment"]] = node
-    order, weights, feedback = [], {}, {}
+    order, weights, feedback, biases = [], {}, {}, {}
     src_of = {b: a for a, b in graph.edges}
     dst_of = {a: b for a, b in graph.edges}
     for name, node in graph.nodes.items():
-        if not isinstance(node, nir.Linear):
+        if not isinstance(node, (nir.Linear, nir.Affine)):
             continue
         src, dst = src_of[name], dst_of[name]
         upper, lower = src.split(".")[0], dst.split(".")[0]
@@ -112,6 +116,8 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
             feedback[(upper, lower)] = np.asarray(node.weight)
         else:
             weights[("input" if src == "input" else upper, lower)] = np.asarray(node.weight)
+            if isinstance(node, nir.Affine):
+                biases[lower] = np.asarray(node.bias)
     # layers in feedforward order: follow the event weights from the input
     current = "input"
     while True:
@@ -133,4 +139,24 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
         layers.append(BurstLayer(cell, int(soma.v_threshold.size), params, int(burst["seed"])))
     n_in = int(np.prod(graph.nodes["input"].input_type["input"]))
     return BurstNetwork(dt=dt, input_size=n_in, layers=tuple(layers), weights=weights, feedback=feedback,
-                        rules=dict(block(graph).get("rules", {})))
+                        rules=dict(block(graph).get("rules", {})), biases=biases)
+
+
+def rate_to_burst_network(net, rule_params: dict, dt: float = 1e-3, params: BurstParams = BurstParams()) -> BurstNetwork:
+    """A trained rate network (:class:`neurolearn.nets.rate.RateNet`) in its spiking form: the same W, c,
+    Y (bursts of layer l to the dendrites of layer l-1) and Z (onto a layer's own dendrites), with the
+    spiking neuron parameters ``params`` (an event rate e in [0, 1] becomes events per step). The
+    conversion's spiking accuracy is not checked here."""
+    names = [f"layer{i + 1}" for i in range(len(net.layers))]
+    layers, weights, feedback, biases = [], {}, {}, {}
+    for i, (name, p) in enumerate(zip(names, net.params())):
+        layers.append(BurstLayer(name, p.W.shape[0], params))
+        weights[("input" if i == 0 else names[i - 1], name)] = p.W.detach().numpy().astype(np.float64)
+        biases[name] = p.c.detach().numpy().astype(np.float64)
+        if p.Y is not None:
+            feedback[(name, names[i - 1])] = p.Y.detach().numpy().T.astype(np.float64)
+        if p.Z is not None:
+            feedback[(name, name)] = p.Z.detach().numpy().astype(np.float64)
+    rules = {f"W:{'input' if i == 0 else names[i - 1]}->{name}": dict(rule_params) for i, name in enumerate(names)}
+    return BurstNetwork(dt=dt, input_size=net.sizes[0], layers=tuple(layers), weights=weights, feedback=feedback,
+                        rules=rules, biases=biases)

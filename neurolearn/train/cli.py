@@ -1,0 +1,228 @@
+"""``neurolearn train``: one rule on one task, written to a run directory.
+
+RUN/ holds metrics.json (rule parameters, per-epoch metrics), learning_curves.png, and for
+burstprop burst_probability.png; for XOR also xor_outputs.png. The directory is written beside
+RUN and moved into place when complete, so a failed run leaves nothing half-written.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from neurolearn.errors import InputError
+from neurolearn.nets.rate import FEEDBACK
+from neurolearn.rules import RULES
+from neurolearn.train.loop import HIDDEN, TASKS, load_task, preset_rule, train
+
+METRICS = "metrics.json"
+MODEL = "model.nir"
+SPIKING_TASKS = ("xor", "digits")
+
+
+def add_train_parser(subparsers) -> None:
+    """Add the ``train`` subcommand to an argparse subparsers object."""
+    p = subparsers.add_parser("train", help="train burstprop (rate or --spiking), backprop or feedback alignment")
+    p.add_argument("--rule", choices=tuple(RULES), required=True)
+    p.add_argument("--task", choices=TASKS, required=True)
+    p.add_argument("--feedback", choices=FEEDBACK,
+                   help="burstprop's feedback weights Y: fixed random, symmetric (Y = W) or learned "
+                        "(Kolen-Pollack); default learned")
+    p.add_argument("--data", help="MNIST-format directory for --task fashion-mnist "
+                                  "(default /usr/share/datasets/fashion-mnist)")
+    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hidden", help="hidden layer sizes, comma-separated (default: " +
+                   "; ".join(f"{t} {','.join(map(str, h))}" for t, h in HIDDEN.items()) + ")")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 is fastest for small nets "
+                                               "and on a busy machine)")
+    p.add_argument("--spiking", action="store_true",
+                   help="spiking form: two-compartment burst neurons and the spiking burstprop rule "
+                        f"(tasks: {', '.join(SPIKING_TASKS)})")
+    p.add_argument("-o", "--output", required=True, help="run directory to write")
+    p.set_defaults(func=cmd_train)
+
+
+def _hidden(text: str | None):
+    if text is None:
+        return None
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise InputError(f"--hidden {text!r}: give positive layer sizes separated by commas, e.g. 500,500")
+    return sizes
+
+
+def cmd_train(args) -> int:
+    if args.spiking:
+        return _train_spiking(args)
+    if args.feedback is not None and args.rule != "burstprop":
+        raise InputError(f"--feedback applies to --rule burstprop only, not {args.rule}")
+    if args.data is not None and args.task != "fashion-mnist":
+        raise InputError(f"--data applies to --task fashion-mnist only, not {args.task}")
+    out = Path(args.output)
+    if out.exists() and not (out / METRICS).is_file():
+        raise InputError(f"{out}: exists and is not a neurolearn run directory; choose another -o")
+    hidden = _hidden(args.hidden)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InputError(f"--threads {args.threads}; allowed >= 1")
+        torch.set_num_threads(args.threads)
+    task = load_task(args.task, args.data)
+    rule = preset_rule(args.rule, args.task, feedback=args.feedback, n_hidden=None if hidden is None else len(hidden))
+    net, metrics = train(rule, task, epochs=args.epochs, seed=args.seed, hidden=hidden, batch_size=args.batch_size)
+    from neurolearn.nir.burst import rate_to_burst_network, to_nir
+
+    written = write_run(out, metrics, to_nir(rate_to_burst_network(net, rule.params())))
+    kind = f"{rule.name} ({rule.feedback} feedback)" if args.rule == "burstprop" else rule.name
+    print(f"{kind} on {task.name}, seed {args.seed}: test accuracy {metrics['test_acc']:.4f} after "
+          f"{args.epochs} epochs ({metrics['seconds_per_epoch']:.2f} s/epoch); wrote "
+          + ", ".join(str(out / name) for name in written))
+    return 0
+
+
+def write_run(out: Path, metrics: dict, graph=None) -> list[str]:
+    """Write metrics.json, the plots and (if given) the trained model as model.nir into run directory
+    ``out`` atomically (replacing a previous run there)."""
+    from neurolearn.atomic import atomic_dir
+    from neurolearn.nir import write
+
+    with atomic_dir(out) as tmp:
+        (tmp / METRICS).write_text(json.dumps(metrics, indent=1))
+        written = [METRICS, *(_spiking_plots if metrics.get("spiking") else _plots)(metrics, tmp)]
+        if graph is not None:
+            write(tmp / MODEL, graph)
+            written.append(MODEL)
+    return written
+
+
+def _plots(metrics: dict, directory: Path) -> list[str]:
+    """PNG plots of a run (matplotlib's Agg canvas; pyplot's global state is not touched)."""
+    from matplotlib.figure import Figure
+
+    hist = metrics["history"]
+    epochs = [r["epoch"] for r in hist]
+    rule = metrics["rule"]
+    title = f"{rule['rule']}" + (f" ({rule['feedback']})" if "feedback" in rule else "") + f" on {metrics['task']}"
+    names = []
+
+    fig = Figure(figsize=(9, 3.5), layout="constrained")
+    ax_acc, ax_loss = fig.subplots(1, 2)
+    for key, label in (("train", "train (during epoch)"), ("test", "test")):
+        rows = [r for r in hist if f"{key}_acc" in r]
+        ax_acc.plot([r["epoch"] for r in rows], [r[f"{key}_acc"] for r in rows], marker=".", label=label)
+        ax_loss.plot([r["epoch"] for r in rows], [r[f"{key}_loss"] for r in rows], marker=".", label=label)
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title=title)
+    ax_loss.set(xlabel="epoch", ylabel="1/2 ||e_out - target||^2 per sample", yscale="log", title="loss")
+    ax_acc.legend()
+    fig.savefig(directory / "learning_curves.png", dpi=100)
+    names.append("learning_curves.png")
+
+    if "burst_prob" in hist[-1]:
+        fig = Figure(figsize=(5, 3.5), layout="constrained")
+        ax = fig.subplots()
+        rows = hist[1:]
+        for i in range(len(rows[-1]["burst_prob"])):
+            ax.plot(epochs[1:], [r["burst_prob"][i] for r in rows], marker=".", label=f"hidden layer {i + 1}")
+        ax.axhline(rule["p_baseline"], color="gray", ls=":", label="output (p_baseline)")
+        ax.set(xlabel="epoch", ylabel="mean burst probability p (no teacher)", ylim=(0, 1), title=title)
+        ax.legend()
+        fig.savefig(directory / "burst_probability.png", dpi=100)
+        names.append("burst_probability.png")
+
+    if "xor_outputs" in metrics:
+        fig = Figure(figsize=(5, 3.5), layout="constrained")
+        ax = fig.subplots()
+        xo = metrics["xor_outputs"]
+        labels = [f"{a}{b}" for a, b in xo["patterns"]]
+        for j, when in enumerate(("before", "after")):
+            rates = [row[1] for row in xo[when]]
+            ax.bar([i + 0.4 * j for i in range(len(labels))], rates, width=0.4, label=f"{when} training")
+        ax.set_xticks([i + 0.2 for i in range(len(labels))], labels)
+        ax.set(xlabel="input pattern", ylabel="event rate of output unit 'XOR true'", ylim=(0, 1), title=title)
+        ax.legend()
+        fig.savefig(directory / "xor_outputs.png", dpi=100)
+        names.append("xor_outputs.png")
+    return names
+
+
+def _train_spiking(args) -> int:
+    from neurolearn.nir.burst import to_nir
+    from neurolearn.train import spiking as sp
+
+    if args.rule != "burstprop":
+        raise InputError(f"--spiking trains --rule burstprop only, not {args.rule}")
+    if args.task not in SPIKING_TASKS:
+        raise InputError(f"--spiking --task {args.task}: spiking tasks are {', '.join(SPIKING_TASKS)}")
+    for flag in ("feedback", "hidden", "data"):
+        if getattr(args, flag) is not None:
+            raise InputError(f"--{flag} applies to the rate form only (omit --spiking)")
+    out = Path(args.output)
+    if out.exists() and not (out / METRICS).is_file():
+        raise InputError(f"{out}: exists and is not a neurolearn run directory; choose another -o")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.task == "xor":
+        task, cfg, rule, every = sp.xor_task(), sp.XOR_CONFIG, sp.BurstpropSpiking(), 0
+    else:
+        task, cfg, rule, every = sp.digits_task(), sp.DIGITS_CONFIG, sp.DIGITS_RULE, 1
+    res = sp.train_spiking(task, cfg, rule, epochs=args.epochs, seed=args.seed, progress=True, eval_every=every)
+    metrics = res.to_metrics()
+    if args.task == "xor":
+        metrics["xor_solved"] = sp.xor_solved(res.rates_after)
+    written = write_run(out, metrics, to_nir(sp.to_burst_network(res, task.n_in)))
+    summary = (f"XOR {'solved' if metrics['xor_solved'] else 'NOT solved'}: output events/step per pattern "
+               f"{[round(float(r), 4) for r in res.rates_after.ravel()]}" if args.task == "xor"
+               else f"test accuracy {res.test_acc:.4f}")
+    print(f"spiking burstprop on {task.name}, seed {args.seed}, {args.epochs} epochs: {summary}; wrote "
+          + ", ".join(str(out / name) for name in written))
+    return 0
+
+
+def _spiking_plots(metrics: dict, directory: Path) -> list[str]:
+    """PNG plots of a spiking run: learning curve, burst probability per layer, XOR rates before/after."""
+    from matplotlib.figure import Figure
+
+    hist, names = metrics["history"], []
+    title = f"spiking burstprop on {metrics['task']}"
+    fig = Figure(figsize=(5, 3.5), layout="constrained")
+    ax = fig.subplots()
+    if metrics["task"] == "xor":
+        rates = [r["train_rates"] for r in hist]
+        for i, label in enumerate(("00", "10", "01", "11")):
+            ax.plot(range(1, len(rates) + 1), [r[i][0] for r in rates], label=label)
+        ax.set(xlabel="epoch", ylabel="output events per step (prediction phase)", title=title)
+    else:
+        rows = [r for r in hist if "test_acc" in r]
+        ax.plot([r["epoch"] for r in rows], [r["test_acc"] for r in rows], marker=".", label="test")
+        ax.set(xlabel="epoch", ylabel="accuracy", title=title)
+    ax.legend()
+    fig.savefig(directory / "learning_curves.png", dpi=100)
+    names.append("learning_curves.png")
+
+    fig = Figure(figsize=(5, 3.5), layout="constrained")
+    ax = fig.subplots()
+    for i, layer in enumerate(("hidden", "output")):
+        ax.plot([r["epoch"] for r in hist], [r["burst_prob"][i] for r in hist], label=layer)
+    ax.set(xlabel="epoch", ylabel="mean burst probability (prediction phase)", ylim=(0, 1), title=title)
+    ax.legend()
+    fig.savefig(directory / "burst_probability.png", dpi=100)
+    names.append("burst_probability.png")
+
+    if metrics["task"] == "xor":
+        fig = Figure(figsize=(5, 3.5), layout="constrained")
+        ax = fig.subplots()
+        labels = ["00", "10", "01", "11"]
+        for j, when in enumerate(("before", "after")):
+            ax.bar([i + 0.4 * j for i in range(4)], [r[0] for r in metrics[f"rates_{when}"]], width=0.4,
+                   label=f"{when} training")
+        ax.set_xticks([i + 0.2 for i in range(4)], labels)
+        ax.set(xlabel="input pattern", ylabel="output events per step", title=title)
+        ax.legend()
+        fig.savefig(directory / "xor_outputs.png", dpi=100)
+        names.append("xor_outputs.png")
+    return names
