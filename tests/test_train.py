@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from neurolearn.errors import InputError, NeurolearnError
+from neurolearn.errors import InputError
 from neurolearn.rules import BurstpropRate
 from neurolearn.train.cli import add_train_parser
 from neurolearn.train.datasets import mnist_format, read_idx

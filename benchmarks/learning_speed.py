@@ -1,0 +1,104 @@
+"""Learning simulation speed: Lava's LearningDense (fixed_pt) vs neurolearn's learning engine, in one run.
+
+Input -> LearningDense (pair-based STDP, t_epoch 1) -> LIF, the LIF's spikes back as BAP. Prints steps/s
+for both and the ratio, and checks bit identity: every output spike of the Lava run and the final
+weights, traces and LIF u, v after it.
+
+    python benchmarks/learning_speed.py            # 100 and 1000 neurons
+    python benchmarks/learning_speed.py --quick    # fewer steps, for a smoke test
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from neurolearn.compile.lava_graph import import_lava
+from neurolearn.compile.plan import ConnectionPlan, LayerPlan, Plan
+from neurolearn.rules.engine import LearningProgram
+from neurolearn.sims.lava_learning import lava_learning_graph
+from neurolearn.sims.learning import Plasticity, simulate_learning
+
+RATE = 0.05  # input spike probability per step
+STDP = LearningProgram(dw="-2^-2 * x0 * y1 + 2^-2 * y0 * x1", x1_impulse=16, x1_tau=10, y1_impulse=16, y1_tau=10,
+                       t_epoch=1, rng_seed=1)
+
+
+def stdp_network(n: int, seed: int = 0) -> tuple[Plan, dict]:
+    """n inputs -> LearningDense n x n (STDP) -> n LIF neurons."""
+    rng = np.random.default_rng(seed)
+    layer = LayerPlan("lif", n, du=410, dv=410, vth=int(8000 * np.sqrt(n / 1000)), bias_mant=np.zeros(n, int),
+                      bias_exp=np.zeros(n, int))
+    w = rng.integers(-64, 64, size=(n, n))
+    plan = Plan(dt=1e-3, input_name="input", input_size=n, layers=(layer,), outputs=("lif",),
+                connections=(ConnectionPlan("stdp", "input", "lif", w),))
+    return plan, {"stdp": Plasticity(STDP)}
+
+
+def time_lava(plan: Plan, learning: dict, spikes: np.ndarray):
+    """Steps/s of Lava (compile and the first step excluded); output spikes and the final state."""
+    lava = import_lava()
+    graph = lava_learning_graph(plan, spikes, learning)
+    lif, dense = graph.lifs["lif"], graph.denses["stdp"]
+    mon = lava["Monitor"]()
+    mon.probe(lif.s_out, len(spikes))
+    cfg = lava["Loihi2SimCfg"](select_tag="fixed_pt")
+    try:
+        lif.run(condition=lava["RunSteps"](num_steps=1), run_cfg=cfg)
+        t = time.perf_counter()
+        lif.run(condition=lava["RunSteps"](num_steps=len(spikes) - 1), run_cfg=cfg)
+        rate = (len(spikes) - 1) / (time.perf_counter() - t)
+        out = np.asarray(mon.get_data()["lif"]["s_out"]).astype(np.uint8)
+        final = {k: np.asarray(v.get()).astype(np.int64) for k, v in
+                 (("weights", dense.weights), ("x1", dense.x1), ("y1", dense.y1), ("u", lif.u), ("v", lif.v))}
+    finally:
+        lif.stop()
+    return rate, out, final
+
+
+def time_neurolearn(plan: Plan, learning: dict, spikes: np.ndarray, repeats: int = 3) -> tuple[float, float]:
+    """Best-of-``repeats`` steps/s recording only the final state (after a JIT warm-up); output spike rate."""
+    simulate_learning(plan, spikes[:2], learning, record=False, record_uv=False)
+    best = np.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        res = simulate_learning(plan, spikes, learning, record=False, record_uv=False)
+        best = min(best, time.perf_counter() - t)
+    return len(spikes) / best, float(res.sim.layers["lif"].spikes.mean())
+
+
+def same_bits(plan, learning, spikes, lava_out, final) -> bool:
+    res = simulate_learning(plan, spikes, learning, record=False)
+    syn, lif = res.synapses["stdp"], res.sim.layers["lif"]
+    ours = {"weights": syn.weights[0, -1], "x1": syn.x[0, -1, 0], "y1": syn.y[0, -1, 0], "u": lif.u[0, -1],
+            "v": lif.v[0, -1]}
+    return np.array_equal(lif.spikes[0], lava_out) and all(np.array_equal(ours[k], final[k]) for k in final)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer steps")
+    args = ap.parse_args()
+    cases = [(100, 100, 2000), (1000, 30, 500)] if args.quick else [(100, 500, 10000), (1000, 100, 2000)]
+    print(f"pair STDP dw = '{STDP.dw}', t_epoch 1; input spike probability {RATE} per step.\n"
+          "Lava: Loihi2SimCfg(select_tag='fixed_pt'), one Monitor on the LIF's spikes, compile excluded. "
+          "neurolearn: one sample, final state only, best of 3.")
+    head = (f"{'network':<26} | {'Lava steps/s':>12} {'neurolearn':>11} {'ratio':>7} | {'out rate L/n':>12} | "
+            "bit-identical")
+    print(head)
+    print("-" * len(head))
+    for n, lava_steps, nl_steps in cases:
+        plan, learning = stdp_network(n)
+        x = (np.random.default_rng(n).random((max(lava_steps, nl_steps), n)) < RATE).astype(np.uint8)
+        lava_rate, out, final = time_lava(plan, learning, x[:lava_steps])
+        nl_rate, nl_out = time_neurolearn(plan, learning, x[:nl_steps])
+        ok = same_bits(plan, learning, x[:lava_steps], out, final)
+        print(f"{f'{n} x {n} LearningDense':<26} | {lava_rate:>12.1f} {nl_rate:>11.0f} {nl_rate / lava_rate:>6.0f}x | "
+              f"{out.mean():>5.3f}/{nl_out:.3f} | {'yes' if ok else 'NO'} (Lava {lava_steps}, neurolearn {nl_steps} "
+              "steps)", flush=True)
+    print("out rate: mean output spikes per neuron and step in Lava's run / neurolearn's (longer) run")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Learning networks in Lava's own CPU runtime: the reference :mod:`neurolearn.sims.learning` must match.
+
+A plan's connections named in ``learning`` become ``LearningDense`` processes (their target ``LIF``'s
+``s_out`` wired to ``s_in_bap``; for three-factor programs ``RingBuffer`` s feed ``s_in_y1..3``), the others
+``Dense``. Slow: every process is an OS process; keep networks and runs small.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from neurolearn.compile.lava_graph import LavaGraph, import_lava
+from neurolearn.compile.plan import Plan
+from neurolearn.sims.learning import LearningResult, Plasticity, SynapseRecord
+from neurolearn.sims.result import LayerRecord, SimResult
+
+SYNAPSE_VARS = ("weights", "tag_1", "tag_2", "x1", "x2", "y1", "y2", "y3", "tx", "ty")
+
+
+def lava_learning_graph(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Plasticity],
+                        y_traces: Mapping[str, np.ndarray] | None = None) -> LavaGraph:
+    """Lava processes for ``plan`` fed by ``spikes`` (steps, n_in); y_traces[name]: (steps, 3, n_post)."""
+    lava = import_lava()
+    from lava.proc.dense.process import LearningDense
+    from lava.utils.weightutils import SignMode
+
+    source = lava["RingBuffer"](data=np.ascontiguousarray(np.asarray(spikes).T, dtype=np.int32))
+    lifs = {L.name: lava["LIF"](shape=(L.size,), du=L.du, dv=L.dv, vth=L.vth, bias_mant=L.bias_mant.astype(np.int32),
+                                bias_exp=L.bias_exp.astype(np.int32), name=L.name) for L in plan.layers}
+    denses = {}
+    for c in plan.connections:
+        w = c.weights.astype(np.int32)
+        pl = learning.get(c.name)
+        if pl is None:
+            dense = lava["Dense"](weights=w, weight_exp=c.weight_exp, num_weight_bits=c.num_weight_bits, name=c.name)
+        else:
+            tags = {k: np.asarray(getattr(pl, k), np.int32) for k in ("tag_1", "tag_2") if getattr(pl, k) is not None}
+            dense = LearningDense(weights=w, weight_exp=c.weight_exp, num_weight_bits=c.num_weight_bits, name=c.name,
+                                  learning_rule=pl.program.to_lava(), sign_mode=SignMode[pl.sign_mode.upper()], **tags)
+            lifs[c.target].s_out.connect(dense.s_in_bap)
+            for q in range(3 if pl.program.three_factor else 0):
+                y = np.ascontiguousarray(np.asarray(y_traces[c.name])[:, q].T, dtype=np.int32)
+                lava["RingBuffer"](data=y).s_out.connect(getattr(dense, f"s_in_y{q + 1}"))
+        (source if c.source == plan.input_name else lifs[c.source]).s_out.connect(dense.s_in)
+        dense.a_out.connect(lifs[c.target].a_in)
+        denses[c.name] = dense
+    return LavaGraph(source, lifs, denses)
+
+
+def simulate_learning_lava(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Plasticity],
+                           y_traces: Mapping[str, np.ndarray] | None = None) -> LearningResult:
+    """One sample (steps, n_in) in Lava, every LIF and learning Var monitored every step (after learning)."""
+    lava = import_lava()
+    steps = len(spikes)
+    graph = lava_learning_graph(plan, spikes, learning, y_traces)
+    ports = {(n, k): getattr(lif, p) for n, lif in graph.lifs.items() for k, p in
+             (("spikes", "s_out"), ("u", "u"), ("v", "v"))}
+    ports.update({(n, k): getattr(graph.denses[n], k) for n in learning for k in SYNAPSE_VARS})
+    monitors = {}
+    for key, port in ports.items():
+        monitors[key] = lava["Monitor"]()
+        monitors[key].probe(port, steps)
+    anchor = next(iter(graph.lifs.values()))
+    try:
+        anchor.run(condition=lava["RunSteps"](num_steps=steps), run_cfg=lava["Loihi2SimCfg"](select_tag="fixed_pt"))
+        data = {key: np.asarray(m.get_data()[ports[key].process.name][ports[key].name])[None]
+                for key, m in monitors.items()}
+    finally:
+        anchor.stop()
+    layers = {n: LayerRecord(spikes=data[n, "spikes"].astype(np.uint8), u=data[n, "u"].astype(np.int32),
+                             v=data[n, "v"].astype(np.int32)) for n in graph.lifs}
+    synapses = {n: SynapseRecord(**{k: data[n, k].astype(np.int32) for k in ("weights", "tag_1", "tag_2", "tx", "ty")},
+                                 x=np.stack([data[n, "x1"], data[n, "x2"]], axis=2).astype(np.int32),
+                                 y=np.stack([data[n, f"y{q}"] for q in (1, 2, 3)], axis=2).astype(np.int32))
+                for n in learning}
+    return LearningResult(SimResult(backend="lava-learning", layers=layers, delays=plan.depths()), synapses)

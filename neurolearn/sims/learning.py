@@ -1,0 +1,553 @@
+"""The learning engine in neurolearn's fixed-point simulator: bit-exact with Lava 0.10.0's ``LearningDense``
+(``PyLearningDenseModelBitApproximate``, ``Loihi2SimCfg(select_tag="fixed_pt")``) for the same ``rng_seed``.
+
+A plan's connections named in ``learning`` run as ``LearningDense`` processes with a
+:class:`~neurolearn.rules.engine.LearningProgram`; the others as plain ``Dense``; layers as ``LIF`` (all as in
+:mod:`neurolearn.sims.fixed`). Every step, after its Dense work, a learning connection:
+
+* pre spikes: a repeat spike within the epoch adds the impulse to x1, x2 now (+1 if the impulse has a
+  fraction); ``tx`` = within-epoch step (1..t_epoch) of the last spike;
+* post spikes (BAP = the target layer's spikes of this step): a repeat spike adds the y impulses, rounded up
+  when ``r_imp < frac * 256``; ``ty`` likewise; three-factor: y1..y3 are then overwritten by the input;
+* at ``step % t_epoch == 0``: trace histories over the epoch (``floor(exp(-1/tau) * z)`` + 1 if ``r_decay``
+  < the fraction; impulse at ``tx``/``ty``; clip to 7 bits; tau 0 keeps nothing), then every product of every
+  rule from the pre-update w, d, t: factors clipped to their widths, int32 products, ``* m >> shift << e+7``,
+  15-bit saturation, sign saturation, stochastic rounding (``ConnVarRandom``, seed 2) and clipping.
+
+Random numbers are Lava's: per step two draws of ``TraceRandom(seed, seed + 1)`` (x) and
+``TraceRandom(seed + 2, seed + 3)`` (y), one ``ConnVarRandom(2)`` draw per epoch; all drawn up front.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Mapping
+
+import numba
+import numpy as np
+
+from neurolearn.compile.plan import Plan
+from neurolearn.errors import InputError, QuantizationError, ShapeError
+from neurolearn.rules.engine import (FACTOR_BITS, TARGETS, THIRD_FACTOR_TAU, TRACE_BITS, X_TRACES, Y_TRACES,
+                                     LearningProgram)
+from neurolearn.sims.fixed import _MAX_UV, _spike_lists, _trunc_decay, _wrap32, effective_weights
+from neurolearn.sims.result import LayerRecord, SimResult, as_batch
+
+SIGN_MODES = ("mixed", "excitatory", "inhibitory")   # weights clip to [-256, 255], [0, 255], [-255, 0]
+TAG_1_RANGE = (-257, 255)   # Lava clips tag_1 ('t') to [-2**8 - 1, 2**8 - 1] and tag_2 ('d') to [0, 2**8 - 1]
+TAG_2_RANGE = (0, 255)
+_VARS = ("x0", "y0", "x1", "x2", "y1", "y2", "y3", "w", "d", "t")   # factor codes 0..9
+_DEPS = ("x0", "y0", "u")
+_ACC_MIN, _ACC_MAX = -(2**15) - 1, 2**15 - 1    # Lava's accumulator saturation (sic: -2**15 - 1)
+_TRACE_MAX = 2**TRACE_BITS - 1
+
+
+@dataclass(frozen=True)
+class Plasticity:
+    """What makes a plan connection a ``LearningDense``: its program, Lava's ``sign_mode`` for the weights
+    (saturation and LSB truncation) and the initial tags, (n_post, n_pre) integers (default 0)."""
+
+    program: LearningProgram
+    sign_mode: str = "mixed"
+    tag_1: np.ndarray | None = None
+    tag_2: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class SynapseRecord:
+    """One learning connection after each step (``record=True``) or after the last (axis 1 of length 1).
+
+    weights, tag_1, tag_2: (batch, R, n_post, n_pre); x: (batch, R, 2, n_pre) = x1, x2;
+    y: (batch, R, 3, n_post) = y1, y2, y3; tx, ty: within-epoch spike steps (0 = none), int32."""
+
+    weights: np.ndarray
+    tag_1: np.ndarray
+    tag_2: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    tx: np.ndarray
+    ty: np.ndarray
+
+
+@dataclass(frozen=True)
+class LearningResult:
+    """Layer spikes, u, v (as :func:`~neurolearn.sims.fixed.simulate_fixed`) and the learning state."""
+
+    sim: SimResult
+    synapses: dict[str, SynapseRecord]
+
+
+# ---- the compiled engine ---------------------------------------------------------------------------
+
+@numba.njit(cache=True, inline="always")
+def _impulse(z, imp_int, imp_frac, r):
+    """Lava's ``_add_impulse``: z + int + (r < frac), clipped to the 7-bit trace."""
+    return min(max(z + imp_int + (r < imp_frac), 0), _TRACE_MAX)
+
+
+@numba.njit(cache=True, nogil=True)
+def _histories(h, n_tr, t_epoch, keep, zero_tau, r_decay, r_imp, t_spike, imp_int, imp_frac):
+    """Trace values at within-epoch steps 0..t_epoch (h[0] given): decay, then impulses at t_spike."""
+    n = t_spike.size
+    for tt in range(1, t_epoch + 1):
+        for k in range(n_tr):
+            if zero_tau[k]:
+                h[tt, k, :n] = 0
+                continue
+            f = keep[k]
+            for i in range(n):
+                z = f * h[tt - 1, k, i]
+                fl = np.floor(z)
+                h[tt, k, i] = np.int64(fl) + (r_decay < z - fl)
+        for i in range(n):
+            if t_spike[i] == tt:
+                for k in range(n_tr):
+                    h[tt, k, i] = _impulse(h[tt, k, i], imp_int[k], imp_frac[k], r_imp)
+
+
+# Column layouts of the integer tables handed to the compiled loop.
+C_SRC, C_SRC_N, C_TGT, C_TGT_N, C_EXP, C_LRN, C_SYN = range(7)                    # per connection
+L_TEP, L_3F, L_K, L_SIGN, L_DENSE, L_P0, L_P1, L_X, L_Y, L_Y3 = range(10)       # per learning connection
+P_TGT, P_DEP, P_MANT, P_SHIFT, P_SEXP, P_F0, P_F1 = range(7)                     # per product
+F_CODE, F_INT, F_SGN, F_BITS = range(4)                                           # per factor
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _clip_factor(v, lo, hi, exact, icon, fcon, sgn):
+    """Lava's factor from its state variable's value v: + const, sgn, clip to the width, int."""
+    if exact:
+        v = v + icon
+        if sgn:
+            v = (v > 0) - (v < 0)
+        return min(max(v, lo), hi)
+    fv = v + fcon  # a non-integer constant: float sum, clip, truncate toward zero (numpy's astype)
+    if sgn:
+        fv = np.float64((fv > 0) - (fv < 0))
+    return np.int64(min(max(fv, lo), hi))
+
+
+@numba.njit(cache=True, nogil=True)
+def _factor_into(term, pos, n_pos, direct, idx, j, dep, f, fac, fconst, xh, yh, tx, ty, t_epoch, syn, base, n_post,
+                 raw):
+    """term[pos[q]] = wrap32(term * factor f) for q < n_pos; the synapse at position k is (post idx[k], pre j).
+    ``direct``: pos and idx are 0, 1, 2, ... (then loops index directly and vectorize)."""
+    code, bits, exact, sgn, fcon = fac[f, F_CODE], fac[f, F_BITS], fac[f, F_INT] != 0, fac[f, F_SGN] != 0, fconst[f]
+    lo, hi, icon = -(2 ** bits), 2 ** bits - 1, np.int64(fcon)
+    row = tx[j] if dep == 0 else t_epoch  # the within-epoch step the factor is read at (per post if dep is y0)
+    if code == 0 or (code <= 3 and code >= 2 and dep != 1):  # the same for every post
+        raw[:n_pos] = np.int64(tx[j] > 0) if code == 0 else xh[row, code - 2, j]
+        _multiply(term, raw, pos, n_pos, direct, lo, hi, exact, icon, fcon, sgn)
+        return
+    if code == 1:
+        for q in range(n_pos):
+            raw[q] = ty[q if direct else idx[pos[q]]] > 0
+    elif code <= 3:
+        for q in range(n_pos):
+            raw[q] = xh[ty[q if direct else idx[pos[q]]], code - 2, j]
+    elif code <= 6 and dep == 1:
+        for q in range(n_pos):
+            i = q if direct else idx[pos[q]]
+            raw[q] = yh[ty[i], code - 4, i]
+    elif code <= 6:
+        _gather(raw, yh[row, code - 4], 0, pos, n_pos, direct, idx)
+    else:
+        _gather(raw, syn[code - 7], base + j * n_post, pos, n_pos, direct, idx)
+    _multiply(term, raw, pos, n_pos, direct, lo, hi, exact, icon, fcon, sgn)
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather(raw, src, at, pos, n_pos, direct, idx):
+    """raw[q] = src[at + post] for the posts at positions pos[:n_pos] (q if direct)."""
+    for q in range(n_pos):
+        raw[q] = src[at + (q if direct else idx[pos[q]])]
+
+
+@numba.njit(cache=True, nogil=True)
+def _multiply(term, raw, pos, n_pos, direct, lo, hi, exact, icon, fcon, sgn):
+    """term[k] = wrap32(term[k] * factor(raw[q])) for k = pos[q] (or q if direct). A function of its own so
+    that LLVM sees plain arrays and scalars and vectorizes the loop."""
+    for q in range(n_pos):
+        k = q if direct else pos[q]
+        term[k] = _wrap32(term[k] * _clip_factor(raw[q], lo, hi, exact, icon, fcon, sgn))
+
+
+@numba.njit(cache=True, nogil=True)
+def _accumulate(acc, term, pos, n_pos, direct, m, sh, se):
+    """acc[k] = sat(acc + sat(wrap32(wrap32(term * m) >> sh << se))) for k = pos[q] (or q if direct), q < n_pos."""
+    for q in range(n_pos):
+        k = q if direct else pos[q]
+        c = _wrap32(_wrap32(_wrap32(term[k] * m) >> sh) << se)
+        acc[k] = min(max(acc[k] + min(max(c, _ACC_MIN), _ACC_MAX), _ACC_MIN), _ACC_MAX)
+
+
+@numba.njit(cache=True, nogil=True)
+def _learn_column(j, idx, cnt, full, ypos, n_ypos, pos_all, syn, base, n_post, new, acc, term, raw, xh, yh, tx, ty,
+                  t_epoch, u, r, sign, p0, p1, prod, fac, fconst, used):
+    """New w, d, t (those ``used``) of synapses (posts idx[:cnt], pre j) from the old ones: Lava's applier
+    then rounding. ypos[:n_ypos]: the positions in idx of posts with y0; ``full``: idx is 0, 1, 2, ..."""
+    at = base + j * n_post
+    for tgt in range(3):
+        if not used[tgt]:
+            continue
+        for k in range(cnt):
+            acc[k] = np.int64(syn[tgt, at + (k if full else idx[k])]) << 7
+        for p in range(p0, p1):
+            if prod[p, P_TGT] != tgt:
+                continue
+            dep = prod[p, P_DEP]
+            # Only tag_1 can start outside the accumulator's range (-257 << 7): only it needs every position
+            # saturated by products that are zero there; elsewhere a product runs where its dependency is 1.
+            every = tgt == 2 or dep != 1
+            if every:
+                pos, n_pos = pos_all, cnt if (dep == 1 or (dep == 0 and tx[j] > 0) or (dep == 2 and u)) else 0
+            else:
+                pos, n_pos = ypos, n_ypos
+            direct = full and every
+            for q in range(n_pos):
+                k = q if direct else pos[q]
+                term[k] = 1 if dep != 1 else np.int64(ty[idx[k]] > 0)
+            for f in range(prod[p, P_F0], prod[p, P_F1]):
+                _factor_into(term, pos, n_pos, direct, idx, j, dep, f, fac, fconst, xh, yh, tx, ty, t_epoch, syn,
+                             base, n_post, raw)
+            _accumulate(acc, term, pos, n_pos, direct, prod[p, P_MANT], prod[p, P_SHIFT], prod[p, P_SEXP])
+            if tgt == 2 and n_pos == 0:
+                for k in range(cnt):
+                    acc[k] = min(max(acc[k], _ACC_MIN), _ACC_MAX)
+        if tgt == 0:
+            lo, hi = (-256, 255) if sign == 0 else (0, 255) if sign == 1 else (-255, 0)
+        else:
+            lo, hi = (0, 255) if tgt == 1 else (-257, 255)
+        floor0 = (tgt == 0 and sign == 1) or tgt == 1
+        ceil0 = tgt == 0 and sign == 2
+        for k in range(cnt):
+            a = max(acc[k], 0) if floor0 else min(acc[k], 0) if ceil0 else acc[k]
+            new[tgt, k] = min(max((a >> 7) + (r < (a & 127) / 128.0), lo), hi)
+    for tgt in range(3):
+        if used[tgt]:
+            for k in range(cnt):
+                syn[tgt, at + (k if full else idx[k])] = new[tgt, k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_sample(b, inp_idx, inp_ptr, neuron, conn, syn_init, lp, l_int, l_frac, l_keep, l_zero, rnd, rc,
+                prod, fac, fconst, y_in, out_s, out_u, out_v, rec_uv, rec_every, rec_syn, rec_x, rec_y, rec_tx, rec_ty):
+    """One sample, every step. neuron rows: keep_u, keep_v, vth << 6, bias. Learning connection l owns
+    x traces/tx at columns lp[l, L_X].., y traces/ty at lp[l, L_Y].., synapses at conn[c, C_SYN].. (pre-major)."""
+    _, steps, n = out_s.shape
+    n_conn, n_lrn = conn.shape[0], lp.shape[0]
+    u_st = np.zeros(n, np.int64)
+    v_st = np.zeros(n, np.int64)
+    a_in = np.zeros(n, np.int64)
+    s = np.zeros(n, np.bool_)
+    n_max = max(n, 1)
+    for c in range(n_conn):
+        n_max = max(n_max, conn[c, C_SRC_N], conn[c, C_TGT_N])
+    t_max = 1
+    for l in range(n_lrn):
+        t_max = max(t_max, lp[l, L_TEP])
+    pre = np.zeros(n_max, np.int64)
+    abuf = np.zeros((n_conn, n_max), np.int64)
+    a_sum = np.zeros(n_max, np.int64)
+    syn = syn_init.copy()
+    x_tr = np.zeros((2, rec_x.shape[3]), np.int64)
+    y_tr = np.zeros((3, rec_y.shape[3]), np.int64)
+    tx = np.zeros(rec_tx.shape[2], np.int64)
+    ty = np.zeros(rec_ty.shape[2], np.int64)
+    xh = np.zeros((t_max + 1, 2, n_max), np.int64)
+    yh = np.zeros((t_max + 1, 3, n_max), np.int64)
+    idx_all = np.arange(n_max)
+    idx_post = np.zeros(n_max, np.int64)
+    raw = np.zeros(n_max, np.int64)
+    acc = np.zeros(n_max, np.int64)
+    term = np.zeros(n_max, np.int64)
+    new = np.zeros((3, n_max), np.int64)
+    for t in range(steps):
+        step = t + 1
+        # LIF, as neurolearn.sims.fixed: u wraps once at +-2**23, v saturates, reset to 0
+        a_in[:] = 0
+        for c in range(n_conn):
+            for i in range(conn[c, C_TGT_N]):
+                a_in[conn[c, C_TGT] + i] = _wrap32(a_in[conn[c, C_TGT] + i] + abuf[c, i])
+        for i in range(n):
+            x = _wrap32(_trunc_decay(u_st[i], neuron[0, i]) + _wrap32(a_in[i] << 6))
+            x = x - (x > _MAX_UV) * (2 * _MAX_UV)
+            u_st[i] = _wrap32(x + (x <= -_MAX_UV) * (2 * _MAX_UV))
+            y = _wrap32(_wrap32(_trunc_decay(v_st[i], neuron[1, i]) + u_st[i]) + neuron[3, i])
+            y = min(max(y, -_MAX_UV + 1), _MAX_UV - 1)
+            s[i] = y > neuron[2, i]
+            v_st[i] = 0 if s[i] else y
+            out_s[b, t, i] = s[i]
+            if rec_uv:
+                out_u[b, t, i] = u_st[i]
+                out_v[b, t, i] = v_st[i]
+        for c in range(n_conn):
+            # Dense: sum the weights of this step's pre spikes, deliver next step
+            n_pre, n_post, base, src = conn[c, C_SRC_N], conn[c, C_TGT_N], conn[c, C_SYN], conn[c, C_SRC]
+            cnt = 0
+            if src < 0:
+                r0 = b * steps + t
+                for k in range(inp_ptr[r0], inp_ptr[r0 + 1]):
+                    pre[cnt] = inp_idx[k]
+                    cnt += 1
+            else:
+                for j in range(n_pre):
+                    if s[src + j]:
+                        pre[cnt] = j
+                        cnt += 1
+            a_sum[:n_post] = 0
+            for k in range(cnt):
+                row = base + pre[k] * n_post
+                for i in range(n_post):
+                    a_sum[i] += syn[0, row + i]
+            e = conn[c, C_EXP]
+            for i in range(n_post):
+                abuf[c, i] = _wrap32(a_sum[i] << e) if e >= 0 else _wrap32(a_sum[i] >> (-e))
+            l = conn[c, C_LRN]
+            if l < 0:
+                continue
+            # learning connection: repeat spikes and spike times within the epoch, third factors
+            tep, xo, yo, tgt = lp[l, L_TEP], lp[l, L_X], lp[l, L_Y], conn[c, C_TGT]
+            ts = (step - 1) % tep + 1
+            for k in range(cnt):
+                j = xo + pre[k]
+                if tx[j] > 0:
+                    for q in range(2):
+                        x_tr[q, j] = _impulse(x_tr[q, j], l_int[l, q], l_frac[l, q], 0)
+                tx[j] = ts
+            r_post = rnd[l, 3, 2 * step - 1]
+            for i in range(n_post):
+                if s[tgt + i]:
+                    if ty[yo + i] > 0:
+                        for q in range(3):
+                            y_tr[q, yo + i] = _impulse(y_tr[q, yo + i], l_int[l, 2 + q], l_frac[l, 2 + q], r_post)
+                    ty[yo + i] = ts
+            if lp[l, L_3F]:
+                y_tr[:, yo:yo + n_post] = y_in[b, t, :, lp[l, L_Y3]:lp[l, L_Y3] + n_post]
+            if step % tep == 0:
+                _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero, rnd, rc, prod, fac,
+                             fconst, syn, x_tr, y_tr, tx, ty, xh, yh, idx_all, idx_post, acc, term, new, raw)
+            r = t if rec_every else 0
+            if rec_every or step == steps:
+                rec_syn[b, r, :, base:base + n_pre * n_post] = syn[:, base:base + n_pre * n_post]
+                rec_x[b, r, :, xo:xo + n_pre] = x_tr[:, xo:xo + n_pre]
+                rec_y[b, r, :, yo:yo + n_post] = y_tr[:, yo:yo + n_post]
+                rec_tx[b, r, xo:xo + n_pre] = tx[xo:xo + n_pre]
+                rec_ty[b, r, yo:yo + n_post] = ty[yo:yo + n_post]
+
+
+@numba.njit(cache=True, nogil=True)
+def _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero, rnd, rc, prod, fac, fconst,
+                 syn, x_tr, y_tr, tx, ty, xh, yh, idx_all, idx_post, acc, term, new, raw):
+    """Lava's run_lrn at the end of an epoch: trace histories, rules, new traces, reset of tx, ty."""
+    tep, xo, yo = lp[l, L_TEP], lp[l, L_X], lp[l, L_Y]
+    epoch = step // tep
+    txl, tyl = tx[xo:xo + n_pre], ty[yo:yo + n_post]
+    xh[0, :, :n_pre] = x_tr[:, xo:xo + n_pre]
+    yh[0, :, :n_post] = y_tr[:, yo:yo + n_post]
+    _histories(xh, 2, tep, l_keep[l, :2], l_zero[l, :2], rnd[l, 0, 2 * step], rnd[l, 1, 2 * step], txl,
+               l_int[l, :2], l_frac[l, :2])
+    _histories(yh, 3, tep, l_keep[l, 2:], l_zero[l, 2:], rnd[l, 2, 2 * step], rnd[l, 3, 2 * step], tyl,
+               l_int[l, 2:], l_frac[l, 2:])
+    k = lp[l, L_K]
+    u = k >= 0 and epoch % (2 ** max(k, 0)) == 0
+    p0, p1 = lp[l, L_P0], lp[l, L_P1]
+    has_x0, has_y0, full = False, False, epoch == 1 or lp[l, L_DENSE] == 1
+    used = np.zeros(3, np.bool_)
+    for p in range(p0, p1):
+        used[prod[p, P_TGT]] = True
+        has_x0 |= prod[p, P_DEP] == 0
+        has_y0 |= prod[p, P_DEP] == 1
+        full |= prod[p, P_DEP] == 2 and u
+    n_y0 = 0
+    if has_y0:
+        for i in range(n_post):
+            if tyl[i] > 0:
+                idx_post[n_y0] = i
+                n_y0 += 1
+    for j in range(n_pre):  # a synapse without a live product keeps its value (a fixed point after epoch 1)
+        if full or (has_x0 and txl[j] > 0):  # every post; those with y0 sit at positions idx_post
+            _learn_column(j, idx_all, n_post, True, idx_post, n_y0, idx_all, syn, base, n_post, new, acc, term, raw, xh,
+                          yh, txl, tyl, tep, u, rc[l, epoch], lp[l, L_SIGN], p0, p1, prod, fac, fconst, used)
+        elif n_y0:  # only the posts with y0, at positions 0..n_y0-1
+            _learn_column(j, idx_post, n_y0, False, idx_all, n_y0, idx_all, syn, base, n_post, new, acc, term, raw, xh,
+                          yh, txl, tyl, tep, u, rc[l, epoch], lp[l, L_SIGN], p0, p1, prod, fac, fconst, used)
+    x_tr[:, xo:xo + n_pre] = xh[tep, :, :n_pre]
+    if not lp[l, L_3F]:
+        y_tr[:, yo:yo + n_post] = yh[tep, :, :n_post]
+    txl[:] = 0
+    tyl[:] = 0
+
+
+# ---- set-up ----------------------------------------------------------------------------------------
+
+def truncate_weights(weights: np.ndarray, sign_mode: str, num_weight_bits: int) -> np.ndarray:
+    """Lava's ``truncate_weights`` (no clipping): what ``LearningDense`` does to its weights on step 1."""
+    w = np.asarray(weights, dtype=np.int64)
+    sign = -1 if sign_mode == "inhibitory" else 1
+    shift = 8 - num_weight_bits + int(sign_mode == "mixed")
+    return sign * (((sign * w) >> shift) << shift)
+
+
+def trace_randoms(program: LearningProgram, steps: int) -> tuple[np.ndarray, ...]:
+    """Lava's random streams for ``steps`` steps: x decay, x impulse, y decay, y impulse (index 2 * step after
+    step ``step``; 2 draws a step) and the weight rounding stream (index = epoch), ``ConnVarRandom`` seed 2."""
+    s = program.rng_seed
+    n = 2 * steps + 1
+    draw_d = [np.random.default_rng(s + o).random(n) for o in (0, 2)]
+    draw_i = [np.random.default_rng(s + o).integers(0, 2**TRACE_BITS, size=n, dtype=int) for o in (1, 3)]
+    conn = np.random.default_rng(2).random(steps // program.t_epoch + 1)
+    return draw_d[0], draw_i[0], draw_d[1], draw_i[1], conn
+
+
+def _trace_params(program: LearningProgram):
+    """Per trace (x1 x2 y1 y2 y3): impulse integer part, fraction (1/256), exp(-1/tau) as Lava computes it,
+    and whether tau is 0."""
+    names = X_TRACES + Y_TRACES
+    imp = np.array([getattr(program, f"{n}_impulse") for n in names], dtype=float)
+    taus = [getattr(program, f"{n}_tau") for n in names]
+    if program.three_factor:
+        taus[2:] = [THIRD_FACTOR_TAU] * 3
+    taus = np.array(taus)
+    imp_int = np.floor(imp)
+    imp_frac = np.round((imp - imp_int) * 2**8)
+    keep = np.zeros(len(names))
+    keep[taus != 0] = np.exp(-1 / taus[taus != 0][:, None])[:, 0]
+    return imp_int.astype(np.int64), imp_frac.astype(np.int64), keep, taus == 0
+
+
+def _tags(pl: Plasticity, name: str, which: str, shape, rng) -> np.ndarray:
+    tag = getattr(pl, which)
+    arr = np.zeros(shape, np.int64) if tag is None else np.asarray(tag)
+    if arr.shape != shape:
+        raise ShapeError(f"connection '{name}': {which} shape {arr.shape}, expected {shape}")
+    if not np.issubdtype(arr.dtype, np.integer) and not np.array_equal(arr, np.round(arr)):
+        raise InputError(f"connection '{name}': {which} must be integers")
+    if arr.size and (arr.min() < rng[0] or arr.max() > rng[1]):
+        raise QuantizationError(f"connection '{name}': {which} outside [{rng[0]}, {rng[1]}]")
+    return np.ascontiguousarray(arr.astype(np.int32).T)
+
+
+def _third_factors(y, name: str, batch: int, steps: int, n_post: int) -> np.ndarray:
+    if y is None:
+        raise InputError(f"connection '{name}': a three-factor program needs y_traces['{name}'] of shape "
+                         f"(steps, 3, {n_post}): y1, y2, y3 from the post neuron every step")
+    arr = np.asarray(y)
+    arr = arr[None] if arr.ndim == 3 else arr
+    if arr.shape[1:] != (steps, 3, n_post) or arr.shape[0] not in (1, batch):
+        raise ShapeError(f"y_traces['{name}']: shape {np.shape(y)}, expected ([batch,] {steps}, 3, {n_post})")
+    if not np.issubdtype(arr.dtype, np.integer) or arr.min(initial=0) < 0 or arr.max(initial=0) > _TRACE_MAX:
+        raise InputError(f"y_traces['{name}']: must be integers in [0, {_TRACE_MAX}] (7-bit traces)")
+    return np.ascontiguousarray(np.broadcast_to(arr, (batch, steps, 3, n_post)), dtype=np.int64)
+
+
+def _program_tables(prog: LearningProgram, n_prod: int, n_fac: int):
+    """Rows of the product and factor tables for one program (products numbered from n_prod, factors n_fac)."""
+    prods, facs, consts = [], [], []
+    for target, products in prog.products.items():
+        for p in products:
+            f0 = n_fac + len(facs)
+            prods.append((TARGETS.index(target), _DEPS.index(p.dependency), p.mantissa, p.shift, p.exponent + 7,
+                          f0, f0 + len(p.factors)))
+            for f in p.factors:
+                facs.append((_VARS.index(f.var), float(f.const) == int(f.const), f.sgn, FACTOR_BITS[f.var]))
+                consts.append(float(f.const))
+    return prods, facs, consts
+
+
+def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Plasticity],
+                      y_traces: Mapping[str, np.ndarray] | None = None, record: bool = True,
+                      record_uv: bool = True, threads: int | None = None) -> LearningResult:
+    """Run ``plan`` on input spikes (steps, n_in) or (batch, steps, n_in); the connections named in
+    ``learning`` learn as Lava's ``LearningDense`` (their target layer's spikes are the BAP). Samples are
+    independent: each learns from the plan's initial weights (``threads`` samples at a time).
+
+    ``y_traces[name]``: for three-factor programs, integers 0..127 of shape (steps, 3, n_post) or
+    (batch, steps, 3, n_post): what the post neuron sends on ``s_out_y1..3`` each step. ``record``: the
+    learning state after every step (else after the last only); ``record_uv``: layer u and v.
+    """
+    inp = as_batch(spikes, plan.input_size)
+    batch, steps, _ = inp.shape
+    y_traces = dict(y_traces or {})
+    names = [c.name for c in plan.connections]
+    for name in sorted(set(learning) - set(names)):
+        raise InputError(f"learning: connection '{name}' is not in the plan (it has {', '.join(names)})")
+    if not any(name in learning for name in names):
+        raise InputError("learning: no learning connection; use neurolearn.sims.fixed.simulate_fixed")
+    offsets, n = {}, 0
+    for layer in plan.layers:
+        offsets[layer.name] = n
+        n += layer.size
+    per_layer = [(4096 - (L.du + 1), 4096 - L.dv, L.vth << 6) for L in plan.layers]
+    neuron = np.stack([np.concatenate([np.full(L.size, v[r]) for L, v in zip(plan.layers, per_layer)])
+                       for r in range(3)] + [np.concatenate([L.bias for L in plan.layers])]).astype(np.int64)
+
+    conn, syn, lps, trace_rows, rand, rcs, prods, facs, consts, y3 = [], [], [], [], [], [], [], [], [], []
+    n_syn = n_x = n_y = n_y3 = 0
+    lrn_names = []
+    for c in plan.connections:
+        n_post, n_pre = c.weights.shape
+        pl = learning.get(c.name)
+        conn.append((-1 if c.source == plan.input_name else offsets[c.source], n_pre, offsets[c.target], n_post,
+                     c.weight_exp, len(lrn_names) if pl else -1, n_syn))
+        n_syn += n_pre * n_post
+        if pl is None:
+            zeros = np.zeros(n_pre * n_post, np.int64)
+            syn.append(np.stack([effective_weights(c.weights, c.num_weight_bits).T.reshape(-1), zeros, zeros]))
+            continue
+        if pl.sign_mode not in SIGN_MODES:
+            raise InputError(f"connection '{c.name}': sign_mode {pl.sign_mode!r}; allowed {', '.join(SIGN_MODES)}")
+        prog = pl.program
+        lrn_names.append(c.name)
+        syn.append(np.stack([truncate_weights(c.weights, pl.sign_mode, c.num_weight_bits).T.reshape(-1),
+                             _tags(pl, c.name, "tag_2", (n_post, n_pre), TAG_2_RANGE).reshape(-1),
+                             _tags(pl, c.name, "tag_1", (n_post, n_pre), TAG_1_RANGE).reshape(-1)]))
+        p_rows, f_rows, f_consts = _program_tables(prog, len(prods), len(facs))
+        lps.append((prog.t_epoch, prog.three_factor, -1 if prog.k is None else prog.k,
+                    SIGN_MODES.index(pl.sign_mode), "dt" in prog.products, len(prods), len(prods) + len(p_rows),
+                    n_x, n_y, n_y3))
+        prods += p_rows
+        facs += f_rows
+        consts += f_consts
+        trace_rows.append(_trace_params(prog))
+        xd, xi, yd, yi, rc = trace_randoms(prog, steps)
+        rand.append(np.stack([xd, xi, yd, yi]))
+        rcs.append(rc)
+        if prog.three_factor:
+            y3.append(_third_factors(y_traces.get(c.name), c.name, batch, steps, n_post))
+            n_y3 += n_post
+        n_x += n_pre
+        n_y += n_post
+    rc = np.zeros((len(rcs), max(map(len, rcs))))
+    for l, r in enumerate(rcs):
+        rc[l, :len(r)] = r
+    l_int, l_frac, l_keep, l_zero = (np.stack(col) for col in zip(*trace_rows))
+    y_in = np.concatenate(y3, axis=3) if y3 else np.zeros((batch, steps, 3, 0), np.int64)
+
+    inp_idx, inp_ptr = _spike_lists(inp)
+    out_s = np.zeros((batch, steps, n), np.uint8)
+    shape_uv = (batch, steps, n) if record_uv else (0, 0, 0)
+    out_u, out_v = np.zeros(shape_uv, np.int32), np.zeros(shape_uv, np.int32)
+    n_rec = steps if record else 1
+    rec = [np.zeros((batch, n_rec) + shape, np.int32) for shape in ((3, n_syn), (2, n_x), (3, n_y), (n_x,), (n_y,))]
+    args = (inp_idx, inp_ptr, neuron, np.asarray(conn, np.int64), np.concatenate(syn, axis=1).astype(np.int32),
+            np.asarray(lps, np.int64), l_int, l_frac, l_keep, l_zero, np.stack(rand), rc,
+            np.asarray(prods, np.int64).reshape(-1, 7), np.asarray(facs, np.int64).reshape(-1, 4),
+            np.asarray(consts, np.float64), y_in, out_s, out_u, out_v, record_uv, record, *rec)
+    with ThreadPoolExecutor(threads or 1) as pool:  # the compiled loop releases the GIL
+        list(pool.map(lambda b: _run_sample(b, *args), range(batch)))
+
+    layers = {}
+    for layer in plan.layers:
+        sl = slice(offsets[layer.name], offsets[layer.name] + layer.size)
+        layers[layer.name] = LayerRecord(spikes=out_s[:, :, sl], u=out_u[:, :, sl] if record_uv else None,
+                                         v=out_v[:, :, sl] if record_uv else None)
+    synapses = {}
+    for name, lrow in zip(lrn_names, lps):
+        c = conn[names.index(name)]
+        n_pre, n_post, base, xo, yo = c[C_SRC_N], c[C_TGT_N], c[C_SYN], lrow[L_X], lrow[L_Y]
+        mats = rec[0][:, :, :, base:base + n_pre * n_post].reshape(batch, n_rec, 3, n_pre, n_post)
+        mats = mats.transpose(0, 1, 2, 4, 3)
+        synapses[name] = SynapseRecord(weights=mats[:, :, 0], tag_2=mats[:, :, 1], tag_1=mats[:, :, 2],
+                                       x=rec[1][:, :, :, xo:xo + n_pre], y=rec[2][:, :, :, yo:yo + n_post],
+                                       tx=rec[3][:, :, xo:xo + n_pre], ty=rec[4][:, :, yo:yo + n_post])
+    return LearningResult(SimResult(backend="fixed-learning", layers=layers, delays=plan.depths()), synapses)
