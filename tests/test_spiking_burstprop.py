@@ -99,3 +99,31 @@ def test_burst_network_nir_round_trip_and_compile(tmp_path):
     assert "Awaiting on-chip learning support" in report
     for part in ("hidden.apical", "out.apical", "Y:out->hidden", "burstprop-spiking"):
         assert part in report
+
+
+def test_homeostasis_pushes_rates_into_their_band():
+    rule = BurstpropSpiking(eta=0.1, e_min=0.02, e_max=0.05)
+    st = rule.init_state(n_pre=1, n_post=2, batch=1)
+    st = type(st)(trace=torch.ones(1, 1), ebar=torch.tensor([0.01, 0.1]), bbar=torch.tensor([0.003, 0.03]))
+    quiet = rule.delta(st, torch.zeros(1, 2), torch.zeros(1, 2), pre_events=torch.ones(1, 1))
+    assert quiet[0, 0] > 0 and quiet[1, 0] == 0  # too quiet: potentiated on a presynaptic event
+    busy = rule.delta(st, torch.ones(1, 2), torch.ones(1, 2), pre_events=torch.zeros(1, 1))
+    plain = BurstpropSpiking(eta=0.1).delta(st, torch.ones(1, 2), torch.ones(1, 2))
+    assert busy[1, 0] < plain[1, 0] and busy[0, 0] == plain[0, 0]  # too busy: its valence is lowered
+    with pytest.raises(ValueError, match="e_min"):
+        BurstpropSpiking(e_min=0.1, e_max=0.05)
+
+
+def test_encoders():
+    from neurolearn.errors import InputError
+    from neurolearn.train.encoders import latency_spikes, poisson_spikes, rate_spikes
+
+    r = rate_spikes(np.array([0.0, 0.25, 1.0]), steps=8)
+    assert r.shape == (8, 3) and r.sum(0).tolist() == [0, 2, 8]
+    lat = latency_spikes(np.array([[1.0, 0.5, 0.0]]), steps=5)
+    assert lat.shape == (1, 5, 3) and lat[0].sum(0).tolist() == [1, 1, 0]
+    assert lat[0, 0, 0] == 1 and lat[0, 2, 1] == 1
+    p = poisson_spikes(np.full(1000, 0.3), steps=50, seed=0)
+    assert abs(p.mean() - 0.3) < 0.01
+    with pytest.raises(InputError, match=r"in \[0, 1\]"):
+        rate_spikes(np.array([1.5]), steps=3)
