@@ -1,4 +1,8 @@
-"""Test accuracy and speed of every rule on every task (rate form), side by side in one run.
+"""Test accuracy and speed of every rule on every task, side by side in one run.
+
+Rate form for every rule; the spiking form (row ``burstprop-spiking``: two-compartment burst neurons,
+spiking burstprop rule) on xor and digits. For spiking XOR the accuracy column is the share of seeds
+in which XOR is solved (output event rate ordered right on all four patterns).
 
 Prints one table: mean +- sd test accuracy over seeds (final epoch, no early stopping) and training
 seconds per epoch (evaluation excluded), with each rule's time relative to backprop's on the same
@@ -28,7 +32,9 @@ CONFIGS = {  # row name -> (rule, burstprop feedback)
     "burstprop-random": ("burstprop", "random"),
     "burstprop-learned": ("burstprop", "learned"),
     "burstprop-symmetric": ("burstprop", "symmetric"),
+    "burstprop-spiking": ("burstprop-spiking", None),
 }
+SPIKING_EPOCHS = {"xor": 200, "digits": 30}
 EPOCHS = {"xor": 40, "digits": 50, "fashion-mnist": 10}
 QUICK_EPOCHS = {"xor": 40, "digits": 10, "fashion-mnist": 2}
 QUICK_HIDDEN = {"xor": (8,), "digits": (500, 500), "fashion-mnist": (100, 100)}
@@ -55,6 +61,13 @@ def run(args) -> dict:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for name in args.rules:
                 rule_name, feedback = CONFIGS[name]
+                if rule_name == "burstprop-spiking":
+                    if task_name in SPIKING_EPOCHS:
+                        m = spiking_run(task_name, seed, args.epochs or SPIKING_EPOCHS[task_name])
+                        results.setdefault(task_name, {}).setdefault(name, []).append(m)
+                        print(f"{task_name:13s} {name:20s} seed {seed}: test acc {m['test_acc']:.4f}, "
+                              f"{m['seconds_per_epoch']:.3f} s/epoch", file=sys.stderr)
+                    continue
                 rule = preset_rule(rule_name, task_name, feedback=feedback, n_hidden=len(hidden))
                 start = time.perf_counter()
                 _, m = train(rule, task, epochs=epochs, seed=seed, hidden=hidden, progress=not args.quiet)
@@ -62,6 +75,24 @@ def run(args) -> dict:
                 print(f"{task_name:13s} {name:20s} seed {seed}: test acc {m['test_acc']:.4f}, "
                       f"{m['seconds_per_epoch']:.3f} s/epoch ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     return results
+
+
+def spiking_run(task_name: str, seed: int, epochs: int) -> dict:
+    """One spiking burstprop run, as a metrics dict like the rate runs'."""
+    from neurolearn.train import spiking as sp
+
+    if task_name == "xor":
+        task, cfg, rule, every = sp.xor_task(), sp.XOR_CONFIG, sp.BurstpropSpiking(), 0
+    else:
+        task, cfg, rule, every = sp.digits_task(), sp.DIGITS_CONFIG, sp.DIGITS_RULE, 0
+    start = time.perf_counter()
+    res = sp.train_spiking(task, cfg, rule, epochs=epochs, seed=seed, eval_every=every)
+    m = res.to_metrics()
+    if task_name == "xor":
+        m["test_acc"] = float(sp.xor_solved(res.rates_after))
+    m.update(seconds_per_epoch=(time.perf_counter() - start) / epochs, epochs=epochs,
+             sizes=[task.n_in, cfg.n_hidden, task.classes * cfg.per_class], torch_threads=torch.get_num_threads())
+    return m
 
 
 def table(results: dict) -> str:
@@ -94,7 +125,16 @@ def checks(results: dict) -> list[str]:
             gap = acc["burstprop-random"] - acc["fa"]
             out.append(f"{task_name}: random-feedback burstprop >= feedback alignment: "
                        f"{'yes' if gap >= 0 else 'NO'} ({gap:+.2f} points)")
-        for name in (n for n in sec if n.startswith("burstprop") and "backprop" in sec):
+        if "burstprop-spiking" in rows:
+            runs = rows["burstprop-spiking"]
+            if task_name == "xor":
+                solved = sum(m["test_acc"] == 1.0 for m in runs)
+                out.append(f"xor: spiking burstprop solves XOR in {solved} of {len(runs)} seeds")
+            else:
+                out.append(f"{task_name}: spiking burstprop >= 90 % test accuracy: "
+                           f"{'yes' if acc['burstprop-spiking'] >= 90 else 'NO'} ({acc['burstprop-spiking']:.2f})")
+        rate_rows = (n for n in sec if n.startswith("burstprop") and n != "burstprop-spiking" and "backprop" in sec)
+        for name in rate_rows:
             ratio = sec[name] / sec["backprop"]
             out.append(f"{task_name}: {name} s/epoch <= 2x backprop: {'yes' if ratio <= 2 else 'NO'} ({ratio:.2f}x)")
     return out
@@ -108,13 +148,16 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, help="epochs for every task (default per task: %s; --quick: %s)"
                    % (EPOCHS, QUICK_EPOCHS))
     p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
-    p.add_argument("--rules", nargs="+", choices=tuple(CONFIGS), default=list(CONFIGS))
+    p.add_argument("--rules", nargs="+", choices=tuple(CONFIGS),
+                   help="rows to run (default: all; with --quick all but burstprop-spiking)")
     p.add_argument("--data", help="MNIST-format directory for fashion-mnist")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: steadier timings)")
     p.add_argument("--json", help="write every run's metrics to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--merge", nargs="+", metavar="JSON", help="print the table of runs saved with --json; run nothing")
     args = p.parse_args(argv)
+    if args.rules is None:
+        args.rules = [n for n in CONFIGS if not (args.quick and n == "burstprop-spiking")]
     if args.merge:
         results = {}
         for path in args.merge:
@@ -128,7 +171,7 @@ def main(argv=None) -> int:
         torch.set_flush_denormal(True)  # saturated sigmoids otherwise slow some runs by denormal arithmetic
         results = run(args)
     threads = {m["torch_threads"] for rows in results.values() for runs in rows.values() for m in runs}
-    print(f"\nrate form, batch 32, torch threads {sorted(threads)}, final-epoch test accuracy\n")
+    print(f"\nbatch 32 (rate) / 32 (spiking digits), torch threads {sorted(threads)}, final-epoch test accuracy\n")
     print(table(results))
     print()
     print("\n".join(checks(results)))
