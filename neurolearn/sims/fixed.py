@@ -63,6 +63,21 @@ def _trunc_decay(x, keep):
     return (((p ^ m) - m) >> 12 ^ m) - m
 
 
+@numba.njit(cache=True, inline="always")
+def lif_current(u, a_in, keep_u):
+    """Lava's current update: decay toward zero, add ``a_in << 6``, wrap once at +-2**23 (int32 math)."""
+    x = _wrap32(_trunc_decay(u, keep_u) + _wrap32(a_in << 6))
+    x = x - (x > _MAX_UV) * (2 * _MAX_UV)
+    return _wrap32(x + (x <= -_MAX_UV) * (2 * _MAX_UV))
+
+
+@numba.njit(cache=True, inline="always")
+def lif_voltage(v, u, keep_v, bias):
+    """Lava's voltage update before the threshold: decay toward zero, add u and bias, saturate to 24 bits."""
+    y = _wrap32(_wrap32(_trunc_decay(v, keep_v) + u) + bias)
+    return min(max(y, -_MAX_UV + 1), _MAX_UV - 1)
+
+
 def pack_weights(weights: np.ndarray, num_weight_bits: int):
     """Lava's effective weights packed exactly into int8: ``w == (q + offset) << shift``.
 
@@ -145,12 +160,9 @@ def _simulate_sample(b, inp_idx, inp_ptr, keep_u, keep_v, vth6, bias, w_list, c_
                 a_in[o + j] = _wrap32(a_in[o + j] + abuf[ob + j])
         # 2. LIF dynamics: u wraps once at +-2**23, v saturates at 24 bits, reset to 0 on a spike
         for i in range(n):
-            x = _wrap32(_trunc_decay(u[i], keep_u[i]) + _wrap32(a_in[i] << 6))
-            x = x - (x > _MAX_UV) * (2 * _MAX_UV)
-            u[i] = _wrap32(x + (x <= -_MAX_UV) * (2 * _MAX_UV))
+            u[i] = lif_current(u[i], a_in[i], keep_u[i])
         for i in range(n):
-            y = _wrap32(_wrap32(_trunc_decay(v[i], keep_v[i]) + u[i]) + bias[i])
-            y = min(max(y, -_MAX_UV + 1), _MAX_UV - 1)
+            y = lif_voltage(v[i], u[i], keep_v[i], bias[i])
             s[i] = y > vth6[i]
             v[i] = 0 if s[i] else y
         n_fired = 0

@@ -30,7 +30,7 @@ from neurolearn.compile.plan import Plan
 from neurolearn.errors import InputError, QuantizationError, ShapeError
 from neurolearn.rules.engine import (FACTOR_BITS, TARGETS, THIRD_FACTOR_TAU, TRACE_BITS, X_TRACES, Y_TRACES,
                                      LearningProgram)
-from neurolearn.sims.fixed import _MAX_UV, _spike_lists, _trunc_decay, _wrap32, effective_weights
+from neurolearn.sims.fixed import _spike_lists, _wrap32, effective_weights, lif_current, lif_voltage
 from neurolearn.sims.result import LayerRecord, SimResult, as_batch
 
 SIGN_MODES = ("mixed", "excitatory", "inhibitory")   # weights clip to [-256, 255], [0, 255], [-255, 0]
@@ -269,11 +269,8 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, conn, syn_init, lp, l_int, l_frac, 
             for i in range(conn[c, C_TGT_N]):
                 a_in[conn[c, C_TGT] + i] = _wrap32(a_in[conn[c, C_TGT] + i] + abuf[c, i])
         for i in range(n):
-            x = _wrap32(_trunc_decay(u_st[i], neuron[0, i]) + _wrap32(a_in[i] << 6))
-            x = x - (x > _MAX_UV) * (2 * _MAX_UV)
-            u_st[i] = _wrap32(x + (x <= -_MAX_UV) * (2 * _MAX_UV))
-            y = _wrap32(_wrap32(_trunc_decay(v_st[i], neuron[1, i]) + u_st[i]) + neuron[3, i])
-            y = min(max(y, -_MAX_UV + 1), _MAX_UV - 1)
+            u_st[i] = lif_current(u_st[i], a_in[i], neuron[0, i])
+            y = lif_voltage(v_st[i], u_st[i], neuron[1, i], neuron[3, i])
             s[i] = y > neuron[2, i]
             v_st[i] = 0 if s[i] else y
             out_s[b, t, i] = s[i]

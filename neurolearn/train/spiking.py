@@ -106,9 +106,9 @@ class BurstNet:
             s1 = rule.observe(s1, x, eh, bh)
             s2 = rule.observe(s2, eh, eo, bursts_out)
             if learn and t >= predict:
-                self.W2 += rule.delta(s2, eo, bursts_out)
+                self.W2 += rule.delta(s2, eo, bursts_out, pre_events=eh)
                 if learn_hidden:
-                    self.W1 += rule.delta(s1, eh, bh)
+                    self.W1 += rule.delta(s1, eh, bh, pre_events=x)
         return (count / (c.per_class * predict)).numpy(), (p_sum / predict).numpy(), (s1, s2)
 
 
