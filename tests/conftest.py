@@ -29,3 +29,14 @@ def small_plan():
                                 num_weight_bits=5))
     return Plan(dt=1e-3, input_name="in", input_size=12, layers=tuple(layers), connections=tuple(conns),
                 outputs=("l2",))
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Small nets run fastest, and bit-reproducibly, on one torch thread (the CI machine is shared)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

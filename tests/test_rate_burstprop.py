@@ -12,13 +12,7 @@ from neurolearn.rules import Backprop, BurstpropRate, FeedbackAlignment, LayerSG
 SIZES = [20, 30, 30, 5]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small nets run fastest on one thread (the CI machine is shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def batch(seed=0, n=64):

@@ -17,13 +17,7 @@ from neurolearn.train.loop import Task, TrainingError, load_task, preset_rule, t
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small nets run fastest, and bit-reproducibly, on one thread (the CI machine is shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def write_idx(path, arr, compress=False, magic=None):

@@ -42,7 +42,8 @@ class BurstpropSpiking:
             raise ValueError(f"BurstpropSpiking: e_min = {self.e_min} must be below e_max = {self.e_max}")
 
     def to_dict(self) -> dict:
-        return {"rule": "burstprop-spiking", **asdict(self)}
+        """The parameters (options left off are omitted: HDF5 metadata cannot hold None)."""
+        return {"rule": "burstprop-spiking", **{k: v for k, v in asdict(self).items() if v is not None}}
 
     def init_state(self, n_pre: int, n_post: int, batch: int) -> "RuleState":
         return RuleState(trace=torch.zeros(batch, n_pre), ebar=torch.full((n_post,), self.rate_init),
