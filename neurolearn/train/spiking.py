@@ -31,7 +31,8 @@ class SpikingConfig:
     target_hi: float = 0.03    # output events per step the teacher accepts as 'high'
     target_lo: float = 0.01    # ... as 'low'
     teacher: float = 3.0       # teacher current into output dendrites (threshold units)
-    w_std: float = 0.3         # initial W ~ N(0, w_std)
+    w_std: float = 0.3         # initial W ~ N(w_mean, w_std)
+    w_mean: float = 0.0
     y_std: float = 1.0         # feedback Y ~ N(0, y_std)
     beta: float = 0.9          # somatic keep factor per step
     beta_d: float = 0.9        # apical keep factor per step
@@ -69,8 +70,8 @@ class BurstNet:
         self.cfg, self.classes = cfg, classes
         self.n_out = classes * cfg.per_class
         self.gen = torch.Generator().manual_seed(seed)
-        self.W1 = cfg.w_std * torch.randn(cfg.n_hidden, n_in, generator=self.gen)
-        self.W2 = cfg.w_std * torch.randn(self.n_out, cfg.n_hidden, generator=self.gen)
+        self.W1 = cfg.w_mean + cfg.w_std * torch.randn(cfg.n_hidden, n_in, generator=self.gen)
+        self.W2 = cfg.w_mean + cfg.w_std * torch.randn(self.n_out, cfg.n_hidden, generator=self.gen)
         self.Y = cfg.y_std * torch.randn(cfg.n_hidden, self.n_out, generator=self.gen)
 
     def present(self, rates: np.ndarray, targets: np.ndarray | None, rule: BurstpropSpiking,
@@ -195,7 +196,7 @@ def xor_task(n_in: int = 30, n_bias: int = 20, rate_hi: float = 0.05, rate_lo: f
     return SpikingTask("xor", x, XOR_LABELS, x, XOR_LABELS, classes=1)
 
 
-XOR_CONFIG = SpikingConfig(batch=4, steps_eval=450)
+XOR_CONFIG = SpikingConfig(batch=4, steps_eval=450, w_mean=0.05)  # positive mean: no pattern starts silent
 DIGITS_CONFIG = SpikingConfig(n_hidden=300, per_class=20, steps_predict=80, steps_teach=40, steps_eval=250,
                               target_hi=0.05, target_lo=0.01, w_std=0.15, y_std=1 / 3, eta_decay=0.93)
 DIGITS_RULE = BurstpropSpiking(eta=0.003, tau_pre=20.0, tau_avg=2000.0)
