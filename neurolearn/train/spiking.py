@@ -196,7 +196,7 @@ def xor_task(n_in: int = 30, n_bias: int = 20, rate_hi: float = 0.05, rate_lo: f
     return SpikingTask("xor", x, XOR_LABELS, x, XOR_LABELS, classes=1)
 
 
-XOR_CONFIG = SpikingConfig(batch=4, steps_eval=450, w_mean=0.05)  # positive mean: no pattern starts silent
+XOR_CONFIG = SpikingConfig(n_hidden=16, batch=4, steps_eval=450, w_mean=0.05)  # w_mean > 0: no pattern starts silent
 DIGITS_CONFIG = SpikingConfig(n_hidden=300, per_class=20, steps_predict=80, steps_teach=40, steps_eval=250,
                               target_hi=0.05, target_lo=0.01, w_std=0.15, y_std=1 / 3, eta_decay=0.93)
 DIGITS_RULE = BurstpropSpiking(eta=0.003, tau_pre=20.0, tau_avg=2000.0)
