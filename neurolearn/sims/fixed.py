@@ -118,8 +118,8 @@ def _sum_rows(w, rows, count, nt, acc, acc16):
         acc16[:nt] = 0
         for k in range(start, min(count, start + 255)):
             row = w[rows[k]]
-            for j in range(nt):
-                acc16[j] += row[j]
+            for j in range(nt):  # explicit int16: numba would widen to int64 and vectorize less
+                acc16[j] = np.int16(acc16[j] + np.int16(row[j]))
         for j in range(nt):
             acc[j] += acc16[j]
 
