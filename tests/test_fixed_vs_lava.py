@@ -53,6 +53,17 @@ def test_random_networks_are_not_mostly_silent():
     assert sum(n > 0 for n in seen) >= len(seen) // 3, seen
 
 
+@pytest.mark.parametrize("w", [np.array([[-254, 0, -1, -255]]), np.array([[255, 0, 1, 128]]),
+                               np.array([[-256, 254, 0, -2]])])
+@pytest.mark.parametrize("bits", [8, 5])
+def test_pack_weights_is_exact(w, bits):
+    """Regression: an inhibitory matrix with a zero once overflowed the int8 packing."""
+    from neurolearn.sims.fixed import pack_weights
+
+    q, offset, shift = pack_weights(w, bits)
+    np.testing.assert_array_equal((q.astype(np.int64) + offset) << shift, effective_weights(w, bits))
+
+
 def test_batch_equals_samples_one_by_one(small_plan):
     plan = small_plan
     rng = np.random.default_rng(5)

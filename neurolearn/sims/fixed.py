@@ -88,8 +88,11 @@ def pack_weights(weights: np.ndarray, num_weight_bits: int):
     w = effective_weights(weights, num_weight_bits)
     shift = 8 - num_weight_bits + int(sign_mode(w) == "mixed")
     q = w >> shift
-    offset = 0 if q.min(initial=0) >= -128 and q.max(initial=0) <= 127 else (128 if q.min() >= 0 else -128)
-    return (q - offset).astype(np.int8), offset, shift
+    # excitatory q in [0, 255] -> q - 128; inhibitory q in [-255, 0] -> q + 127
+    offset = 0 if q.min(initial=0) >= -128 and q.max(initial=0) <= 127 else (128 if q.min() >= 0 else -127)
+    packed = q - offset
+    assert packed.min(initial=0) >= -128 and packed.max(initial=0) <= 127, "weights do not pack into int8"
+    return packed.astype(np.int8), offset, shift
 
 
 @numba.njit(cache=True)
