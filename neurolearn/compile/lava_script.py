@@ -36,18 +36,25 @@ def import_lava(hardware=False):
                 RingBuffer=RingBuffer, LIF=LIF, Monitor=Monitor)
 
 
+def build_neurons(layers, spikes, lava):
+    """The input ``RingBuffer`` fed by ``spikes`` (steps, n_in) of 0/1 and one ``LIF`` per layer dict
+    (as in plan.json). Returns (source, {layer: LIF})."""
+    source = lava["RingBuffer"](data=np.ascontiguousarray(np.asarray(spikes).T, dtype=np.int32))
+    lifs = {}
+    for layer in layers:
+        lifs[layer["name"]] = lava["LIF"](
+            shape=(layer["size"],), du=layer["du"], dv=layer["dv"], vth=layer["vth"],
+            bias_mant=np.asarray(layer["bias_mant"], dtype=np.int32),
+            bias_exp=np.asarray(layer["bias_exp"], dtype=np.int32), name=layer["name"])
+    return source, lifs
+
+
 def build(plan, spikes, lava):
     """Lava processes for ``plan`` (the dict of plan.json) fed by ``spikes`` (steps, n_in) of 0/1.
 
     Returns (source RingBuffer, {layer: LIF}, {connection: Dense}); every integer as in the plan.
     """
-    source = lava["RingBuffer"](data=np.ascontiguousarray(np.asarray(spikes).T, dtype=np.int32))
-    lifs = {}
-    for layer in plan["layers"]:
-        lifs[layer["name"]] = lava["LIF"](
-            shape=(layer["size"],), du=layer["du"], dv=layer["dv"], vth=layer["vth"],
-            bias_mant=np.asarray(layer["bias_mant"], dtype=np.int32),
-            bias_exp=np.asarray(layer["bias_exp"], dtype=np.int32), name=layer["name"])
+    source, lifs = build_neurons(plan["layers"], spikes, lava)
     denses = {}
     for c in plan["connections"]:
         dense = lava["Dense"](weights=np.asarray(c["weights"], dtype=np.int32), weight_exp=c["weight_exp"],

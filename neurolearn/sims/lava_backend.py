@@ -12,30 +12,31 @@ from neurolearn.compile.plan import Plan
 from neurolearn.sims.result import LayerRecord, SimResult, as_batch
 
 
-def _run_one(plan: Plan, spikes: np.ndarray, record_uv: bool) -> dict:
+def run_monitored(lifs: dict, ports: dict, steps: int) -> dict:
+    """Run the Lava graph holding ``lifs`` for ``steps`` with one Monitor per port (a Monitor probes
+    one Var); returns {key: array (steps, ...)} for each ``ports[key]``."""
     lava = import_lava()
-    steps = spikes.shape[0]
-    graph = build_lava_graph(plan, spikes)
     monitors = {}
-    for name, lif in graph.lifs.items():
-        ports = {"spikes": lif.s_out}
-        if record_uv:
-            ports.update(u=lif.u, v=lif.v)
-        for key, port in ports.items():
-            mon = lava["Monitor"]()
-            mon.probe(port, steps)
-            monitors[name, key] = (mon, port)
-    anchor = next(iter(graph.lifs.values()))
+    for key, port in ports.items():
+        monitors[key] = lava["Monitor"]()
+        monitors[key].probe(port, steps)
+    anchor = next(iter(lifs.values()))
     try:
-        anchor.run(condition=lava["RunSteps"](num_steps=steps),
-                   run_cfg=lava["Loihi2SimCfg"](select_tag="fixed_pt"))
-        out = {}
-        for (name, key), (mon, port) in monitors.items():
-            data = mon.get_data()[graph.lifs[name].name][port.name]  # (steps, size)
-            out[name, key] = np.asarray(data)
+        anchor.run(condition=lava["RunSteps"](num_steps=steps), run_cfg=lava["Loihi2SimCfg"](select_tag="fixed_pt"))
+        return {key: np.asarray(m.get_data()[ports[key].process.name][ports[key].name])
+                for key, m in monitors.items()}
     finally:
         anchor.stop()
-    return out
+
+
+def _run_one(plan: Plan, spikes: np.ndarray, record_uv: bool) -> dict:
+    graph = build_lava_graph(plan, spikes)
+    ports = {}
+    for name, lif in graph.lifs.items():
+        ports[name, "spikes"] = lif.s_out
+        if record_uv:
+            ports[name, "u"], ports[name, "v"] = lif.u, lif.v
+    return run_monitored(graph.lifs, ports, spikes.shape[0])
 
 
 def simulate_lava(plan: Plan, spikes: np.ndarray, record_uv: bool = True, progress=None) -> SimResult:

@@ -6,12 +6,15 @@ A plan's connections named in ``learning`` become ``LearningDense`` processes (t
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Mapping
 
 import numpy as np
 
 from neurolearn.compile.lava_graph import LavaGraph, import_lava
+from neurolearn.compile.lava_script import build_neurons
 from neurolearn.compile.plan import Plan
+from neurolearn.sims.lava_backend import run_monitored
 from neurolearn.sims.learning import LearningResult, Plasticity, SynapseRecord
 from neurolearn.sims.result import LayerRecord, SimResult
 
@@ -25,9 +28,7 @@ def lava_learning_graph(plan: Plan, spikes: np.ndarray, learning: Mapping[str, P
     from lava.proc.dense.process import LearningDense
     from lava.utils.weightutils import SignMode
 
-    source = lava["RingBuffer"](data=np.ascontiguousarray(np.asarray(spikes).T, dtype=np.int32))
-    lifs = {L.name: lava["LIF"](shape=(L.size,), du=L.du, dv=L.dv, vth=L.vth, bias_mant=L.bias_mant.astype(np.int32),
-                                bias_exp=L.bias_exp.astype(np.int32), name=L.name) for L in plan.layers}
+    source, lifs = build_neurons([asdict(L) for L in plan.layers], spikes, lava)
     denses = {}
     for c in plan.connections:
         w = c.weights.astype(np.int32)
@@ -51,23 +52,11 @@ def lava_learning_graph(plan: Plan, spikes: np.ndarray, learning: Mapping[str, P
 def simulate_learning_lava(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Plasticity],
                            y_traces: Mapping[str, np.ndarray] | None = None) -> LearningResult:
     """One sample (steps, n_in) in Lava, every LIF and learning Var monitored every step (after learning)."""
-    lava = import_lava()
-    steps = len(spikes)
     graph = lava_learning_graph(plan, spikes, learning, y_traces)
     ports = {(n, k): getattr(lif, p) for n, lif in graph.lifs.items() for k, p in
              (("spikes", "s_out"), ("u", "u"), ("v", "v"))}
     ports.update({(n, k): getattr(graph.denses[n], k) for n in learning for k in SYNAPSE_VARS})
-    monitors = {}
-    for key, port in ports.items():
-        monitors[key] = lava["Monitor"]()
-        monitors[key].probe(port, steps)
-    anchor = next(iter(graph.lifs.values()))
-    try:
-        anchor.run(condition=lava["RunSteps"](num_steps=steps), run_cfg=lava["Loihi2SimCfg"](select_tag="fixed_pt"))
-        data = {key: np.asarray(m.get_data()[ports[key].process.name][ports[key].name])[None]
-                for key, m in monitors.items()}
-    finally:
-        anchor.stop()
+    data = {key: val[None] for key, val in run_monitored(graph.lifs, ports, len(spikes)).items()}
     layers = {n: LayerRecord(spikes=data[n, "spikes"].astype(np.uint8), u=data[n, "u"].astype(np.int32),
                              v=data[n, "v"].astype(np.int32)) for n in graph.lifs}
     synapses = {n: SynapseRecord(**{k: data[n, k].astype(np.int32) for k in ("weights", "tag_1", "tag_2", "tx", "ty")},
