@@ -232,3 +232,24 @@ def _parse(target: str, text: str) -> tuple[Product, ...]:
                                     f"outside +-2^31")
             out.append(Product(p.dependency, p.s_mantissa, p.s_exp - 7, factors))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class ChipRule:
+    """A rule object's learning-engine form: the program, what feeds its third factors, and every
+    approximation made in writing it (each with its size), so the compiler can report them.
+
+    ``third_factors``: y trace name -> what arrives there each step (e.g. ``"y1": "burst * 64"``);
+    ``delivered_by``: the process that sends them (``"post neuron"``: the target layer's
+    ``s_out_y1..3``; ``"input"``: a RingBuffer of the network's inputs); empty if the program is
+    two-factor. ``float_update``: the float rule the program implements, in words."""
+
+    program: LearningProgram
+    float_update: str
+    third_factors: Mapping[str, str] = field(default_factory=dict)
+    delivered_by: str = ""
+    approximations: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.program.three_factor and not self.delivered_by:
+            raise RuleError("chip rule: a three-factor program needs 'delivered_by' (the process that sends y1..y3)")
