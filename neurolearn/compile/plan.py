@@ -8,14 +8,15 @@ Ranges are those of Lava 0.10.0's bit-accurate models (``PyLifModelBitAcc``, ``P
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
 from neurolearn.errors import QuantizationError, ShapeError, where
+from neurolearn.rules.engine import LearningProgram
 
 PLAN_FORMAT = "neurolearn-plan"
-PLAN_VERSION = 1
+PLAN_VERSION = 2                # 2 added burst layers, apical ports, input ranges and learning; reads 1 and 2
 
 # Legal ranges, inclusive (Lava LavaPyType precisions; weight_exp as on Loihi).
 DU_RANGE = (0, 4095)            # 12-bit current decay; Lava adds 1 (ds_offset)
@@ -27,6 +28,17 @@ WEIGHT_RANGE = (-256, 255)      # 8-bit magnitude + sign; Lava clips anything el
 WEIGHT_EXP_RANGE = (-8, 7)
 NUM_WEIGHT_BITS_RANGE = (1, 8)
 STATE_BITS = 24                 # u and v are 24-bit signed
+STATE_RANGE = (-(2**23) + 1, 2**23 - 1)
+LUT_SIZE = 256                  # burst probability table: p = lut[index] / 256
+LUT_RANGE = (0, 255)
+LUT_SHIFT_RANGE = (0, 23)
+PBAR_ONE = 2**15                # Pbar = 1 in the burst neuron's integers
+PBAR_SHIFT_RANGE = (0, 15)
+Y_SCALE_RANGE = (0, 127)        # third factors are 7-bit traces
+SEED_RANGE = (0, 2**31 - 1)
+PORTS = ("soma", "apical")
+CARRIES = ("events", "bursts")
+SIGN_MODES = ("mixed", "excitatory", "inhibitory")   # LearningDense weights clip to [-256, 255], [0, 255], [-255, 0]
 
 
 def _check_range(value, rng, file, node, param):
@@ -35,6 +47,35 @@ def _check_range(value, rng, file, node, param):
     if arr.size and (arr.min() < lo or arr.max() > hi):
         bad = arr.min() if arr.min() < lo else arr.max()
         raise QuantizationError(f"{where(file, node, param)} = {int(bad)} outside [{lo}, {hi}]")
+
+
+@dataclass(frozen=True)
+class BurstPlan:
+    """The apical compartment and burst generator of a neurolearn ``BurstLIF`` process (integers).
+
+    Per step: ``v_d = clip(trunc0(v_d * (4096 - dv_d) / 4096) + (a_apical << 6))`` (24 bits); an event
+    bursts where ``r < lut[clip(((v_d - lut_offset) >> lut_shift) + 128, 0, 255)]``, r = floor(256 *
+    uniform) from ``numpy.random.default_rng(seed)`` (one draw per neuron and step); on each event
+    ``pbar += ((burst << 15) - pbar) >> pbar_shift``. The neuron sends y1 = ``y_scale`` on a burst (else 0)
+    and y2 = ``(pbar * y_scale) >> 15`` (its Pbar before this step's update) as third factors."""
+
+    dv_d: int
+    lut: np.ndarray = field(repr=False)   # (256,) burst probability * 256
+    lut_offset: int = 0
+    lut_shift: int = 0
+    pbar_shift: int = 5
+    pbar_init: int = PBAR_ONE // 4
+    y_scale: int = 64
+    seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "lut", np.asarray(self.lut, dtype=np.int64).reshape(-1))
+        if self.lut.shape != (LUT_SIZE,):
+            raise ShapeError(f"burst: lut shape {self.lut.shape} != ({LUT_SIZE},)")
+        for pname, rng in (("dv_d", DV_RANGE), ("lut", LUT_RANGE), ("lut_offset", STATE_RANGE),
+                           ("lut_shift", LUT_SHIFT_RANGE), ("pbar_shift", PBAR_SHIFT_RANGE),
+                           ("pbar_init", (0, PBAR_ONE)), ("y_scale", Y_SCALE_RANGE), ("seed", SEED_RANGE)):
+            _check_range(getattr(self, pname), rng, None, "burst", pname)
 
 
 @dataclass(frozen=True)
@@ -50,8 +91,11 @@ class LayerPlan:
     bias_exp: np.ndarray = field(repr=False)   # (size,) int
     scale: float = 1.0
     spiking: bool = True
+    burst: BurstPlan | None = None   # a two-compartment BurstLIF instead of Lava's LIF
 
     def __post_init__(self):
+        if isinstance(self.burst, dict):
+            object.__setattr__(self, "burst", BurstPlan(**self.burst))
         object.__setattr__(self, "bias_mant", np.asarray(self.bias_mant, dtype=np.int64).reshape(-1))
         object.__setattr__(self, "bias_exp", np.asarray(self.bias_exp, dtype=np.int64).reshape(-1))
         for pname, arr in (("bias_mant", self.bias_mant), ("bias_exp", self.bias_exp)):
@@ -80,8 +124,16 @@ class ConnectionPlan:
     weight_exp: int = 0
     num_weight_bits: int = 8
     recurrent: bool = False
+    port: str = "soma"                          # the target's input: soma (basal) or apical dendrite
+    carries: str = "events"                     # what the source sends: events, or bursts (burst layers)
+    input_range: tuple[int, int] | None = None  # for the input: channels lo..hi-1 only
 
     def __post_init__(self):
+        if self.port not in PORTS or self.carries not in CARRIES:
+            raise ShapeError(f"{where(None, self.name, 'port/carries')}: {self.port!r}/{self.carries!r}; "
+                             f"allowed {'|'.join(PORTS)} / {'|'.join(CARRIES)}")
+        if self.input_range is not None:
+            object.__setattr__(self, "input_range", tuple(int(i) for i in self.input_range))
         w = np.asarray(self.weights)
         if w.ndim != 2:
             raise ShapeError(f"{where(None, self.name, 'weights')}: expected 2-D, got shape {w.shape}")
@@ -95,6 +147,30 @@ class ConnectionPlan:
 
 
 @dataclass(frozen=True)
+class Plasticity:
+    """What makes a connection a ``LearningDense``: its program, Lava's ``sign_mode`` for the weights
+    (saturation and LSB truncation) and the initial tags, (n_post, n_pre) integers (default 0)."""
+
+    program: LearningProgram
+    sign_mode: str = "mixed"
+    tag_1: np.ndarray | None = None
+    tag_2: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.sign_mode not in SIGN_MODES:
+            raise QuantizationError(f"plasticity: sign_mode {self.sign_mode!r}; allowed {', '.join(SIGN_MODES)}")
+
+    def to_dict(self) -> dict:
+        prog = {f.name: getattr(self.program, f.name) for f in fields(self.program) if f.init}
+        tags = {k: np.asarray(getattr(self, k)).tolist() for k in ("tag_1", "tag_2") if getattr(self, k) is not None}
+        return {"program": {k: v for k, v in prog.items() if v is not None}, "sign_mode": self.sign_mode, **tags}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Plasticity":
+        return cls(LearningProgram(**d["program"]), d.get("sign_mode", "mixed"), d.get("tag_1"), d.get("tag_2"))
+
+
+@dataclass(frozen=True)
 class Plan:
     """A whole network in Lava's integers, plus what the report needs to map values back to floats."""
 
@@ -105,6 +181,7 @@ class Plan:
     connections: tuple[ConnectionPlan, ...]
     outputs: tuple[str, ...]
     source: str = ""
+    learning: dict = field(default_factory=dict)   # connection name -> Plasticity (a LearningDense)
 
     def __post_init__(self):
         sizes = {self.input_name: self.input_size}
@@ -118,7 +195,20 @@ class Plan:
                     raise ShapeError(f"plan: connection '{c.name}' refers to unknown '{end}'")
             if c.target == self.input_name:
                 raise ShapeError(f"plan: connection '{c.name}' targets the input")
-            want = (sizes[c.target], sizes[c.source])
+            n_src = sizes[c.source]
+            if c.input_range is not None:
+                lo, hi = c.input_range
+                if c.source != self.input_name or not 0 <= lo < hi <= self.input_size:
+                    raise ShapeError(f"plan: connection '{c.name}': input_range {c.input_range} needs the input "
+                                     f"as source and 0 <= lo < hi <= {self.input_size}")
+                n_src = hi - lo
+            bursty = {layer.name for layer in self.layers if layer.burst is not None}
+            if c.carries == "bursts" and c.source not in bursty:
+                raise ShapeError(f"plan: connection '{c.name}' carries bursts but '{c.source}' is not a burst layer")
+            if c.port == "apical" and c.target not in bursty:
+                raise ShapeError(f"plan: connection '{c.name}' targets the apical dendrite of '{c.target}', "
+                                 "which is not a burst layer")
+            want = (sizes[c.target], n_src)
             if c.weights.shape != want:
                 raise ShapeError(f"plan: connection '{c.name}' weights shape {c.weights.shape}, expected {want}")
         order = {layer.name: i for i, layer in enumerate(self.layers)}
@@ -129,6 +219,16 @@ class Plan:
         for o in self.outputs:
             if o not in order:
                 raise ShapeError(f"plan: output '{o}' is not a layer")
+        names = {c.name: c for c in self.connections}
+        for name, pl in self.learning.items():
+            if name not in names:
+                raise ShapeError(f"plan: learning connection '{name}' is not a connection (have {', '.join(names)})")
+            c = names[name]
+            if pl.program.three_factor and self.layer(c.target).burst is None:
+                raise QuantizationError(
+                    f"plan: connection '{name}': its program is three-factor but its post-synaptic layer "
+                    f"'{c.target}' is a plain LIF, which sends no y1..y3; target a burst layer or use a "
+                    "two-factor program")
 
     def layer(self, name: str) -> LayerPlan:
         return self.layers[[layer.name for layer in self.layers].index(name)]
@@ -147,11 +247,9 @@ class Plan:
     # ---- serialization -------------------------------------------------------------------
     def to_dict(self) -> dict:
         def conv(obj):
-            d = asdict(obj)
-            for k, v in d.items():
-                if isinstance(v, np.ndarray):
-                    d[k] = v.tolist()
-            return d
+            d = asdict(obj) if not isinstance(obj, dict) else obj
+            return {k: v.tolist() if isinstance(v, np.ndarray) else conv(v) if isinstance(v, dict) else v
+                    for k, v in d.items()}
 
         return {
             "format": PLAN_FORMAT,
@@ -162,15 +260,16 @@ class Plan:
             "layers": [conv(layer) for layer in self.layers],
             "connections": [conv(c) for c in self.connections],
             "outputs": list(self.outputs),
+            "learning": {name: pl.to_dict() for name, pl in self.learning.items()},
         }
 
     @classmethod
     def from_dict(cls, d: dict, file: str | None = None) -> "Plan":
         if d.get("format") != PLAN_FORMAT:
             raise QuantizationError(f"{file or 'plan'}: not a neurolearn plan (format={d.get('format')!r})")
-        if d.get("version") != PLAN_VERSION:
+        if d.get("version") not in (1, PLAN_VERSION):
             raise QuantizationError(f"{file or 'plan'}: plan version {d.get('version')} unsupported "
-                                    f"(this neurolearn reads version {PLAN_VERSION})")
+                                    f"(this neurolearn reads versions 1..{PLAN_VERSION})")
         return cls(
             dt=float(d["dt"]),
             input_name=d["input"]["name"],
@@ -179,6 +278,7 @@ class Plan:
             connections=tuple(ConnectionPlan(**c) for c in d["connections"]),
             outputs=tuple(d["outputs"]),
             source=d.get("source", ""),
+            learning={name: Plasticity.from_dict(pl) for name, pl in d.get("learning", {}).items()},
         )
 
     def to_json(self) -> str:

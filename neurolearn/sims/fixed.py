@@ -78,6 +78,13 @@ def lif_voltage(v, u, keep_v, bias):
     return min(max(y, -_MAX_UV + 1), _MAX_UV - 1)
 
 
+@numba.njit(cache=True, inline="always")
+def apical_voltage(v_d, a_apical, keep_d):
+    """The burst neuron's apical dendrite: decay toward zero, add ``a_apical << 6``, saturate to 24 bits."""
+    y = _wrap32(_trunc_decay(v_d, keep_d) + _wrap32(a_apical << 6))
+    return min(max(y, -_MAX_UV + 1), _MAX_UV - 1)
+
+
 def pack_weights(weights: np.ndarray, num_weight_bits: int):
     """Lava's effective weights packed exactly into int8: ``w == (q + offset) << shift``.
 

@@ -26,31 +26,21 @@ from typing import Mapping
 import numba
 import numpy as np
 
-from neurolearn.compile.plan import Plan
+from neurolearn.compile.plan import PBAR_ONE, SIGN_MODES, Plan, Plasticity
 from neurolearn.errors import InputError, QuantizationError, ShapeError
 from neurolearn.rules.engine import (FACTOR_BITS, TARGETS, THIRD_FACTOR_TAU, TRACE_BITS, X_TRACES, Y_TRACES,
                                      LearningProgram)
-from neurolearn.sims.fixed import _spike_lists, _wrap32, effective_weights, lif_current, lif_voltage
+from neurolearn.sims.fixed import (_spike_lists, _wrap32, apical_voltage, effective_weights, lif_current,
+                                  lif_voltage)
 from neurolearn.sims.result import LayerRecord, SimResult, as_batch
 
-SIGN_MODES = ("mixed", "excitatory", "inhibitory")   # weights clip to [-256, 255], [0, 255], [-255, 0]
+PBAR_BITS = int(np.log2(PBAR_ONE))
 TAG_1_RANGE = (-257, 255)   # Lava clips tag_1 ('t') to [-2**8 - 1, 2**8 - 1] and tag_2 ('d') to [0, 2**8 - 1]
 TAG_2_RANGE = (0, 255)
 _VARS = ("x0", "y0", "x1", "x2", "y1", "y2", "y3", "w", "d", "t")   # factor codes 0..9
 _DEPS = ("x0", "y0", "u")
 _ACC_MIN, _ACC_MAX = -(2**15) - 1, 2**15 - 1    # Lava's accumulator saturation (sic: -2**15 - 1)
 _TRACE_MAX = 2**TRACE_BITS - 1
-
-
-@dataclass(frozen=True)
-class Plasticity:
-    """What makes a plan connection a ``LearningDense``: its program, Lava's ``sign_mode`` for the weights
-    (saturation and LSB truncation) and the initial tags, (n_post, n_pre) integers (default 0)."""
-
-    program: LearningProgram
-    sign_mode: str = "mixed"
-    tag_1: np.ndarray | None = None
-    tag_2: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +96,9 @@ def _histories(h, n_tr, t_epoch, keep, zero_tau, r_decay, r_imp, t_spike, imp_in
 
 
 # Column layouts of the integer tables handed to the compiled loop.
-C_SRC, C_SRC_N, C_TGT, C_TGT_N, C_EXP, C_LRN, C_SYN = range(7)                    # per connection
+(N_KEEP_U, N_KEEP_V, N_VTH, N_BIAS, N_KEEP_D, N_LUT, N_LUT_OFF, N_LUT_SHIFT, N_PBAR_SHIFT,
+ N_Y_SCALE) = range(10)                                                            # per neuron
+C_SRC, C_SRC_N, C_TGT, C_TGT_N, C_EXP, C_LRN, C_SYN, C_PORT, C_CARRY, C_IN_LO = range(10)   # per connection
 L_TEP, L_3F, L_K, L_SIGN, L_DENSE, L_P0, L_P1, L_X, L_Y, L_Y3 = range(10)       # per learning connection
 P_TGT, P_DEP, P_MANT, P_SHIFT, P_SEXP, P_F0, P_F1 = range(7)                     # per product
 F_CODE, F_INT, F_SGN, F_BITS = range(4)                                           # per factor
@@ -229,16 +221,21 @@ def _learn_column(j, idx, cnt, full, ypos, n_ypos, pos_all, syn, base, n_post, n
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_sample(b, inp_idx, inp_ptr, neuron, conn, syn_init, lp, l_int, l_frac, l_keep, l_zero, rnd, rc,
-                prod, fac, fconst, y_in, out_s, out_u, out_v, rec_uv, rec_every, rec_syn, rec_x, rec_y, rec_tx, rec_ty):
-    """One sample, every step. neuron rows: keep_u, keep_v, vth << 6, bias. Learning connection l owns
-    x traces/tx at columns lp[l, L_X].., y traces/ty at lp[l, L_Y].., synapses at conn[c, C_SYN].. (pre-major)."""
+def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, conn, syn_init, lp, l_int, l_frac, l_keep, l_zero,
+                rnd, rc, prod, fac, fconst, y_in, out_s, out_u, out_v, out_b, out_vd, rec_uv, rec_every, rec_syn,
+                rec_x, rec_y, rec_tx, rec_ty):
+    """One sample, every step. neuron rows: N_* (LIF, then the burst neuron's apical dendrite and burst
+    generator where N_LUT >= 0). Learning connection l owns x traces/tx at columns lp[l, L_X]..,
+    y traces/ty at lp[l, L_Y].., synapses at conn[c, C_SYN].. (pre-major)."""
     _, steps, n = out_s.shape
     n_conn, n_lrn = conn.shape[0], lp.shape[0]
     u_st = np.zeros(n, np.int64)
     v_st = np.zeros(n, np.int64)
-    a_in = np.zeros(n, np.int64)
-    s = np.zeros(n, np.bool_)
+    vd_st = np.zeros(n, np.int64)
+    pbar = pbar0.copy()
+    a_in = np.zeros((2, n), np.int64)      # soma, apical
+    s = np.zeros((2, n), np.bool_)         # events, bursts
+    y_out = np.zeros((3, n), np.int64)     # third factors sent by burst neurons
     n_max = max(n, 1)
     for c in range(n_conn):
         n_max = max(n_max, conn[c, C_SRC_N], conn[c, C_TGT_N])
@@ -263,32 +260,46 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, conn, syn_init, lp, l_int, l_frac, 
     new = np.zeros((3, n_max), np.int64)
     for t in range(steps):
         step = t + 1
-        # LIF, as neurolearn.sims.fixed: u wraps once at +-2**23, v saturates, reset to 0
+        # neurons: LIF as neurolearn.sims.fixed; burst neurons add the apical dendrite and the burst draw
         a_in[:] = 0
         for c in range(n_conn):
+            port, tgt = conn[c, C_PORT], conn[c, C_TGT]
             for i in range(conn[c, C_TGT_N]):
-                a_in[conn[c, C_TGT] + i] = _wrap32(a_in[conn[c, C_TGT] + i] + abuf[c, i])
+                a_in[port, tgt + i] = _wrap32(a_in[port, tgt + i] + abuf[c, i])
         for i in range(n):
-            u_st[i] = lif_current(u_st[i], a_in[i], neuron[0, i])
-            y = lif_voltage(v_st[i], u_st[i], neuron[1, i], neuron[3, i])
-            s[i] = y > neuron[2, i]
-            v_st[i] = 0 if s[i] else y
-            out_s[b, t, i] = s[i]
+            u_st[i] = lif_current(u_st[i], a_in[0, i], neuron[N_KEEP_U, i])
+            y = lif_voltage(v_st[i], u_st[i], neuron[N_KEEP_V, i], neuron[N_BIAS, i])
+            s[0, i] = y > neuron[N_VTH, i]
+            v_st[i] = 0 if s[0, i] else y
+            out_s[b, t, i] = s[0, i]
+            if neuron[N_LUT, i] >= 0:
+                vd_st[i] = apical_voltage(vd_st[i], a_in[1, i], neuron[N_KEEP_D, i])
+                k = min(max(((vd_st[i] - neuron[N_LUT_OFF, i]) >> neuron[N_LUT_SHIFT, i]) + 128, 0), 255)
+                s[1, i] = s[0, i] and burst_r[t, i] < luts[neuron[N_LUT, i], k]
+                y_out[0, i] = neuron[N_Y_SCALE, i] if s[1, i] else 0
+                y_out[1, i] = (pbar[i] * neuron[N_Y_SCALE, i]) >> PBAR_BITS
+                if s[0, i]:
+                    pbar[i] += ((np.int64(s[1, i]) << PBAR_BITS) - pbar[i]) >> neuron[N_PBAR_SHIFT, i]
+                out_b[b, t, i] = s[1, i]
+                if rec_uv:
+                    out_vd[b, t, i] = vd_st[i]
             if rec_uv:
                 out_u[b, t, i] = u_st[i]
                 out_v[b, t, i] = v_st[i]
         for c in range(n_conn):
-            # Dense: sum the weights of this step's pre spikes, deliver next step
+            # Dense: sum the weights of this step's pre spikes (events or bursts), deliver next step
             n_pre, n_post, base, src = conn[c, C_SRC_N], conn[c, C_TGT_N], conn[c, C_SYN], conn[c, C_SRC]
             cnt = 0
             if src < 0:
-                r0 = b * steps + t
+                r0, lo = b * steps + t, conn[c, C_IN_LO]
                 for k in range(inp_ptr[r0], inp_ptr[r0 + 1]):
-                    pre[cnt] = inp_idx[k]
-                    cnt += 1
+                    if lo <= inp_idx[k] < lo + n_pre:
+                        pre[cnt] = inp_idx[k] - lo
+                        cnt += 1
             else:
+                carry = conn[c, C_CARRY]
                 for j in range(n_pre):
-                    if s[src + j]:
+                    if s[carry, src + j]:
                         pre[cnt] = j
                         cnt += 1
             a_sum[:n_post] = 0
@@ -313,13 +324,16 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, conn, syn_init, lp, l_int, l_frac, 
                 tx[j] = ts
             r_post = rnd[l, 3, 2 * step - 1]
             for i in range(n_post):
-                if s[tgt + i]:
+                if s[0, tgt + i]:
                     if ty[yo + i] > 0:
                         for q in range(3):
                             y_tr[q, yo + i] = _impulse(y_tr[q, yo + i], l_int[l, 2 + q], l_frac[l, 2 + q], r_post)
                     ty[yo + i] = ts
             if lp[l, L_3F]:
-                y_tr[:, yo:yo + n_post] = y_in[b, t, :, lp[l, L_Y3]:lp[l, L_Y3] + n_post]
+                if lp[l, L_Y3] < 0:  # from the post burst neurons
+                    y_tr[:, yo:yo + n_post] = y_out[:, tgt:tgt + n_post]
+                else:
+                    y_tr[:, yo:yo + n_post] = y_in[b, t, :, lp[l, L_Y3]:lp[l, L_Y3] + n_post]
             if step % tep == 0:
                 _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero, rnd, rc, prod, fac,
                              fconst, syn, x_tr, y_tr, tx, ty, xh, yh, idx_all, idx_post, acc, term, new, raw)
@@ -451,17 +465,45 @@ def _program_tables(prog: LearningProgram, n_prod: int, n_fac: int):
     return prods, facs, consts
 
 
-def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Plasticity],
+def _neuron_tables(plan: Plan, steps: int):
+    """Per-neuron integer rows (N_*), the burst probability tables, each burst neuron's draws
+    floor(256 * uniform) for every step (BurstLIF's generator), and the initial Pbar."""
+    rows, luts, draws, pbar = [], [], [], []
+    for layer in plan.layers:
+        bp = layer.burst
+        row = np.zeros((10, layer.size), np.int64)
+        row[N_KEEP_U], row[N_KEEP_V], row[N_VTH], row[N_BIAS] = 4096 - (layer.du + 1), 4096 - layer.dv, \
+            layer.vth << 6, layer.bias
+        row[N_LUT] = -1
+        if bp is not None:
+            row[N_KEEP_D], row[N_LUT], row[N_LUT_OFF], row[N_LUT_SHIFT] = 4096 - bp.dv_d, len(luts), \
+                bp.lut_offset, bp.lut_shift
+            row[N_PBAR_SHIFT], row[N_Y_SCALE] = bp.pbar_shift, bp.y_scale
+            luts.append(bp.lut)
+            draws.append((np.random.default_rng(bp.seed).random((steps, layer.size)) * 256).astype(np.int64))
+        else:
+            draws.append(np.zeros((steps, layer.size), np.int64))
+        pbar.append(np.full(layer.size, 0 if bp is None else bp.pbar_init, np.int64))
+        rows.append(row)
+    luts = np.asarray(luts, np.int64).reshape(-1, 256)
+    return np.concatenate(rows, axis=1), luts, np.concatenate(draws, axis=1), np.concatenate(pbar)
+
+
+def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Plasticity] | None = None,
                       y_traces: Mapping[str, np.ndarray] | None = None, record: bool = True,
                       record_uv: bool = True, threads: int | None = None) -> LearningResult:
     """Run ``plan`` on input spikes (steps, n_in) or (batch, steps, n_in); the connections named in
-    ``learning`` learn as Lava's ``LearningDense`` (their target layer's spikes are the BAP). Samples are
-    independent: each learns from the plan's initial weights (``threads`` samples at a time).
+    ``learning`` (default: ``plan.learning``) learn as Lava's ``LearningDense`` (their target layer's
+    events are the BAP). Layers with ``burst`` plans run as neurolearn's ``BurstLIF``. Samples are
+    independent: each learns from the plan's initial weights (``threads`` samples at a time) and draws
+    the same burst randoms.
 
-    ``y_traces[name]``: for three-factor programs, integers 0..127 of shape (steps, 3, n_post) or
-    (batch, steps, 3, n_post): what the post neuron sends on ``s_out_y1..3`` each step. ``record``: the
-    learning state after every step (else after the last only); ``record_uv``: layer u and v.
+    ``y_traces[name]``: for three-factor programs onto plain LIF layers, integers 0..127 of shape
+    (steps, 3, n_post) or (batch, steps, 3, n_post): what arrives on ``s_in_y1..3`` each step (onto burst
+    layers the neurons send them). ``record``: the learning state after every step (else after the last
+    only); ``record_uv``: layer u, v (and v_d).
     """
+    learning = plan.learning if learning is None else learning
     inp = as_batch(spikes, plan.input_size)
     batch, steps, _ = inp.shape
     y_traces = dict(y_traces or {})
@@ -474,9 +516,7 @@ def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Pla
     for layer in plan.layers:
         offsets[layer.name] = n
         n += layer.size
-    per_layer = [(4096 - (L.du + 1), 4096 - L.dv, L.vth << 6) for L in plan.layers]
-    neuron = np.stack([np.concatenate([np.full(L.size, v[r]) for L, v in zip(plan.layers, per_layer)])
-                       for r in range(3)] + [np.concatenate([L.bias for L in plan.layers])]).astype(np.int64)
+    neuron, luts, burst_r, pbar0 = _neuron_tables(plan, steps)
 
     conn, syn, lps, trace_rows, rand, rcs, prods, facs, consts, y3 = [], [], [], [], [], [], [], [], [], []
     n_syn = n_x = n_y = n_y3 = 0
@@ -485,23 +525,23 @@ def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Pla
         n_post, n_pre = c.weights.shape
         pl = learning.get(c.name)
         conn.append((-1 if c.source == plan.input_name else offsets[c.source], n_pre, offsets[c.target], n_post,
-                     c.weight_exp, len(lrn_names) if pl else -1, n_syn))
+                     c.weight_exp, len(lrn_names) if pl else -1, n_syn, c.port == "apical", c.carries == "bursts",
+                     (c.input_range or (0,))[0]))
         n_syn += n_pre * n_post
         if pl is None:
             zeros = np.zeros(n_pre * n_post, np.int64)
             syn.append(np.stack([effective_weights(c.weights, c.num_weight_bits).T.reshape(-1), zeros, zeros]))
             continue
-        if pl.sign_mode not in SIGN_MODES:
-            raise InputError(f"connection '{c.name}': sign_mode {pl.sign_mode!r}; allowed {', '.join(SIGN_MODES)}")
         prog = pl.program
         lrn_names.append(c.name)
         syn.append(np.stack([truncate_weights(c.weights, pl.sign_mode, c.num_weight_bits).T.reshape(-1),
                              _tags(pl, c.name, "tag_2", (n_post, n_pre), TAG_2_RANGE).reshape(-1),
                              _tags(pl, c.name, "tag_1", (n_post, n_pre), TAG_1_RANGE).reshape(-1)]))
         p_rows, f_rows, f_consts = _program_tables(prog, len(prods), len(facs))
+        from_neurons = prog.three_factor and plan.layer(c.target).burst is not None
         lps.append((prog.t_epoch, prog.three_factor, -1 if prog.k is None else prog.k,
                     SIGN_MODES.index(pl.sign_mode), "dt" in prog.products, len(prods), len(prods) + len(p_rows),
-                    n_x, n_y, n_y3))
+                    n_x, n_y, -1 if from_neurons else n_y3))
         prods += p_rows
         facs += f_rows
         consts += f_consts
@@ -509,7 +549,7 @@ def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Pla
         xd, xi, yd, yi, rc = trace_randoms(prog, steps)
         rand.append(np.stack([xd, xi, yd, yi]))
         rcs.append(rc)
-        if prog.three_factor:
+        if prog.three_factor and not from_neurons:
             y3.append(_third_factors(y_traces.get(c.name), c.name, batch, steps, n_post))
             n_y3 += n_post
         n_x += n_pre
@@ -526,18 +566,24 @@ def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Pla
     out_u, out_v = np.zeros(shape_uv, np.int32), np.zeros(shape_uv, np.int32)
     n_rec = steps if record else 1
     rec = [np.zeros((batch, n_rec) + shape, np.int32) for shape in ((3, n_syn), (2, n_x), (3, n_y), (n_x,), (n_y,))]
-    args = (inp_idx, inp_ptr, neuron, np.asarray(conn, np.int64), np.concatenate(syn, axis=1).astype(np.int32),
+    out_b = np.zeros((batch, steps, n), np.uint8)
+    out_vd = np.zeros(shape_uv, np.int32)
+    args = (inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, np.asarray(conn, np.int64),
+            np.concatenate(syn, axis=1).astype(np.int32),
             np.asarray(lps, np.int64), l_int, l_frac, l_keep, l_zero, np.stack(rand), rc,
             np.asarray(prods, np.int64).reshape(-1, 7), np.asarray(facs, np.int64).reshape(-1, 4),
-            np.asarray(consts, np.float64), y_in, out_s, out_u, out_v, record_uv, record, *rec)
+            np.asarray(consts, np.float64), y_in, out_s, out_u, out_v, out_b, out_vd, record_uv, record, *rec)
     with ThreadPoolExecutor(threads or 1) as pool:  # the compiled loop releases the GIL
         list(pool.map(lambda b: _run_sample(b, *args), range(batch)))
 
     layers = {}
     for layer in plan.layers:
         sl = slice(offsets[layer.name], offsets[layer.name] + layer.size)
+        burst = layer.burst is not None
         layers[layer.name] = LayerRecord(spikes=out_s[:, :, sl], u=out_u[:, :, sl] if record_uv else None,
-                                         v=out_v[:, :, sl] if record_uv else None)
+                                         v=out_v[:, :, sl] if record_uv else None,
+                                         bursts=out_b[:, :, sl] if burst else None,
+                                         v_d=out_vd[:, :, sl] if burst and record_uv else None)
     synapses = {}
     for name, lrow in zip(lrn_names, lps):
         c = conn[names.index(name)]

@@ -14,11 +14,14 @@ class LayerRecord:
 
     ``spikes`` is 0/1 (uint8). ``u`` and ``v`` are int32 for the fixed-point backends (Lava's
     units: float value * plan scale) and float32 for the float reference; None if not recorded.
+    Burst layers also have ``bursts`` (0/1) and the apical voltage ``v_d`` (units as v).
     """
 
     spikes: np.ndarray
     u: np.ndarray | None = None
     v: np.ndarray | None = None
+    bursts: np.ndarray | None = None
+    v_d: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class SimResult:
         """Write an .npz with keys '<layer>/spikes', '<layer>/u', '<layer>/v', '<layer>/delay'."""
         arrays = {}
         for name, rec in self.layers.items():
-            for key in ("spikes", "u", "v"):
+            for key in ("spikes", "u", "v", "bursts", "v_d"):
                 val = getattr(rec, key)
                 if val is not None:
                     arrays[f"{name}/{key}"] = val

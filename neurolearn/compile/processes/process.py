@@ -1,0 +1,59 @@
+"""neurolearn's own Lava Process: ``BurstLIF``, the two-compartment burst neuron (Payeur et al. 2021).
+
+A Process only declares ports and variables; the arithmetic lives in the ProcessModels of
+``models.py`` beside it (fixed point: tag ``fixed_pt``, bit-exact with neurolearn's simulator; float:
+tag ``floating_pt``). Lava imports every ``.py`` file of this folder when it looks for models, so the
+folder holds nothing else and nothing here runs at import time.
+
+Ports: ``a_in`` basal (feedforward) input to the soma, ``a_apical_in`` feedback into the apical
+dendrite, ``s_out`` events, ``s_out_burst`` bursts (a subset of the events), and Lava's learning ports
+``s_out_bap`` (= events) and ``s_out_y1..3`` (third factors for a ``LearningDense`` with a
+``Loihi3FLearningRule``: y1 = ``y_scale`` on a burst, y2 = Pbar * ``y_scale``, y3 = 0).
+"""
+import typing as ty
+
+import numpy as np
+from lava.magma.core.process.neuron import LearningNeuronProcess
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.process import AbstractProcess, LogConfig
+from lava.magma.core.process.variable import Var
+
+LUT_SIZE = 256
+
+
+class BurstLIF(LearningNeuronProcess, AbstractProcess):
+    """Soma: Lava's CUBA LIF (``u``, ``v``; ``du``, ``dv``, ``vth``, ``bias_mant``, ``bias_exp``), reset to 0.
+    Apical dendrite ``v_d``, leak ``dv_d``. An event bursts with probability p(v_d): the fixed-point
+    model reads ``burst_lut[clip(((v_d - lut_offset) >> lut_shift) + 128, 0, 255)] / 256``, the float
+    model ``sigmoid((v_d - burst_offset) / burst_slope)``. ``pbar``: running burst probability per event,
+    ``pbar += (burst - pbar) * 2**-pbar_shift`` (fixed point: ``pbar_one`` = 2**15 is probability 1).
+    ``seed``: the burst generator (``numpy.random.default_rng(seed)``, one uniform per neuron and step).
+    Units as in Lava's LIF: integers for fixed point, per-step fractions for float.
+    """
+
+    def __init__(self, *, shape: ty.Tuple[int, ...], du=0, dv=0, dv_d=0, vth=10, bias_mant=0, bias_exp=0,
+                 burst_lut=None, lut_offset=0, lut_shift=0, burst_offset=0.0, burst_slope=1.0,
+                 pbar_init=0, pbar_shift=5, y_scale=64, seed=0, name: ty.Optional[str] = None,
+                 log_config: ty.Optional[LogConfig] = None):
+        super().__init__(shape=shape, learning_rule=None, seed=seed, name=name, log_config=log_config)
+        self.a_in = InPort(shape=shape)
+        self.a_apical_in = InPort(shape=shape)
+        self.s_out = OutPort(shape=shape)
+        self.s_out_burst = OutPort(shape=shape)
+        self.u = Var(shape=shape, init=0)
+        self.v = Var(shape=shape, init=0)
+        self.v_d = Var(shape=shape, init=0)
+        self.pbar = Var(shape=shape, init=pbar_init)
+        self.du = Var(shape=(1,), init=du)
+        self.dv = Var(shape=(1,), init=dv)
+        self.dv_d = Var(shape=(1,), init=dv_d)
+        self.vth = Var(shape=(1,), init=vth)
+        self.bias_mant = Var(shape=shape, init=bias_mant)
+        self.bias_exp = Var(shape=shape, init=bias_exp)
+        self.burst_lut = Var(shape=(LUT_SIZE,), init=np.zeros(LUT_SIZE) if burst_lut is None else burst_lut)
+        self.lut_offset = Var(shape=(1,), init=lut_offset)
+        self.lut_shift = Var(shape=(1,), init=lut_shift)
+        self.burst_offset = Var(shape=(1,), init=burst_offset)
+        self.burst_slope = Var(shape=(1,), init=burst_slope)
+        self.pbar_shift = Var(shape=(1,), init=pbar_shift)
+        self.y_scale = Var(shape=(1,), init=y_scale)
