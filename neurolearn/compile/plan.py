@@ -34,7 +34,7 @@ LUT_RANGE = (0, 255)
 LUT_SHIFT_RANGE = (0, 23)
 PBAR_ONE = 2**15                # Pbar = 1 in the burst neuron's integers
 PBAR_SHIFT_RANGE = (0, 15)
-Y_SCALE_RANGE = (0, 127)        # third factors are 7-bit traces
+VALENCE_LEVELS_RANGE = (0, 7)   # y1 = 64 + 8 q, |q| <= levels: a 7-bit trace
 SEED_RANGE = (0, 2**31 - 1)
 PORTS = ("soma", "apical")
 CARRIES = ("events", "bursts")
@@ -56,8 +56,10 @@ class BurstPlan:
     Per step: ``v_d = clip(trunc0(v_d * (4096 - dv_d) / 4096) + (a_apical << 6))`` (24 bits); an event
     bursts where ``r < lut[clip(((v_d - lut_offset) >> lut_shift) + 128, 0, 255)]``, r = floor(256 *
     uniform) from ``numpy.random.default_rng(seed)`` (one draw per neuron and step); on each event
-    ``pbar += ((burst << 15) - pbar) >> pbar_shift``. The neuron sends y1 = ``y_scale`` on a burst (else 0)
-    and y2 = ``(pbar * y_scale) >> 15`` (its Pbar before this step's update) as third factors."""
+    ``pbar += ((burst << 15) - pbar) >> pbar_shift``. Third factors, every step: the valence B - Pbar
+    (Pbar before this step's update) as ``y1 = 64 + 8 q``, ``q = floor(((burst << 15) - pbar) * levels +
+    r2) >> 15)`` (stochastic rounding, r2 = floor(2**15 * a second uniform)); ``y2 = pbar >> 8``
+    (Pbar in 1/128); ``y3 = 0``."""
 
     dv_d: int
     lut: np.ndarray = field(repr=False)   # (256,) burst probability * 256
@@ -65,7 +67,7 @@ class BurstPlan:
     lut_shift: int = 0
     pbar_shift: int = 5
     pbar_init: int = PBAR_ONE // 4
-    y_scale: int = 64
+    valence_levels: int = 4
     seed: int = 0
 
     def __post_init__(self):
@@ -74,7 +76,7 @@ class BurstPlan:
             raise ShapeError(f"burst: lut shape {self.lut.shape} != ({LUT_SIZE},)")
         for pname, rng in (("dv_d", DV_RANGE), ("lut", LUT_RANGE), ("lut_offset", STATE_RANGE),
                            ("lut_shift", LUT_SHIFT_RANGE), ("pbar_shift", PBAR_SHIFT_RANGE),
-                           ("pbar_init", (0, PBAR_ONE)), ("y_scale", Y_SCALE_RANGE), ("seed", SEED_RANGE)):
+                           ("pbar_init", (0, PBAR_ONE)), ("valence_levels", VALENCE_LEVELS_RANGE), ("seed", SEED_RANGE)):
             _check_range(getattr(self, pname), rng, None, "burst", pname)
 
 

@@ -33,6 +33,7 @@ T_EPOCH_RANGE = (1, 63)         # 6-bit within-epoch spike times tx, ty
 SEED_RANGE = (0, 2**31 - 5)     # Lava seeds four generators: rng_seed .. rng_seed + 3
 CONST_LIMIT = 2**31             # |C| of a bracketed (var + C)
 THIRD_FACTOR_TAU = 65535        # Loihi3FLearningRule's y taus: the post neuron supplies y1..y3
+VALENCE_ZERO = 64               # a signed third factor q travels as y = 64 + 8 q (BurstLIF's valence)
 
 # Lava's symbols, in the order its parser tries them (spaces are removed first).
 _TOKEN = re.compile(r"sgn\(|[()+\-*]|x0|y0|u\d(?!\d)|x[12]|y[123]|[wdt]|\d+\*2\^[+-]?\d+|2\^[+-]?\d+|\d+")
@@ -242,13 +243,15 @@ class ChipRule:
     ``third_factors``: y trace name -> what arrives there each step (e.g. ``"y1": "burst * 64"``);
     ``delivered_by``: the process that sends them (``"post neuron"``: the target layer's
     ``s_out_y1..3``; ``"input"``: a RingBuffer of the network's inputs); empty if the program is
-    two-factor. ``float_update``: the float rule the program implements, in words."""
+    two-factor. ``float_update``: the float rule the program implements, in words. ``post_neuron``:
+    settings the post neuron must have to send those third factors (e.g. ``{"valence_levels": 4}``)."""
 
     program: LearningProgram
     float_update: str
     third_factors: Mapping[str, str] = field(default_factory=dict)
     delivered_by: str = ""
     approximations: tuple[str, ...] = ()
+    post_neuron: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.program.three_factor and not self.delivered_by:

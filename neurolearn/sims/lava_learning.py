@@ -30,7 +30,7 @@ def _burst_lif(layer, lava_float: bool = False):
     return BurstLIF(shape=(layer.size,), du=layer.du, dv=layer.dv, dv_d=bp.dv_d, vth=layer.vth,
                     bias_mant=layer.bias_mant.astype(np.int32), bias_exp=layer.bias_exp.astype(np.int32),
                     burst_lut=bp.lut.astype(np.int32), lut_offset=bp.lut_offset, lut_shift=bp.lut_shift,
-                    pbar_init=bp.pbar_init, pbar_shift=bp.pbar_shift, y_scale=bp.y_scale, seed=bp.seed,
+                    pbar_init=bp.pbar_init, pbar_shift=bp.pbar_shift, valence_levels=bp.valence_levels, seed=bp.seed,
                     name=layer.name)
 
 

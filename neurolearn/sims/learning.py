@@ -21,15 +21,15 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numba
 import numpy as np
 
 from neurolearn.compile.plan import PBAR_ONE, SIGN_MODES, Plan, Plasticity
 from neurolearn.errors import InputError, QuantizationError, ShapeError
-from neurolearn.rules.engine import (FACTOR_BITS, TARGETS, THIRD_FACTOR_TAU, TRACE_BITS, X_TRACES, Y_TRACES,
-                                     LearningProgram)
+from neurolearn.rules.engine import (FACTOR_BITS, TARGETS, THIRD_FACTOR_TAU, TRACE_BITS, VALENCE_ZERO, X_TRACES,
+                                     Y_TRACES, LearningProgram)
 from neurolearn.sims.fixed import (_spike_lists, _wrap32, apical_voltage, effective_weights, lif_current,
                                   lif_voltage)
 from neurolearn.sims.result import LayerRecord, SimResult, as_batch
@@ -45,7 +45,7 @@ _TRACE_MAX = 2**TRACE_BITS - 1
 
 @dataclass(frozen=True)
 class SynapseRecord:
-    """One learning connection after each step (``record=True``) or after the last (axis 1 of length 1).
+    """One learning connection after the recorded steps (``record``): axis 1 has one row per recorded step.
 
     weights, tag_1, tag_2: (batch, R, n_post, n_pre); x: (batch, R, 2, n_pre) = x1, x2;
     y: (batch, R, 3, n_post) = y1, y2, y3; tx, ty: within-epoch spike steps (0 = none), int32."""
@@ -97,7 +97,7 @@ def _histories(h, n_tr, t_epoch, keep, zero_tau, r_decay, r_imp, t_spike, imp_in
 
 # Column layouts of the integer tables handed to the compiled loop.
 (N_KEEP_U, N_KEEP_V, N_VTH, N_BIAS, N_KEEP_D, N_LUT, N_LUT_OFF, N_LUT_SHIFT, N_PBAR_SHIFT,
- N_Y_SCALE) = range(10)                                                            # per neuron
+ N_LEVELS) = range(10)                                                            # per neuron
 C_SRC, C_SRC_N, C_TGT, C_TGT_N, C_EXP, C_LRN, C_SYN, C_PORT, C_CARRY, C_IN_LO = range(10)   # per connection
 L_TEP, L_3F, L_K, L_SIGN, L_DENSE, L_P0, L_P1, L_X, L_Y, L_Y3 = range(10)       # per learning connection
 P_TGT, P_DEP, P_MANT, P_SHIFT, P_SEXP, P_F0, P_F1 = range(7)                     # per product
@@ -222,11 +222,12 @@ def _learn_column(j, idx, cnt, full, ypos, n_ypos, pos_all, syn, base, n_post, n
 
 @numba.njit(cache=True, nogil=True)
 def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, conn, syn_init, lp, l_int, l_frac, l_keep, l_zero,
-                rnd, rc, prod, fac, fconst, y_in, out_s, out_u, out_v, out_b, out_vd, rec_uv, rec_every, rec_syn,
+                rnd, rc, prod, fac, fconst, y_in, out_s, out_u, out_v, out_b, out_vd, rec_uv, rec_row, rec_syn,
                 rec_x, rec_y, rec_tx, rec_ty):
     """One sample, every step. neuron rows: N_* (LIF, then the burst neuron's apical dendrite and burst
     generator where N_LUT >= 0). Learning connection l owns x traces/tx at columns lp[l, L_X]..,
-    y traces/ty at lp[l, L_Y].., synapses at conn[c, C_SYN].. (pre-major)."""
+    y traces/ty at lp[l, L_Y].., synapses at conn[c, C_SYN].. (pre-major). The learning state after
+    step t goes to row rec_row[t] of rec_* (-1: not recorded)."""
     _, steps, n = out_s.shape
     n_conn, n_lrn = conn.shape[0], lp.shape[0]
     u_st = np.zeros(n, np.int64)
@@ -275,9 +276,10 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, conn, syn_ini
             if neuron[N_LUT, i] >= 0:
                 vd_st[i] = apical_voltage(vd_st[i], a_in[1, i], neuron[N_KEEP_D, i])
                 k = min(max(((vd_st[i] - neuron[N_LUT_OFF, i]) >> neuron[N_LUT_SHIFT, i]) + 128, 0), 255)
-                s[1, i] = s[0, i] and burst_r[t, i] < luts[neuron[N_LUT, i], k]
-                y_out[0, i] = neuron[N_Y_SCALE, i] if s[1, i] else 0
-                y_out[1, i] = (pbar[i] * neuron[N_Y_SCALE, i]) >> PBAR_BITS
+                s[1, i] = s[0, i] and burst_r[t, 0, i] < luts[neuron[N_LUT, i], k]
+                valence = (np.int64(s[1, i]) << PBAR_BITS) - pbar[i]
+                y_out[0, i] = VALENCE_ZERO + 8 * ((valence * neuron[N_LEVELS, i] + burst_r[t, 1, i]) >> PBAR_BITS)
+                y_out[1, i] = pbar[i] >> 8
                 if s[0, i]:
                     pbar[i] += ((np.int64(s[1, i]) << PBAR_BITS) - pbar[i]) >> neuron[N_PBAR_SHIFT, i]
                 out_b[b, t, i] = s[1, i]
@@ -337,8 +339,8 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, conn, syn_ini
             if step % tep == 0:
                 _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero, rnd, rc, prod, fac,
                              fconst, syn, x_tr, y_tr, tx, ty, xh, yh, idx_all, idx_post, acc, term, new, raw)
-            r = t if rec_every else 0
-            if rec_every or step == steps:
+            r = rec_row[t]
+            if r >= 0:
                 rec_syn[b, r, :, base:base + n_pre * n_post] = syn[:, base:base + n_pre * n_post]
                 rec_x[b, r, :, xo:xo + n_pre] = x_tr[:, xo:xo + n_pre]
                 rec_y[b, r, :, yo:yo + n_post] = y_tr[:, yo:yo + n_post]
@@ -466,8 +468,9 @@ def _program_tables(prog: LearningProgram, n_prod: int, n_fac: int):
 
 
 def _neuron_tables(plan: Plan, steps: int):
-    """Per-neuron integer rows (N_*), the burst probability tables, each burst neuron's draws
-    floor(256 * uniform) for every step (BurstLIF's generator), and the initial Pbar."""
+    """Per-neuron integer rows (N_*), the burst probability tables, each burst neuron's draws for every
+    step (steps, 2, n: floor(256 u) for the burst, floor(2**15 u) for the valence rounding; BurstLIF's
+    generator) and the initial Pbar."""
     rows, luts, draws, pbar = [], [], [], []
     for layer in plan.layers:
         bp = layer.burst
@@ -478,19 +481,20 @@ def _neuron_tables(plan: Plan, steps: int):
         if bp is not None:
             row[N_KEEP_D], row[N_LUT], row[N_LUT_OFF], row[N_LUT_SHIFT] = 4096 - bp.dv_d, len(luts), \
                 bp.lut_offset, bp.lut_shift
-            row[N_PBAR_SHIFT], row[N_Y_SCALE] = bp.pbar_shift, bp.y_scale
+            row[N_PBAR_SHIFT], row[N_LEVELS] = bp.pbar_shift, bp.valence_levels
             luts.append(bp.lut)
-            draws.append((np.random.default_rng(bp.seed).random((steps, layer.size)) * 256).astype(np.int64))
+            u = np.random.default_rng(bp.seed).random((steps, 2, layer.size))
+            draws.append((u * np.array([256, 2**PBAR_BITS])[:, None]).astype(np.int64))
         else:
-            draws.append(np.zeros((steps, layer.size), np.int64))
+            draws.append(np.zeros((steps, 2, layer.size), np.int64))
         pbar.append(np.full(layer.size, 0 if bp is None else bp.pbar_init, np.int64))
         rows.append(row)
     luts = np.asarray(luts, np.int64).reshape(-1, 256)
-    return np.concatenate(rows, axis=1), luts, np.concatenate(draws, axis=1), np.concatenate(pbar)
+    return np.concatenate(rows, axis=1), luts, np.concatenate(draws, axis=2), np.concatenate(pbar)
 
 
 def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Plasticity] | None = None,
-                      y_traces: Mapping[str, np.ndarray] | None = None, record: bool = True,
+                      y_traces: Mapping[str, np.ndarray] | None = None, record: bool | Sequence[int] = True,
                       record_uv: bool = True, threads: int | None = None) -> LearningResult:
     """Run ``plan`` on input spikes (steps, n_in) or (batch, steps, n_in); the connections named in
     ``learning`` (default: ``plan.learning``) learn as Lava's ``LearningDense`` (their target layer's
@@ -500,8 +504,9 @@ def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Pla
 
     ``y_traces[name]``: for three-factor programs onto plain LIF layers, integers 0..127 of shape
     (steps, 3, n_post) or (batch, steps, 3, n_post): what arrives on ``s_in_y1..3`` each step (onto burst
-    layers the neurons send them). ``record``: the learning state after every step (else after the last
-    only); ``record_uv``: layer u, v (and v_d).
+    layers the neurons send them). ``record``: the learning state after every step (True), after the
+    last only (False), or after the given steps (0-based indices, ascending); ``record_uv``: layer u, v
+    (and v_d).
     """
     learning = plan.learning if learning is None else learning
     inp = as_batch(spikes, plan.input_size)
@@ -564,7 +569,15 @@ def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Pla
     out_s = np.zeros((batch, steps, n), np.uint8)
     shape_uv = (batch, steps, n) if record_uv else (0, 0, 0)
     out_u, out_v = np.zeros(shape_uv, np.int32), np.zeros(shape_uv, np.int32)
-    n_rec = steps if record else 1
+    if record is True or record is False:
+        at = np.arange(steps) if record else np.array([steps - 1])
+    else:
+        at = np.asarray(record, np.int64)
+        if at.ndim != 1 or not at.size or at.min() < 0 or at.max() >= steps or np.any(np.diff(at) <= 0):
+            raise InputError(f"record: steps must be ascending indices in 0..{steps - 1}")
+    rec_row = np.full(steps, -1, np.int64)
+    rec_row[at] = np.arange(len(at))
+    n_rec = len(at)
     rec = [np.zeros((batch, n_rec) + shape, np.int32) for shape in ((3, n_syn), (2, n_x), (3, n_y), (n_x,), (n_y,))]
     out_b = np.zeros((batch, steps, n), np.uint8)
     out_vd = np.zeros(shape_uv, np.int32)
@@ -572,7 +585,7 @@ def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Pla
             np.concatenate(syn, axis=1).astype(np.int32),
             np.asarray(lps, np.int64), l_int, l_frac, l_keep, l_zero, np.stack(rand), rc,
             np.asarray(prods, np.int64).reshape(-1, 7), np.asarray(facs, np.int64).reshape(-1, 4),
-            np.asarray(consts, np.float64), y_in, out_s, out_u, out_v, out_b, out_vd, record_uv, record, *rec)
+            np.asarray(consts, np.float64), y_in, out_s, out_u, out_v, out_b, out_vd, record_uv, rec_row, *rec)
     with ThreadPoolExecutor(threads or 1) as pool:  # the compiled loop releases the GIL
         list(pool.map(lambda b: _run_sample(b, *args), range(batch)))
 

@@ -15,6 +15,7 @@ from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloa
 from neurolearn.compile.processes.process import BurstLIF
 
 PBAR_BITS = 15      # fixed-point Pbar: 2**15 is probability 1
+VALENCE_ZERO = 64   # y1 of valence 0; y1 = 64 + 8 q
 MAX_STATE = 2**23   # 24-bit states
 
 
@@ -42,7 +43,7 @@ class PyBurstLIFModelFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
     burst_offset: float = LavaPyType(float, float)
     burst_slope: float = LavaPyType(float, float)
     pbar_shift: int = LavaPyType(int, np.int32, precision=4)
-    y_scale: int = LavaPyType(int, np.int32, precision=7)
+    valence_levels: int = LavaPyType(int, np.int32, precision=3)
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
@@ -63,11 +64,12 @@ class PyBurstLIFModelFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
         vd = _wrap32(vd + _wrap32(np.int64(a_apical) << self.act_shift))
         self.v_d[:] = np.clip(vd, -MAX_STATE + 1, MAX_STATE - 1)
         idx = np.clip(((np.int64(self.v_d) - int(self.lut_offset)) >> int(self.lut_shift)) + 128, 0, 255)
-        r = (self.rng.random(self.v_d.shape) * 256).astype(np.int64)
-        burst = event & (r < self.burst_lut[idx])
-        y_scale = int(self.y_scale)
-        self.y1[:] = np.where(burst, y_scale, 0)
-        self.y2[:] = (np.int64(self.pbar) * y_scale) >> PBAR_BITS
+        u = self.rng.random((2,) + self.v_d.shape)
+        burst = event & (np.int64(u[0] * 256) < self.burst_lut[idx])
+        valence = (np.int64(burst) << PBAR_BITS) - self.pbar
+        q = (valence * int(self.valence_levels) + np.int64(u[1] * 2**PBAR_BITS)) >> PBAR_BITS
+        self.y1[:] = VALENCE_ZERO + 8 * q
+        self.y2[:] = self.pbar >> 8
         self.y3[:] = 0
         p = np.int64(self.pbar[event])
         self.pbar[event] = p + (((np.int64(burst[event]) << PBAR_BITS) - p) >> int(self.pbar_shift))
@@ -83,7 +85,7 @@ class PyBurstLIFModelFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
 @tag("floating_pt")
 class PyBurstLIFModelFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
     """Floats: du, dv, dv_d are per-step decay fractions, p = sigmoid((v_d - burst_offset) / burst_slope),
-    pbar in [0, 1]; the same burst generator as the fixed-point model."""
+    pbar in [0, 1], the valence unrounded; the same generator as the fixed-point model."""
 
     a_apical_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
@@ -98,7 +100,7 @@ class PyBurstLIFModelFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
     burst_offset: float = LavaPyType(float, float)
     burst_slope: float = LavaPyType(float, float)
     pbar_shift: float = LavaPyType(float, float)
-    y_scale: float = LavaPyType(float, float)
+    valence_levels: float = LavaPyType(float, float)
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
@@ -111,9 +113,10 @@ class PyBurstLIFModelFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
         self.v[event] = 0
         self.v_d[:] = self.v_d * (1 - self.dv_d) + a_apical
         p = 1.0 / (1.0 + np.exp(-(self.v_d - self.burst_offset) / self.burst_slope))
-        burst = event & (self.rng.random(self.v_d.shape) < p)
-        self.y1[:] = np.where(burst, self.y_scale, 0.0)
-        self.y2[:] = self.pbar * self.y_scale
+        u = self.rng.random((2,) + self.v_d.shape)
+        burst = event & (u[0] < p)
+        self.y1[:] = VALENCE_ZERO + 8 * self.valence_levels * (burst - self.pbar)
+        self.y2[:] = self.pbar * 128
         self.y3[:] = 0.0
         self.pbar[event] += (burst[event] - self.pbar[event]) * 2.0 ** -self.pbar_shift
         self.s_out.send(event)

@@ -8,7 +8,8 @@ folder holds nothing else and nothing here runs at import time.
 Ports: ``a_in`` basal (feedforward) input to the soma, ``a_apical_in`` feedback into the apical
 dendrite, ``s_out`` events, ``s_out_burst`` bursts (a subset of the events), and Lava's learning ports
 ``s_out_bap`` (= events) and ``s_out_y1..3`` (third factors for a ``LearningDense`` with a
-``Loihi3FLearningRule``: y1 = ``y_scale`` on a burst, y2 = Pbar * ``y_scale``, y3 = 0).
+``Loihi3FLearningRule``: y1 = 64 + 8 q, q the valence B - Pbar in steps of 1/``valence_levels``, y2 =
+Pbar in 1/128, y3 = 0).
 """
 import typing as ty
 
@@ -27,13 +28,14 @@ class BurstLIF(LearningNeuronProcess, AbstractProcess):
     model reads ``burst_lut[clip(((v_d - lut_offset) >> lut_shift) + 128, 0, 255)] / 256``, the float
     model ``sigmoid((v_d - burst_offset) / burst_slope)``. ``pbar``: running burst probability per event,
     ``pbar += (burst - pbar) * 2**-pbar_shift`` (fixed point: ``pbar_one`` = 2**15 is probability 1).
-    ``seed``: the burst generator (``numpy.random.default_rng(seed)``, one uniform per neuron and step).
+    ``seed``: the generator (``numpy.random.default_rng(seed)``; per step two uniforms per neuron: the
+    burst draw, then the valence's stochastic rounding).
     Units as in Lava's LIF: integers for fixed point, per-step fractions for float.
     """
 
     def __init__(self, *, shape: ty.Tuple[int, ...], du=0, dv=0, dv_d=0, vth=10, bias_mant=0, bias_exp=0,
                  burst_lut=None, lut_offset=0, lut_shift=0, burst_offset=0.0, burst_slope=1.0,
-                 pbar_init=0, pbar_shift=5, y_scale=64, seed=0, name: ty.Optional[str] = None,
+                 pbar_init=0, pbar_shift=5, valence_levels=4, seed=0, name: ty.Optional[str] = None,
                  log_config: ty.Optional[LogConfig] = None):
         super().__init__(shape=shape, learning_rule=None, seed=seed, name=name, log_config=log_config)
         self.a_in = InPort(shape=shape)
@@ -56,4 +58,4 @@ class BurstLIF(LearningNeuronProcess, AbstractProcess):
         self.burst_offset = Var(shape=(1,), init=burst_offset)
         self.burst_slope = Var(shape=(1,), init=burst_slope)
         self.pbar_shift = Var(shape=(1,), init=pbar_shift)
-        self.y_scale = Var(shape=(1,), init=y_scale)
+        self.valence_levels = Var(shape=(1,), init=valence_levels)

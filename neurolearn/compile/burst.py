@@ -1,0 +1,162 @@
+"""Burst networks (the NIR extension's two-compartment layers and rules) -> a learning plan.
+
+Each burst layer becomes a ``BurstLIF`` (:class:`~neurolearn.compile.plan.BurstPlan`), each event
+weight W a ``LearningDense`` running its rule's learning-engine program (or a ``Dense`` if it has no
+rule), each feedback Y a ``Dense`` from the upper layer's bursts into the lower layer's apical
+dendrite. Optionally a **teacher**: two extra input channels (push up, push down) into the top
+layer's dendrites, the instructive signal of supervised burstprop.
+
+Units: one float voltage unit (the somatic threshold) is ``vth << 6`` integer units; a weight w
+(threshold units per event) becomes ``w * vth / 2**weight_exp``. Every rounding and approximation is
+listed in ``notes``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neurolearn.compile.plan import BurstPlan, ConnectionPlan, LayerPlan, Plan, Plasticity
+from neurolearn.errors import QuantizationError, RuleError, where
+from neurolearn.nir.burst import BurstNetwork
+from neurolearn.rules.burstprop_spiking import BurstpropSpiking
+
+LUT_BINS_PER_SLOPE = 16    # burst table resolution: bins per unit of (v_d - offset) / slope
+LEARNING_HEADROOM = 1.0    # learning weights may grow to this multiple of their initial largest magnitude
+
+
+@dataclass(frozen=True)
+class BurstCompiled:
+    """The plan (with ``learning``), its integer units and every approximation made."""
+
+    plan: Plan
+    vth: int                                  # integer threshold (one float voltage unit = vth << 6)
+    weight_units: dict                        # connection -> integer weight units per float unit
+    teacher: tuple[int, int] | None = None    # input channels (up, down) of the teacher, if any
+    notes: tuple[str, ...] = field(default=())
+
+
+def burst_lut(offset: float, slope: float, scale: float, file: str | None = None, node: str = ""):
+    """The 256-entry burst probability table of ``sigmoid((v_d - offset) / slope)`` and its
+    (lut_offset, lut_shift, largest error of p) for v_d in integer units ``v_d * scale``."""
+    step = slope * scale / LUT_BINS_PER_SLOPE
+    shift = max(0, round(math.log2(step)))
+    off = int(round(offset * scale))
+    if not -(2**23) < off < 2**23:
+        raise QuantizationError(f"{where(file, node, 'burst_offset')} = {offset}: {off} outside 24 bits")
+    bins = (np.arange(256) - 128 + 0.5) * 2.0**shift        # v_d - offset at each bin centre (integers)
+    lut = np.clip(np.round(256 / (1 + np.exp(-bins / (slope * scale)))), 0, 255).astype(np.int64)
+    vd = np.linspace(off - 300 * 2.0**shift, off + 300 * 2.0**shift, 20001).astype(np.int64)
+    idx = np.clip(((vd - off) >> shift) + 128, 0, 255)
+    err = float(np.max(np.abs(lut[idx] / 256 - 1 / (1 + np.exp(-(vd - off) / (slope * scale))))))
+    return lut, off, shift, err
+
+
+def _decay(keep: float, name: str, what: str, offset: int = 0):
+    """12-bit Lava decay for a per-step keep factor: (d, realised keep, note)."""
+    d = int(round(4096 * (1 - keep))) - offset
+    d = min(max(d, 0), 4095)
+    real = (4096 - d - offset) / 4096
+    return d, f"{name}.{what}: keep {keep} -> {real:.6f} ({4096 - d - offset}/4096)"
+
+
+def _weights(w: np.ndarray, vth: int, headroom: float, name: str, file: str | None):
+    """Integers and weight_exp for float weights w (threshold units): the smallest exponent >= 0 whose
+    range holds headroom * max|w|."""
+    w = np.asarray(w, dtype=float)
+    top = float(np.max(np.abs(w))) * headroom if w.size else 0.0
+    exp = 0
+    while top * vth / 2**exp > 254 and exp < 7:
+        exp += 1
+    units = vth / 2**exp
+    q = np.round(w * units).astype(np.int64)
+    if q.size and (q.max() > 255 or q.min() < -256):
+        raise QuantizationError(f"{where(file, name, 'weight')}: max |w| = {np.abs(w).max():.3g} does not fit "
+                                f"8 bits even with weight_exp 7 at vth {vth}")
+    return q, exp, units
+
+
+def compile_burst_network(net: BurstNetwork, vth: int = 128, teacher_layer: str | None = None,
+                          teacher_strength: float = 3.0, rng_seed: int = 0, file: str | None = None) -> BurstCompiled:
+    """The learning plan of ``net`` (see the module docstring). ``vth``: the integer threshold (the
+    resolution of voltages and weights); ``teacher_layer``:
+    add the teacher channels into that layer's dendrites with ``teacher_strength`` (threshold units
+    per step); ``rng_seed``: the learning engine's trace random streams."""
+    scale = vth * 64
+    notes, layers, conns, learning, units, rules, chips = [], [], [], {}, {}, {}, {}
+    for key, params in net.rules.items():
+        if not key.startswith("W:"):
+            continue
+        if params.get("rule") != "burstprop-spiking":
+            raise RuleError(f"{where(file, key, 'rule')} = {params.get('rule')!r}: no learning-engine program "
+                            "for it; allowed burstprop-spiking")
+        src, dst = key[2:].split("->")
+        rules[(src, dst)] = BurstpropSpiking(**{k: v for k, v in params.items() if k != "rule"})
+    weights = {}
+    for (src, dst), w in net.weights.items():   # weights first: the rules' programs fix the post neurons
+        name = f"W:{src}->{dst}"
+        rule = rules.get((src, dst))
+        weights[name] = _weights(w, vth, LEARNING_HEADROOM if rule else 1.0, name, file)
+        if rule is not None:
+            if dst in chips:
+                raise RuleError(f"{where(file, name, 'rule')}: a second learning connection into '{dst}'; one "
+                                "per burst layer (its neurons' third factors serve one program)")
+            chips[dst] = (name, rule.chip_rule(weights[name][2], rng_seed=rng_seed))
+    for layer in net.layers:
+        p = layer.params
+        if p.alpha:
+            raise QuantizationError(f"{where(file, layer.name, 'alpha')} = {p.alpha}: burst layers compile "
+                                    "with alpha = 0 (no synaptic current state) only")
+        dv, n_v = _decay(p.beta, layer.name, "beta")
+        dv_d, n_d = _decay(p.beta_d, layer.name, "beta_d")
+        lut, off, shift, err = burst_lut(p.burst_offset, p.burst_slope, scale * p.threshold, file, layer.name)
+        notes += [n_v, n_d, f"{layer.name}: burst probability table, largest error of p {err:.4f}"]
+        if not p.stochastic:
+            raise QuantizationError(f"{where(file, layer.name, 'stochastic')} = False: BurstLIF draws bursts; "
+                                    "deterministic bursts are not compiled")
+        rule_in = [r for (s, d), r in rules.items() if d == layer.name]
+        p_init = rule_in[0].p_init if rule_in else 0.25
+        post = chips[layer.name][1].post_neuron if layer.name in chips else {}
+        bias = net.biases.get(layer.name)
+        if bias is not None and np.any(bias):
+            raise QuantizationError(f"{where(file, layer.name, 'bias')}: burst layers with a bias are not compiled")
+        vth_l = int(round(vth * p.threshold))
+        layers.append(LayerPlan(layer.name, layer.size, du=4095, dv=dv, vth=vth_l,
+                                bias_mant=np.zeros(layer.size, int), bias_exp=np.zeros(layer.size, int),
+                                scale=float(scale),
+                                burst=BurstPlan(dv_d=dv_d, lut=lut, lut_offset=off, lut_shift=shift,
+                                                pbar_shift=post.get("pbar_shift", 5),
+                                                pbar_init=int(round(p_init * 2**15)), valence_levels=post.get("valence_levels", 0),
+                                                seed=layer.seed)))
+    n_in = net.input_size + (2 if teacher_layer else 0)
+    for (src, dst), (q, exp, u) in zip(net.weights, weights.values()):
+        name = f"W:{src}->{dst}"
+        units[name] = u
+        if q.min() < 0 < q.max():
+            notes.append(f"{name}: mixed-sign weights lose their lowest bit in Lava (multiples of 2)")
+        conns.append(ConnectionPlan(name, src, dst, q, weight_exp=exp,
+                                    input_range=(0, net.input_size) if src == "input" and teacher_layer else None))
+        if chips.get(dst, ("",))[0] == name:
+            chip = chips[dst][1]
+            learning[name] = Plasticity(chip.program)
+            notes += [f"{name}: {a}" for a in chip.approximations]
+    for (upper, lower), y in net.feedback.items():
+        name = f"Y:{upper}->{lower}"
+        q, exp, u = _weights(y, vth, 1.0, name, file)
+        units[name] = u
+        conns.append(ConnectionPlan(name, upper, lower, q, weight_exp=exp, port="apical", carries="bursts",
+                                    recurrent=True))
+    teacher = None
+    if teacher_layer:
+        size = {L.name: L.size for L in net.layers}[teacher_layer]
+        q, exp, u = _weights(np.array([[teacher_strength, -teacher_strength]] * size), vth, 1.0, "teacher", file)
+        conns.append(ConnectionPlan("teacher", "input", teacher_layer, q, weight_exp=exp, port="apical",
+                                    input_range=(net.input_size, n_in)))
+        units["teacher"] = u
+        teacher = (net.input_size, net.input_size + 1)
+    for name, u in units.items():
+        notes.append(f"{name}: {u:g} integer units per weight unit")
+    plan = Plan(dt=net.dt, input_name="input", input_size=n_in, layers=tuple(layers), connections=tuple(conns),
+                outputs=(net.layers[-1].name,), source=file or "", learning=learning)
+    return BurstCompiled(plan, vth, units, teacher, tuple(notes))
