@@ -124,7 +124,22 @@ def cmd_simulate(args) -> int:
 
     build = load_build(args.build)
     spikes = _load_input(args, build.plan.input_size)
-    if args.backend == "float":
+    if build.network is None:  # a learning build: BurstLIF layers and LearningDense connections
+        if args.backend == "float":
+            raise InputError(f"{args.build}: a learning build has no float backend; its float twin runs in "
+                             "'neurolearn train --spiking --on-chip'")
+        if args.backend == "fixed":
+            from neurolearn.sims.learning import simulate_learning
+
+            res = simulate_learning(build.plan, spikes, record=False).sim
+        else:
+            from neurolearn.sims.lava_learning import simulate_learning_lava
+
+            if spikes.ndim == 3 and len(spikes) > 1:
+                raise InputError(f"{args.build}: Lava runs a learning build one sample at a time; give one sample "
+                                 "(--batch 1)")
+            res = simulate_learning_lava(build.plan, spikes.reshape(-1, build.plan.input_size)).sim
+    elif args.backend == "float":
         from neurolearn.sims.float_ref import simulate_float
 
         res = simulate_float(build.network, spikes)
@@ -151,11 +166,45 @@ def _atomic_save(res, output):
     atomic_file(output, res.save)
 
 
+def cmd_verify_learning(args) -> int:
+    import time
+
+    from neurolearn.compile.build import SCHEDULE, load_build
+    from neurolearn.sims.epochs import Schedule, run_fixed, run_lava
+    from neurolearn.verify import compare_epochs, format_epochs
+
+    build = load_build(args.target)
+    if not build.plan.learning:
+        raise InputError(f"{args.target}: --learning needs a learning build (plan.json has no learning connections)")
+    if not (build.path / SCHEDULE).is_file():
+        raise InputError(f"{build.path}: no {SCHEDULE} (the input to learn from); 'neurolearn train --spiking "
+                         "--on-chip' writes builds that carry one")
+    schedule = Schedule.load(build.path / SCHEDULE)
+    if args.epochs:
+        schedule = schedule.first_epochs(args.epochs)
+    t0 = time.perf_counter()
+    ours = run_fixed(build.plan, schedule)
+    t1 = time.perf_counter()
+    lava = run_lava(build.plan, schedule, progress=True)
+    t2 = time.perf_counter()
+    rows = compare_epochs(ours, lava, schedule)
+    print(format_epochs(rows, ("neurolearn", "Lava")))
+    print(f"\n{schedule.steps} steps: neurolearn {t1 - t0:.2f} s, Lava {t2 - t1:.1f} s ({(t2 - t1) / (t1 - t0):.0f}x)")
+    bad = [r.epoch for r in rows if not r.ok]
+    print(f"{len(bad)} epoch(s) differ, first {bad[0]}" if bad else
+          f"all {len(rows)} epochs bit-identical (events, bursts, weights)")
+    return 1 if bad else 0
+
+
 def cmd_verify(args) -> int:
     from neurolearn.compile.build import compile_model, load_build
     from neurolearn.verify import format_table, run_ladder
 
+    if args.learning:
+        return cmd_verify_learning(args)
     target = Path(args.target)
+    if target.is_dir() and load_build(target).network is None:
+        raise InputError(f"{target}: a learning build; verify it with 'neurolearn verify {target} --learning'")
     with tempfile.TemporaryDirectory() as tmp:
         if target.suffix == ".nir" or target.is_file():
             build = compile_model(target, Path(tmp) / "build", dt=args.dt)
@@ -230,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="fixed vs lava bit for bit, float vs snntorch, float vs fixed")
     p.add_argument("target", help="build directory or .nir file")
     p.add_argument("--dt", type=float, help="time step in seconds, for .nir files that do not record one")
+    p.add_argument("--learning", action="store_true",
+                   help="learning build: neurolearn vs Lava over its schedule, every epoch (events, bursts, weights)")
+    p.add_argument("--epochs", type=int, help="with --learning: only the first N epochs of the schedule")
     _add_input_args(p, "steps to run (default 100 for random input)")
     p.set_defaults(func=cmd_verify)
 

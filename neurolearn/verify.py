@@ -4,6 +4,8 @@
 * L0 vs L1 — snntorch (via the NIR import) vs neurolearn's float reference: output spikes identical
   and voltages within 1e-6 relative, except where a value sits within float eps of threshold.
 * L1 vs L2 — float vs fixed point: task-level agreement of spike counts (delays aligned).
+* Learning builds: neurolearn vs Lava over the build's whole input schedule, epoch by epoch: every
+  event and burst of every layer, every weight of every learning connection at each epoch's end.
 """
 from __future__ import annotations
 
@@ -133,3 +135,45 @@ def run_ladder(build, spikes: np.ndarray, progress=None) -> list[Row]:
             rows += compare_float(flt, np.zeros_like(flt.layers[pop.name].spikes), s, pop.name, None,
                                   "snntorch vs float")
     return rows + compare_counts(flt, fixed)
+
+
+@dataclass(frozen=True)
+class EpochAgreement:
+    """neurolearn vs Lava in one epoch of a learning run: mismatching values per layer (events and
+    bursts over the epoch's steps) and per learning connection (weights at the epoch's end)."""
+
+    epoch: int
+    steps: int
+    spikes: dict      # layer -> (mismatching events, mismatching bursts)
+    weights: dict     # connection -> (mismatching weights, weights compared)
+
+    @property
+    def ok(self) -> bool:
+        return not any(a or b for a, b in self.spikes.values()) and not any(w for w, _ in self.weights.values())
+
+
+def compare_epochs(a, b, schedule) -> list[EpochAgreement]:
+    """Two :class:`~neurolearn.sims.epochs.EpochRun` over ``schedule``, epoch by epoch."""
+    rows, start = [], 0
+    for e, end in enumerate(schedule.epoch_ends):
+        sl = slice(start, end + 1)
+        spikes = {n: (int(np.count_nonzero(a.spikes[n][sl] != b.spikes[n][sl])),
+                      int(np.count_nonzero(a.bursts[n][sl] != b.bursts[n][sl]))) for n in a.spikes}
+        weights = {n: (int(np.count_nonzero(a.weights[n][e] != b.weights[n][e])), int(a.weights[n][e].size))
+                   for n in a.weights}
+        rows.append(EpochAgreement(e + 1, end + 1 - start, spikes, weights))
+        start = end + 1
+    return rows
+
+
+def format_epochs(rows: list[EpochAgreement], labels: tuple[str, str]) -> str:
+    """One line per epoch: mismatching events/bursts per layer and weights per connection ('=': none)."""
+    layers, conns = list(rows[0].spikes), list(rows[0].weights)
+    head = ["epoch", "steps"] + [f"{n} events/bursts" for n in layers] + [f"{n} weights" for n in conns]
+    lines = [f"{labels[0]} vs {labels[1]}: mismatching values per epoch ('=' is bit-identical)", " | ".join(head)]
+    for r in rows:
+        cells = [str(r.epoch), str(r.steps)]
+        cells += ["=" if not any(r.spikes[n]) else f"{r.spikes[n][0]}/{r.spikes[n][1]}" for n in layers]
+        cells += ["=" if not r.weights[n][0] else f"{r.weights[n][0]} of {r.weights[n][1]}" for n in conns]
+        lines.append(" | ".join(c.rjust(len(h)) for c, h in zip(cells, head)))
+    return "\n".join(lines)

@@ -1,5 +1,10 @@
 """Build directories: ``neurolearn compile MODEL.nir -o BUILD`` writes model.nir, plan.json, report.md.
 
+A burst network with learning rules (the NIR extension's two-compartment layers) compiles to a
+**learning build**: the same three files, plan.json holding the burst layers and the learning-engine
+programs, report.md every approximation, plus schedule.npz when the build carries its training input
+(``neurolearn train --on-chip``). ``neurolearn verify BUILD --learning`` runs it in neurolearn and Lava.
+
 A build is written to a temporary directory beside BUILD and moved into place only when complete,
 so a failed compile leaves nothing half-written (and an existing BUILD untouched).
 """
@@ -19,17 +24,18 @@ from neurolearn.compile.quantize import quantize
 from neurolearn.compile.report import render_report
 from neurolearn.errors import InputError
 from neurolearn.nir import read
+from neurolearn.nir.burst import is_burst_graph
 from neurolearn.nir.extension import block
 
-MODEL, PLAN, REPORT = "model.nir", "plan.json", "report.md"
+MODEL, PLAN, REPORT, SCHEDULE = "model.nir", "plan.json", "report.md", "schedule.npz"
 
 
 @dataclass(frozen=True)
 class Build:
-    """A compiled network: the float network it came from and the Lava plan."""
+    """A compiled network: the float network it came from (None for learning builds) and the Lava plan."""
 
     path: Path
-    network: Network
+    network: Network | None
     plan: Plan
 
 
@@ -43,6 +49,13 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
     """
     model, out = Path(model), Path(out)
     graph = read(model)
+    if is_burst_graph(graph) and block(graph).get("rules"):
+        from neurolearn.compile.burst import compile_burst_network
+        from neurolearn.nir.burst import from_nir
+
+        compiled = compile_burst_network(from_nir(graph, file=str(model)), file=str(model))
+        write_learning_build(out, model, compiled.plan, compiled.notes)
+        return Build(path=out, network=None, plan=compiled.plan)
     net = to_network(graph, dt=dt, file=str(model))
     q = quantize(net, file=str(model))
     fit = None
@@ -68,6 +81,31 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
     return Build(path=out, network=net, plan=q.plan)
 
 
+def write_learning_build(out: str | os.PathLike, model: str | os.PathLike, plan: Plan, notes, schedule=None) -> Path:
+    """Write a learning build (model.nir, plan.json, report.md listing ``notes``, schedule.npz if given)
+    atomically; returns its path."""
+    out = Path(out)
+    if out.exists() and not (out / PLAN).exists():
+        raise InputError(f"{out}: exists and is not a neurolearn build directory; choose another -o")
+    with atomic_dir(out) as tmp:
+        shutil.copyfile(model, tmp / MODEL)
+        (tmp / PLAN).write_text(plan.to_json())
+        lines = [f"# {Path(model).name}: learning build", "",
+                 "Burst layers run as neurolearn's BurstLIF; learning connections as Lava's LearningDense.", "",
+                 "| layer | size | vth | dv | dv_d | valence levels | Pbar 2^-k |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {L.name} | {L.size} | {L.vth} | {L.dv} | {L.burst.dv_d if L.burst else '-'} | "
+                  f"{L.burst.valence_levels if L.burst else '-'} | {L.burst.pbar_shift if L.burst else '-'} |"
+                  for L in plan.layers]
+        lines += ["", "| connection | program | t_epoch | x1 impulse, tau |", "|---|---|---|---|"]
+        lines += [f"| {name} | `{pl.program.dw}` | {pl.program.t_epoch} | {pl.program.x1_impulse}, "
+                  f"{pl.program.x1_tau} |" for name, pl in plan.learning.items()]
+        lines += ["", "## Conversions and approximations", ""] + [f"- {n}" for n in notes]
+        (tmp / REPORT).write_text("\n".join(lines) + "\n")
+        if schedule is not None:
+            schedule.save(tmp / SCHEDULE)
+    return out
+
+
 def load_build(path: str | os.PathLike) -> Build:
     """Load a build directory written by :func:`compile_model`."""
     path = Path(path)
@@ -80,5 +118,7 @@ def load_build(path: str | os.PathLike) -> Build:
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise InputError(f"{path / PLAN}: unreadable plan ({exc})") from exc
     graph = read(path / MODEL)
+    if plan.learning or any(L.burst is not None for L in plan.layers):
+        return Build(path=path, network=None, plan=plan)
     dt = None if "dt" in block(graph) else plan.dt  # a foreign file: the dt given at compile time
     return Build(path=path, network=to_network(graph, dt=dt, file=str(path / MODEL)), plan=plan)

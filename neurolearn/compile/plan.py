@@ -149,6 +149,25 @@ class ConnectionPlan:
 
 
 @dataclass(frozen=True)
+class TeacherPlan:
+    """A band-gated teacher (neurolearn's ``BandTeacher`` process): it passes the teacher requests on two
+    input channels (``up``, ``down``) only where the prediction needs them. It counts ``layer``'s events
+    while no request is active (the prediction; the count restarts after each request); when a request
+    starts it opens for its whole duration if the request is up and the count is below ``hi``, or down
+    and above ``lo`` (events, inclusive bounds stay closed)."""
+
+    layer: str
+    up: int
+    down: int
+    lo: int
+    hi: int
+
+    def __post_init__(self):
+        if not 0 <= self.lo <= self.hi:
+            raise QuantizationError(f"teacher: band lo = {self.lo}, hi = {self.hi}; need 0 <= lo <= hi")
+
+
+@dataclass(frozen=True)
 class Plasticity:
     """What makes a connection a ``LearningDense``: its program, Lava's ``sign_mode`` for the weights
     (saturation and LSB truncation) and the initial tags, (n_post, n_pre) integers (default 0)."""
@@ -184,6 +203,7 @@ class Plan:
     outputs: tuple[str, ...]
     source: str = ""
     learning: dict = field(default_factory=dict)   # connection name -> Plasticity (a LearningDense)
+    teacher: TeacherPlan | None = None             # gates the teacher channels of the input
 
     def __post_init__(self):
         sizes = {self.input_name: self.input_size}
@@ -221,6 +241,11 @@ class Plan:
         for o in self.outputs:
             if o not in order:
                 raise ShapeError(f"plan: output '{o}' is not a layer")
+        t = self.teacher
+        if t is not None:
+            if t.layer not in order or not (0 <= t.up < self.input_size and 0 <= t.down < self.input_size):
+                raise ShapeError(f"plan: teacher watches '{t.layer}' (a layer?) with channels {t.up}, {t.down} "
+                                 f"(input has {self.input_size})")
         names = {c.name: c for c in self.connections}
         for name, pl in self.learning.items():
             if name not in names:
@@ -263,6 +288,7 @@ class Plan:
             "connections": [conv(c) for c in self.connections],
             "outputs": list(self.outputs),
             "learning": {name: pl.to_dict() for name, pl in self.learning.items()},
+            "teacher": None if self.teacher is None else asdict(self.teacher),
         }
 
     @classmethod
@@ -281,6 +307,7 @@ class Plan:
             outputs=tuple(d["outputs"]),
             source=d.get("source", ""),
             learning={name: Plasticity.from_dict(pl) for name, pl in d.get("learning", {}).items()},
+            teacher=TeacherPlan(**d["teacher"]) if d.get("teacher") else None,
         )
 
     def to_json(self) -> str:

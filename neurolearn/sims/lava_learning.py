@@ -14,6 +14,7 @@ import numpy as np
 from neurolearn.compile.lava_graph import LavaGraph, import_lava
 from neurolearn.compile.lava_script import build_neurons
 from neurolearn.compile.plan import Plan
+from neurolearn.errors import ShapeError
 from neurolearn.sims.lava_backend import run_monitored
 from neurolearn.compile.plan import Plasticity
 from neurolearn.sims.learning import LearningResult, SynapseRecord
@@ -32,6 +33,20 @@ def _burst_lif(layer, lava_float: bool = False):
                     burst_lut=bp.lut.astype(np.int32), lut_offset=bp.lut_offset, lut_shift=bp.lut_shift,
                     pbar_init=bp.pbar_init, pbar_shift=bp.pbar_shift, valence_levels=bp.valence_levels, seed=bp.seed,
                     name=layer.name)
+
+
+def _band_teacher(plan: Plan, c, requests, lifs):
+    """A BandTeacher between the teacher channels' RingBuffer and their Dense; returns its output port."""
+    from neurolearn.compile.processes.process import BandTeacher
+
+    t = plan.teacher
+    if c.input_range != (t.up, t.up + 2) or t.down != t.up + 1:
+        raise ShapeError(f"plan: connection '{c.name}': in Lava the teacher channels need input_range "
+                         f"({t.up}, {t.up + 2}) with down = up + 1")
+    teacher = BandTeacher(n_watch=plan.layer(t.layer).size, lo=t.lo, hi=t.hi, name="teacher_gate")
+    requests.connect(teacher.s_request_in)
+    lifs[t.layer].s_out.connect(teacher.s_watch_in)
+    return teacher.s_out
 
 
 def lava_learning_graph(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Plasticity] | None = None,
@@ -73,6 +88,8 @@ def lava_learning_graph(plan: Plan, spikes: np.ndarray, learning: Mapping[str, P
         elif c.input_range is not None:
             lo, hi = c.input_range
             src = lava["RingBuffer"](data=np.ascontiguousarray(np.asarray(spikes)[:, lo:hi].T, dtype=np.int32)).s_out
+            if plan.teacher is not None and lo <= plan.teacher.up < hi:
+                src = _band_teacher(plan, c, src, lifs)
         else:
             src = source.s_out
         src.connect(dense.s_in)

@@ -96,6 +96,7 @@ def _histories(h, n_tr, t_epoch, keep, zero_tau, r_decay, r_imp, t_spike, imp_in
 
 
 # Column layouts of the integer tables handed to the compiled loop.
+T_ON, T_LAYER, T_SIZE, T_UP, T_DOWN, T_LO, T_HI = range(7)                       # the band teacher
 (N_KEEP_U, N_KEEP_V, N_VTH, N_BIAS, N_KEEP_D, N_LUT, N_LUT_OFF, N_LUT_SHIFT, N_PBAR_SHIFT,
  N_LEVELS) = range(10)                                                            # per neuron
 C_SRC, C_SRC_N, C_TGT, C_TGT_N, C_EXP, C_LRN, C_SYN, C_PORT, C_CARRY, C_IN_LO = range(10)   # per connection
@@ -221,13 +222,14 @@ def _learn_column(j, idx, cnt, full, ypos, n_ypos, pos_all, syn, base, n_post, n
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, conn, syn_init, lp, l_int, l_frac, l_keep, l_zero,
+def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, teach, conn, syn_init, lp, l_int, l_frac, l_keep, l_zero,
                 rnd, rc, prod, fac, fconst, y_in, out_s, out_u, out_v, out_b, out_vd, rec_uv, rec_row, rec_syn,
                 rec_x, rec_y, rec_tx, rec_ty):
     """One sample, every step. neuron rows: N_* (LIF, then the burst neuron's apical dendrite and burst
     generator where N_LUT >= 0). Learning connection l owns x traces/tx at columns lp[l, L_X]..,
     y traces/ty at lp[l, L_Y].., synapses at conn[c, C_SYN].. (pre-major). The learning state after
-    step t goes to row rec_row[t] of rec_* (-1: not recorded)."""
+    step t goes to row rec_row[t] of rec_* (-1: not recorded). ``teach``: the band teacher (T_* columns;
+    T_ON 0: none), which drops teacher-channel input spikes while it is closed."""
     _, steps, n = out_s.shape
     n_conn, n_lrn = conn.shape[0], lp.shape[0]
     u_st = np.zeros(n, np.int64)
@@ -259,6 +261,7 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, conn, syn_ini
     acc = np.zeros(n_max, np.int64)
     term = np.zeros(n_max, np.int64)
     new = np.zeros((3, n_max), np.int64)
+    count, was_asked, gate = 0, False, False
     for t in range(steps):
         step = t + 1
         # neurons: LIF as neurolearn.sims.fixed; burst neurons add the apical dendrite and the burst draw
@@ -288,6 +291,20 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, conn, syn_ini
             if rec_uv:
                 out_u[b, t, i] = u_st[i]
                 out_v[b, t, i] = v_st[i]
+        if teach[T_ON]:  # the band teacher: count the prediction, decide when a request starts
+            r0 = b * steps + t
+            up = down = False
+            for k in range(inp_ptr[r0], inp_ptr[r0 + 1]):
+                up |= inp_idx[k] == teach[T_UP]
+                down |= inp_idx[k] == teach[T_DOWN]
+            if not (up or down):
+                if was_asked:
+                    count = 0
+                for i in range(teach[T_LAYER], teach[T_LAYER] + teach[T_SIZE]):
+                    count += s[0, i]
+            elif not was_asked:
+                gate = (up and count < teach[T_HI]) or (down and count > teach[T_LO])
+            was_asked = up or down
         for c in range(n_conn):
             # Dense: sum the weights of this step's pre spikes (events or bursts), deliver next step
             n_pre, n_post, base, src = conn[c, C_SRC_N], conn[c, C_TGT_N], conn[c, C_SYN], conn[c, C_SRC]
@@ -295,8 +312,10 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, conn, syn_ini
             if src < 0:
                 r0, lo = b * steps + t, conn[c, C_IN_LO]
                 for k in range(inp_ptr[r0], inp_ptr[r0 + 1]):
-                    if lo <= inp_idx[k] < lo + n_pre:
-                        pre[cnt] = inp_idx[k] - lo
+                    ch = inp_idx[k]
+                    if lo <= ch < lo + n_pre and (gate or not teach[T_ON] or (ch != teach[T_UP] and
+                                                                             ch != teach[T_DOWN])):
+                        pre[cnt] = ch - lo
                         cnt += 1
             else:
                 carry = conn[c, C_CARRY]
@@ -522,6 +541,11 @@ def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Pla
         offsets[layer.name] = n
         n += layer.size
     neuron, luts, burst_r, pbar0 = _neuron_tables(plan, steps)
+    teach = np.zeros(7, np.int64)
+    if plan.teacher is not None:
+        t = plan.teacher
+        start = sum(L.size for L in plan.layers[:[L.name for L in plan.layers].index(t.layer)])
+        teach[:] = (1, start, plan.layer(t.layer).size, t.up, t.down, t.lo, t.hi)
 
     conn, syn, lps, trace_rows, rand, rcs, prods, facs, consts, y3 = [], [], [], [], [], [], [], [], [], []
     n_syn = n_x = n_y = n_y3 = 0
@@ -581,7 +605,7 @@ def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Pla
     rec = [np.zeros((batch, n_rec) + shape, np.int32) for shape in ((3, n_syn), (2, n_x), (3, n_y), (n_x,), (n_y,))]
     out_b = np.zeros((batch, steps, n), np.uint8)
     out_vd = np.zeros(shape_uv, np.int32)
-    args = (inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, np.asarray(conn, np.int64),
+    args = (inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, teach, np.asarray(conn, np.int64),
             np.concatenate(syn, axis=1).astype(np.int32),
             np.asarray(lps, np.int64), l_int, l_frac, l_keep, l_zero, np.stack(rand), rc,
             np.asarray(prods, np.int64).reshape(-1, 7), np.asarray(facs, np.int64).reshape(-1, 4),

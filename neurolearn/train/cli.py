@@ -41,6 +41,10 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--spiking", action="store_true",
                    help="spiking form: two-compartment burst neurons and the spiking burstprop rule "
                         f"(tasks: {', '.join(SPIKING_TASKS)})")
+    p.add_argument("--on-chip", action="store_true",
+                   help="with --spiking --task xor: compile the network with its rule and learn inside the "
+                        "learning engine (neurolearn's fixed point, bit-identical to Lava; float twin beside it); "
+                        "writes build/ for 'neurolearn verify RUN/build --learning'")
     p.add_argument("-o", "--output", required=True, help="run directory to write")
     p.set_defaults(func=cmd_train)
 
@@ -58,6 +62,8 @@ def _hidden(text: str | None):
 
 
 def cmd_train(args) -> int:
+    if args.on_chip and not args.spiking:
+        raise InputError("--on-chip needs --spiking (the burst network learns on chip)")
     if args.spiking:
         return _train_spiking(args)
     if args.feedback is not None and args.rule != "burstprop":
@@ -166,6 +172,8 @@ def _train_spiking(args) -> int:
         raise InputError(f"{out}: exists and is not a neurolearn run directory; choose another -o")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.on_chip:
+        return _train_onchip(args, out)
     if args.task == "xor":
         task, cfg, rule, every = sp.xor_task(), sp.XOR_CONFIG, sp.BurstpropSpiking(), 0
     else:
@@ -180,6 +188,36 @@ def _train_spiking(args) -> int:
                else f"test accuracy {res.test_acc:.4f}")
     print(f"spiking burstprop on {task.name}, seed {args.seed}, {args.epochs} epochs: {summary}; wrote "
           + ", ".join(str(out / name) for name in written))
+    return 0
+
+
+def _train_onchip(args, out: Path) -> int:
+    """``train --spiking --task xor --on-chip``: compile, learn in fixed point and in the float twin, write
+    model.nir (the initial network and its rules), build/ (with schedule.npz), metrics.json, onchip.png."""
+    from neurolearn.atomic import atomic_dir
+    from neurolearn.compile.build import write_learning_build
+    from neurolearn.nir import write
+    from neurolearn.nir.burst import to_nir
+    from neurolearn.sims.epochs import run_fixed
+    from neurolearn.train import onchip
+
+    if args.task != "xor":
+        raise InputError(f"--on-chip: task xor only, not {args.task}")
+    cfg = onchip.OnChipConfig(epochs=args.epochs)
+    compiled, schedule, net = onchip.compile_xor(args.seed, cfg)
+    fixed = run_fixed(compiled.plan, schedule)
+    flt = onchip.run_float(net, compiled, schedule, cfg)
+    metrics = onchip.onchip_metrics(fixed, flt, schedule, cfg, args.seed)
+    with atomic_dir(out) as tmp:
+        write(tmp / MODEL, to_nir(net))
+        write_learning_build(tmp / "build", tmp / MODEL, compiled.plan, compiled.notes, schedule)
+        (tmp / METRICS).write_text(json.dumps(metrics, indent=1))
+        onchip.plot_onchip(metrics, tmp / "onchip.png")
+    fx, fl = metrics["fixed"], metrics["float"]
+    print(f"on-chip burstprop XOR, seed {args.seed}, {args.epochs} epochs ({schedule.steps} steps): fixed point "
+          f"{'solved' if fx['xor_solved'] else 'NOT solved'} {[round(r, 3) for r in fx['eval_rates']]}, float twin "
+          f"{'solved' if fl['xor_solved'] else 'NOT solved'} {[round(r, 3) for r in fl['eval_rates']]} (output "
+          f"events/step for 00 10 01 11); wrote {out}/{{{MODEL}, build, {METRICS}, onchip.png}}")
     return 0
 
 

@@ -6,25 +6,28 @@ runs as one long input stream, learning every step in the learning engine, as it
 
 * each epoch presents the four patterns in a seeded order; a presentation is ``steps_predict`` steps
   without teacher (the prediction: output events counted) then ``steps_teach`` steps with the teacher
-  channel "up" (XOR = 1) or "down" (XOR = 0) firing every step into the output dendrites;
+  channel "up" (XOR = 1) or "down" (XOR = 0) firing every step into the output dendrites, passed by a
+  band teacher (``BandTeacher``) only if the prediction is not already in the target band (as the
+  host-side training's teacher);
 * after the last epoch each pattern is presented once more for ``steps_eval`` steps without teacher.
 
-Unlike the host-side training of :mod:`neurolearn.train.spiking` (minibatches, a teacher that stops
-once the output is in its target band, plasticity only while teaching), nothing here needs the host:
-the teacher is open-loop and plasticity is always on. The same run executes in three backends:
+Unlike the host-side training of :mod:`neurolearn.train.spiking` (minibatches, plasticity only while
+teaching), one sample runs at a time and plasticity is always on. The same run executes in three backends:
 neurolearn's fixed-point simulator, Lava (``Loihi2SimCfg(select_tag="fixed_pt")``, bit-identical to
 it) and a float twin (float weights, traces and Pbar, same input spikes and burst draws).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from neurolearn.compile.burst import BurstCompiled, compile_burst_network
+from neurolearn.compile.plan import TeacherPlan
 from neurolearn.nir.burst import BurstLayer, BurstNetwork
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
+from neurolearn.sims.epochs import EpochRun, Schedule
 from neurolearn.train.spiking import XOR_CONFIG, XOR_LABELS, BurstNet, SpikingConfig, xor_solved, xor_task
 
 
@@ -32,45 +35,22 @@ from neurolearn.train.spiking import XOR_CONFIG, XOR_LABELS, BurstNet, SpikingCo
 class OnChipConfig:
     """The on-chip XOR protocol (steps of dt) and the integer resolution."""
 
-    epochs: int = 40
-    steps_predict: int = 100   # presentation without teacher, steps
-    steps_teach: int = 100     # presentation with teacher, steps
+    epochs: int = 80
+    steps_predict: int = 60    # presentation without teacher, steps
+    steps_teach: int = 60      # presentation with teacher, steps
     steps_eval: int = 300      # final presentation of each pattern, steps
     teacher: float = 3.0       # teacher drive into the output dendrites, threshold units per step
     vth: int = 128             # integer threshold: voltages and weights in 1/vth of a threshold
     eta: float = 0.0025        # learning rate per step (weight units per unit trace); plasticity never stops
     tau_avg: float = 2560.0    # Pbar time scale, steps (several epochs: Pbar is the average over all patterns)
     rate: float = 0.1          # typical event rate (events per step): sets Pbar's per-event average 2**-k
+    target_lo: float = 0.02    # band teacher: output events per neuron and step it accepts as 'low' ...
+    target_hi: float = 0.08    # ... and as 'high' (None: open-loop teacher, always on)
+    band: bool = True          # gate the teacher by the prediction (BandTeacher), as the host-side training does
 
     @property
     def rule(self) -> BurstpropSpiking:
         return BurstpropSpiking(eta=self.eta, tau_avg=self.tau_avg, rate_init=self.rate)
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """The whole run's input: spikes (steps, n_in + 2; the last two channels are teacher up/down),
-    the presentation windows (kind 'predict' or 'eval', epoch, pattern, start, stop) and the last step
-    of each epoch (and of the final evaluation)."""
-
-    spikes: np.ndarray = field(repr=False)
-    windows: tuple
-    epoch_ends: tuple
-
-    @property
-    def steps(self) -> int:
-        return len(self.spikes)
-
-
-@dataclass(frozen=True)
-class OnChipRun:
-    """One backend's run: per layer events and bursts (steps, n); per learning connection its weights
-    after each epoch end (n_ends, n_post, n_pre), integers (fixed point) or floats (the float twin)."""
-
-    backend: str
-    spikes: dict = field(repr=False)
-    bursts: dict = field(repr=False)
-    weights: dict = field(repr=False)
 
 
 def xor_network(seed: int, cfg: SpikingConfig = XOR_CONFIG, rule: BurstpropSpiking = BurstpropSpiking()):
@@ -118,56 +98,19 @@ def compile_xor(seed: int, cfg: OnChipConfig = OnChipConfig()) -> tuple[BurstCom
     net = xor_network(seed, rule=cfg.rule)
     compiled = compile_burst_network(net, vth=cfg.vth, teacher_layer="out",
                                      teacher_strength=cfg.teacher, rng_seed=seed)
+    if cfg.band:
+        n_out = compiled.plan.layer("out").size
+        up, down = compiled.teacher
+        gate = TeacherPlan("out", up, down, lo=int(cfg.target_lo * n_out * cfg.steps_predict),
+                           hi=math.ceil(cfg.target_hi * n_out * cfg.steps_predict))
+        compiled = replace(compiled, plan=replace(compiled.plan, teacher=gate),
+                           notes=compiled.notes + (f"teacher: band-gated, {gate.lo}..{gate.hi} output events in "
+                                                   f"{cfg.steps_predict} prediction steps",))
     return compiled, xor_schedule(cfg, seed), net
 
 
-def run_fixed(compiled: BurstCompiled, schedule: Schedule) -> OnChipRun:
-    """The run in neurolearn's fixed-point simulator."""
-    from neurolearn.sims.learning import simulate_learning
-
-    res = simulate_learning(compiled.plan, schedule.spikes, record=list(schedule.epoch_ends), record_uv=False)
-    layers = res.sim.layers
-    return OnChipRun("neurolearn-fixed", {n: r.spikes[0] for n, r in layers.items()},
-                     {n: r.bursts[0] for n, r in layers.items()},
-                     {n: s.weights[0] for n, s in res.synapses.items()})
-
-
-def run_lava(compiled: BurstCompiled, schedule: Schedule, progress: bool = False) -> OnChipRun:
-    """The run in Lava (fixed_pt): one graph, run epoch by epoch, weights read after each epoch."""
-    from tqdm import tqdm
-
-    from neurolearn.compile.lava_graph import import_lava
-    from neurolearn.sims.lava_learning import lava_learning_graph
-
-    lava = import_lava()
-    plan = compiled.plan
-    graph = lava_learning_graph(plan, schedule.spikes)
-    monitors = {}
-    for name, proc in graph.lifs.items():
-        for key, port in (("spikes", proc.s_out), ("bursts", proc.s_out_burst)):
-            monitors[name, key] = lava["Monitor"]()
-            monitors[name, key].probe(port, schedule.steps)
-    cfg = lava["Loihi2SimCfg"](select_tag="fixed_pt")
-    anchor = next(iter(graph.lifs.values()))
-    weights = {name: [] for name in plan.learning}
-    done = 0
-    try:
-        for end in tqdm(schedule.epoch_ends, desc="Lava (fixed_pt)", disable=not progress):
-            anchor.run(condition=lava["RunSteps"](num_steps=end + 1 - done), run_cfg=cfg)
-            done = end + 1
-            for name in weights:
-                weights[name].append(np.asarray(graph.denses[name].weights.get()).astype(np.int64))
-        data = {key: np.asarray(m.get_data()[key[0]][("s_out" if key[1] == "spikes" else "s_out_burst")])
-                for key, m in monitors.items()}
-    finally:
-        anchor.stop()
-    return OnChipRun("lava-fixed_pt", {n: data[n, "spikes"].astype(np.uint8) for n in graph.lifs},
-                     {n: data[n, "bursts"].astype(np.uint8) for n in graph.lifs},
-                     {n: np.stack(w) for n, w in weights.items()})
-
-
 def run_float(net: BurstNetwork, compiled: BurstCompiled, schedule: Schedule,
-              cfg: OnChipConfig = OnChipConfig()) -> OnChipRun:
+              cfg: OnChipConfig = OnChipConfig()) -> EpochRun:
     """The float twin: the compiled network's structure and timing (one step per Dense), float weights,
     voltages, traces and Pbar, the same input spikes and the same burst random draws."""
     plan, rule = compiled.plan, cfg.rule
@@ -184,6 +127,7 @@ def run_float(net: BurstNetwork, compiled: BurstCompiled, schedule: Schedule,
     out = {n: {k: np.zeros((schedule.steps, L.size), np.uint8) for k in ("spikes", "bursts")} for n, L in layers.items()}
     weights = {name: [] for name in plan.learning}
     ends = set(schedule.epoch_ends)
+    gate = _Gate(plan.teacher)
     for t in range(schedule.steps):
         ev, bu, p_old = {}, {}, {}
         for n, L in layers.items():
@@ -199,10 +143,11 @@ def run_float(net: BurstNetwork, compiled: BurstCompiled, schedule: Schedule,
             p_old[n] = pbar[n].copy()
             pbar[n] = np.where(ev[n], pbar[n] + (bu[n] - pbar[n]) * 2.0**-shift, pbar[n])
             out[n]["spikes"][t], out[n]["bursts"][t] = ev[n], bu[n]
+        inp = gate.step(schedule.spikes[t].astype(bool), ev)
         for c in plan.connections:
             if c.source == plan.input_name:
                 lo, hi = c.input_range or (0, plan.input_size)
-                pre = schedule.spikes[t, lo:hi].astype(bool)
+                pre = inp[lo:hi]
             else:
                 pre = bu[c.source] if c.carries == "bursts" else ev[c.source]
             buf[c.name] = w[c.name][:, pre].sum(axis=1)
@@ -214,8 +159,31 @@ def run_float(net: BurstNetwork, compiled: BurstCompiled, schedule: Schedule,
         if t in ends:
             for name in weights:
                 weights[name].append(w[name].copy())
-    return OnChipRun("float-twin", {n: o["spikes"] for n, o in out.items()}, {n: o["bursts"] for n, o in out.items()},
+    return EpochRun("float-twin", {n: o["spikes"] for n, o in out.items()}, {n: o["bursts"] for n, o in out.items()},
                      {n: np.stack(v) for n, v in weights.items()})
+
+
+class _Gate:
+    """The band teacher (see :class:`~neurolearn.compile.plan.TeacherPlan`) for the float twin."""
+
+    def __init__(self, plan: TeacherPlan | None):
+        self.plan, self.count, self.asked, self.open = plan, 0, False, False
+
+    def step(self, inp: np.ndarray, events: dict) -> np.ndarray:
+        """This step's input with the teacher channels dropped while the gate is closed."""
+        t = self.plan
+        if t is None:
+            return inp
+        up, down = inp[t.up], inp[t.down]
+        if not (up or down):
+            self.count = (0 if self.asked else self.count) + int(events[t.layer].sum())
+        elif not self.asked:
+            self.open = (up and self.count < t.hi) or (down and self.count > t.lo)
+        self.asked = up or down
+        if not self.open:
+            inp = inp.copy()
+            inp[[t.up, t.down]] = False
+        return inp
 
 
 def _float_weights(net: BurstNetwork, name: str, teacher: float, shape) -> np.ndarray:
@@ -226,14 +194,14 @@ def _float_weights(net: BurstNetwork, name: str, teacher: float, shape) -> np.nd
     return np.array((net.weights if kind == "W" else net.feedback)[(src, dst)], dtype=float)
 
 
-def window_rates(run: OnChipRun, schedule: Schedule, layer: str = "out") -> list[dict]:
+def window_rates(run: EpochRun, schedule: Schedule, layer: str = "out") -> list[dict]:
     """Events per neuron and step of ``layer`` in every presentation window (the prediction phases and
     the final evaluation)."""
     s = run.spikes[layer]
     return [{"kind": k, "epoch": e, "pattern": p, "rate": float(s[a:b].mean())} for k, e, p, a, b in schedule.windows]
 
 
-def eval_rates(run: OnChipRun, schedule: Schedule, layer: str = "out") -> np.ndarray:
+def eval_rates(run: EpochRun, schedule: Schedule, layer: str = "out") -> np.ndarray:
     """Output events per neuron and step for patterns (0,0), (1,0), (0,1), (1,1) in the final evaluation."""
     r = np.zeros(4)
     for w in window_rates(run, schedule, layer):
@@ -242,6 +210,40 @@ def eval_rates(run: OnChipRun, schedule: Schedule, layer: str = "out") -> np.nda
     return r
 
 
-def solved(run: OnChipRun, schedule: Schedule) -> bool:
+def solved(run: EpochRun, schedule: Schedule) -> bool:
     """XOR learned: in the final evaluation the output is more active for (1,0), (0,1) than (0,0), (1,1)."""
     return xor_solved(eval_rates(run, schedule))
+
+
+def onchip_metrics(fixed: EpochRun, flt: EpochRun, schedule: Schedule, cfg: OnChipConfig, seed: int) -> dict:
+    """metrics.json of an on-chip run: per-epoch prediction rates per pattern (fixed point and float
+    twin), the final evaluation rates, whether each solved XOR, and their difference."""
+    def per_epoch(run):
+        rows = {}
+        for w in window_rates(run, schedule):
+            if w["kind"] == "predict":
+                rows.setdefault(w["epoch"], [0.0] * 4)[w["pattern"]] = w["rate"]
+        return [rows[e] for e in sorted(rows)]
+
+    fx, fl = eval_rates(fixed, schedule), eval_rates(flt, schedule)
+    return {"task": "xor", "seed": seed, "spiking": True, "on_chip": True, "config": asdict(cfg),
+            "rule": cfg.rule.to_dict(), "steps": schedule.steps,
+            "fixed": {"epoch_rates": per_epoch(fixed), "eval_rates": fx.tolist(), "xor_solved": solved(fixed, schedule)},
+            "float": {"epoch_rates": per_epoch(flt), "eval_rates": fl.tolist(), "xor_solved": solved(flt, schedule)},
+            "float_minus_fixed": (fl - fx).tolist()}
+
+
+def plot_onchip(metrics: dict, path) -> None:
+    """Prediction-phase output rate per pattern and epoch, fixed point (solid) vs float twin (dashed)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.8), layout="constrained")
+    ax = fig.subplots()
+    for i, label in enumerate(("00", "10", "01", "11")):
+        for kind, style in (("fixed", "-"), ("float", "--")):
+            rates = [r[i] for r in metrics[kind]["epoch_rates"]]
+            ax.plot(range(1, len(rates) + 1), rates, style, color=f"C{i}", label=f"{label} {kind}")
+    ax.set(xlabel="epoch", ylabel="output events per neuron and step",
+           title=f"on-chip burstprop XOR, seed {metrics['seed']} (prediction phases)")
+    ax.legend(ncol=4, fontsize=7)
+    fig.savefig(path, dpi=100)

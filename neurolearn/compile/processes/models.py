@@ -5,6 +5,7 @@ models add the apical dendrite, the burst draw, the running burst probability an
 """
 import numpy as np
 from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
 from lava.magma.core.model.py.neuron import LearningNeuronModelFixed, LearningNeuronModelFloat
 from lava.magma.core.model.py.ports import PyInPort, PyOutPort
 from lava.magma.core.model.py.type import LavaPyType
@@ -12,7 +13,7 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloat
 
-from neurolearn.compile.processes.process import BurstLIF
+from neurolearn.compile.processes.process import BandTeacher, BurstLIF
 
 PBAR_BITS = 15      # fixed-point Pbar: 2**15 is probability 1
 VALENCE_ZERO = 64   # y1 of valence 0; y1 = 64 + 8 q
@@ -124,3 +125,31 @@ class PyBurstLIFModelFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
         self.s_out_burst.send(burst)
         for port, y in ((self.s_out_y1, self.y1), (self.s_out_y2, self.y2), (self.s_out_y3, self.y3)):
             port.send(y)
+
+
+@implements(proc=BandTeacher, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt", "floating_pt")
+class PyBandTeacherModel(PyLoihiProcessModel):
+    """Integer counting; the same for fixed and float runs."""
+
+    s_request_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=1)
+    s_watch_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=1)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=1)
+    lo: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    hi: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    count: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    gate: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
+    asked: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
+
+    def run_spk(self):
+        up, down = (np.asarray(self.s_request_in.recv()) != 0)
+        events = int(np.count_nonzero(self.s_watch_in.recv()))
+        if not (up or down):
+            if self.asked[0]:
+                self.count[0] = 0
+            self.count[0] += events
+        elif not self.asked[0]:
+            self.gate[0] = (up and self.count[0] < self.hi[0]) or (down and self.count[0] > self.lo[0])
+        self.asked[0] = up or down
+        self.s_out.send(np.array([up, down], np.int32) * int(self.gate[0]))

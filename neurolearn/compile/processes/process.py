@@ -59,3 +59,23 @@ class BurstLIF(LearningNeuronProcess, AbstractProcess):
         self.burst_slope = Var(shape=(1,), init=burst_slope)
         self.pbar_shift = Var(shape=(1,), init=pbar_shift)
         self.valence_levels = Var(shape=(1,), init=valence_levels)
+
+
+class BandTeacher(AbstractProcess):
+    """Passes teacher requests (``s_request_in``: channels up, down) to ``s_out`` only where the watched
+    layer's prediction needs them: it counts the events on ``s_watch_in`` while no request is active
+    (restarting after each request) and, when a request starts, opens for its whole duration if it is
+    up and the count is below ``hi``, or down and above ``lo``. On Loihi 2 this is a job for an
+    embedded core; in Lava it is a small process. ``n_watch``: the watched layer's size."""
+
+    def __init__(self, *, n_watch: int, lo: int, hi: int, name: ty.Optional[str] = None,
+                 log_config: ty.Optional[LogConfig] = None):
+        super().__init__(n_watch=n_watch, name=name, log_config=log_config)
+        self.s_request_in = InPort(shape=(2,))
+        self.s_watch_in = InPort(shape=(n_watch,))
+        self.s_out = OutPort(shape=(2,))
+        self.lo = Var(shape=(1,), init=lo)
+        self.hi = Var(shape=(1,), init=hi)
+        self.count = Var(shape=(1,), init=0)
+        self.gate = Var(shape=(1,), init=0)
+        self.asked = Var(shape=(1,), init=0)
