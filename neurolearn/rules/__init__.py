@@ -10,6 +10,9 @@ from neurolearn.errors import InputError
 from neurolearn.rules.base import LayerSGD, Rule, Update, angle_deg
 from neurolearn.rules.baselines import Backprop, FeedbackAlignment
 from neurolearn.rules.burstprop import BurstpropRate
+from neurolearn.rules.btsp import BTSP, SimpleBTSP
+from neurolearn.rules.dendritic_balance import DendriticBalance, HebbianBaseline
+from neurolearn.rules.stdp import STDP
 
 RULES = {"burstprop": BurstpropRate, "backprop": Backprop, "fa": FeedbackAlignment}
 
@@ -25,4 +28,4 @@ def make_rule(name: str, **params) -> Rule:
 
 
 __all__ = ["RULES", "Backprop", "BurstpropRate", "FeedbackAlignment", "LayerSGD", "Rule", "Update", "angle_deg",
-           "make_rule"]
+           "make_rule", "BTSP", "SimpleBTSP", "DendriticBalance", "HebbianBaseline", "STDP"]

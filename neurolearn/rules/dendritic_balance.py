@@ -1,0 +1,228 @@
+"""Dendritic balance (Mikulasch, Rudelt & Priesemann 2021 PNAS) and its Hebbian baseline.
+
+Traces (per step, +1 per spike, read after this step's decay and spike): z = presynaptic, e = postsynaptic.
+
+* :class:`HebbianBaseline` (the paper's "somatic balance", Oja-like): ``dF = eta x z - eta_decay F z^2``
+  (x: pre trace, z: post trace). Native two-factor program ``dw = S1*u0*x1*y1 - S2*u0*w*y2`` with y2 a
+  second post trace of tau_z / 2, equal to z^2 for isolated spikes.
+* :class:`DendriticBalance`: inhibition onto a dendrite learns to cancel its voltage u,
+  ``dW_ik = -eta z_k u_i`` (the paper's dW_jik = -eta z_k u_ij). Two forms:
+
+  - ``form="error-neuron"`` (default; the reference's recommended hardware form): the dendrite is an
+    error neuron i whose rate codes the residual u = x - D z around a baseline, so ``u_i = e_i - baseline``
+    with e_i its own spike trace: ``dw = -S*u0*x1*(y1 - C)``, two-factor, no third factor (the signed
+    residual is carried by the offset C instead of ON/OFF populations, which would each need the other's
+    spikes). ``connection="feedforward"`` gives the F rule of the same network, ``dF = eta (e - baseline) z``
+    (pre = error neuron, post = z): ``dw = S*u0*(x1 - C)*y1``.
+  - ``form="dendrite"``: the literal rule; the dendritic compartment sends u as a signed third factor,
+    y2 = u+ and y3 = u- (``delivered_by="post neuron"``): ``dw = -S*u0*x1*y2 + S*u0*x1*y3``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from neurolearn.errors import RuleError
+from neurolearn.rules.engine import ChipRule, LearningProgram
+from neurolearn.rules.chip_fit import (exp_trace, fit_third_factor, product_literal, relative, trace_impulse,
+                                       trace_tau, truncation_notes)
+
+FORMS = ("error-neuron", "dendrite")
+CONNECTIONS = ("balance", "feedforward")
+STOCHASTIC = "trace decays and weight changes round stochastically (unbiased; Lava's seeded streams)"
+
+
+def _check(cls: str, positive=(), nonneg=(), **values) -> None:
+    for name, v in values.items():
+        ok = isinstance(v, (int, float)) and math.isfinite(v) and (v > 0 if name in positive else v >= 0)
+        if not ok:
+            raise ValueError(f"{cls}: {name} = {v!r}; allowed {'> 0' if name in positive else '>= 0'} (finite)")
+
+
+def _weight_scale(cls: str, weight_scale: float) -> None:
+    if not (isinstance(weight_scale, (int, float)) and math.isfinite(weight_scale) and weight_scale > 0):
+        raise RuleError(f"{cls}: weight_scale = {weight_scale!r}; allowed > 0 (weight units per float unit)")
+
+
+@dataclass(frozen=True)
+class HebbianBaseline:
+    """``dF = eta x z - eta_decay F z^2`` per step (eta_decay None: = eta); tau_x, tau_z in steps.
+    ``z_square="trace"``: z^2 as the chip computes it, a trace of tau_z / 2 (+1 per spike)."""
+
+    eta: float = 1e-3
+    tau_x: float = 10.0
+    tau_z: float = 10.0
+    eta_decay: float | None = None
+    z_square: str = "exact"
+
+    def __post_init__(self):
+        _check("HebbianBaseline", positive=("eta", "tau_x", "tau_z"), eta=self.eta, tau_x=self.tau_x, tau_z=self.tau_z)
+        if self.eta_decay is not None:
+            _check("HebbianBaseline", eta_decay=self.eta_decay)
+        if self.z_square not in ("exact", "trace"):
+            raise ValueError(f"HebbianBaseline: z_square = {self.z_square!r}; allowed exact, trace")
+
+    def update(self, pre, post, w0, record: bool = False):
+        """W from w0 (n_post, n_pre) over spikes pre (steps, n_pre), post (steps, n_post): final, or every step's."""
+        x, z = exp_trace(pre, self.tau_x), exp_trace(post, self.tau_z)
+        z2 = z ** 2 if self.z_square == "exact" else exp_trace(post, self.tau_z / 2)
+        decay = self.eta if self.eta_decay is None else self.eta_decay
+        w, out = np.array(w0, dtype=float), []
+        for t in range(len(x)):
+            w = w + self.eta * np.outer(z[t], x[t]) - decay * w * z2[t][:, None]
+            out.append(w)
+        return np.stack(out) if record else w
+
+    def chip_rule(self, weight_scale: float, x_impulse: float = 16.0, z_impulse: float = 16.0,
+                  rng_seed: int = 0) -> ChipRule:
+        """The program for ``w_int = weight_scale * F`` and traces of x_impulse, z_impulse units per spike."""
+        return self._chip(weight_scale, x_impulse, z_impulse, rng_seed)[0]
+
+    def realized(self, weight_scale: float, x_impulse: float = 16.0, z_impulse: float = 16.0) -> "HebbianBaseline":
+        """The float rule the program implements (z_square="trace", rates and taus as rounded on chip)."""
+        return self._chip(weight_scale, x_impulse, z_impulse, 0)[1]
+
+    def _chip(self, weight_scale, x_impulse, z_impulse, rng_seed):
+        _weight_scale("HebbianBaseline", weight_scale)
+        ix, iz = trace_impulse("HebbianBaseline x_impulse", x_impulse), trace_impulse("HebbianBaseline z_impulse",
+                                                                                       z_impulse)
+        tx, tz = trace_tau("HebbianBaseline tau_x", self.tau_x), trace_tau("HebbianBaseline tau_z", self.tau_z)
+        t2 = trace_tau("HebbianBaseline tau_z / 2", self.tau_z / 2)
+        decay = self.eta if self.eta_decay is None else self.eta_decay
+        lit1, s1 = product_literal("HebbianBaseline eta", self.eta, weight_scale * self.eta / (ix * iz), ("x1", "y1"))
+        approx, eta = [], s1 * ix * iz / weight_scale
+        terms = [f"{lit1} * u0 * x1 * y1"]
+        real_decay = 0.0
+        if decay:
+            lit2, s2 = product_literal("HebbianBaseline eta_decay", decay, decay / iz, ("w", "y2"))
+            terms.append(f"- {lit2} * u0 * w * y2")
+            real_decay = s2 * iz
+            if real_decay != decay:
+                approx.append(f"eta_decay = {decay:g} -> {real_decay:.6g} ({relative(real_decay, decay)}): scale {lit2} "
+                              "per w*y2 unit")
+        if eta != self.eta:
+            approx.append(f"eta = {self.eta:g} -> {eta:.6g} ({relative(eta, self.eta)}): scale {lit1} per x1*y1 unit")
+        for name, got, want in (("tau_x", tx, self.tau_x), ("tau_z", tz, self.tau_z), ("tau_z / 2", t2, self.tau_z / 2)):
+            if got != want:
+                approx.append(f"{name} = {want:g} -> {got} steps ({relative(got, want)})")
+        if self.z_square == "exact":
+            approx.append(f"z^2 -> a post trace y2 of tau {t2} steps: exact for isolated spikes, short by the cross "
+                          "terms 2 z_a z_b of spikes closer than tau_z")
+        approx += [f"traces saturate at 127 units = {127 / ix:.3g} (x), {127 / iz:.3g} (z) spikes' worth", STOCHASTIC]
+        prog = LearningProgram(dw=" ".join(terms), x1_impulse=ix, x1_tau=tx, y1_impulse=iz, y1_tau=tz, y2_impulse=iz,
+                               y2_tau=t2, t_epoch=1, rng_seed=rng_seed)
+        approx += truncation_notes(prog, weight_scale)
+        chip = ChipRule(prog, float_update="dF = eta x z - eta_decay F z^2; x, z: pre/post spike traces (tau_x, tau_z "
+                        "steps, +1 per spike)", approximations=tuple(approx))
+        return chip, replace(self, eta=eta, eta_decay=real_decay, tau_x=float(tx), tau_z=float(tz), z_square="trace")
+
+
+@dataclass(frozen=True)
+class DendriticBalance:
+    """The balance rule ``dW = -eta z u`` per step (eta: float weight units per unit trace x voltage);
+    tau_pre, tau_post in steps; ``baseline``: the error neuron's trace at zero residual (error-neuron form);
+    ``u_full``: the dendritic voltage sent as a full-scale third factor (dendrite form)."""
+
+    eta: float = 1e-3
+    tau_pre: float = 10.0
+    tau_post: float = 10.0
+    baseline: float = 1.0
+    form: str = "error-neuron"
+    connection: str = "balance"
+    u_full: float = 1.0
+
+    def __post_init__(self):
+        _check("DendriticBalance", positive=("eta", "tau_pre", "tau_post", "u_full"), eta=self.eta,
+               tau_pre=self.tau_pre, tau_post=self.tau_post, baseline=self.baseline, u_full=self.u_full)
+        if self.form not in FORMS:
+            raise ValueError(f"DendriticBalance: form = {self.form!r}; allowed {', '.join(FORMS)}")
+        if self.connection not in CONNECTIONS:
+            raise ValueError(f"DendriticBalance: connection = {self.connection!r}; allowed {', '.join(CONNECTIONS)}")
+        if self.form == "dendrite" and self.connection != "balance":
+            raise ValueError("DendriticBalance: connection = 'feedforward' needs form = 'error-neuron'")
+
+    def update(self, pre, post=None, u=None, record: bool = False):
+        """Weight change (n_post, n_pre) over pre spikes (steps, n_pre) and post spikes (steps, n_post;
+        error-neuron form) or the dendritic voltage u (steps, n_post; dendrite form): total or cumulative."""
+        pre = np.asarray(pre, float)
+        if self.form == "dendrite":
+            if u is None:
+                raise ValueError("DendriticBalance(form='dendrite').update needs u (steps, n_post)")
+            d = -self.eta * np.einsum("ti,tk->tik", np.asarray(u, float), exp_trace(pre, self.tau_pre))
+        elif self.connection == "balance":
+            e = exp_trace(post, self.tau_post) - self.baseline
+            d = -self.eta * np.einsum("ti,tk->tik", e, exp_trace(pre, self.tau_pre))
+        else:
+            e = exp_trace(pre, self.tau_pre) - self.baseline
+            d = self.eta * np.einsum("ti,tk->tik", exp_trace(post, self.tau_post), e)
+        return np.cumsum(d, axis=0) if record else d.sum(axis=0)
+
+    def chip_rule(self, weight_scale: float, pre_impulse: float = 16.0, post_impulse: float = 16.0,
+                  rng_seed: int = 0) -> ChipRule:
+        """The program for ``w_int = weight_scale * W`` and traces of pre/post_impulse units per spike."""
+        return self._chip(weight_scale, pre_impulse, post_impulse, rng_seed)[0]
+
+    def realized(self, weight_scale: float, pre_impulse: float = 16.0, post_impulse: float = 16.0):
+        """The float rule the program implements (eta, baseline, taus as rounded on chip)."""
+        return self._chip(weight_scale, pre_impulse, post_impulse, 0)[1]
+
+    def third_factors(self, u, weight_scale: float, pre_impulse: float = 16.0) -> np.ndarray:
+        """Dendrite form: what the dendrite sends each step (steps, 3, n_post): y2 = u+, y3 = u- at full scale Y."""
+        full = self._chip(weight_scale, pre_impulse, 16.0, 0)[2]
+        u = np.asarray(u, float) / self.u_full
+        y = np.zeros((len(u), 3, u.shape[1]), np.int64)
+        y[:, 1], y[:, 2] = np.rint(np.clip(u, 0, 1) * full), np.rint(np.clip(-u, 0, 1) * full)
+        return y
+
+    def _chip(self, weight_scale, pre_impulse, post_impulse, rng_seed):
+        _weight_scale("DendriticBalance", weight_scale)
+        ix = trace_impulse("DendriticBalance pre_impulse", pre_impulse)
+        tx = trace_tau("DendriticBalance tau_pre", self.tau_pre)
+        approx = [] if tx == self.tau_pre else [f"tau_pre = {self.tau_pre:g} -> {tx} steps "
+                                                 f"({relative(tx, self.tau_pre)})"]
+        if self.form == "dendrite":
+            full, lit, s = fit_third_factor("DendriticBalance eta", self.eta, weight_scale * self.eta * self.u_full / ix,
+                                             ("x1", "y2"))
+            eta = s * ix * full / (weight_scale * self.u_full)
+            if eta != self.eta:
+                approx.append(f"eta = {self.eta:g} -> {eta:.6g} ({relative(eta, self.eta)}): scale {lit} per x1*y2 unit")
+            approx += [f"u reaches the chip as round(u / {self.u_full:g} * {full}) on y2 (u > 0) and y3 (u < 0), "
+                       f"clipped at |u| = {self.u_full:g} (resolution {self.u_full / full:.3g})", STOCHASTIC]
+            prog = LearningProgram(dw=f"-{lit} * u0 * x1 * y2 + {lit} * u0 * x1 * y3", x1_impulse=ix, x1_tau=tx,
+                                   t_epoch=1, rng_seed=rng_seed, three_factor=True)
+            approx += truncation_notes(prog, weight_scale)
+            chip = ChipRule(prog, float_update="dW = -eta z u; z: pre spike trace (tau_pre steps, +1 per spike), u: the "
+                            "dendrite's voltage", third_factors={"y2": f"round(max(u, 0) / {self.u_full:g} * {full})",
+                                                                  "y3": f"round(max(-u, 0) / {self.u_full:g} * {full})"},
+                            delivered_by="post neuron", approximations=tuple(approx))
+            return chip, replace(self, eta=eta, tau_pre=float(tx)), full
+        iy = trace_impulse("DendriticBalance post_impulse", post_impulse)
+        ty = trace_tau("DendriticBalance tau_post", self.tau_post)
+        if ty != self.tau_post:
+            approx.append(f"tau_post = {self.tau_post:g} -> {ty} steps ({relative(ty, self.tau_post)})")
+        balance = self.connection == "balance"
+        lit, s = product_literal("DendriticBalance eta", self.eta, weight_scale * self.eta / (ix * iy), ("x1", "y1"))
+        eta = s * ix * iy / weight_scale
+        if eta != self.eta:
+            approx.append(f"eta = {self.eta:g} -> {eta:.6g} ({relative(eta, self.eta)}): scale {lit} per x1*y1 unit")
+        imp_e = iy if balance else ix          # the error neuron's trace: post (balance) or pre (feedforward)
+        c = round(self.baseline * imp_e)
+        if c > 127:
+            raise RuleError(f"DendriticBalance: baseline = {self.baseline:g} is {self.baseline * imp_e:g} trace units; "
+                            "allowed <= 127 (7-bit trace): lower it or the error neuron's impulse")
+        if c != self.baseline * imp_e:
+            approx.append(f"baseline = {self.baseline:g} -> {c / imp_e:.6g} ({c} trace units)")
+        err = "y1" if balance else "x1"
+        e = f"({err} - {c})" if c else err
+        dw = f"-{lit} * u0 * x1 * {e}" if balance else f"{lit} * u0 * {e} * y1"
+        approx += [f"the residual u is the error neuron's trace minus its baseline ({c} units): linear only while "
+                   "its rate follows its input", "traces saturate at 127 units", STOCHASTIC]
+        prog = LearningProgram(dw=dw, x1_impulse=ix, x1_tau=tx, y1_impulse=iy, y1_tau=ty, t_epoch=1, rng_seed=rng_seed)
+        words = ("dW = -eta z (e - baseline); z: pre trace, e: the error neuron's (post) trace" if balance else
+                 "dF = eta (e - baseline) z; e: the error neuron's (pre) trace, z: post trace")
+        approx += truncation_notes(prog, weight_scale)
+        chip = ChipRule(prog, float_update=words + " (tau_pre, tau_post steps, +1 per spike)",
+                        approximations=tuple(approx))
+        return chip, replace(self, eta=eta, tau_pre=float(tx), tau_post=float(ty), baseline=c / imp_e), None
