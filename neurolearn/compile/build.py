@@ -117,8 +117,8 @@ def load_build(path: str | os.PathLike) -> Build:
         plan = Plan.from_json((path / PLAN).read_text(), file=str(path / PLAN))
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise InputError(f"{path / PLAN}: unreadable plan ({exc})") from exc
-    graph = read(path / MODEL)
     if plan.learning or any(L.burst is not None for L in plan.layers):
         return Build(path=path, network=None, plan=plan)
+    graph = read(path / MODEL)
     dt = None if "dt" in block(graph) else plan.dt  # a foreign file: the dt given at compile time
     return Build(path=path, network=to_network(graph, dt=dt, file=str(path / MODEL)), plan=plan)

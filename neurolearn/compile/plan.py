@@ -97,7 +97,10 @@ class LayerPlan:
 
     def __post_init__(self):
         if isinstance(self.burst, dict):
-            object.__setattr__(self, "burst", BurstPlan(**self.burst))
+            try:
+                object.__setattr__(self, "burst", BurstPlan(**self.burst))
+            except (QuantizationError, ShapeError) as exc:
+                raise type(exc)(f"layer '{self.name}': {exc}") from None
         object.__setattr__(self, "bias_mant", np.asarray(self.bias_mant, dtype=np.int64).reshape(-1))
         object.__setattr__(self, "bias_exp", np.asarray(self.bias_exp, dtype=np.int64).reshape(-1))
         for pname, arr in (("bias_mant", self.bias_mant), ("bias_exp", self.bias_exp)):
