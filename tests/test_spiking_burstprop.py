@@ -93,11 +93,12 @@ def test_burst_network_nir_round_trip_and_compile(tmp_path):
     for table in ("weights", "feedback"):
         for key, w in getattr(net, table).items():
             np.testing.assert_array_equal(getattr(back, table)[key], w)
-    build = compile_model(tmp_path / "xor.nir", tmp_path / "build")
-    assert [layer.name for layer in build.plan.layers] == ["hidden.soma", "out.soma"]
+    build = compile_model(tmp_path / "xor.nir", tmp_path / "build")  # a learning build: rules on chip
+    assert [layer.name for layer in build.plan.layers] == ["hidden", "out"]
+    assert all(layer.burst is not None for layer in build.plan.layers)
+    assert set(build.plan.learning) == {"W:input->hidden", "W:hidden->out"}
     report = (tmp_path / "build" / "report.md").read_text()
-    assert "Awaiting on-chip learning support" in report
-    for part in ("hidden.apical", "out.apical", "Y:out->hidden", "burstprop-spiking"):
+    for part in ("Y:out->hidden", "(y1 - 64)", "learning rate: eta = 0.02", "burst probability table"):
         assert part in report
 
 

@@ -49,7 +49,9 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
     """
     model, out = Path(model), Path(out)
     graph = read(model)
-    if is_burst_graph(graph) and block(graph).get("rules"):
+    rules = block(graph).get("rules", {})
+    if is_burst_graph(graph) and any(r.get("rule") == "burstprop-spiking" for k, r in rules.items()
+                                     if k.startswith("W:")):
         from neurolearn.compile.burst import compile_burst_network
         from neurolearn.nir.burst import from_nir
 
