@@ -12,9 +12,9 @@ from neurolearn.compile.plan import Plan
 from neurolearn.sims.result import LayerRecord, SimResult, as_batch
 
 
-def run_monitored(lifs: dict, ports: dict, steps: int) -> dict:
-    """Run the Lava graph holding ``lifs`` for ``steps`` with one Monitor per port (a Monitor probes
-    one Var); returns {key: array (steps, ...)} for each ``ports[key]``."""
+def run_monitored(lifs: dict, ports: dict, steps: int, run_cfg=None) -> dict:
+    """Run the Lava graph holding ``lifs`` for ``steps`` (default ``Loihi2SimCfg(select_tag="fixed_pt")``)
+    with one Monitor per port (a Monitor probes one Var); returns {key: array (steps, ...)} per port."""
     lava = import_lava()
     monitors = {}
     for key, port in ports.items():
@@ -22,7 +22,8 @@ def run_monitored(lifs: dict, ports: dict, steps: int) -> dict:
         monitors[key].probe(port, steps)
     anchor = next(iter(lifs.values()))
     try:
-        anchor.run(condition=lava["RunSteps"](num_steps=steps), run_cfg=lava["Loihi2SimCfg"](select_tag="fixed_pt"))
+        anchor.run(condition=lava["RunSteps"](num_steps=steps),
+                   run_cfg=run_cfg or lava["Loihi2SimCfg"](select_tag="fixed_pt"))
         return {key: np.asarray(m.get_data()[ports[key].process.name][ports[key].name])
                 for key, m in monitors.items()}
     finally:
