@@ -126,7 +126,7 @@ def _clip_factor(v, lo, hi, exact, icon, fcon, sgn):
     return np.int64(min(max(fv, lo), hi))
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _multiply(term, raw, n, f, fac, fconst):
     """term[e] = wrap32(term[e] * factor f of the value raw[e]), e < n."""
     bits, exact, sgn, fcon = fac[f, F_BITS], fac[f, F_INT] != 0, fac[f, F_SGN] != 0, fconst[f]
@@ -183,110 +183,140 @@ def _product_tables(a_tab, b_tab, p0, p1, prod, fac, fconst, xh, yh, tx, ty, t_e
             _side_table(b_tab[q, 0], p, 1, t_epoch, False, prod, fac, fconst, yh, ty, raw)
 
 
-@numba.njit(cache=True, nogil=True)
-def _finish_term(term, old, n, p, prod, fac, fconst):
-    """term[e] *= product p's w, d, t factors of the synapse at position e (old[0..2, e]), wrapped to int32."""
+@numba.njit(cache=True, nogil=True, inline="always")
+def _synapse_term(term, a, b, old, n, p, prod, fac, fconst):
+    """term[e] = wrap32(a * b[e]) times product p's w, d, t factors of the synapse at e (old[0..2, e]).
+    Returns False (term untouched) if p has no such factor."""
+    has = False
+    for f in range(prod[p, P_F0], prod[p, P_F1]):
+        has |= fac[f, F_CODE] >= 7
+    if not has:
+        return False
+    for e in range(n):
+        term[e] = _wrap32(a * b[e])
     for f in range(prod[p, P_F0], prod[p, P_F1]):
         if fac[f, F_CODE] >= 7:
             _multiply(term, old[fac[f, F_CODE] - 7], n, f, fac, fconst)
+    return True
 
 
-@numba.njit(cache=True, nogil=True)
-def _accumulate(acc, term, n, m, sh, se):
-    """acc[e] = sat(acc + sat(wrap32(wrap32(term * m) >> sh << se))), e < n (Lava's 15-bit saturation)."""
+@numba.njit(cache=True, nogil=True, inline="always")
+def _accumulate(acc, a, b, n, m, sh, se):
+    """acc[e] = sat(acc + sat(wrap32(wrap32(term * m) >> sh << se))) with term = wrap32(a * b[e]), e < n
+    (Lava's scaling and 15-bit saturation)."""
     for e in range(n):
-        c = _wrap32(_wrap32(_wrap32(term[e] * m) >> sh) << se)
+        c = _wrap32(_wrap32(_wrap32(_wrap32(a * b[e]) * m) >> sh) << se)
         acc[e] = min(max(acc[e] + min(max(c, _ACC_MIN), _ACC_MAX), _ACC_MIN), _ACC_MAX)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add_product(acc, a, b, ws, n, p, prod, fac, fconst):
+    """acc += product p (Lava's scaling, saturation) at n synapses whose term before w, d, t factors is
+    wrap32(a * b[e]); ws: the synapses' old w, d, t and a term buffer."""
+    old, term = ws[0], ws[2]
+    if _synapse_term(term, a, b, old, n, p, prod, fac, fconst):
+        a, b = 1, term
+    _accumulate(acc, a, b, n, prod[p, P_MANT], prod[p, P_SHIFT], prod[p, P_SEXP])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _saturate(acc, n):
     """What a product that is 0 does to the accumulator (matters only for tag_1 = -257)."""
     for e in range(n):
         acc[e] = min(max(acc[e], _ACC_MIN), _ACC_MAX)
 
 
-@numba.njit(cache=True, nogil=True)
-def _round(out, acc, n, tgt, sign, thr):
-    """out[e]: the accumulator (7 fraction bits) rounded up where its fraction > thr (Lava's stochastic
-    rounding, thr = floor(128 * r)), sign-saturated and clipped to the range of target tgt (w, d, t)."""
+@numba.njit(cache=True, nogil=True, inline="always")
+def _bounds(tgt, sign):
+    """Accumulator bounds (sign saturation) and value range of target tgt (w, d, t) under sign mode sign."""
     if tgt == 0:
         lo, hi = (-256, 255) if sign == 0 else (0, 255) if sign == 1 else (-255, 0)
     else:
         lo, hi = TAG_2_RANGE if tgt == 1 else TAG_1_RANGE
-    floor0 = (tgt == 0 and sign == 1) or tgt == 1
-    ceil0 = tgt == 0 and sign == 2
-    for e in range(n):
-        a = max(acc[e], 0) if floor0 else min(acc[e], 0) if ceil0 else acc[e]
-        out[e] = min(max((a >> 7) + ((a & 127) > thr), lo), hi)
+    a_lo = 0 if (tgt == 0 and sign == 1) or tgt == 1 else -(2**62)
+    a_hi = 0 if tgt == 0 and sign == 2 else 2**62
+    return a_lo, a_hi, lo, hi
 
 
-@numba.njit(cache=True, nogil=True)
-def _learn_column(j, syn, at, n, ws, a_tab, b_tab, tx, ty, u, thr, sign, p0, p1, prod, fac, fconst, used, need):
-    """New w, d, t (those ``used``) of the synapses (post 0..n-1, pre j) at syn[:, at:at + n]."""
-    old, acc, term, new = ws
+@numba.njit(cache=True, nogil=True, inline="always")
+def _rounded(a, a_lo, a_hi, lo, hi, thr):
+    """The accumulator a (7 fraction bits) sign-saturated, rounded up where its fraction > thr (Lava's
+    stochastic rounding: r < fraction / 128 with thr = floor(128 * r)) and clipped to [lo, hi]."""
+    a = min(max(a, a_lo), a_hi)
+    return min(max((a >> 7) + ((a & 127) > thr), lo), hi)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _learn_block(blk, at, n, ws, by_row, k, a_tab, b_tab, tx, ty, u, thr, sign, p0, p1, prod, fac, fconst, used,
+                 need):
+    """New w, d, t (those ``used``) of n synapses at blk[:, at:at + n], in place: those of pre k and every post
+    (``by_row`` False), or those of post k (with y0) and the pres whose product tables a_tab holds (columns
+    without x0 in an epoch without u, where only y0 products run). ws: buffers for old w, d, t, acc, term."""
+    old, acc, term = ws
     for g in range(3):
         if need[g]:
-            old[g, :n] = syn[g, at:at + n]
+            cur = blk[g, at:at + n]
+            for e in range(n):  # explicit loops: numba's slice copies are several times slower
+                old[g, e] = cur[e]
     for tgt in range(3):
         if not used[tgt]:
             continue
+        cur = blk[tgt, at:at + n]  # a view: indices known >= 0, so the loops vectorize
         for e in range(n):
-            acc[e] = old[tgt, e] << 7
+            acc[e] = np.int64(cur[e]) << 7
         for p in range(p0, p1):
             if prod[p, P_TGT] != tgt:
                 continue
             q, dep = p - p0, prod[p, P_DEP]
-            if dep == 1:
+            if by_row and dep == 1:
+                _add_product(acc, b_tab[q, 0, k], a_tab[q, ty[k]], ws, n, p, prod, fac, fconst)
+            elif not by_row and dep == 1 and a_tab.shape[1] == 2:  # t_epoch 1: every y0 is at step 1
+                _add_product(acc, a_tab[q, 1, k], b_tab[q, 0], ws, n, p, prod, fac, fconst)
+            elif not by_row and dep == 1:
                 for i in range(n):
-                    term[i] = _wrap32(b_tab[q, 0, i] * a_tab[q, ty[i], j])
-            elif (dep == 0 and tx[j] > 0) or (dep == 2 and u):
-                a, b = a_tab[q, 0, j], b_tab[q, tx[j] if dep == 0 else 0]
-                for i in range(n):
-                    term[i] = _wrap32(a * b[i])
-            else:
-                if tgt == 2:
-                    _saturate(acc, n)
-                continue
-            _finish_term(term, old, n, p, prod, fac, fconst)
-            _accumulate(acc, term, n, prod[p, P_MANT], prod[p, P_SHIFT], prod[p, P_SEXP])
-        _round(new[tgt], acc, n, tgt, sign, thr)
-    for tgt in range(3):
-        if used[tgt]:
-            syn[tgt, at:at + n] = new[tgt, :n]
+                    term[i] = _wrap32(b_tab[q, 0, i] * a_tab[q, ty[i], k])
+                _add_product(acc, 1, term, ws, n, p, prod, fac, fconst)
+            elif not by_row and ((dep == 0 and tx[k] > 0) or (dep == 2 and u)):
+                _add_product(acc, a_tab[q, 0, k], b_tab[q, tx[k] if dep == 0 else 0], ws, n, p, prod, fac, fconst)
+            elif tgt == 2:  # a product that is 0 here
+                _saturate(acc, n)
+        a_lo, a_hi, lo, hi = _bounds(tgt, sign)
+        for e in range(n):
+            cur[e] = _rounded(acc[e], a_lo, a_hi, lo, hi, thr)
 
 
 @numba.njit(cache=True, nogil=True)
-def _learn_row(i, syn, at, n, ws, cols, a_tab, b_tab, ty, thr, sign, p0, p1, prod, fac, fconst, used, need):
-    """New w, d, t (those ``used``) of the synapses (post i with y0, pre cols[e]) at syn[:, at[e] + i], e < n,
-    in columns without x0 in an epoch without u: only the y0 products run there."""
-    old, acc, term, new = ws
-    for g in range(3):
-        if need[g]:
-            for e in range(n):
-                old[g, e] = syn[g, at[e] + i]
-    for tgt in range(3):
-        if not used[tgt]:
-            continue
-        for e in range(n):
-            acc[e] = old[tgt, e] << 7
+def _learn_rows(syn, cols, at, n_cols, ws, a_tab, b_tab, tx, ty, thr, sign, p0, p1, prod, fac, fconst, used,
+                need):
+    """_learn_block for every post with y0 over the columns cols[:n_cols] (pre j's synapses at syn[:, at[e]:]).
+    Chunks of columns are copied to a buffer and back column by column: row by row, every synapse would be on
+    another memory page."""
+    rows = np.flatnonzero(ty > 0)
+    n_rows = rows.size
+    if n_rows == 0:
+        return
+    width = max(1, min(n_cols, 2**15 // n_rows))
+    buf = np.empty((3, n_rows * width), syn.dtype)  # post rows[r], column c0 + e at r * width + e
+    a_chunk = np.empty((p1 - p0, a_tab.shape[1], width), np.int64)
+    for c0 in range(0, n_cols, width):
+        w = min(width, n_cols - c0)
         for p in range(p0, p1):
-            if prod[p, P_TGT] != tgt:
-                continue
-            if prod[p, P_DEP] != 1:
-                if tgt == 2:
-                    _saturate(acc, n)
-                continue
-            b, a = b_tab[p - p0, 0, i], a_tab[p - p0, ty[i]]
-            for e in range(n):
-                term[e] = _wrap32(b * a[cols[e]])
-            _finish_term(term, old, n, p, prod, fac, fconst)
-            _accumulate(acc, term, n, prod[p, P_MANT], prod[p, P_SHIFT], prod[p, P_SEXP])
-        _round(new[tgt], acc, n, tgt, sign, thr)
-    for tgt in range(3):
-        if used[tgt]:
-            for e in range(n):
-                syn[tgt, at[e] + i] = new[tgt, e]
+            for t in range(1, a_tab.shape[1] if prod[p, P_DEP] == 1 else 1):
+                for e in range(w):
+                    a_chunk[p - p0, t, e] = a_tab[p - p0, t, cols[c0 + e]]
+        for g in range(3):
+            if used[g] or need[g]:
+                for e in range(w):
+                    for r in range(n_rows):
+                        buf[g, r * width + e] = syn[g, at[c0 + e] + rows[r]]
+        for r in range(n_rows):
+            _learn_block(buf, r * width, w, ws, True, rows[r], a_chunk, b_tab, tx, ty, False, thr, sign, p0, p1, prod,
+                         fac, fconst, used, need)
+        for g in range(3):
+            if used[g]:
+                for e in range(w):
+                    for r in range(n_rows):
+                        syn[g, at[c0 + e] + rows[r]] = buf[g, r * width + e]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -407,9 +437,9 @@ def _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero
     u = k >= 0 and epoch % (2 ** max(k, 0)) == 0
     p0, p1 = lp[l, L_P0], lp[l, L_P1]
     has_x0, has_y0, full = False, False, epoch == 1 or lp[l, L_DENSE] == 1
-    used, need = np.zeros(3, np.bool_), np.zeros(3, np.bool_)
+    used, need = np.zeros(3, np.bool_), np.zeros(3, np.bool_)  # targets; w, d, t read as factors
     for p in range(p0, p1):
-        used[prod[p, P_TGT]] = need[prod[p, P_TGT]] = True
+        used[prod[p, P_TGT]] = True
         for f in range(prod[p, P_F0], prod[p, P_F1]):
             need[max(fac[f, F_CODE] - 7, 0)] |= fac[f, F_CODE] >= 7
         has_x0 |= prod[p, P_DEP] == 0
@@ -417,8 +447,7 @@ def _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero
         full |= prod[p, P_DEP] == 2 and u
     n_max = max(n_pre, n_post)
     raw, cols, at = np.empty(n_max, np.int64), np.empty(n_pre, np.int64), np.empty(n_pre, np.int64)
-    ws = (np.empty((3, n_max), np.int64), np.empty(n_max, np.int64), np.empty(n_max, np.int64),
-          np.empty((3, n_max), np.int64))  # old w, d, t; accumulator; term; new w, d, t
+    ws = (np.empty((3, n_max), np.int64), np.empty(n_max, np.int64), np.empty(n_max, np.int64))  # old w, d, t
     a_tab, b_tab = np.empty((p1 - p0, tep + 1, n_pre), np.int64), np.empty((p1 - p0, tep + 1, n_post), np.int64)
     _product_tables(a_tab, b_tab, p0, p1, prod, fac, fconst, xh[:, :, :n_pre], yh[:, :, :n_post], txl, tyl, tep,
                     raw)
@@ -426,15 +455,14 @@ def _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero
     n_cols = 0
     for j in range(n_pre):
         if full or (has_x0 and txl[j] > 0):
-            _learn_column(j, syn, base + j * n_post, n_post, ws, a_tab, b_tab, txl, tyl, u, thr, sign, p0, p1, prod,
-                          fac, fconst, used, need)
+            _learn_block(syn, base + j * n_post, n_post, ws, False, j, a_tab, b_tab, txl, tyl, u, thr, sign, p0, p1,
+                         prod, fac, fconst, used, need)
         else:
             cols[n_cols], at[n_cols] = j, base + j * n_post
             n_cols += 1
-    for i in range(n_post):
-        if has_y0 and n_cols and tyl[i] > 0:
-            _learn_row(i, syn, at, n_cols, ws, cols, a_tab, b_tab, tyl, thr, sign, p0, p1, prod, fac, fconst, used,
-                       need)
+    if has_y0 and n_cols:
+        _learn_rows(syn, cols, at, n_cols, ws, a_tab, b_tab, txl, tyl, thr, sign, p0, p1, prod, fac, fconst, used,
+                    need)
     x_tr[:, xo:xo + n_pre] = xh[tep, :, :n_pre]
     if not lp[l, L_3F]:
         y_tr[:, yo:yo + n_post] = yh[tep, :, :n_post]
