@@ -126,7 +126,7 @@ def _clip_factor(v, lo, hi, exact, icon, fcon, sgn):
     return np.int64(min(max(fv, lo), hi))
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
 def _multiply(term, raw, n, f, fac, fconst):
     """term[e] = wrap32(term[e] * factor f of the value raw[e]), e < n."""
     bits, exact, sgn, fcon = fac[f, F_BITS], fac[f, F_INT] != 0, fac[f, F_SGN] != 0, fconst[f]
@@ -183,21 +183,14 @@ def _product_tables(a_tab, b_tab, p0, p1, prod, fac, fconst, xh, yh, tx, ty, t_e
             _side_table(b_tab[q, 0], p, 1, t_epoch, False, prod, fac, fconst, yh, ty, raw)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
 def _synapse_term(term, a, b, old, n, p, prod, fac, fconst):
-    """term[e] = wrap32(a * b[e]) times product p's w, d, t factors of the synapse at e (old[0..2, e]).
-    Returns False (term untouched) if p has no such factor."""
-    has = False
-    for f in range(prod[p, P_F0], prod[p, P_F1]):
-        has |= fac[f, F_CODE] >= 7
-    if not has:
-        return False
+    """term[e] = wrap32(a * b[e]) times product p's w, d, t factors of the synapse at e (old[0..2, e])."""
     for e in range(n):
         term[e] = _wrap32(a * b[e])
     for f in range(prod[p, P_F0], prod[p, P_F1]):
         if fac[f, F_CODE] >= 7:
             _multiply(term, old[fac[f, F_CODE] - 7], n, f, fac, fconst)
-    return True
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -213,10 +206,13 @@ def _accumulate(acc, a, b, n, m, sh, se):
 def _add_product(acc, a, b, ws, n, p, prod, fac, fconst):
     """acc += product p (Lava's scaling, saturation) at n synapses whose term before w, d, t factors is
     wrap32(a * b[e]); ws: the synapses' old w, d, t and a term buffer."""
-    old, term = ws[0], ws[2]
-    if _synapse_term(term, a, b, old, n, p, prod, fac, fconst):
-        a, b = 1, term
-    _accumulate(acc, a, b, n, prod[p, P_MANT], prod[p, P_SHIFT], prod[p, P_SEXP])
+    m, sh, se = prod[p, P_MANT], prod[p, P_SHIFT], prod[p, P_SEXP]
+    for f in range(prod[p, P_F0], prod[p, P_F1]):
+        if fac[f, F_CODE] >= 7:  # the synapse's own w, d or t is a factor: the whole term first
+            _synapse_term(ws[2], a, b, ws[0], n, p, prod, fac, fconst)
+            _accumulate(acc, 1, ws[2], n, m, sh, se)
+            return
+    _accumulate(acc, a, b, n, m, sh, se)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -246,77 +242,79 @@ def _rounded(a, a_lo, a_hi, lo, hi, thr):
     return min(max((a >> 7) + ((a & 127) > thr), lo), hi)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _learn_block(blk, at, n, ws, by_row, k, a_tab, b_tab, tx, ty, u, thr, sign, p0, p1, prod, fac, fconst, used,
-                 need):
-    """New w, d, t (those ``used``) of n synapses at blk[:, at:at + n], in place: those of pre k and every post
-    (``by_row`` False), or those of post k (with y0) and the pres whose product tables a_tab holds (columns
-    without x0 in an epoch without u, where only y0 products run). ws: buffers for old w, d, t, acc, term."""
+@numba.njit(cache=True, nogil=True)
+def _learn_blocks(blk, ats, ks, n_blk, n, ws, by_row, a_tab, b_tab, tx, ty, u, thr, sign, p0, p1, prod, fac, fconst,
+                  used, need):
+    """New w, d, t (those ``used``) in place of the n synapses at blk[:, at:at + n] for each (at, k) in ats, ks
+    [:n_blk]: those of pre k and every post (``by_row`` False), or those of post k (with y0) and the pres whose
+    product tables a_tab holds (columns without x0 in an epoch without u, where only y0 products run).
+    ws: buffers for old w, d, t, acc, term. (One call for many blocks: a call costs numba's reference counting
+    of every array argument.)"""
     old, acc, term = ws
-    for g in range(3):
-        if need[g]:
-            cur = blk[g, at:at + n]
-            for e in range(n):  # explicit loops: numba's slice copies are several times slower
-                old[g, e] = cur[e]
-    for tgt in range(3):
-        if not used[tgt]:
-            continue
-        cur = blk[tgt, at:at + n]  # a view: indices known >= 0, so the loops vectorize
-        for e in range(n):
-            acc[e] = np.int64(cur[e]) << 7
-        for p in range(p0, p1):
-            if prod[p, P_TGT] != tgt:
+    for bi in range(n_blk):
+        at, k = ats[bi], ks[bi]
+        for g in range(3):
+            if need[g]:
+                cur = blk[g, at:at + n]
+                for e in range(n):  # explicit loops: numba's slice copies are several times slower
+                    old[g, e] = cur[e]
+        for tgt in range(3):
+            if not used[tgt]:
                 continue
-            q, dep = p - p0, prod[p, P_DEP]
-            if by_row and dep == 1:
-                _add_product(acc, b_tab[q, 0, k], a_tab[q, ty[k]], ws, n, p, prod, fac, fconst)
-            elif not by_row and dep == 1 and a_tab.shape[1] == 2:  # t_epoch 1: every y0 is at step 1
-                _add_product(acc, a_tab[q, 1, k], b_tab[q, 0], ws, n, p, prod, fac, fconst)
-            elif not by_row and dep == 1:
-                for i in range(n):
-                    term[i] = _wrap32(b_tab[q, 0, i] * a_tab[q, ty[i], k])
-                _add_product(acc, 1, term, ws, n, p, prod, fac, fconst)
-            elif not by_row and ((dep == 0 and tx[k] > 0) or (dep == 2 and u)):
-                _add_product(acc, a_tab[q, 0, k], b_tab[q, tx[k] if dep == 0 else 0], ws, n, p, prod, fac, fconst)
-            elif tgt == 2:  # a product that is 0 here
-                _saturate(acc, n)
-        a_lo, a_hi, lo, hi = _bounds(tgt, sign)
-        for e in range(n):
-            cur[e] = _rounded(acc[e], a_lo, a_hi, lo, hi, thr)
+            cur = blk[tgt, at:at + n]  # a view: indices known >= 0, so the loops vectorize
+            for e in range(n):
+                acc[e] = np.int64(cur[e]) << 7
+            for p in range(p0, p1):
+                if prod[p, P_TGT] != tgt:
+                    continue
+                q, dep = p - p0, prod[p, P_DEP]
+                if by_row and dep == 1:
+                    _add_product(acc, b_tab[q, 0, k], a_tab[q, ty[k]], ws, n, p, prod, fac, fconst)
+                elif not by_row and dep == 1 and a_tab.shape[1] == 2:  # t_epoch 1: every y0 is at step 1
+                    _add_product(acc, a_tab[q, 1, k], b_tab[q, 0], ws, n, p, prod, fac, fconst)
+                elif not by_row and dep == 1:
+                    for i in range(n):
+                        term[i] = _wrap32(b_tab[q, 0, i] * a_tab[q, ty[i], k])
+                    _add_product(acc, 1, term, ws, n, p, prod, fac, fconst)
+                elif not by_row and ((dep == 0 and tx[k] > 0) or (dep == 2 and u)):
+                    _add_product(acc, a_tab[q, 0, k], b_tab[q, tx[k] if dep == 0 else 0], ws, n, p, prod, fac, fconst)
+                elif tgt == 2:  # a product that is 0 here
+                    _saturate(acc, n)
+            a_lo, a_hi, lo, hi = _bounds(tgt, sign)
+            for e in range(n):
+                cur[e] = _rounded(acc[e], a_lo, a_hi, lo, hi, thr)
 
 
 @numba.njit(cache=True, nogil=True)
 def _learn_rows(syn, cols, at, n_cols, ws, a_tab, b_tab, tx, ty, thr, sign, p0, p1, prod, fac, fconst, used,
                 need):
-    """_learn_block for every post with y0 over the columns cols[:n_cols] (pre j's synapses at syn[:, at[e]:]).
+    """_learn_blocks for every post with y0 over the columns cols[:n_cols] (pre j's synapses at syn[:, at[e]:]).
     Chunks of columns are copied to a buffer and back column by column: row by row, every synapse would be on
-    another memory page."""
+    another memory page. (Unsigned indices: numba then skips negative-index handling.)"""
     rows = np.flatnonzero(ty > 0)
     n_rows = rows.size
-    if n_rows == 0:
-        return
-    width = max(1, min(n_cols, 2**15 // n_rows))
+    width = max(1, min(n_cols, 2**14 // max(n_rows, 1)))
     buf = np.empty((3, n_rows * width), syn.dtype)  # post rows[r], column c0 + e at r * width + e
+    row_at = np.arange(n_rows) * width
     a_chunk = np.empty((p1 - p0, a_tab.shape[1], width), np.int64)
-    for c0 in range(0, n_cols, width):
+    for c0 in range(0, n_cols if n_rows else 0, width):
         w = min(width, n_cols - c0)
         for p in range(p0, p1):
             for t in range(1, a_tab.shape[1] if prod[p, P_DEP] == 1 else 1):
                 for e in range(w):
                     a_chunk[p - p0, t, e] = a_tab[p - p0, t, cols[c0 + e]]
         for g in range(3):
-            if used[g] or need[g]:
-                for e in range(w):
-                    for r in range(n_rows):
-                        buf[g, r * width + e] = syn[g, at[c0 + e] + rows[r]]
-        for r in range(n_rows):
-            _learn_block(buf, r * width, w, ws, True, rows[r], a_chunk, b_tab, tx, ty, False, thr, sign, p0, p1, prod,
-                         fac, fconst, used, need)
+            src, dst = syn[g], buf[g]
+            for e in range(w if used[g] or need[g] else 0):
+                for r in range(n_rows):
+                    dst[np.uint64(row_at[r] + e)] = src[np.uint64(at[c0 + e] + rows[r])]
+        _learn_blocks(buf, row_at, rows, n_rows, w, ws, True, a_chunk, b_tab, tx, ty, False, thr, sign, p0, p1, prod,
+                      fac, fconst, used, need)
         for g in range(3):
-            if used[g]:
-                for e in range(w):
-                    for r in range(n_rows):
-                        syn[g, at[c0 + e] + rows[r]] = buf[g, r * width + e]
+            src, dst = buf[g], syn[g]
+            for e in range(w if used[g] else 0):
+                for r in range(n_rows):
+                    dst[np.uint64(at[c0 + e] + rows[r])] = src[np.uint64(row_at[r] + e)]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -452,12 +450,15 @@ def _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero
     _product_tables(a_tab, b_tab, p0, p1, prod, fac, fconst, xh[:, :, :n_pre], yh[:, :, :n_post], txl, tyl, tep,
                     raw)
     thr, sign = np.int64(np.floor(rc[l, epoch] * 128)), lp[l, L_SIGN]
-    n_cols = 0
+    n_full = n_cols = 0  # columns learning with every post (first), the others
     for j in range(n_pre):
         if full or (has_x0 and txl[j] > 0):
-            _learn_block(syn, base + j * n_post, n_post, ws, False, j, a_tab, b_tab, txl, tyl, u, thr, sign, p0, p1,
-                         prod, fac, fconst, used, need)
-        else:
+            cols[n_full], at[n_full] = j, base + j * n_post
+            n_full += 1
+    _learn_blocks(syn, at, cols, n_full, n_post, ws, False, a_tab, b_tab, txl, tyl, u, thr, sign, p0, p1, prod, fac,
+                  fconst, used, need)
+    for j in range(n_pre):
+        if not (full or (has_x0 and txl[j] > 0)):
             cols[n_cols], at[n_cols] = j, base + j * n_post
             n_cols += 1
     if has_y0 and n_cols:
