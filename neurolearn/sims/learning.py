@@ -243,78 +243,48 @@ def _rounded(a, a_lo, a_hi, lo, hi, thr):
 
 
 @numba.njit(cache=True, nogil=True)
-def _learn_blocks(blk, ats, ks, n_blk, n, ws, by_row, a_tab, b_tab, tx, ty, u, thr, sign, p0, p1, prod, fac, fconst,
-                  used, need):
-    """New w, d, t (those ``used``) in place of the n synapses at blk[:, at:at + n] for each (at, k) in ats, ks
-    [:n_blk]: those of pre k and every post (``by_row`` False), or those of post k (with y0) and the pres whose
-    product tables a_tab holds (columns without x0 in an epoch without u, where only y0 products run).
-    ws: buffers for old w, d, t, acc, term. (One call for many blocks: a call costs numba's reference counting
-    of every array argument.)"""
+def _learn_columns(syn, ats, cols, n_col, posts, n, ws, a_tab, b_tab, tx, ty, u, thr, sign, p0, p1, prod, fac, fconst,
+                   used, need):
+    """New w, d, t (those ``used``) in place of the synapses of pres cols[:n_col] (pre j's at syn[:, at:], at in
+    ats) with n posts: every post if ``posts`` is empty, else posts[:n], to which b_tab and ty are then
+    restricted (b_tab[:, :, e], ty[e] of post posts[e]). ws: buffers for old w, d, t, acc, term. (One call for
+    many columns: a call costs numba's reference counting of every array argument.)"""
     old, acc, term = ws
-    for bi in range(n_blk):
-        at, k = ats[bi], ks[bi]
+    every = posts.size == 0
+    for c in range(n_col):
+        at, k = ats[c], cols[c]
         for g in range(3):
-            if need[g]:
-                cur = blk[g, at:at + n]
-                for e in range(n):  # explicit loops: numba's slice copies are several times slower
-                    old[g, e] = cur[e]
+            for e in range(n if need[g] and every else 0):  # explicit loops (numba's slices are slower),
+                # unsigned indices (numba then skips negative-index handling, so loops vectorize)
+                old[g, e] = syn[g, np.uint64(at + e)]
+            for e in range(n if need[g] and not every else 0):
+                old[g, e] = syn[g, np.uint64(at + posts[e])]
         for tgt in range(3):
             if not used[tgt]:
                 continue
-            cur = blk[tgt, at:at + n]  # a view: indices known >= 0, so the loops vectorize
-            for e in range(n):
-                acc[e] = np.int64(cur[e]) << 7
+            for e in range(n if every else 0):
+                acc[e] = np.int64(syn[tgt, np.uint64(at + e)]) << 7
+            for e in range(0 if every else n):
+                acc[e] = np.int64(syn[tgt, np.uint64(at + posts[e])]) << 7
             for p in range(p0, p1):
                 if prod[p, P_TGT] != tgt:
                     continue
                 q, dep = p - p0, prod[p, P_DEP]
-                if by_row and dep == 1:
-                    _add_product(acc, b_tab[q, 0, k], a_tab[q, ty[k]], ws, n, p, prod, fac, fconst)
-                elif not by_row and dep == 1 and a_tab.shape[1] == 2:  # t_epoch 1: every y0 is at step 1
+                if dep == 1 and a_tab.shape[1] == 2:  # t_epoch 1: every y0 is at step 1
                     _add_product(acc, a_tab[q, 1, k], b_tab[q, 0], ws, n, p, prod, fac, fconst)
-                elif not by_row and dep == 1:
+                elif dep == 1:
                     for i in range(n):
                         term[i] = _wrap32(b_tab[q, 0, i] * a_tab[q, ty[i], k])
                     _add_product(acc, 1, term, ws, n, p, prod, fac, fconst)
-                elif not by_row and ((dep == 0 and tx[k] > 0) or (dep == 2 and u)):
+                elif (dep == 0 and tx[k] > 0) or (dep == 2 and u):
                     _add_product(acc, a_tab[q, 0, k], b_tab[q, tx[k] if dep == 0 else 0], ws, n, p, prod, fac, fconst)
                 elif tgt == 2:  # a product that is 0 here
                     _saturate(acc, n)
             a_lo, a_hi, lo, hi = _bounds(tgt, sign)
-            for e in range(n):
-                cur[e] = _rounded(acc[e], a_lo, a_hi, lo, hi, thr)
-
-
-@numba.njit(cache=True, nogil=True)
-def _learn_rows(syn, cols, at, n_cols, ws, a_tab, b_tab, tx, ty, thr, sign, p0, p1, prod, fac, fconst, used,
-                need):
-    """_learn_blocks for every post with y0 over the columns cols[:n_cols] (pre j's synapses at syn[:, at[e]:]).
-    Chunks of columns are copied to a buffer and back column by column: row by row, every synapse would be on
-    another memory page. (Unsigned indices: numba then skips negative-index handling.)"""
-    rows = np.flatnonzero(ty > 0)
-    n_rows = rows.size
-    width = max(1, min(n_cols, 2**14 // max(n_rows, 1)))
-    buf = np.empty((3, n_rows * width), syn.dtype)  # post rows[r], column c0 + e at r * width + e
-    row_at = np.arange(n_rows) * width
-    a_chunk = np.empty((p1 - p0, a_tab.shape[1], width), np.int64)
-    for c0 in range(0, n_cols if n_rows else 0, width):
-        w = min(width, n_cols - c0)
-        for p in range(p0, p1):
-            for t in range(1, a_tab.shape[1] if prod[p, P_DEP] == 1 else 1):
-                for e in range(w):
-                    a_chunk[p - p0, t, e] = a_tab[p - p0, t, cols[c0 + e]]
-        for g in range(3):
-            src, dst = syn[g], buf[g]
-            for e in range(w if used[g] or need[g] else 0):
-                for r in range(n_rows):
-                    dst[np.uint64(row_at[r] + e)] = src[np.uint64(at[c0 + e] + rows[r])]
-        _learn_blocks(buf, row_at, rows, n_rows, w, ws, True, a_chunk, b_tab, tx, ty, False, thr, sign, p0, p1, prod,
-                      fac, fconst, used, need)
-        for g in range(3):
-            src, dst = buf[g], syn[g]
-            for e in range(w if used[g] else 0):
-                for r in range(n_rows):
-                    dst[np.uint64(at[c0 + e] + rows[r])] = src[np.uint64(row_at[r] + e)]
+            for e in range(n if every else 0):
+                syn[tgt, np.uint64(at + e)] = _rounded(acc[e], a_lo, a_hi, lo, hi, thr)
+            for e in range(0 if every else n):
+                syn[tgt, np.uint64(at + posts[e])] = _rounded(acc[e], a_lo, a_hi, lo, hi, thr)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -421,7 +391,7 @@ def _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero
     """Lava's run_lrn at the end of an epoch: trace histories, rules, new traces, reset of tx, ty.
 
     Only synapses with a live product change (a fixed point after epoch 1): every synapse in epoch 1, with
-    dt rules or u; else those of pres with x0 (by column) and of posts with y0 (by row, other columns)."""
+    dt rules or u; else every synapse of the pres with x0 and, of the other pres, those of the posts with y0."""
     tep, xo, yo = lp[l, L_TEP], lp[l, L_X], lp[l, L_Y]
     epoch = step // tep
     txl, tyl = tx[xo:xo + n_pre], ty[yo:yo + n_post]
@@ -444,26 +414,27 @@ def _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero
         has_y0 |= prod[p, P_DEP] == 1
         full |= prod[p, P_DEP] == 2 and u
     n_max = max(n_pre, n_post)
-    raw, cols, at = np.empty(n_max, np.int64), np.empty(n_pre, np.int64), np.empty(n_pre, np.int64)
+    raw, cols = np.empty(n_max, np.int64), np.empty(n_pre, np.int64)
     ws = (np.empty((3, n_max), np.int64), np.empty(n_max, np.int64), np.empty(n_max, np.int64))  # old w, d, t
     a_tab, b_tab = np.empty((p1 - p0, tep + 1, n_pre), np.int64), np.empty((p1 - p0, tep + 1, n_post), np.int64)
     _product_tables(a_tab, b_tab, p0, p1, prod, fac, fconst, xh[:, :, :n_pre], yh[:, :, :n_post], txl, tyl, tep,
                     raw)
     thr, sign = np.int64(np.floor(rc[l, epoch] * 128)), lp[l, L_SIGN]
-    n_full = n_cols = 0  # columns learning with every post (first), the others
+    n_full = n_cols = 0  # columns learning with every post (at cols[:n_full]), the others (at cols[-n_cols:])
     for j in range(n_pre):
         if full or (has_x0 and txl[j] > 0):
-            cols[n_full], at[n_full] = j, base + j * n_post
+            cols[n_full] = j
             n_full += 1
-    _learn_blocks(syn, at, cols, n_full, n_post, ws, False, a_tab, b_tab, txl, tyl, u, thr, sign, p0, p1, prod, fac,
-                  fconst, used, need)
-    for j in range(n_pre):
-        if not (full or (has_x0 and txl[j] > 0)):
-            cols[n_cols], at[n_cols] = j, base + j * n_post
+        else:
             n_cols += 1
-    if has_y0 and n_cols:
-        _learn_rows(syn, cols, at, n_cols, ws, a_tab, b_tab, txl, tyl, thr, sign, p0, p1, prod, fac, fconst, used,
-                    need)
+            cols[n_pre - n_cols] = j
+    at = base + cols * n_post
+    _learn_columns(syn, at, cols, n_full, np.empty(0, np.int64), n_post, ws, a_tab, b_tab, txl, tyl, u, thr, sign,
+                   p0, p1, prod, fac, fconst, used, need)
+    posts = np.flatnonzero(tyl > 0)  # the other columns learn only where y0 products run: posts with y0
+    if has_y0 and n_cols and posts.size:
+        _learn_columns(syn, at[n_full:], cols[n_full:], n_cols, posts, posts.size, ws, a_tab, b_tab[:, :, posts],
+                       txl, tyl[posts], False, thr, sign, p0, p1, prod, fac, fconst, used, need)
     x_tr[:, xo:xo + n_pre] = xh[tep, :, :n_pre]
     if not lp[l, L_3F]:
         y_tr[:, yo:yo + n_post] = yh[tep, :, :n_post]
