@@ -425,7 +425,12 @@ def _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero
         if full or (has_x0 and txl[j] > 0):
             cols[n_full] = j
             n_full += 1
-        else:
+            continue
+        live = used[2]  # else a pre whose y0 products are 0 at every post (their pre side is 0) keeps its synapses
+        for p in range(p0, p1):  # (w, d are then in range: only tag_1 = -257 would change, by saturation)
+            for t in range(1, tep + 1):
+                live |= prod[p, P_DEP] == 1 and a_tab[p - p0, t, j] != 0
+        if live:
             n_cols += 1
             cols[n_pre - n_cols] = j
     at = base + cols * n_post
@@ -433,8 +438,8 @@ def _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero
                    p0, p1, prod, fac, fconst, used, need)
     posts = np.flatnonzero(tyl > 0)  # the other columns learn only where y0 products run: posts with y0
     if has_y0 and n_cols and posts.size:
-        _learn_columns(syn, at[n_full:], cols[n_full:], n_cols, posts, posts.size, ws, a_tab, b_tab[:, :, posts],
-                       txl, tyl[posts], False, thr, sign, p0, p1, prod, fac, fconst, used, need)
+        _learn_columns(syn, at[n_pre - n_cols:], cols[n_pre - n_cols:], n_cols, posts, posts.size, ws, a_tab,
+                       b_tab[:, :, posts], txl, tyl[posts], False, thr, sign, p0, p1, prod, fac, fconst, used, need)
     x_tr[:, xo:xo + n_pre] = xh[tep, :, :n_pre]
     if not lp[l, L_3F]:
         y_tr[:, yo:yo + n_post] = yh[tep, :, :n_post]
