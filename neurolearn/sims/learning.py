@@ -288,10 +288,37 @@ def _learn_columns(syn, ats, cols, n_col, posts, n, ws, a_tab, b_tab, tx, ty, u,
 
 
 @numba.njit(cache=True, nogil=True)
+def _learn_share(part, n_part, syn, at, cols, n_full, n_cols, posts, n_post, a_tab, b_tab, b_posts, tx, ty, ty_posts,
+                 u, thr, sign, p0, p1, prod, fac, fconst, used, need):
+    """Share ``part`` of ``n_part`` (disjoint synapses: shares may run at once) of an epoch's columns: cols[:n_full]
+    learn with every post, cols[-n_cols:] with the posts ``posts`` (b_posts, ty_posts: b_tab and ty there)."""
+    n_max = max(cols.size, n_post)
+    ws = (np.empty((3, n_max), np.int64), np.empty(n_max, np.int64), np.empty(n_max, np.int64))  # old w, d, t
+    lo, hi = n_full * part // n_part, n_full * (part + 1) // n_part
+    _learn_columns(syn, at[lo:hi], cols[lo:hi], hi - lo, np.empty(0, np.int64), n_post, ws, a_tab, b_tab, tx, ty, u,
+                   thr, sign, p0, p1, prod, fac, fconst, used, need)
+    lo, hi = cols.size - n_cols + n_cols * part // n_part, cols.size - n_cols + n_cols * (part + 1) // n_part
+    if hi > lo:
+        _learn_columns(syn, at[lo:hi], cols[lo:hi], hi - lo, posts, posts.size, ws, a_tab, b_posts, tx, ty_posts,
+                       False, thr, sign, p0, p1, prod, fac, fconst, used, need)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _learn_parallel(n_part, syn, at, cols, n_full, n_cols, posts, n_post, a_tab, b_tab, b_posts, tx, ty, ty_posts, u,
+                    thr, sign, p0, p1, prod, fac, fconst, used, need):
+    """_learn_share for shares 0..n_part-1 on as many threads (deterministic: the shares are disjoint)."""
+    for part in numba.prange(n_part):
+        _learn_share(part, n_part, syn, at, cols, n_full, n_cols, posts, n_post, a_tab, b_tab, b_posts, tx, ty,
+                     ty_posts, u, thr, sign, p0, p1, prod, fac, fconst, used, need)
+
+
+@numba.njit(cache=True, nogil=True)
 def _run_sample(b, inp_idx, inp_ptr, neuron, conn, syn_init, lp, l_int, l_frac, l_keep, l_zero, rnd, rc,
-                prod, fac, fconst, y_in, out_s, out_u, out_v, rec_uv, rec_every, rec_syn, rec_x, rec_y, rec_tx, rec_ty):
+                prod, fac, fconst, y_in, out_s, out_u, out_v, rec_uv, rec_every, rec_syn, rec_x, rec_y, rec_tx, rec_ty,
+                n_thr):
     """One sample, every step. neuron rows: keep_u, keep_v, vth << 6, bias. Learning connection l owns
-    x traces/tx at columns lp[l, L_X].., y traces/ty at lp[l, L_Y].., synapses at conn[c, C_SYN].. (pre-major)."""
+    x traces/tx at columns lp[l, L_X].., y traces/ty at lp[l, L_Y].., synapses at conn[c, C_SYN].. (pre-major).
+    Big learning connections learn on n_thr threads."""
     _, steps, n = out_s.shape
     n_conn, n_lrn = conn.shape[0], lp.shape[0]
     u_st = np.zeros(n, np.int64)
@@ -375,7 +402,7 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, conn, syn_init, lp, l_int, l_frac, 
                 y_tr[:, yo:yo + n_post] = y_in[b, t, :, lp[l, L_Y3]:lp[l, L_Y3] + n_post]
             if step % tep == 0:
                 _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero, rnd, rc, prod, fac,
-                             fconst, syn, x_tr, y_tr, tx, ty, xh, yh)
+                             fconst, syn, x_tr, y_tr, tx, ty, xh, yh, n_thr)
             r = t if rec_every else 0
             if rec_every or step == steps:
                 rec_syn[b, r, :, base:base + n_pre * n_post] = syn[:, base:base + n_pre * n_post]
@@ -387,8 +414,9 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, conn, syn_init, lp, l_int, l_frac, 
 
 @numba.njit(cache=True, nogil=True)
 def _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero, rnd, rc, prod, fac, fconst,
-                 syn, x_tr, y_tr, tx, ty, xh, yh):
-    """Lava's run_lrn at the end of an epoch: trace histories, rules, new traces, reset of tx, ty.
+                 syn, x_tr, y_tr, tx, ty, xh, yh, n_thr):
+    """Lava's run_lrn at the end of an epoch (on n_thr threads): trace histories, rules, new traces, reset of tx,
+    ty.
 
     Only synapses with a live product change (a fixed point after epoch 1): every synapse in epoch 1, with
     dt rules or u; else every synapse of the pres with x0 and, of the other pres, those of the posts with y0."""
@@ -413,9 +441,7 @@ def _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero
         has_x0 |= prod[p, P_DEP] == 0
         has_y0 |= prod[p, P_DEP] == 1
         full |= prod[p, P_DEP] == 2 and u
-    n_max = max(n_pre, n_post)
-    raw, cols = np.empty(n_max, np.int64), np.empty(n_pre, np.int64)
-    ws = (np.empty((3, n_max), np.int64), np.empty(n_max, np.int64), np.empty(n_max, np.int64))  # old w, d, t
+    raw, cols = np.empty(max(n_pre, n_post), np.int64), np.empty(n_pre, np.int64)
     a_tab, b_tab = np.empty((p1 - p0, tep + 1, n_pre), np.int64), np.empty((p1 - p0, tep + 1, n_post), np.int64)
     _product_tables(a_tab, b_tab, p0, p1, prod, fac, fconst, xh[:, :, :n_pre], yh[:, :, :n_post], txl, tyl, tep,
                     raw)
@@ -434,12 +460,14 @@ def _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero
             n_cols += 1
             cols[n_pre - n_cols] = j
     at = base + cols * n_post
-    _learn_columns(syn, at, cols, n_full, np.empty(0, np.int64), n_post, ws, a_tab, b_tab, txl, tyl, u, thr, sign,
-                   p0, p1, prod, fac, fconst, used, need)
     posts = np.flatnonzero(tyl > 0)  # the other columns learn only where y0 products run: posts with y0
-    if has_y0 and n_cols and posts.size:
-        _learn_columns(syn, at[n_pre - n_cols:], cols[n_pre - n_cols:], n_cols, posts, posts.size, ws, a_tab,
-                       b_tab[:, :, posts], txl, tyl[posts], False, thr, sign, p0, p1, prod, fac, fconst, used, need)
+    n_cols = n_cols if has_y0 and posts.size else 0
+    args = (syn, at, cols, n_full, n_cols, posts, n_post, a_tab, b_tab, b_tab[:, :, posts], txl, tyl, tyl[posts], u,
+            thr, sign, p0, p1, prod, fac, fconst, used, need)
+    if n_thr > 1 and n_pre * n_post >= 2**18:  # big enough to pay for the threads
+        _learn_parallel(n_thr, *args)
+    else:
+        _learn_share(0, 1, *args)
     x_tr[:, xo:xo + n_pre] = xh[tep, :, :n_pre]
     if not lp[l, L_3F]:
         y_tr[:, yo:yo + n_post] = yh[tep, :, :n_post]
@@ -528,7 +556,8 @@ def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Pla
                       record_uv: bool = True, threads: int | None = None) -> LearningResult:
     """Run ``plan`` on input spikes (steps, n_in) or (batch, steps, n_in); the connections named in
     ``learning`` learn as Lava's ``LearningDense`` (their target layer's spikes are the BAP). Samples are
-    independent: each learns from the plan's initial weights (``threads`` samples at a time).
+    independent: each learns from the plan's initial weights (``threads`` samples at a time; a single sample's big
+    connections learn on ``threads`` threads, default numba's number).
 
     ``y_traces[name]``: for three-factor programs, integers 0..127 of shape (steps, 3, n_post) or
     (batch, steps, 3, n_post): what the post neuron sends on ``s_out_y1..3`` each step. ``record``: the
@@ -601,7 +630,8 @@ def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Pla
     args = (inp_idx, inp_ptr, neuron, np.asarray(conn, np.int64), np.concatenate(syn, axis=1).astype(np.int32),
             np.asarray(lps, np.int64), l_int, l_frac, l_keep, l_zero, np.stack(rand), rc,
             np.asarray(prods, np.int64).reshape(-1, 7), np.asarray(facs, np.int64).reshape(-1, 4),
-            np.asarray(consts, np.float64), y_in, out_s, out_u, out_v, record_uv, record, *rec)
+            np.asarray(consts, np.float64), y_in, out_s, out_u, out_v, record_uv, record, *rec,
+            (threads or numba.get_num_threads()) if batch == 1 else 1)
     with ThreadPoolExecutor(threads or 1) as pool:  # the compiled loop releases the GIL
         list(pool.map(lambda b: _run_sample(b, *args), range(batch)))
 
