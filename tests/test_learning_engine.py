@@ -166,6 +166,15 @@ def test_batch_equals_samples_one_by_one():
         np.testing.assert_array_equal(one.sim.layers["l0"].v[0], together.sim.layers["l0"].v[b])
 
 
+def test_threads_equal_one_thread():
+    """A connection big enough to learn on several threads ends where one thread ends (and so where Lava does)."""
+    plan, spikes, learning = stdp_case(n_in=600, n_out=500, steps=12, t_epoch=1)
+    one = simulate_learning(plan, spikes, learning, record=False, threads=1).synapses["c0"]
+    two = simulate_learning(plan, spikes, learning, record=False, threads=2).synapses["c0"]
+    assert (one.weights[0, -1] != plan.connections[0].weights).sum() > 1000
+    np.testing.assert_array_equal(one.weights, two.weights)
+
+
 def test_final_state_without_recording_equals_last_step():
     plan, spikes, learning = stdp_case(steps=25)
     full = simulate_learning(plan, spikes, learning)

@@ -120,116 +120,201 @@ def _clip_factor(v, lo, hi, exact, icon, fcon, sgn):
 
 
 @numba.njit(cache=True, nogil=True)
-def _factor_into(term, pos, n_pos, direct, idx, j, dep, f, fac, fconst, xh, yh, tx, ty, t_epoch, syn, base, n_post,
-                 raw):
-    """term[pos[q]] = wrap32(term * factor f) for q < n_pos; the synapse at position k is (post idx[k], pre j).
-    ``direct``: pos and idx are 0, 1, 2, ... (then loops index directly and vectorize)."""
-    code, bits, exact, sgn, fcon = fac[f, F_CODE], fac[f, F_BITS], fac[f, F_INT] != 0, fac[f, F_SGN] != 0, fconst[f]
+def _multiply(term, raw, n, f, fac, fconst):
+    """term[e] = wrap32(term[e] * factor f of the value raw[e]), e < n."""
+    bits, exact, sgn, fcon = fac[f, F_BITS], fac[f, F_INT] != 0, fac[f, F_SGN] != 0, fconst[f]
     lo, hi, icon = -(2 ** bits), 2 ** bits - 1, np.int64(fcon)
-    row = tx[j] if dep == 0 else t_epoch  # the within-epoch step the factor is read at (per post if dep is y0)
-    if code == 0 or (code <= 3 and code >= 2 and dep != 1):  # the same for every post
-        raw[:n_pos] = np.int64(tx[j] > 0) if code == 0 else xh[row, code - 2, j]
-        _multiply(term, raw, pos, n_pos, direct, lo, hi, exact, icon, fcon, sgn)
-        return
-    if code == 1:
-        for q in range(n_pos):
-            raw[q] = ty[q if direct else idx[pos[q]]] > 0
-    elif code <= 3:
-        for q in range(n_pos):
-            raw[q] = xh[ty[q if direct else idx[pos[q]]], code - 2, j]
-    elif code <= 6 and dep == 1:
-        for q in range(n_pos):
-            i = q if direct else idx[pos[q]]
-            raw[q] = yh[ty[i], code - 4, i]
-    elif code <= 6:
-        _gather(raw, yh[row, code - 4], 0, pos, n_pos, direct, idx)
-    else:
-        _gather(raw, syn[code - 7], base + j * n_post, pos, n_pos, direct, idx)
-    _multiply(term, raw, pos, n_pos, direct, lo, hi, exact, icon, fcon, sgn)
+    for e in range(n):
+        term[e] = _wrap32(term[e] * _clip_factor(raw[e], lo, hi, exact, icon, fcon, sgn))
 
 
 @numba.njit(cache=True, nogil=True)
-def _gather(raw, src, at, pos, n_pos, direct, idx):
-    """raw[q] = src[at + post] for the posts at positions pos[:n_pos] (q if direct)."""
-    for q in range(n_pos):
-        raw[q] = src[at + (q if direct else idx[pos[q]])]
-
-
-@numba.njit(cache=True, nogil=True)
-def _multiply(term, raw, pos, n_pos, direct, lo, hi, exact, icon, fcon, sgn):
-    """term[k] = wrap32(term[k] * factor(raw[q])) for k = pos[q] (or q if direct). A function of its own so
-    that LLVM sees plain arrays and scalars and vectorizes the loop."""
-    for q in range(n_pos):
-        k = q if direct else pos[q]
-        term[k] = _wrap32(term[k] * _clip_factor(raw[q], lo, hi, exact, icon, fcon, sgn))
-
-
-@numba.njit(cache=True, nogil=True)
-def _accumulate(acc, term, pos, n_pos, direct, m, sh, se):
-    """acc[k] = sat(acc + sat(wrap32(wrap32(term * m) >> sh << se))) for k = pos[q] (or q if direct), q < n_pos."""
-    for q in range(n_pos):
-        k = q if direct else pos[q]
-        c = _wrap32(_wrap32(_wrap32(term[k] * m) >> sh) << se)
-        acc[k] = min(max(acc[k] + min(max(c, _ACC_MIN), _ACC_MAX), _ACC_MIN), _ACC_MAX)
-
-
-@numba.njit(cache=True, nogil=True)
-def _learn_column(j, idx, cnt, full, ypos, n_ypos, pos_all, syn, base, n_post, new, acc, term, raw, xh, yh, tx, ty,
-                  t_epoch, u, r, sign, p0, p1, prod, fac, fconst, used):
-    """New w, d, t (those ``used``) of synapses (posts idx[:cnt], pre j) from the old ones: Lava's applier
-    then rounding. ypos[:n_ypos]: the positions in idx of posts with y0; ``full``: idx is 0, 1, 2, ..."""
-    at = base + j * n_post
-    for tgt in range(3):
-        if not used[tgt]:
-            continue
-        for k in range(cnt):
-            acc[k] = np.int64(syn[tgt, at + (k if full else idx[k])]) << 7
-        for p in range(p0, p1):
-            if prod[p, P_TGT] != tgt:
-                continue
-            dep = prod[p, P_DEP]
-            # Only tag_1 can start outside the accumulator's range (-257 << 7): only it needs every position
-            # saturated by products that are zero there; elsewhere a product runs where its dependency is 1.
-            every = tgt == 2 or dep != 1
-            if every:
-                pos, n_pos = pos_all, cnt if (dep == 1 or (dep == 0 and tx[j] > 0) or (dep == 2 and u)) else 0
-            else:
-                pos, n_pos = ypos, n_ypos
-            direct = full and every
-            for q in range(n_pos):
-                k = q if direct else pos[q]
-                term[k] = 1 if dep != 1 else np.int64(ty[idx[k]] > 0)
-            for f in range(prod[p, P_F0], prod[p, P_F1]):
-                _factor_into(term, pos, n_pos, direct, idx, j, dep, f, fac, fconst, xh, yh, tx, ty, t_epoch, syn,
-                             base, n_post, raw)
-            _accumulate(acc, term, pos, n_pos, direct, prod[p, P_MANT], prod[p, P_SHIFT], prod[p, P_SEXP])
-            if tgt == 2 and n_pos == 0:
-                for k in range(cnt):
-                    acc[k] = min(max(acc[k], _ACC_MIN), _ACC_MAX)
-        if tgt == 0:
-            lo, hi = (-256, 255) if sign == 0 else (0, 255) if sign == 1 else (-255, 0)
+def _side_table(out, p, side, t_read, live, prod, fac, fconst, h, t_sp, raw):
+    """out[e] = the wrap32 product of product p's factors on one side, for every neuron e of that side
+    (side 0: x0, x1, x2 of pre e; side 1: y0, y1, y2, y3 of post e), times ``t_sp[e] > 0`` if ``live``.
+    Traces are read from the history h at within-epoch step t_read, or at the neuron's own spike step
+    t_sp[e] if t_read < 0."""
+    n = t_sp.size
+    for e in range(n):
+        out[e] = t_sp[e] > 0 if live else 1
+    spike, tr0, n_tr = (0, 2, 2) if side == 0 else (1, 4, 3)
+    for f in range(prod[p, P_F0], prod[p, P_F1]):
+        code = fac[f, F_CODE]
+        if code == spike:
+            for e in range(n):
+                raw[e] = t_sp[e] > 0
+        elif tr0 <= code < tr0 + n_tr and t_read < 0:
+            for e in range(n):
+                raw[e] = h[t_sp[e], code - tr0, e]
+        elif tr0 <= code < tr0 + n_tr:
+            raw[:n] = h[t_read, code - tr0, :n]
         else:
-            lo, hi = (0, 255) if tgt == 1 else (-257, 255)
-        floor0 = (tgt == 0 and sign == 1) or tgt == 1
-        ceil0 = tgt == 0 and sign == 2
-        for k in range(cnt):
-            a = max(acc[k], 0) if floor0 else min(acc[k], 0) if ceil0 else acc[k]
-            new[tgt, k] = min(max((a >> 7) + (r < (a & 127) / 128.0), lo), hi)
-    for tgt in range(3):
-        if used[tgt]:
-            for k in range(cnt):
-                syn[tgt, at + (k if full else idx[k])] = new[tgt, k]
+            continue
+        _multiply(out, raw, n, f, fac, fconst)
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, teach, conn, syn_init, lp, l_int, l_frac, l_keep, l_zero,
-                rnd, rc, prod, fac, fconst, y_in, out_s, out_u, out_v, out_b, out_vd, rec_uv, rec_row, rec_syn,
-                rec_x, rec_y, rec_tx, rec_ty):
+def _product_tables(a_tab, b_tab, p0, p1, prod, fac, fconst, xh, yh, tx, ty, t_epoch, raw):
+    """Per product p (row p - p0) of an epoch: its pre-side factors a_tab[., ta, j] and post-side factors
+    b_tab[., tb, i], so that its term at synapse (i, j) is wrap32(a * b) times its w, d, t factors, with
+    (ta, tb) = (0, tx[j]) for dependency x0, (ty[i], 0) for y0, (0, 0) for u. The dependency is folded in
+    (row 0 of the side read at the other's spike step is 0: no spike); u's is not (a u product runs or not)."""
+    for p in range(p0, p1):
+        q, dep = p - p0, prod[p, P_DEP]
+        if dep == 0:
+            _side_table(a_tab[q, 0], p, 0, -1, True, prod, fac, fconst, xh, tx, raw)
+            b_tab[q, 0] = 0
+            for t in range(1, t_epoch + 1):
+                _side_table(b_tab[q, t], p, 1, t, False, prod, fac, fconst, yh, ty, raw)
+        elif dep == 1:
+            _side_table(b_tab[q, 0], p, 1, -1, True, prod, fac, fconst, yh, ty, raw)
+            a_tab[q, 0] = 0
+            for t in range(1, t_epoch + 1):
+                _side_table(a_tab[q, t], p, 0, t, False, prod, fac, fconst, xh, tx, raw)
+        else:
+            _side_table(a_tab[q, 0], p, 0, t_epoch, False, prod, fac, fconst, xh, tx, raw)
+            _side_table(b_tab[q, 0], p, 1, t_epoch, False, prod, fac, fconst, yh, ty, raw)
+
+
+@numba.njit(cache=True, nogil=True)
+def _synapse_term(term, a, b, old, n, p, prod, fac, fconst):
+    """term[e] = wrap32(a * b[e]) times product p's w, d, t factors of the synapse at e (old[0..2, e])."""
+    for e in range(n):
+        term[e] = _wrap32(a * b[e])
+    for f in range(prod[p, P_F0], prod[p, P_F1]):
+        if fac[f, F_CODE] >= 7:
+            _multiply(term, old[fac[f, F_CODE] - 7], n, f, fac, fconst)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _accumulate(acc, a, b, n, m, sh, se):
+    """acc[e] = sat(acc + sat(wrap32(wrap32(term * m) >> sh << se))) with term = wrap32(a * b[e]), e < n
+    (Lava's scaling and 15-bit saturation)."""
+    for e in range(n):
+        c = _wrap32(_wrap32(_wrap32(_wrap32(a * b[e]) * m) >> sh) << se)
+        acc[e] = min(max(acc[e] + min(max(c, _ACC_MIN), _ACC_MAX), _ACC_MIN), _ACC_MAX)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add_product(acc, a, b, ws, n, p, prod, fac, fconst):
+    """acc += product p (Lava's scaling, saturation) at n synapses whose term before w, d, t factors is
+    wrap32(a * b[e]); ws: the synapses' old w, d, t and a term buffer."""
+    m, sh, se = prod[p, P_MANT], prod[p, P_SHIFT], prod[p, P_SEXP]
+    for f in range(prod[p, P_F0], prod[p, P_F1]):
+        if fac[f, F_CODE] >= 7:  # the synapse's own w, d or t is a factor: the whole term first
+            _synapse_term(ws[2], a, b, ws[0], n, p, prod, fac, fconst)
+            _accumulate(acc, 1, ws[2], n, m, sh, se)
+            return
+    _accumulate(acc, a, b, n, m, sh, se)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _saturate(acc, n):
+    """What a product that is 0 does to the accumulator (matters only for tag_1 = -257)."""
+    for e in range(n):
+        acc[e] = min(max(acc[e], _ACC_MIN), _ACC_MAX)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _bounds(tgt, sign):
+    """Accumulator bounds (sign saturation) and value range of target tgt (w, d, t) under sign mode sign."""
+    if tgt == 0:
+        lo, hi = (-256, 255) if sign == 0 else (0, 255) if sign == 1 else (-255, 0)
+    else:
+        lo, hi = TAG_2_RANGE if tgt == 1 else TAG_1_RANGE
+    a_lo = 0 if (tgt == 0 and sign == 1) or tgt == 1 else -(2**62)
+    a_hi = 0 if tgt == 0 and sign == 2 else 2**62
+    return a_lo, a_hi, lo, hi
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _rounded(a, a_lo, a_hi, lo, hi, thr):
+    """The accumulator a (7 fraction bits) sign-saturated, rounded up where its fraction > thr (Lava's
+    stochastic rounding: r < fraction / 128 with thr = floor(128 * r)) and clipped to [lo, hi]."""
+    a = min(max(a, a_lo), a_hi)
+    return min(max((a >> 7) + ((a & 127) > thr), lo), hi)
+
+
+@numba.njit(cache=True, nogil=True)
+def _learn_columns(syn, ats, cols, n_col, posts, n, ws, a_tab, b_tab, tx, ty, u, thr, sign, p0, p1, prod, fac, fconst,
+                   used, need):
+    """New w, d, t (those ``used``) in place of the synapses of pres cols[:n_col] (pre j's at syn[:, at:], at in
+    ats) with n posts: every post if ``posts`` is empty, else posts[:n], to which b_tab and ty are then
+    restricted (b_tab[:, :, e], ty[e] of post posts[e]). ws: buffers for old w, d, t, acc, term. (One call for
+    many columns: a call costs numba's reference counting of every array argument.)"""
+    old, acc, term = ws
+    every = posts.size == 0
+    for c in range(n_col):
+        at, k = ats[c], cols[c]
+        for g in range(3):
+            for e in range(n if need[g] and every else 0):  # explicit loops (numba's slices are slower),
+                # unsigned indices (numba then skips negative-index handling, so loops vectorize)
+                old[g, e] = syn[g, np.uint64(at + e)]
+            for e in range(n if need[g] and not every else 0):
+                old[g, e] = syn[g, np.uint64(at + posts[e])]
+        for tgt in range(3):
+            if not used[tgt]:
+                continue
+            for e in range(n if every else 0):
+                acc[e] = np.int64(syn[tgt, np.uint64(at + e)]) << 7
+            for e in range(0 if every else n):
+                acc[e] = np.int64(syn[tgt, np.uint64(at + posts[e])]) << 7
+            for p in range(p0, p1):
+                if prod[p, P_TGT] != tgt:
+                    continue
+                q, dep = p - p0, prod[p, P_DEP]
+                if dep == 1 and a_tab.shape[1] == 2:  # t_epoch 1: every y0 is at step 1
+                    _add_product(acc, a_tab[q, 1, k], b_tab[q, 0], ws, n, p, prod, fac, fconst)
+                elif dep == 1:
+                    for i in range(n):
+                        term[i] = _wrap32(b_tab[q, 0, i] * a_tab[q, ty[i], k])
+                    _add_product(acc, 1, term, ws, n, p, prod, fac, fconst)
+                elif (dep == 0 and tx[k] > 0) or (dep == 2 and u):
+                    _add_product(acc, a_tab[q, 0, k], b_tab[q, tx[k] if dep == 0 else 0], ws, n, p, prod, fac, fconst)
+                elif tgt == 2:  # a product that is 0 here
+                    _saturate(acc, n)
+            a_lo, a_hi, lo, hi = _bounds(tgt, sign)
+            for e in range(n if every else 0):
+                syn[tgt, np.uint64(at + e)] = _rounded(acc[e], a_lo, a_hi, lo, hi, thr)
+            for e in range(0 if every else n):
+                syn[tgt, np.uint64(at + posts[e])] = _rounded(acc[e], a_lo, a_hi, lo, hi, thr)
+
+
+@numba.njit(cache=True, nogil=True)
+def _learn_share(part, n_part, syn, at, cols, n_full, n_cols, posts, n_post, a_tab, b_tab, b_posts, tx, ty, ty_posts,
+                 u, thr, sign, p0, p1, prod, fac, fconst, used, need):
+    """Share ``part`` of ``n_part`` (disjoint synapses: shares may run at once) of an epoch's columns: cols[:n_full]
+    learn with every post, cols[-n_cols:] with the posts ``posts`` (b_posts, ty_posts: b_tab and ty there)."""
+    n_max = max(cols.size, n_post)
+    ws = (np.empty((3, n_max), np.int64), np.empty(n_max, np.int64), np.empty(n_max, np.int64))  # old w, d, t
+    lo, hi = n_full * part // n_part, n_full * (part + 1) // n_part
+    _learn_columns(syn, at[lo:hi], cols[lo:hi], hi - lo, np.empty(0, np.int64), n_post, ws, a_tab, b_tab, tx, ty, u,
+                   thr, sign, p0, p1, prod, fac, fconst, used, need)
+    lo, hi = cols.size - n_cols + n_cols * part // n_part, cols.size - n_cols + n_cols * (part + 1) // n_part
+    if hi > lo:
+        _learn_columns(syn, at[lo:hi], cols[lo:hi], hi - lo, posts, posts.size, ws, a_tab, b_posts, tx, ty_posts,
+                       False, thr, sign, p0, p1, prod, fac, fconst, used, need)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _learn_parallel(n_part, syn, at, cols, n_full, n_cols, posts, n_post, a_tab, b_tab, b_posts, tx, ty, ty_posts, u,
+                    thr, sign, p0, p1, prod, fac, fconst, used, need):
+    """_learn_share for shares 0..n_part-1 on as many threads (deterministic: the shares are disjoint)."""
+    for part in numba.prange(n_part):
+        _learn_share(part, n_part, syn, at, cols, n_full, n_cols, posts, n_post, a_tab, b_tab, b_posts, tx, ty,
+                     ty_posts, u, thr, sign, p0, p1, prod, fac, fconst, used, need)
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, teach, conn, syn_init, lp, l_int, l_frac,
+                l_keep, l_zero, rnd, rc, prod, fac, fconst, y_in, out_s, out_u, out_v, out_b, out_vd, rec_uv, rec_row,
+                rec_syn, rec_x, rec_y, rec_tx, rec_ty, n_thr):
     """One sample, every step. neuron rows: N_* (LIF, then the burst neuron's apical dendrite and burst
     generator where N_LUT >= 0). Learning connection l owns x traces/tx at columns lp[l, L_X]..,
     y traces/ty at lp[l, L_Y].., synapses at conn[c, C_SYN].. (pre-major). The learning state after
     step t goes to row rec_row[t] of rec_* (-1: not recorded). ``teach``: the band teacher (T_* columns;
-    T_ON 0: none), which drops teacher-channel input spikes while it is closed."""
+    T_ON 0: none), which drops teacher-channel input spikes while it is closed. Big learning connections
+    learn on n_thr threads."""
     _, steps, n = out_s.shape
     n_conn, n_lrn = conn.shape[0], lp.shape[0]
     u_st = np.zeros(n, np.int64)
@@ -255,12 +340,6 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, teach, conn, 
     ty = np.zeros(rec_ty.shape[2], np.int64)
     xh = np.zeros((t_max + 1, 2, n_max), np.int64)
     yh = np.zeros((t_max + 1, 3, n_max), np.int64)
-    idx_all = np.arange(n_max)
-    idx_post = np.zeros(n_max, np.int64)
-    raw = np.zeros(n_max, np.int64)
-    acc = np.zeros(n_max, np.int64)
-    term = np.zeros(n_max, np.int64)
-    new = np.zeros((3, n_max), np.int64)
     count, was_asked, gate = 0, False, False
     for t in range(steps):
         step = t + 1
@@ -357,7 +436,7 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, teach, conn, 
                     y_tr[:, yo:yo + n_post] = y_in[b, t, :, lp[l, L_Y3]:lp[l, L_Y3] + n_post]
             if step % tep == 0:
                 _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero, rnd, rc, prod, fac,
-                             fconst, syn, x_tr, y_tr, tx, ty, xh, yh, idx_all, idx_post, acc, term, new, raw)
+                             fconst, syn, x_tr, y_tr, tx, ty, xh, yh, n_thr)
             r = rec_row[t]
             if r >= 0:
                 rec_syn[b, r, :, base:base + n_pre * n_post] = syn[:, base:base + n_pre * n_post]
@@ -369,8 +448,12 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, teach, conn, 
 
 @numba.njit(cache=True, nogil=True)
 def _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero, rnd, rc, prod, fac, fconst,
-                 syn, x_tr, y_tr, tx, ty, xh, yh, idx_all, idx_post, acc, term, new, raw):
-    """Lava's run_lrn at the end of an epoch: trace histories, rules, new traces, reset of tx, ty."""
+                 syn, x_tr, y_tr, tx, ty, xh, yh, n_thr):
+    """Lava's run_lrn at the end of an epoch (on n_thr threads): trace histories, rules, new traces, reset of tx,
+    ty.
+
+    Only synapses with a live product change (a fixed point after epoch 1): every synapse in epoch 1, with
+    dt rules or u; else every synapse of the pres with x0 and, of the other pres, those of the posts with y0."""
     tep, xo, yo = lp[l, L_TEP], lp[l, L_X], lp[l, L_Y]
     epoch = step // tep
     txl, tyl = tx[xo:xo + n_pre], ty[yo:yo + n_post]
@@ -384,25 +467,41 @@ def _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero
     u = k >= 0 and epoch % (2 ** max(k, 0)) == 0
     p0, p1 = lp[l, L_P0], lp[l, L_P1]
     has_x0, has_y0, full = False, False, epoch == 1 or lp[l, L_DENSE] == 1
-    used = np.zeros(3, np.bool_)
+    used, need = np.zeros(3, np.bool_), np.zeros(3, np.bool_)  # targets; w, d, t read as factors
     for p in range(p0, p1):
         used[prod[p, P_TGT]] = True
+        for f in range(prod[p, P_F0], prod[p, P_F1]):
+            need[max(fac[f, F_CODE] - 7, 0)] |= fac[f, F_CODE] >= 7
         has_x0 |= prod[p, P_DEP] == 0
         has_y0 |= prod[p, P_DEP] == 1
         full |= prod[p, P_DEP] == 2 and u
-    n_y0 = 0
-    if has_y0:
-        for i in range(n_post):
-            if tyl[i] > 0:
-                idx_post[n_y0] = i
-                n_y0 += 1
-    for j in range(n_pre):  # a synapse without a live product keeps its value (a fixed point after epoch 1)
-        if full or (has_x0 and txl[j] > 0):  # every post; those with y0 sit at positions idx_post
-            _learn_column(j, idx_all, n_post, True, idx_post, n_y0, idx_all, syn, base, n_post, new, acc, term, raw, xh,
-                          yh, txl, tyl, tep, u, rc[l, epoch], lp[l, L_SIGN], p0, p1, prod, fac, fconst, used)
-        elif n_y0:  # only the posts with y0, at positions 0..n_y0-1
-            _learn_column(j, idx_post, n_y0, False, idx_all, n_y0, idx_all, syn, base, n_post, new, acc, term, raw, xh,
-                          yh, txl, tyl, tep, u, rc[l, epoch], lp[l, L_SIGN], p0, p1, prod, fac, fconst, used)
+    raw, cols = np.empty(max(n_pre, n_post), np.int64), np.empty(n_pre, np.int64)
+    a_tab, b_tab = np.empty((p1 - p0, tep + 1, n_pre), np.int64), np.empty((p1 - p0, tep + 1, n_post), np.int64)
+    _product_tables(a_tab, b_tab, p0, p1, prod, fac, fconst, xh[:, :, :n_pre], yh[:, :, :n_post], txl, tyl, tep,
+                    raw)
+    thr, sign = np.int64(np.floor(rc[l, epoch] * 128)), lp[l, L_SIGN]
+    n_full = n_cols = 0  # columns learning with every post (at cols[:n_full]), the others (at cols[-n_cols:])
+    for j in range(n_pre):
+        if full or (has_x0 and txl[j] > 0):
+            cols[n_full] = j
+            n_full += 1
+            continue
+        live = used[2]  # else a pre whose y0 products are 0 at every post (their pre side is 0) keeps its synapses
+        for p in range(p0, p1):  # (w, d are then in range: only tag_1 = -257 would change, by saturation)
+            for t in range(1, tep + 1):
+                live |= prod[p, P_DEP] == 1 and a_tab[p - p0, t, j] != 0
+        if live:
+            n_cols += 1
+            cols[n_pre - n_cols] = j
+    at = base + cols * n_post
+    posts = np.flatnonzero(tyl > 0)  # the other columns learn only where y0 products run: posts with y0
+    n_cols = n_cols if has_y0 and posts.size else 0
+    args = (syn, at, cols, n_full, n_cols, posts, n_post, a_tab, b_tab, b_tab[:, :, posts], txl, tyl, tyl[posts], u,
+            thr, sign, p0, p1, prod, fac, fconst, used, need)
+    if n_thr > 1 and n_pre * n_post >= 2**18:  # big enough to pay for the threads
+        _learn_parallel(n_thr, *args)
+    else:
+        _learn_share(0, 1, *args)
     x_tr[:, xo:xo + n_pre] = xh[tep, :, :n_pre]
     if not lp[l, L_3F]:
         y_tr[:, yo:yo + n_post] = yh[tep, :, :n_post]
@@ -518,8 +617,9 @@ def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Pla
     """Run ``plan`` on input spikes (steps, n_in) or (batch, steps, n_in); the connections named in
     ``learning`` (default: ``plan.learning``) learn as Lava's ``LearningDense`` (their target layer's
     events are the BAP). Layers with ``burst`` plans run as neurolearn's ``BurstLIF``. Samples are
-    independent: each learns from the plan's initial weights (``threads`` samples at a time) and draws
-    the same burst randoms.
+    independent: each learns from the plan's initial weights (``threads`` samples at a time; a single
+    sample's big connections learn on ``threads`` threads, default numba's number) and draws the same
+    burst randoms.
 
     ``y_traces[name]``: for three-factor programs onto plain LIF layers, integers 0..127 of shape
     (steps, 3, n_post) or (batch, steps, 3, n_post): what arrives on ``s_in_y1..3`` each step (onto burst
@@ -609,7 +709,8 @@ def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Pla
             np.concatenate(syn, axis=1).astype(np.int32),
             np.asarray(lps, np.int64), l_int, l_frac, l_keep, l_zero, np.stack(rand), rc,
             np.asarray(prods, np.int64).reshape(-1, 7), np.asarray(facs, np.int64).reshape(-1, 4),
-            np.asarray(consts, np.float64), y_in, out_s, out_u, out_v, out_b, out_vd, record_uv, rec_row, *rec)
+            np.asarray(consts, np.float64), y_in, out_s, out_u, out_v, out_b, out_vd, record_uv, rec_row, *rec,
+            (threads or numba.get_num_threads()) if batch == 1 else 1)
     with ThreadPoolExecutor(threads or 1) as pool:  # the compiled loop releases the GIL
         list(pool.map(lambda b: _run_sample(b, *args), range(batch)))
 
