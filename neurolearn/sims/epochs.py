@@ -7,6 +7,7 @@ learning connections' weights after every epoch). ``neurolearn verify --learning
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,6 +67,8 @@ class EpochRun:
     spikes: dict = field(repr=False)
     bursts: dict = field(repr=False)
     weights: dict = field(repr=False)
+    steps_per_s: float | None = None   # Lava: steps/s after the first epoch (which includes the build),
+    #                                    reading the weights after each epoch included
 
 
 def run_fixed(plan: Plan, schedule: Schedule) -> EpochRun:
@@ -91,19 +94,23 @@ def run_lava(plan: Plan, schedule: Schedule, progress: bool = False) -> EpochRun
     cfg = lava["Loihi2SimCfg"](select_tag="fixed_pt")
     anchor = next(iter(graph.lifs.values()))
     weights = {name: [] for name in plan.learning}
-    done = 0
+    done, started = 0, None
     try:
         for end in tqdm(schedule.epoch_ends, desc="Lava (fixed_pt)", disable=not progress):
             anchor.run(condition=lava["RunSteps"](num_steps=end + 1 - done), run_cfg=cfg)
+            if started is None:
+                started, first = time.perf_counter(), end + 1
             done = end + 1
             for name in weights:
                 weights[name].append(np.asarray(graph.denses[name].weights.get()).astype(np.int64))
+        elapsed = time.perf_counter() - started
         data = {key: np.asarray(m.get_data()[key[0]][("s_out" if key[1] == "spikes" else "s_out_burst")])
                 for key, m in monitors.items()}
     finally:
         anchor.stop()
     return EpochRun("lava-fixed_pt", {n: data[n, "spikes"].astype(np.uint8) for n in graph.lifs},
-                     {n: data[n, "bursts"].astype(np.uint8) for n in graph.lifs},
-                     {n: np.stack(w) for n, w in weights.items()})
+                    {n: data[n, "bursts"].astype(np.uint8) for n in graph.lifs},
+                    {n: np.stack(w) for n, w in weights.items()},
+                    steps_per_s=(done - first) / elapsed if done > first else None)
 
 
