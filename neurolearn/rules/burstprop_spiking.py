@@ -169,6 +169,6 @@ def _representable() -> tuple[tuple[str, float], ...]:
     return tuple(out)
 
 
-def event_pbar(pbar: Tensor, events: Tensor, bursts: Tensor, shift: int) -> Tensor:
-    """The on-chip Pbar in float: on each event, ``pbar += (burst - pbar) * 2**-shift``."""
+def event_pbar(pbar, events, bursts, shift: int):
+    """The on-chip Pbar in float (tensors or arrays): on each event, ``pbar += (burst - pbar) * 2**-shift``."""
     return pbar + events * (bursts - pbar) * 2.0 ** -shift

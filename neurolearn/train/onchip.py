@@ -26,7 +26,7 @@ import numpy as np
 from neurolearn.compile.burst import BurstCompiled, compile_burst_network
 from neurolearn.compile.plan import TeacherPlan
 from neurolearn.nir.burst import BurstLayer, BurstNetwork
-from neurolearn.rules.burstprop_spiking import BurstpropSpiking
+from neurolearn.rules.burstprop_spiking import BurstpropSpiking, event_pbar
 from neurolearn.sims.epochs import EpochRun, Schedule
 from neurolearn.train.spiking import XOR_CONFIG, XOR_LABELS, BurstNet, SpikingConfig, xor_solved, xor_task
 
@@ -141,7 +141,7 @@ def run_float(net: BurstNetwork, compiled: BurstCompiled, schedule: Schedule,
             prob = 1 / (1 + np.exp(-(st["v_d"] - p.burst_offset) / p.burst_slope))
             bu[n] = ev[n] & (bursts_r[n][t] < prob)
             p_old[n] = pbar[n].copy()
-            pbar[n] = np.where(ev[n], pbar[n] + (bu[n] - pbar[n]) * 2.0**-shift, pbar[n])
+            pbar[n] = event_pbar(pbar[n], ev[n], bu[n], shift)
             out[n]["spikes"][t], out[n]["bursts"][t] = ev[n], bu[n]
         inp = gate.step(schedule.spikes[t].astype(bool), ev)
         for c in plan.connections:
