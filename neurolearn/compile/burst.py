@@ -53,12 +53,10 @@ def burst_lut(offset: float, slope: float, scale: float, file: str | None = None
     return lut, off, shift, err
 
 
-def _decay(keep: float, name: str, what: str, offset: int = 0):
-    """12-bit Lava decay for a per-step keep factor: (d, realised keep, note)."""
-    d = int(round(4096 * (1 - keep))) - offset
-    d = min(max(d, 0), 4095)
-    real = (4096 - d - offset) / 4096
-    return d, f"{name}.{what}: keep {keep} -> {real:.6f} ({4096 - d - offset}/4096)"
+def _decay(keep: float, name: str, what: str):
+    """12-bit Lava decay ``d`` for a per-step keep factor (4096 - d)/4096, and the note reporting it."""
+    d = min(max(int(round(4096 * (1 - keep))), 0), 4095)
+    return d, f"{name}.{what}: keep {keep} -> {(4096 - d) / 4096:.6f} ({4096 - d}/4096)"
 
 
 def _weights(w: np.ndarray, vth: int, headroom: float, name: str, file: str | None):
