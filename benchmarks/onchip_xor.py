@@ -60,6 +60,8 @@ def main():
         print(f"{seed:>4} | {fmt[0]:<27} {'yes' if solved(fx, schedule) else 'no':<4}| {fmt[1]:<27} "
               f"{'yes' if solved(fl, schedule) else 'no':<4}| {diff:<27}| {times} | {lava}", flush=True)
     n = len(args.seeds)
+    if not n:
+        return 0
     print(f"\nXOR learned: fixed point (= Lava) {fixed_ok}/{n} seeds, float twin {float_ok}/{n} seeds; "
           f"{schedule.steps} steps per training.")
     return 0

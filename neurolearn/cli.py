@@ -61,18 +61,31 @@ def cmd_compile(args) -> int:
     target = _target(args)
     build = compile_model(args.model, args.output, dt=args.dt, target=target)
     p = build.plan
-    print(f"compiled {args.model} -> {build.path}/ ({len(p.layers)} LIF, {len(p.connections)} Dense; "
-          f"dt = {p.dt:g} s); see {build.path}/report.md")
+    n_burst = sum(L.burst is not None for L in p.layers)
+    kinds = (f"{len(p.layers) - n_burst} LIF, {n_burst} BurstLIF, {len(p.connections) - len(p.learning)} Dense, "
+             f"{len(p.learning)} LearningDense" if build.network is None else
+             f"{len(p.layers)} LIF, {len(p.connections)} Dense")
+    print(f"compiled {args.model} -> {build.path}/ ({kinds}; dt = {p.dt:g} s); see {build.path}/report.md")
     if target is not None:
         print((build.path / "fit.txt").read_text().rstrip())
     return 0
 
 
-def cmd_fit(args) -> int:
+def _hardware_build(path):
+    """A build for fit/deploy: learning builds are refused (no Loihi microcode for BurstLIF here)."""
     from neurolearn.compile.build import load_build
+
+    build = load_build(path)
+    if build.network is None:
+        raise InputError(f"{path}: a learning build (BurstLIF, LearningDense); fit and deploy map plain LIF/Dense "
+                         "builds only: BurstLIF is neurolearn's own Lava process with no Loihi 2 microcode here")
+    return build
+
+
+def cmd_fit(args) -> int:
     from neurolearn.hardware.fit import check_fit, format_fit, plot_utilization
 
-    report = check_fit(load_build(args.build).plan, _target(args))
+    report = check_fit(_hardware_build(args.build).plan, _target(args))
     print(format_fit(report, max_rows=args.max_rows))
     if args.plot:
         plot_utilization(report, args.plot)
@@ -81,11 +94,10 @@ def cmd_fit(args) -> int:
 
 
 def cmd_deploy(args) -> int:
-    from neurolearn.compile.build import load_build
     from neurolearn.hardware.deploy import runtime_status, write_bundle
     from neurolearn.hardware.fit import check_fit, format_fit
 
-    build = load_build(args.build)
+    build = _hardware_build(args.build)
     target = _target(args)
     fit = check_fit(build.plan, target)
     if not fit.fits:
@@ -180,7 +192,7 @@ def cmd_verify_learning(args) -> int:
         raise InputError(f"{build.path}: no {SCHEDULE} (the input to learn from); 'neurolearn train --spiking "
                          "--on-chip' writes builds that carry one")
     schedule = Schedule.load(build.path / SCHEDULE)
-    if args.epochs:
+    if args.epochs is not None:
         schedule = schedule.first_epochs(args.epochs)
     t0 = time.perf_counter()
     ours = run_fixed(build.plan, schedule)
@@ -202,12 +214,17 @@ def cmd_verify(args) -> int:
 
     if args.learning:
         return cmd_verify_learning(args)
+    if args.epochs is not None:
+        raise InputError("--epochs applies to --learning only")
     target = Path(args.target)
     if target.is_dir() and load_build(target).network is None:
         raise InputError(f"{target}: a learning build; verify it with 'neurolearn verify {target} --learning'")
     with tempfile.TemporaryDirectory() as tmp:
         if target.suffix == ".nir" or target.is_file():
             build = compile_model(target, Path(tmp) / "build", dt=args.dt)
+            if build.network is None:
+                raise InputError(f"{target}: compiles to a learning build; compile it ('neurolearn compile') and "
+                                 "verify the build with --learning, or use 'neurolearn train --spiking --on-chip'")
         else:
             build = load_build(target)
         spikes = _load_input(args, build.plan.input_size)

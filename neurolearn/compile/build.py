@@ -55,6 +55,10 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
         from neurolearn.compile.burst import compile_burst_network
         from neurolearn.nir.burst import from_nir
 
+        if target is not None:
+            raise InputError(f"{model}: a burst network with on-chip rules compiles to a learning build, which the "
+                             "fit check does not map (BurstLIF has no Loihi 2 microcode here); compile without "
+                             "--target")
         compiled = compile_burst_network(from_nir(graph, file=str(model)), file=str(model))
         write_learning_build(out, model, compiled.plan, compiled.notes)
         return Build(path=out, network=None, plan=compiled.plan)

@@ -6,9 +6,9 @@ rule), each feedback Y a ``Dense`` from the upper layer's bursts into the lower 
 dendrite. Optionally a **teacher**: two extra input channels (push up, push down) into the top
 layer's dendrites, the instructive signal of supervised burstprop.
 
-Units: one float voltage unit (the somatic threshold) is ``vth << 6`` integer units; a weight w
-(threshold units per event) becomes ``w * vth / 2**weight_exp``. Every rounding and approximation is
-listed in ``notes``.
+Units: one float voltage unit is ``vth << 6`` integer units (a layer's threshold ``threshold`` becomes
+``vth * threshold``); a weight w (voltage units per event) becomes ``w * vth / 2**weight_exp``. Every
+rounding and approximation is listed in ``notes``.
 """
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from neurolearn.nir.burst import BurstNetwork
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
 
 LUT_BINS_PER_SLOPE = 16    # burst table resolution: bins per unit of (v_d - offset) / slope
-LEARNING_HEADROOM = 1.0    # learning weights may grow to this multiple of their initial largest magnitude
+LEARNING_HEADROOM = 1.0    # range of learning weights as a multiple of their initial largest magnitude (beyond
+#                            it they saturate at the 8-bit limits, as on chip; the on-chip metrics count them)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def compile_burst_network(net: BurstNetwork, vth: int = 128, teacher_layer: str 
                                     "with alpha = 0 (no synaptic current state) only")
         dv, n_v = _decay(p.beta, layer.name, "beta")
         dv_d, n_d = _decay(p.beta_d, layer.name, "beta_d")
-        lut, off, shift, err = burst_lut(p.burst_offset, p.burst_slope, scale * p.threshold, file, layer.name)
+        lut, off, shift, err = burst_lut(p.burst_offset, p.burst_slope, scale, file, layer.name)
         notes += [n_v, n_d, f"{layer.name}: burst probability table, largest error of p {err:.4f}"]
         if not p.stochastic:
             raise QuantizationError(f"{where(file, layer.name, 'stochastic')} = False: BurstLIF draws bursts; "

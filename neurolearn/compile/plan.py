@@ -55,11 +55,12 @@ class BurstPlan:
 
     Per step: ``v_d = clip(trunc0(v_d * (4096 - dv_d) / 4096) + (a_apical << 6))`` (24 bits); an event
     bursts where ``r < lut[clip(((v_d - lut_offset) >> lut_shift) + 128, 0, 255)]``, r = floor(256 *
-    uniform) from ``numpy.random.default_rng(seed)`` (one draw per neuron and step); on each event
+    uniform) from ``numpy.random.default_rng(seed)`` (two uniforms per neuron and step: this one, then the
+    valence's rounding); on each event
     ``pbar += ((burst << 15) - pbar) >> pbar_shift``. Third factors, every step: the valence B - Pbar
     (Pbar before this step's update) as ``y1 = 64 + 8 q``, ``q = floor(((burst << 15) - pbar) * levels +
-    r2) >> 15)`` (stochastic rounding, r2 = floor(2**15 * a second uniform)); ``y2 = pbar >> 8``
-    (Pbar in 1/128); ``y3 = 0``."""
+    r2) >> 15)`` (stochastic rounding, r2 = floor(2**15 * the second uniform)); ``y2 = (pbar * 127) >> 15``
+    (Pbar in 1/127); ``y3 = 0``."""
 
     dv_d: int
     lut: np.ndarray = field(repr=False)   # (256,) burst probability * 256
@@ -157,7 +158,8 @@ class TeacherPlan:
     input channels (``up``, ``down``) only where the prediction needs them. It counts ``layer``'s events
     while no request is active (the prediction; the count restarts after each request); when a request
     starts it opens for its whole duration if the request is up and the count is below ``hi``, or down
-    and above ``lo`` (events, inclusive bounds stay closed)."""
+    and above ``lo`` (events, inclusive bounds stay closed). Requests without a silent step between them
+    count as one. The teacher connection reads exactly channels (up, up + 2), down = up + 1."""
 
     layer: str
     up: int
@@ -214,6 +216,7 @@ class Plan:
             if layer.name in sizes:
                 raise ShapeError(f"plan: duplicate layer name '{layer.name}'")
             sizes[layer.name] = layer.size
+        bursty = {layer.name for layer in self.layers if layer.burst is not None}
         for c in self.connections:
             for end in (c.source, c.target):
                 if end not in sizes:
@@ -227,7 +230,6 @@ class Plan:
                     raise ShapeError(f"plan: connection '{c.name}': input_range {c.input_range} needs the input "
                                      f"as source and 0 <= lo < hi <= {self.input_size}")
                 n_src = hi - lo
-            bursty = {layer.name for layer in self.layers if layer.burst is not None}
             if c.carries == "bursts" and c.source not in bursty:
                 raise ShapeError(f"plan: connection '{c.name}' carries bursts but '{c.source}' is not a burst layer")
             if c.port == "apical" and c.target not in bursty:
@@ -246,9 +248,15 @@ class Plan:
                 raise ShapeError(f"plan: output '{o}' is not a layer")
         t = self.teacher
         if t is not None:
-            if t.layer not in order or not (0 <= t.up < self.input_size and 0 <= t.down < self.input_size):
-                raise ShapeError(f"plan: teacher watches '{t.layer}' (a layer?) with channels {t.up}, {t.down} "
-                                 f"(input has {self.input_size})")
+            if t.layer not in order or t.down != t.up + 1 or not 0 <= t.up < self.input_size - 1:
+                raise ShapeError(f"plan: teacher watches '{t.layer}' with channels up {t.up}, down {t.down}; needs a "
+                                 f"layer and down = up + 1 < {self.input_size} (the input size)")
+            for c in self.connections:
+                lo, hi = c.input_range or (0, self.input_size)
+                if c.source == self.input_name and lo < t.up + 2 and t.up < hi and (lo, hi) != (t.up, t.up + 2):
+                    raise ShapeError(f"plan: connection '{c.name}' reads the teacher channels {t.up}, {t.down} with "
+                                     f"input_range {c.input_range}; a connection fed by the teacher reads exactly "
+                                     f"({t.up}, {t.up + 2})")
         names = {c.name: c for c in self.connections}
         for name, pl in self.learning.items():
             if name not in names:

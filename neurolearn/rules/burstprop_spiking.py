@@ -104,18 +104,18 @@ class BurstpropSpiking:
                             f"by more than {RATE_TOLERANCE:.0%}: change eta or the weight units (weight_exp, vth)")
         program = _program(lit, impulse, tau, rng_seed)
         got = 8 * program.products["dw"][0].scale * impulse * levels
-        k = self.pbar_shift()
+        shift = self.pbar_shift()
         notes = (f"learning rate: eta = {self.eta} is {target:.4g} weight units per unit of E (B - Pbar) Etilde; "
                  f"S = {lit} (x1 impulse {impulse}, valence levels {levels}) gives {got:.4g}, "
                  f"{100 * (got / target - 1):+.2f} %",
                  f"valence B - Pbar sent in steps of 1/{levels}, stochastically rounded (unbiased; adds noise)",
                  f"tau_pre {self.tau_pre} steps -> x1_tau {tau}, with Lava's stochastically rounded decay",
-                 f"Ebar/Bbar over tau_avg {self.tau_avg} steps -> Pbar per event, 2^-{k} (~{2 ** k} events)",
+                 f"Ebar/Bbar over tau_avg {self.tau_avg} steps -> Pbar per event, 2^-{shift} (~{2 ** shift} events)",
                  f"x1 saturates at 127: Etilde above {127 / impulse:.2f} events is clipped")
         return ChipRule(program, float_update="dW = eta (B - Pbar E) Etilde",
                         third_factors={"y1": f"64 + 8 q, q = (B - Pbar) * {levels} stochastically rounded"},
                         delivered_by="post neuron (BurstLIF s_out_y1)", approximations=notes,
-                        post_neuron={"valence_levels": levels, "pbar_shift": k})
+                        post_neuron={"valence_levels": levels, "pbar_shift": shift})
 
     def init_state(self, n_pre: int, n_post: int, batch: int) -> "RuleState":
         return RuleState(trace=torch.zeros(batch, n_pre), ebar=torch.full((n_post,), self.rate_init),

@@ -18,6 +18,8 @@ MANTISSAS = range(1, 8)            # |m| of a scale written as a literal (m = -8
 MAX_SCALE_ERROR = 0.125            # beyond this the nearest scale is refused (the target is out of range)
 Y_FULL_MIN = 8                     # smallest full scale (trace units at 1) a third factor may be given
 SCALE_TOLERANCE = 0.005            # a third factor's full scale is lowered from 127 until the scale is this exact
+
+
 def product_shift(factors: tuple[str, ...]) -> int:
     """Lava's hidden right shift (bits) of a product of the given factor variables."""
     return max(0, sum(FACTOR_BITS[f] for f in factors) + MANTISSA_BITS - ACCUMULATOR_BITS)

@@ -22,6 +22,7 @@ from neurolearn.rules.chip_fit import (TRACE_MAX, exp_trace, product_literal, re
                                        truncation_notes)
 from neurolearn.rules.engine import ChipRule, LearningProgram
 
+
 @dataclass(frozen=True)
 class STDP:
     """Pair-based STDP: amplitudes in float weight units per pair at zero lag, time constants in steps."""

@@ -76,8 +76,8 @@ def run_fixed(plan: Plan, schedule: Schedule) -> EpochRun:
     res = simulate_learning(plan, schedule.spikes, record=list(schedule.epoch_ends), record_uv=False)
     layers = res.sim.layers
     return EpochRun("neurolearn-fixed", {n: r.spikes[0] for n, r in layers.items()},
-                     {n: r.bursts[0] for n, r in layers.items()},
-                     {n: s.weights[0] for n, s in res.synapses.items()})
+                    {n: np.zeros_like(r.spikes[0]) if r.bursts is None else r.bursts[0] for n, r in layers.items()},
+                    {n: s.weights[0] for n, s in res.synapses.items()})
 
 
 def run_lava(plan: Plan, schedule: Schedule, progress: bool = False) -> EpochRun:
@@ -88,9 +88,10 @@ def run_lava(plan: Plan, schedule: Schedule, progress: bool = False) -> EpochRun
     graph = lava_learning_graph(plan, schedule.spikes)
     monitors = {}
     for name, proc in graph.lifs.items():
-        for key, port in (("spikes", proc.s_out), ("bursts", proc.s_out_burst)):
-            monitors[name, key] = lava["Monitor"]()
-            monitors[name, key].probe(port, schedule.steps)
+        for key, port in (("spikes", proc.s_out), ("bursts", getattr(proc, "s_out_burst", None))):
+            if port is not None:  # plain LIF layers have no bursts
+                monitors[name, key] = lava["Monitor"]()
+                monitors[name, key].probe(port, schedule.steps)
     cfg = lava["Loihi2SimCfg"](select_tag="fixed_pt")
     anchor = next(iter(graph.lifs.values()))
     weights = {name: [] for name in plan.learning}
@@ -109,7 +110,8 @@ def run_lava(plan: Plan, schedule: Schedule, progress: bool = False) -> EpochRun
     finally:
         anchor.stop()
     return EpochRun("lava-fixed_pt", {n: data[n, "spikes"].astype(np.uint8) for n in graph.lifs},
-                    {n: data[n, "bursts"].astype(np.uint8) for n in graph.lifs},
+                    {n: data[n, "bursts"].astype(np.uint8) if (n, "bursts") in data else
+                     np.zeros_like(data[n, "spikes"], np.uint8) for n in graph.lifs},
                     {n: np.stack(w) for n, w in weights.items()},
                     steps_per_s=(done - first) / elapsed if done > first else None)
 

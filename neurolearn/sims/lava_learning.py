@@ -13,17 +13,16 @@ import numpy as np
 
 from neurolearn.compile.lava_graph import LavaGraph, import_lava
 from neurolearn.compile.lava_script import build_neurons
-from neurolearn.compile.plan import Plan
+from neurolearn.compile.plan import Plan, Plasticity
 from neurolearn.errors import ShapeError
 from neurolearn.sims.lava_backend import run_monitored
-from neurolearn.compile.plan import Plasticity
 from neurolearn.sims.learning import LearningResult, SynapseRecord
 from neurolearn.sims.result import LayerRecord, SimResult
 
 SYNAPSE_VARS = ("weights", "tag_1", "tag_2", "x1", "x2", "y1", "y2", "y3", "tx", "ty")
 
 
-def _burst_lif(layer, lava_float: bool = False):
+def _burst_lif(layer):
     """neurolearn's BurstLIF process for a burst layer of the plan."""
     from neurolearn.compile.processes.process import BurstLIF
 

@@ -98,7 +98,7 @@ def _histories(h, n_tr, t_epoch, keep, zero_tau, r_decay, r_imp, t_spike, imp_in
 # Column layouts of the integer tables handed to the compiled loop.
 T_ON, T_LAYER, T_SIZE, T_UP, T_DOWN, T_LO, T_HI = range(7)                       # the band teacher
 (N_KEEP_U, N_KEEP_V, N_VTH, N_BIAS, N_KEEP_D, N_LUT, N_LUT_OFF, N_LUT_SHIFT, N_PBAR_SHIFT,
- N_LEVELS) = range(10)                                                            # per neuron
+ N_LEVELS, N_DRAW) = range(11)                                                            # per neuron
 C_SRC, C_SRC_N, C_TGT, C_TGT_N, C_EXP, C_LRN, C_SYN, C_PORT, C_CARRY, C_IN_LO = range(10)   # per connection
 L_TEP, L_3F, L_K, L_SIGN, L_DENSE, L_P0, L_P1, L_X, L_Y, L_Y3 = range(10)       # per learning connection
 P_TGT, P_DEP, P_MANT, P_SHIFT, P_SEXP, P_F0, P_F1 = range(7)                     # per product
@@ -358,10 +358,11 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, teach, conn, 
             if neuron[N_LUT, i] >= 0:
                 vd_st[i] = apical_voltage(vd_st[i], a_in[1, i], neuron[N_KEEP_D, i])
                 k = min(max(((vd_st[i] - neuron[N_LUT_OFF, i]) >> neuron[N_LUT_SHIFT, i]) + 128, 0), 255)
-                s[1, i] = s[0, i] and burst_r[t, 0, i] < luts[neuron[N_LUT, i], k]
+                dr = neuron[N_DRAW, i]
+                s[1, i] = s[0, i] and burst_r[t, 0, dr] < luts[neuron[N_LUT, i], k]
                 valence = (np.int64(s[1, i]) << PBAR_BITS) - pbar[i]
-                y_out[0, i] = VALENCE_ZERO + 8 * ((valence * neuron[N_LEVELS, i] + burst_r[t, 1, i]) >> PBAR_BITS)
-                y_out[1, i] = pbar[i] >> 8
+                y_out[0, i] = VALENCE_ZERO + 8 * ((valence * neuron[N_LEVELS, i] + burst_r[t, 1, dr]) >> PBAR_BITS)
+                y_out[1, i] = (pbar[i] * 127) >> PBAR_BITS
                 if s[0, i]:
                     pbar[i] += ((np.int64(s[1, i]) << PBAR_BITS) - pbar[i]) >> neuron[N_PBAR_SHIFT, i]
                 out_b[b, t, i] = s[1, i]
@@ -586,13 +587,13 @@ def _program_tables(prog: LearningProgram, n_prod: int, n_fac: int):
 
 
 def _neuron_tables(plan: Plan, steps: int):
-    """Per-neuron integer rows (N_*), the burst probability tables, each burst neuron's draws for every
-    step (steps, 2, n: floor(256 u) for the burst, floor(2**15 u) for the valence rounding; BurstLIF's
-    generator) and the initial Pbar."""
+    """Per-neuron integer rows (N_*), the burst probability tables, the burst neurons' draws for every
+    step (steps, 2, n_burst: floor(256 u) for the burst, floor(2**15 u) for the valence rounding; BurstLIF's
+    generator; column N_DRAW of a neuron) and the initial Pbar."""
     rows, luts, draws, pbar = [], [], [], []
     for layer in plan.layers:
         bp = layer.burst
-        row = np.zeros((10, layer.size), np.int64)
+        row = np.zeros((11, layer.size), np.int64)
         row[N_KEEP_U], row[N_KEEP_V], row[N_VTH], row[N_BIAS] = 4096 - (layer.du + 1), 4096 - layer.dv, \
             layer.vth << 6, layer.bias
         row[N_LUT] = -1
@@ -600,15 +601,15 @@ def _neuron_tables(plan: Plan, steps: int):
             row[N_KEEP_D], row[N_LUT], row[N_LUT_OFF], row[N_LUT_SHIFT] = 4096 - bp.dv_d, len(luts), \
                 bp.lut_offset, bp.lut_shift
             row[N_PBAR_SHIFT], row[N_LEVELS] = bp.pbar_shift, bp.valence_levels
+            row[N_DRAW] = sum(d.shape[2] for d in draws) + np.arange(layer.size)
             luts.append(bp.lut)
             u = np.random.default_rng(bp.seed).random((steps, 2, layer.size))
             draws.append((u * np.array([256, 2**PBAR_BITS])[:, None]).astype(np.int64))
-        else:
-            draws.append(np.zeros((steps, 2, layer.size), np.int64))
         pbar.append(np.full(layer.size, 0 if bp is None else bp.pbar_init, np.int64))
         rows.append(row)
     luts = np.asarray(luts, np.int64).reshape(-1, 256)
-    return np.concatenate(rows, axis=1), luts, np.concatenate(draws, axis=2), np.concatenate(pbar)
+    draws = np.concatenate(draws, axis=2) if draws else np.zeros((steps, 2, 0), np.int64)
+    return np.concatenate(rows, axis=1), luts, draws, np.concatenate(pbar)
 
 
 def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Plasticity] | None = None,

@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from neurolearn.compile.burst import BurstCompiled, compile_burst_network
-from neurolearn.compile.plan import TeacherPlan
+from neurolearn.compile.plan import WEIGHT_RANGE, TeacherPlan
+from neurolearn.errors import InputError
 from neurolearn.nir.burst import BurstLayer, BurstNetwork
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking, event_pbar
 from neurolearn.sims.epochs import EpochRun, Schedule
@@ -45,8 +46,15 @@ class OnChipConfig:
     tau_avg: float = 2560.0    # Pbar time scale, steps (several epochs: Pbar is the average over all patterns)
     rate: float = 0.1          # typical event rate (events per step): sets Pbar's per-event average 2**-k
     target_lo: float = 0.02    # band teacher: output events per neuron and step it accepts as 'low' ...
-    target_hi: float = 0.08    # ... and as 'high' (None: open-loop teacher, always on)
+    target_hi: float = 0.08    # ... and as 'high'
     band: bool = True          # gate the teacher by the prediction (BandTeacher), as the host-side training does
+
+    def __post_init__(self):
+        for name in ("epochs", "steps_predict", "steps_teach", "steps_eval"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise InputError(f"on-chip XOR: {name} = {getattr(self, name)!r}; allowed integers >= 1")
+        if not 0 <= self.target_lo <= self.target_hi:
+            raise InputError(f"on-chip XOR: target band {self.target_lo}..{self.target_hi}; need 0 <= lo <= hi")
 
     @property
     def rule(self) -> BurstpropSpiking:
@@ -115,7 +123,8 @@ def run_float(net: BurstNetwork, compiled: BurstCompiled, schedule: Schedule,
     voltages, traces and Pbar, the same input spikes and the same burst random draws."""
     plan, rule = compiled.plan, cfg.rule
     layers = {L.name: L for L in net.layers}
-    bursts_r = {L.name: np.random.default_rng(L.burst.seed).random((schedule.steps, L.size)) for L in plan.layers}
+    bursts_r = {L.name: np.random.default_rng(L.burst.seed).random((schedule.steps, 2, L.size))[:, 0]
+                for L in plan.layers}  # BurstLIF's burst draws (the second uniform rounds the valence)
     w = {c.name: _float_weights(net, c.name, cfg.teacher, c.weights.shape) for c in plan.connections}
     state = {n: {k: np.zeros(L.size) for k in ("v", "v_d")} for n, L in layers.items()}
     pbar = {n: np.full(L.size, rule.p_init) for n, L in layers.items()}
@@ -230,7 +239,9 @@ def onchip_metrics(fixed: EpochRun, flt: EpochRun, schedule: Schedule, cfg: OnCh
             "rule": cfg.rule.to_dict(), "steps": schedule.steps,
             "fixed": {"epoch_rates": per_epoch(fixed), "eval_rates": fx.tolist(), "xor_solved": solved(fixed, schedule)},
             "float": {"epoch_rates": per_epoch(flt), "eval_rates": fl.tolist(), "xor_solved": solved(flt, schedule)},
-            "float_minus_fixed": (fl - fx).tolist()}
+            "float_minus_fixed": (fl - fx).tolist(),
+            # weights at the learning engine's limits after training (they saturate there, as on chip)
+            "saturated_weights": {n: int(np.isin(w[-1], WEIGHT_RANGE).sum()) for n, w in fixed.weights.items()}}
 
 
 def plot_onchip(metrics: dict, path) -> None:

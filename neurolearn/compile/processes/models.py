@@ -13,11 +13,11 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloat
 
+from neurolearn.compile.plan import PBAR_ONE, STATE_RANGE
 from neurolearn.compile.processes.process import BandTeacher, BurstLIF
+from neurolearn.rules.engine import VALENCE_ZERO
 
-PBAR_BITS = 15      # fixed-point Pbar: 2**15 is probability 1
-VALENCE_ZERO = 64   # y1 of valence 0; y1 = 64 + 8 q
-MAX_STATE = 2**23   # 24-bit states
+PBAR_BITS = PBAR_ONE.bit_length() - 1   # fixed-point Pbar: 2**15 is probability 1
 
 
 def _wrap32(x):
@@ -63,14 +63,14 @@ class PyBurstLIFModelFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
         vd = np.int64(self.v_d) * (self.decay_unity - int(self.dv_d))
         vd = np.sign(vd) * np.right_shift(np.abs(vd), self.decay_shift)
         vd = _wrap32(vd + _wrap32(np.int64(a_apical) << self.act_shift))
-        self.v_d[:] = np.clip(vd, -MAX_STATE + 1, MAX_STATE - 1)
+        self.v_d[:] = np.clip(vd, *STATE_RANGE)
         idx = np.clip(((np.int64(self.v_d) - int(self.lut_offset)) >> int(self.lut_shift)) + 128, 0, 255)
         u = self.rng.random((2,) + self.v_d.shape)
         burst = event & (np.int64(u[0] * 256) < self.burst_lut[idx])
         valence = (np.int64(burst) << PBAR_BITS) - self.pbar
         q = (valence * int(self.valence_levels) + np.int64(u[1] * 2**PBAR_BITS)) >> PBAR_BITS
         self.y1[:] = VALENCE_ZERO + 8 * q
-        self.y2[:] = self.pbar >> 8
+        self.y2[:] = (np.int64(self.pbar) * 127) >> PBAR_BITS
         self.y3[:] = 0
         p = np.int64(self.pbar[event])
         self.pbar[event] = p + (((np.int64(burst[event]) << PBAR_BITS) - p) >> int(self.pbar_shift))
@@ -117,7 +117,7 @@ class PyBurstLIFModelFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
         u = self.rng.random((2,) + self.v_d.shape)
         burst = event & (u[0] < p)
         self.y1[:] = VALENCE_ZERO + 8 * self.valence_levels * (burst - self.pbar)
-        self.y2[:] = self.pbar * 128
+        self.y2[:] = self.pbar * 127
         self.y3[:] = 0.0
         self.pbar[event] += (burst[event] - self.pbar[event]) * 2.0 ** -self.pbar_shift
         self.s_out.send(event)

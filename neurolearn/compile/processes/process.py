@@ -19,7 +19,8 @@ from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess, LogConfig
 from lava.magma.core.process.variable import Var
 
-LUT_SIZE = 256
+from neurolearn.compile.plan import LUT_SIZE
+
 
 
 class BurstLIF(LearningNeuronProcess, AbstractProcess):
