@@ -237,3 +237,71 @@ def test_burst_lif_float_model_in_lava():
         np.testing.assert_allclose(got["y1"][t], y1, rtol=1e-12)
         a, a_ap = w @ x[t], wa @ x[t]  # the Dense delivers next step
     assert got["b"].sum() > 0 and got["e"].sum() > got["b"].sum()
+
+
+def test_teacher_channels_read_only_through_their_range():
+    plan, _ = random_burst_net(0)
+    kw, n_out = plan.__dict__, plan.layers[2].size
+    whole = P.ConnectionPlan("all", "in", "l2", np.ones((n_out, plan.input_size)), port="apical")
+    with pytest.raises(ShapeError, match=r"connection 'all' reads the teacher channels .* exactly"):
+        P.Plan(**{**kw, "connections": plan.connections + (whole,)})
+    t = plan.teacher
+    with pytest.raises(ShapeError, match="down = up \\+ 1"):
+        P.Plan(**{**kw, "teacher": P.TeacherPlan("l2", t.up + 1, t.up, 0, 1)})
+
+
+def test_epoch_runs_with_a_plain_lif_layer(tmp_path):
+    plan, x = random_burst_net(1)
+    schedule = Schedule(x, (("predict", 0, 0, 0, 80),), (79, len(x) - 1))
+    run = run_fixed(plan, schedule)
+    assert run.bursts["l1"].sum() == 0 and run.spikes["l1"].shape == (len(x), plan.layers[1].size)
+    assert run.weights["a"].shape == (2,) + plan.connections[0].weights.shape
+    schedule.save(tmp_path / "s.npz")
+    again = Schedule.load(tmp_path / "s.npz")
+    assert again.windows == schedule.windows and np.array_equal(again.spikes, schedule.spikes)
+
+
+def test_burst_table_in_voltage_units_whatever_the_threshold():
+    from dataclasses import replace
+
+    from neurolearn.compile.burst import compile_burst_network
+    from neurolearn.train.onchip import xor_network
+
+    net = xor_network(0)
+    layers = tuple(replace(L, params=L.params._replace(threshold=2.0)) for L in net.layers)
+    plan = compile_burst_network(replace(net, layers=layers), vth=128).plan
+    hidden = plan.layer("hidden")
+    assert hidden.vth == 256 and hidden.burst.lut_offset == round(net.layers[0].params.burst_offset * 128 * 64)
+
+
+def test_plan_version_1_still_reads(small_plan):
+    d = json.loads(small_plan.to_json())
+    d["version"] = 1
+    for key in ("learning", "teacher"):
+        del d[key]
+    for layer in d["layers"]:
+        del layer["burst"]
+    for c in d["connections"]:
+        for key in ("port", "carries", "input_range"):
+            del c[key]
+    again = P.Plan.from_dict(d)
+    assert again.learning == {} and all(L.burst is None for L in again.layers)
+    assert [c.port for c in again.connections] == ["soma"] * len(again.connections)
+
+
+def test_learning_builds_refused_where_unsupported(tmp_path, capsys):
+    from neurolearn.nir import write
+    from neurolearn.nir.burst import to_nir
+    from neurolearn.train.onchip import xor_network
+
+    write(tmp_path / "m.nir", to_nir(xor_network(0)))
+    assert main(["compile", str(tmp_path / "m.nir"), "-o", str(tmp_path / "b"), "--target", "loihi2"]) == 2
+    assert "compile without --target" in capsys.readouterr().err and not (tmp_path / "b").exists()
+    assert main(["compile", str(tmp_path / "m.nir"), "-o", str(tmp_path / "b")]) == 0
+    assert "2 BurstLIF" in capsys.readouterr().out
+    for cmd in (["fit", str(tmp_path / "b"), "--target", "loihi2"], ["deploy", str(tmp_path / "b"), "--target",
+                                                                     "loihi2"],
+                ["verify", str(tmp_path / "m.nir")], ["verify", str(tmp_path / "b"), "--learning", "--epochs", "0"]):
+        assert main(cmd) == 2, cmd
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
