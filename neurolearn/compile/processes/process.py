@@ -9,7 +9,7 @@ Ports: ``a_in`` basal (feedforward) input to the soma, ``a_apical_in`` feedback 
 dendrite, ``s_out`` events, ``s_out_burst`` bursts (a subset of the events), and Lava's learning ports
 ``s_out_bap`` (= events) and ``s_out_y1..3`` (third factors for a ``LearningDense`` with a
 ``Loihi3FLearningRule``: y1 = 64 + 8 q, q the valence B - Pbar in steps of 1/``valence_levels``, y2 =
-Pbar in 1/128, y3 = 0).
+Pbar in 1/127, y3 = 0).
 """
 import typing as ty
 
