@@ -26,7 +26,6 @@ float, and the float twin of the on-chip network uses it.
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import asdict, dataclass
 
@@ -35,7 +34,8 @@ import torch
 from torch import Tensor
 
 from neurolearn.errors import RuleError
-from neurolearn.rules.engine import IMPULSE_RANGE, TAU_RANGE, VALENCE_ZERO, ChipRule, LearningProgram
+from neurolearn.rules.chip_fit import EXPONENTS, MANTISSAS
+from neurolearn.rules.engine import IMPULSE_RANGE, TAU_RANGE, VALENCE_ZERO, ChipRule, LearningProgram, product_shift
 
 LEVELS_MAX = 7        # y1 = 64 + 8 q stays a 7-bit trace for |q| <= 7
 RATE_TOLERANCE = 0.1   # largest relative learning-rate error chip_rule accepts
@@ -156,17 +156,10 @@ def _program(lit: str, impulse: int, tau: int, rng_seed: int) -> LearningProgram
                            t_epoch=1, rng_seed=rng_seed, three_factor=True)
 
 
-@functools.lru_cache(maxsize=None)
-def _representable() -> tuple[tuple[str, float], ...]:
-    """Each scale literal ``m*2^e`` (m 1..7) Lava accepts in the burstprop program, with its effective scale."""
-    out = []
-    for m in range(1, 8):
-        for e in range(-8, 9):
-            try:
-                out.append((f"{m}*2^{e}", _program(f"{m}*2^{e}", 16, 20, 0).products["dw"][0].scale))
-            except RuleError:
-                continue
-    return tuple(out)
+def _representable() -> list[tuple[str, float]]:
+    """Each scale literal ``m*2^e`` of the burstprop product, with its scale after the hidden shift."""
+    shift = product_shift(("x1", "y1"))
+    return [(f"{m}*2^{e}", m * 2.0 ** (e - shift)) for m in MANTISSAS for e in EXPONENTS]
 
 
 def event_pbar(pbar, events, bursts, shift: int):

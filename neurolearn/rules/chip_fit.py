@@ -9,8 +9,8 @@ import math
 import numpy as np
 
 from neurolearn.errors import RuleError
-from neurolearn.rules.engine import (ACCUMULATOR_BITS, FACTOR_BITS, IMPULSE_FRACTION_BITS, MANTISSA_BITS,
-                                     TAU_RANGE, TRACE_BITS, LearningProgram)
+from neurolearn.rules.engine import (IMPULSE_FRACTION_BITS, TAU_RANGE, TRACE_BITS, LearningProgram,
+                                     product_shift)
 
 TRACE_MAX = 2**TRACE_BITS - 1      # 127: a trace's largest value
 EXPONENTS = range(-7, 9)           # Lava's scale exponent after normalisation
@@ -18,11 +18,6 @@ MANTISSAS = range(1, 8)            # |m| of a scale written as a literal (m = -8
 MAX_SCALE_ERROR = 0.125            # beyond this the nearest scale is refused (the target is out of range)
 Y_FULL_MIN = 8                     # smallest full scale (trace units at 1) a third factor may be given
 SCALE_TOLERANCE = 0.005            # a third factor's full scale is lowered from 127 until the scale is this exact
-
-
-def product_shift(factors: tuple[str, ...]) -> int:
-    """Lava's hidden right shift (bits) of a product of the given factor variables."""
-    return max(0, sum(FACTOR_BITS[f] for f in factors) + MANTISSA_BITS - ACCUMULATOR_BITS)
 
 
 def product_literal(name: str, value: float, scale: float, factors: tuple[str, ...]) -> tuple[str, float]:

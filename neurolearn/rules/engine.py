@@ -42,6 +42,12 @@ _UK = re.compile(r"u(\d)")
 _SYMBOLS = "x0 y0 u0..u9 x1 x2 y1 y2 y3 w d t sgn(.) (.) + - * and literals n, 2^e, n*2^e"
 
 
+def product_shift(factors) -> int:
+    """Lava's hidden right shift (bits) of a product of the given factor variables (x1, y2, w, ...):
+    their widths plus the 4-bit mantissa beyond the 15-bit accumulator."""
+    return max(0, sum(FACTOR_BITS[f] for f in factors) + MANTISSA_BITS - ACCUMULATOR_BITS)
+
+
 @dataclass(frozen=True)
 class Factor:
     """One factor: ``var`` (x0 y0 x1 x2 y1 y2 y3 w d t) plus ``const``, or ``sgn(var + const)``."""
@@ -67,8 +73,8 @@ class Product:
 
     @property
     def shift(self) -> int:
-        """Lava's hidden right shift (bits): factor widths + 4 beyond the 15-bit accumulator."""
-        return max(0, sum(f.bits for f in self.factors) + MANTISSA_BITS - ACCUMULATOR_BITS)
+        """Lava's hidden right shift (bits): see :func:`product_shift`."""
+        return product_shift(f.var for f in self.factors)
 
     @property
     def scale(self) -> float:
