@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from neurolearn.compile.network import Network
 from neurolearn.compile.normalize import to_network
 from neurolearn.compile.plan import Plan
 from neurolearn.compile.quantize import quantize
-from neurolearn.compile.report import render_report
+from neurolearn.compile.report import render_learning_report, render_report
 from neurolearn.errors import InputError
 from neurolearn.nir import read
 from neurolearn.nir.burst import is_burst_graph
@@ -72,12 +73,7 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
         fit = check_fit(q.plan, target)
         if not fit.fits:
             raise HardwareFitError(f"{model}: does not fit {target.name}: " + "; ".join(fit.problems))
-    if out.exists() and not (out / PLAN).exists():
-        raise InputError(f"{out}: exists and is not a neurolearn build directory; choose another -o")
-    with atomic_dir(out) as tmp:
-        shutil.copyfile(model, tmp / MODEL)
-        (tmp / PLAN).write_text(q.plan.to_json())
-        (tmp / REPORT).write_text(render_report(net, q, model.name))
+    with _build_dir(out, model, q.plan, render_report(net, q, model.name)) as tmp:
         if fit is not None:
             from neurolearn.hardware.fit import format_fit, plot_utilization
 
@@ -91,25 +87,23 @@ def write_learning_build(out: str | os.PathLike, model: str | os.PathLike, plan:
     """Write a learning build (model.nir, plan.json, report.md listing ``notes``, schedule.npz if given)
     atomically; returns its path."""
     out = Path(out)
+    with _build_dir(out, model, plan, render_learning_report(plan, notes, Path(model).name)) as tmp:
+        if schedule is not None:
+            schedule.save(tmp / SCHEDULE)
+    return out
+
+
+@contextmanager
+def _build_dir(out: Path, model, plan: Plan, report: str):
+    """Write model.nir, plan.json and report.md into a temporary directory that replaces ``out`` when the
+    block (adding more files to the yielded path) completes; refuses an ``out`` that is not a build."""
     if out.exists() and not (out / PLAN).exists():
         raise InputError(f"{out}: exists and is not a neurolearn build directory; choose another -o")
     with atomic_dir(out) as tmp:
         shutil.copyfile(model, tmp / MODEL)
         (tmp / PLAN).write_text(plan.to_json())
-        lines = [f"# {Path(model).name}: learning build", "",
-                 "Burst layers run as neurolearn's BurstLIF; learning connections as Lava's LearningDense.", "",
-                 "| layer | size | vth | dv | dv_d | valence levels | Pbar 2^-k |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {L.name} | {L.size} | {L.vth} | {L.dv} | {L.burst.dv_d if L.burst else '-'} | "
-                  f"{L.burst.valence_levels if L.burst else '-'} | {L.burst.pbar_shift if L.burst else '-'} |"
-                  for L in plan.layers]
-        lines += ["", "| connection | program | t_epoch | x1 impulse, tau |", "|---|---|---|---|"]
-        lines += [f"| {name} | `{pl.program.dw}` | {pl.program.t_epoch} | {pl.program.x1_impulse}, "
-                  f"{pl.program.x1_tau} |" for name, pl in plan.learning.items()]
-        lines += ["", "## Conversions and approximations", ""] + [f"- {n}" for n in notes]
-        (tmp / REPORT).write_text("\n".join(lines) + "\n")
-        if schedule is not None:
-            schedule.save(tmp / SCHEDULE)
-    return out
+        (tmp / REPORT).write_text(report)
+        yield tmp
 
 
 def load_build(path: str | os.PathLike) -> Build:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from neurolearn.compile.network import Network
+from neurolearn.compile.plan import Plan
 from neurolearn.compile.quantize import QuantizationResult
 
 
@@ -53,3 +54,19 @@ def render_report(net: Network, q: QuantizationResult, source: str) -> str:
     lines += ["", "Headroom: u and v are 24-bit (|x| < 2^23 integer units); divide by each layer's scale "
               "for float units. The exact integers are in `plan.json` (format: docs/plan-format.md).", ""]
     return "\n".join(lines)
+
+
+def render_learning_report(plan: Plan, notes, model_name: str) -> str:
+    """report.md of a learning build: burst layers, learning programs, and every conversion and
+    approximation (``notes``)."""
+    lines = [f"# {model_name}: learning build", "",
+             "Burst layers run as neurolearn's BurstLIF; learning connections as Lava's LearningDense.", "",
+             "| layer | size | vth | dv | dv_d | valence levels | Pbar 2^-k |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {L.name} | {L.size} | {L.vth} | {L.dv} | {L.burst.dv_d if L.burst else '-'} | "
+              f"{L.burst.valence_levels if L.burst else '-'} | {L.burst.pbar_shift if L.burst else '-'} |"
+              for L in plan.layers]
+    lines += ["", "| connection | program | t_epoch | x1 impulse, tau |", "|---|---|---|---|"]
+    lines += [f"| {name} | `{pl.program.dw}` | {pl.program.t_epoch} | {pl.program.x1_impulse}, "
+              f"{pl.program.x1_tau} |" for name, pl in plan.learning.items()]
+    lines += ["", "## Conversions and approximations", ""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
