@@ -22,12 +22,14 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
+import torch
 
 from neurolearn.compile.burst import BurstCompiled, compile_burst_network
 from neurolearn.compile.plan import WEIGHT_RANGE, TeacherPlan
 from neurolearn.errors import InputError
 from neurolearn.nir.burst import BurstLayer, BurstNetwork
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking, event_pbar
+from neurolearn.nets.burst import BurstState, burst_step
 from neurolearn.sims.epochs import EpochRun, Schedule
 from neurolearn.train.spiking import XOR_CONFIG, XOR_LABELS, BurstNet, SpikingConfig, xor_solved, xor_task
 
@@ -119,14 +121,15 @@ def compile_xor(seed: int, cfg: OnChipConfig = OnChipConfig()) -> tuple[BurstCom
 
 def run_float(net: BurstNetwork, compiled: BurstCompiled, schedule: Schedule,
               cfg: OnChipConfig = OnChipConfig()) -> EpochRun:
-    """The float twin: the compiled network's structure and timing (one step per Dense), float weights,
-    voltages, traces and Pbar, the same input spikes and the same burst random draws."""
+    """The float twin: the compiled network's structure and timing (one step per Dense), the neurons'
+    float step (:func:`~neurolearn.nets.burst.burst_step`, float64), float weights, traces and Pbar, the
+    same input spikes and the same burst random draws."""
     plan, rule = compiled.plan, cfg.rule
     layers = {L.name: L for L in net.layers}
     bursts_r = {L.name: np.random.default_rng(L.burst.seed).random((schedule.steps, 2, L.size))[:, 0]
                 for L in plan.layers}  # BurstLIF's burst draws (the second uniform rounds the valence)
     w = {c.name: _float_weights(net, c.name, cfg.teacher, c.weights.shape) for c in plan.connections}
-    state = {n: {k: np.zeros(L.size) for k in ("v", "v_d")} for n, L in layers.items()}
+    state = {n: BurstState(*(torch.zeros(L.size, dtype=torch.float64) for _ in range(3))) for n, L in layers.items()}
     pbar = {n: np.full(L.size, rule.p_init) for n, L in layers.items()}
     shift = rule.pbar_shift()
     k_pre = math.exp(-1.0 / round(rule.tau_pre))
@@ -142,13 +145,9 @@ def run_float(net: BurstNetwork, compiled: BurstCompiled, schedule: Schedule,
         for n, L in layers.items():
             soma = sum(buf[c.name] for c in plan.connections if c.target == n and c.port == "soma")
             apical = sum(buf[c.name] for c in plan.connections if c.target == n and c.port == "apical")
-            st, p = state[n], L.params
-            st["v"] = p.beta * st["v"] + soma
-            ev[n] = st["v"] > p.threshold
-            st["v"][ev[n]] = 0
-            st["v_d"] = p.beta_d * st["v_d"] + apical
-            prob = 1 / (1 + np.exp(-(st["v_d"] - p.burst_offset) / p.burst_slope))
-            bu[n] = ev[n] & (bursts_r[n][t] < prob)
+            basal, apical = (torch.as_tensor(x, dtype=torch.float64) for x in (soma, apical))
+            e, b, _, state[n] = burst_step(basal, apical, state[n], L.params, torch.as_tensor(bursts_r[n][t]))
+            ev[n], bu[n] = e.numpy() > 0, b.numpy() > 0
             p_old[n] = pbar[n].copy()
             pbar[n] = event_pbar(pbar[n], ev[n], bu[n], shift)
             out[n]["spikes"][t], out[n]["bursts"][t] = ev[n], bu[n]
