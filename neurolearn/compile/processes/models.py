@@ -25,6 +25,15 @@ def _wrap32(x):
     return ((x + 2**31) & (2**32 - 1)) - 2**31
 
 
+def _send(model, event, burst):
+    """A BurstLIF model's outputs of this step: events (also as BAP), bursts, and its y1..y3."""
+    model.s_out.send(event)
+    model.s_out_bap.send(event)
+    model.s_out_burst.send(burst)
+    for port, y in ((model.s_out_y1, model.y1), (model.s_out_y2, model.y2), (model.s_out_y3, model.y3)):
+        port.send(y)
+
+
 @implements(proc=BurstLIF, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
@@ -74,11 +83,7 @@ class PyBurstLIFModelFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
         self.y3[:] = 0
         p = np.int64(self.pbar[event])
         self.pbar[event] = p + (((np.int64(burst[event]) << PBAR_BITS) - p) >> int(self.pbar_shift))
-        self.s_out.send(event)
-        self.s_out_bap.send(event)
-        self.s_out_burst.send(burst)
-        for port, y in ((self.s_out_y1, self.y1), (self.s_out_y2, self.y2), (self.s_out_y3, self.y3)):
-            port.send(y)
+        _send(self, event, burst)
 
 
 @implements(proc=BurstLIF, protocol=LoihiProtocol)
@@ -120,11 +125,7 @@ class PyBurstLIFModelFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
         self.y2[:] = self.pbar * 127
         self.y3[:] = 0.0
         self.pbar[event] += (burst[event] - self.pbar[event]) * 2.0 ** -self.pbar_shift
-        self.s_out.send(event)
-        self.s_out_bap.send(event)
-        self.s_out_burst.send(burst)
-        for port, y in ((self.s_out_y1, self.y1), (self.s_out_y2, self.y2), (self.s_out_y3, self.y3)):
-            port.send(y)
+        _send(self, event, burst)
 
 
 @implements(proc=BandTeacher, protocol=LoihiProtocol)
