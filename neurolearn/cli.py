@@ -217,8 +217,6 @@ def cmd_verify(args) -> int:
     if args.epochs is not None:
         raise InputError("--epochs applies to --learning only")
     target = Path(args.target)
-    if target.is_dir() and load_build(target).network is None:
-        raise InputError(f"{target}: a learning build; verify it with 'neurolearn verify {target} --learning'")
     with tempfile.TemporaryDirectory() as tmp:
         if target.suffix == ".nir" or target.is_file():
             build = compile_model(target, Path(tmp) / "build", dt=args.dt)
@@ -227,6 +225,8 @@ def cmd_verify(args) -> int:
                                  "verify the build with --learning, or use 'neurolearn train --spiking --on-chip'")
         else:
             build = load_build(target)
+            if build.network is None:
+                raise InputError(f"{target}: a learning build; verify it with 'neurolearn verify {target} --learning'")
         spikes = _load_input(args, build.plan.input_size)
         rows = run_ladder(build, spikes, progress=_progress("lava samples"))
     print(format_table(rows))
