@@ -301,7 +301,8 @@ def test_learning_builds_refused_where_unsupported(tmp_path, capsys):
     assert "2 BurstLIF" in capsys.readouterr().out
     for cmd in (["fit", str(tmp_path / "b"), "--target", "loihi2"], ["deploy", str(tmp_path / "b"), "--target",
                                                                      "loihi2"],
-                ["verify", str(tmp_path / "m.nir")], ["verify", str(tmp_path / "b"), "--learning", "--epochs", "0"]):
+                ["verify", str(tmp_path / "m.nir")], ["verify", str(tmp_path / "b")],
+                ["verify", str(tmp_path / "b"), "--learning", "--epochs", "0"]):
         assert main(cmd) == 2, cmd
         err = capsys.readouterr().err
         assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
