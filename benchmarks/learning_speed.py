@@ -16,11 +16,12 @@ import time
 
 import numpy as np
 
-from neurolearn.compile.lava_graph import import_lava
-from neurolearn.compile.plan import ConnectionPlan, LayerPlan, Plan
-from neurolearn.rules.engine import LearningProgram
-from neurolearn.sims.lava_learning import lava_learning_graph
-from neurolearn.sims.epochs import run_fixed, run_lava
+from neurolearn.lava.graph import import_lava
+from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
+from neurolearn.ir.program import LearningProgram
+from neurolearn.lava.graph import lava_learning_graph
+from neurolearn.lava.runner import run_lava
+from neurolearn.sims.epochs import run_fixed
 from neurolearn.sims.learning import Plasticity, simulate_learning
 from neurolearn.train.onchip import OnChipConfig, compile_xor
 from neurolearn.verify import compare_epochs

@@ -15,7 +15,8 @@ import time
 
 
 
-from neurolearn.sims.epochs import run_fixed, run_lava
+from neurolearn.lava.runner import run_lava
+from neurolearn.sims.epochs import run_fixed
 from neurolearn.train.onchip import OnChipConfig, compile_xor, eval_rates, run_float, solved
 from neurolearn.verify import compare_epochs
 

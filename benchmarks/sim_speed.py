@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from neurolearn.compile.lava_graph import build_lava_graph, import_lava
-from neurolearn.compile.plan import ConnectionPlan, LayerPlan, Plan
+from neurolearn.lava.graph import build_lava_graph, import_lava
+from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
 from neurolearn.sims.fixed import simulate_fixed
-from neurolearn.sims.lava_backend import simulate_lava
+from neurolearn.lava.runner import simulate_lava
 from neurolearn.sims.result import as_batch
 
 RATE = 0.1  # input spike probability per step

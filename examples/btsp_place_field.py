@@ -18,7 +18,7 @@ import tempfile
 
 import numpy as np
 
-from neurolearn.compile.plan import ConnectionPlan, LayerPlan, Plan
+from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
 from neurolearn.rules import BTSP
 from neurolearn.sims.learning import Plasticity, simulate_learning
 

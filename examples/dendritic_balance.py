@@ -18,7 +18,7 @@ import tempfile
 
 import numpy as np
 
-from neurolearn.compile.plan import ConnectionPlan, LayerPlan, Plan
+from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
 from neurolearn.rules import DendriticBalance
 from neurolearn.rules.stdp import exp_trace
 from neurolearn.sims.learning import Plasticity, simulate_learning

@@ -118,14 +118,14 @@ def cmd_deploy(args) -> int:
 def _run_on_hardware(args, build, target) -> int:  # pragma: no cover - needs Intel's runtime and a board
     from lava.utils import loihi
 
-    from neurolearn.compile import lava_script
+    from neurolearn.lava import graph_script
 
     if args.host:
         loihi.use_ethernet_host(host_address=args.host)
     else:
         loihi.use_slurm_host(board=args.board)
     spikes = _load_input(args, build.plan.input_size)[0]
-    out = lava_script.run(build.plan.to_dict(), spikes, hardware=True, lava=lava_script.import_lava())
+    out = graph_script.run(build.plan.to_dict(), spikes, hardware=True, lava=graph_script.import_lava())
     np.savez(args.output or "loihi_output.npz", **{f"{k}/spikes": v for k, v in out.items()})
     print(f"ran {spikes.shape[0]} steps on {target.name}")
     return 0
@@ -145,7 +145,7 @@ def cmd_simulate(args) -> int:
 
             res = simulate_learning(build.plan, spikes, record=False).sim
         else:
-            from neurolearn.sims.lava_learning import simulate_learning_lava
+            from neurolearn.lava.runner import simulate_learning_lava
 
             if spikes.ndim == 3 and len(spikes) > 1:
                 raise InputError(f"{args.build}: Lava runs a learning build one sample at a time; give one sample "
@@ -160,7 +160,7 @@ def cmd_simulate(args) -> int:
 
         res = simulate_fixed(build.plan, spikes)
     else:
-        from neurolearn.sims.lava_backend import simulate_lava
+        from neurolearn.lava.runner import simulate_lava
 
         res = simulate_lava(build.plan, spikes, progress=_progress("lava samples"))
     _atomic_save(res, args.output)
@@ -182,7 +182,9 @@ def cmd_verify_learning(args) -> int:
     import time
 
     from neurolearn.compile.build import SCHEDULE, load_build
-    from neurolearn.sims.epochs import Schedule, run_fixed, run_lava
+    from neurolearn.ir.schedule import Schedule
+    from neurolearn.lava.runner import run_lava
+    from neurolearn.sims.epochs import run_fixed
     from neurolearn.verify import compare_epochs, format_epochs
 
     build = load_build(args.target)

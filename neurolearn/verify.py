@@ -111,7 +111,7 @@ def run_ladder(build, spikes: np.ndarray, progress=None) -> list[Row]:
     from neurolearn.nir import import_from_nir
     from neurolearn.sims.fixed import simulate_fixed
     from neurolearn.sims.float_ref import simulate_float
-    from neurolearn.sims.lava_backend import simulate_lava
+    from neurolearn.lava.runner import simulate_lava
     from neurolearn.sims.result import as_batch
 
     spikes = as_batch(spikes, build.plan.input_size)

@@ -11,7 +11,7 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from neurolearn.compile.plan import ConnectionPlan, LayerPlan, Plan  # noqa: E402
+from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan  # noqa: E402
 
 
 @pytest.fixture

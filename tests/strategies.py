@@ -2,7 +2,7 @@
 import numpy as np
 from hypothesis import strategies as st
 
-from neurolearn.compile import plan as P
+from neurolearn.ir import plan as P
 
 
 def edgy(lo, hi):

@@ -89,7 +89,7 @@ def test_verify_reports_mismatch_and_fails(build, capsys, monkeypatch):
         return res
 
     monkeypatch.setattr(fixed, "simulate_fixed", broken)
-    monkeypatch.setattr("neurolearn.sims.lava_backend.simulate_lava",
+    monkeypatch.setattr("neurolearn.lava.runner.simulate_lava",
                         lambda plan, spikes, record_uv=True, progress=None: real(plan, spikes, record_uv))
     assert main(["verify", str(build), "--steps", "20"]) == 1
     out = capsys.readouterr().out

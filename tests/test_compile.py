@@ -10,7 +10,7 @@ from torch import nn
 
 from neurolearn.compile.build import compile_model, load_build
 from neurolearn.compile.normalize import to_network
-from neurolearn.compile.plan import ConnectionPlan, LayerPlan, Plan
+from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
 from neurolearn.compile.quantize import quantize
 from neurolearn.errors import InputError, QuantizationError, ShapeError, UnsupportedNodeError
 from neurolearn.nir import export_to_nir, write

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neurolearn.sims.fixed import effective_weights, simulate_fixed
-from neurolearn.sims.lava_backend import simulate_lava
+from neurolearn.lava.runner import simulate_lava
 from tests.strategies import plans, spike_trains, weight_matrices
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from neurolearn.cli import main
-from neurolearn.compile.plan import ConnectionPlan, LayerPlan, Plan
+from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
 from neurolearn.errors import HardwareFitError
 from neurolearn.hardware.description import (CHIP_LIMITS, DESCRIPTIONS, DescriptionError, known_targets,
                                              load_target)

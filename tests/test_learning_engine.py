@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from neurolearn.compile import plan as P
+from neurolearn.ir import plan as P
 from neurolearn.errors import RuleError
-from neurolearn.rules.engine import LearningProgram
-from neurolearn.sims.lava_learning import simulate_learning_lava
+from neurolearn.ir.program import LearningProgram
+from neurolearn.lava.runner import simulate_learning_lava
 from neurolearn.sims.learning import Plasticity, simulate_learning, trace_randoms
 from tests.strategies import edgy, weight_matrices
 

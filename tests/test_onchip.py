@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 
 from neurolearn.cli import main
-from neurolearn.compile import plan as P
+from neurolearn.ir import plan as P
 from neurolearn.compile.build import SCHEDULE, compile_model, load_build
 from neurolearn.errors import QuantizationError, RuleError, ShapeError
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
-from neurolearn.rules.engine import LearningProgram
-from neurolearn.sims.epochs import Schedule, run_fixed, run_lava
-from neurolearn.sims.lava_learning import simulate_learning_lava
+from neurolearn.ir.program import LearningProgram
+from neurolearn.ir.schedule import Schedule
+from neurolearn.lava.runner import run_lava
+from neurolearn.sims.epochs import run_fixed
+from neurolearn.lava.runner import simulate_learning_lava
 from neurolearn.sims.learning import simulate_learning
 from neurolearn.train.onchip import OnChipConfig, compile_xor, eval_rates, run_float, solved
 from neurolearn.verify import compare_epochs
@@ -202,9 +204,9 @@ def test_cli_learning_boundaries(tmp_path, capsys):
 @pytest.mark.lava
 def test_burst_lif_float_model_in_lava():
     """BurstLIF's float ProcessModel (Loihi2SimCfg floating_pt) against the float equations written out."""
-    from neurolearn.compile.lava_graph import import_lava
-    from neurolearn.compile.processes.process import BurstLIF
-    from neurolearn.sims.lava_backend import run_monitored
+    from neurolearn.lava.graph import import_lava
+    from neurolearn.lava.processes.process import BurstLIF
+    from neurolearn.lava.runner import run_monitored
 
     lava = import_lava()
     rng = np.random.default_rng(5)
@@ -264,7 +266,7 @@ def test_epoch_runs_with_a_plain_lif_layer(tmp_path):
 def test_burst_table_in_voltage_units_whatever_the_threshold():
     from dataclasses import replace
 
-    from neurolearn.compile.burst import compile_burst_network
+    from neurolearn.compile.burst_mapping import compile_burst_network
     from neurolearn.train.onchip import xor_network
 
     net = xor_network(0)
@@ -291,7 +293,7 @@ def test_plan_version_1_still_reads(small_plan):
 
 def test_learning_builds_refused_where_unsupported(tmp_path, capsys):
     from neurolearn.nir import write
-    from neurolearn.nir.burst import to_nir
+    from neurolearn.nir.burst_encoding import to_nir
     from neurolearn.train.onchip import xor_network
 
     write(tmp_path / "m.nir", to_nir(xor_network(0)))

@@ -7,7 +7,8 @@ import torch
 from neurolearn.errors import InputError
 from neurolearn.nets import RateNet, teacher_step
 from neurolearn.nets.rate import EventState, RateParams
-from neurolearn.rules import Backprop, BurstpropRate, FeedbackAlignment, LayerSGD, Update, angle_deg, make_rule
+from neurolearn.train.rate_rules import (Backprop, BurstpropRate, FeedbackAlignment, LayerSGD, Update, angle_deg,
+                                         make_rate_rule)
 
 SIZES = [20, 30, 30, 5]
 
@@ -132,14 +133,14 @@ def test_params_are_json_and_rebuild_the_rule():
     rule = BurstpropRate(feedback="random", lr_hidden=[1.0, 0.25], p_baseline=0.3)
     params = json.loads(json.dumps(rule.params()))
     assert params["rule"] == "burstprop" and params["lr_hidden"] == [1.0, 0.25]
-    assert make_rule(params.pop("rule"), **params) == rule
+    assert make_rate_rule(params.pop("rule"), **params) == rule
 
 
 @pytest.mark.parametrize("make", [
     lambda: BurstpropRate(feedback="sideways"),
     lambda: BurstpropRate(p_baseline=1.5),
-    lambda: make_rule("hebb"),
-    lambda: make_rule("fa", feedback="random"),
+    lambda: make_rate_rule("hebb"),
+    lambda: make_rate_rule("fa", feedback="random"),
     lambda: Backprop(lr_hidden=[0.1]).optimizer(RateNet(SIZES)),
     lambda: RateNet(SIZES).bursts(*batch(), p_baseline=0.2),
 ])

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from neurolearn.nets.burst import BurstLIF, BurstParams, BurstState, burst_step
+from neurolearn.ir.burst_network import BurstParams
+from neurolearn.nets.burst_module import BurstLIF, BurstState, burst_step
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
 from neurolearn.train.spiking import XOR_CONFIG, train_spiking, xor_solved, xor_task
 
@@ -79,7 +80,7 @@ def test_burst_network_nir_round_trip_and_compile(tmp_path):
 
     from neurolearn.compile.build import compile_model
     from neurolearn.nir import read, write
-    from neurolearn.nir.burst import from_nir, to_nir
+    from neurolearn.nir.burst_encoding import from_nir, to_nir
     from neurolearn.train.spiking import to_burst_network
 
     task = xor_task()

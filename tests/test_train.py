@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from neurolearn.errors import InputError
-from neurolearn.rules import BurstpropRate
+from neurolearn.train.rate_rules import BurstpropRate
 from neurolearn.train.cli import add_train_parser
 from neurolearn.train.datasets import mnist_format, read_idx
 from neurolearn.train.loop import Task, TrainingError, load_task, preset_rule, train
@@ -215,7 +215,7 @@ def test_main_cli_trains_spiking_xor_and_writes_nir(tmp_path, capsys, monkeypatc
 
     from neurolearn.cli import main
     from neurolearn.nir import read
-    from neurolearn.nir.burst import from_nir
+    from neurolearn.nir.burst_encoding import from_nir
     from neurolearn.train import spiking
 
     short = spiking.XOR_CONFIG.__class__(**{**spiking.XOR_CONFIG.__dict__, "steps_predict": 20,
@@ -235,7 +235,7 @@ def test_main_cli_trains_spiking_xor_and_writes_nir(tmp_path, capsys, monkeypatc
 
 def test_rate_run_exports_its_spiking_form(tmp_path):
     from neurolearn.nir import read
-    from neurolearn.nir.burst import from_nir
+    from neurolearn.nir.burst_encoding import from_nir
 
     run = tmp_path / "r"
     assert run_cli(["--rule", "burstprop", "--task", "xor", "--epochs", "2", "-o", str(run)]) == 0

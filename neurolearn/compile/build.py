@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neurolearn.atomic import atomic_dir
-from neurolearn.compile.network import Network
+from neurolearn.ir.network import Network
 from neurolearn.compile.normalize import to_network
-from neurolearn.compile.plan import Plan
+from neurolearn.ir.plan import Plan
 from neurolearn.compile.quantize import quantize
 from neurolearn.compile.report import render_learning_report, render_report
 from neurolearn.errors import InputError
 from neurolearn.nir import read
-from neurolearn.nir.burst import is_burst_graph
+from neurolearn.nir.burst_encoding import is_burst_graph
 from neurolearn.nir.extension import block
 
 MODEL, PLAN, REPORT, SCHEDULE = "model.nir", "plan.json", "report.md", "schedule.npz"
@@ -53,8 +53,8 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
     rules = block(graph).get("rules", {})
     if is_burst_graph(graph) and any(r.get("rule") == "burstprop-spiking" for k, r in rules.items()
                                      if k.startswith("W:")):
-        from neurolearn.compile.burst import compile_burst_network
-        from neurolearn.nir.burst import from_nir
+        from neurolearn.compile.burst_mapping import compile_burst_network
+        from neurolearn.nir.burst_encoding import from_nir
 
         if target is not None:
             raise InputError(f"{model}: a burst network with on-chip rules compiles to a learning build, which the "

@@ -1,4 +1,4 @@
-"""NIR graph -> :class:`~neurolearn.compile.network.Network`: fix dt, fold gains and linear maps.
+"""NIR graph -> :class:`~neurolearn.ir.network.Network`: fix dt, fold gains and linear maps.
 
 Each neuron node becomes a population. The linear nodes between two neuron nodes (Linear, Affine,
 Scale, Flatten, summed fan-in) collapse into one weight matrix and a bias. Edges that close a cycle
@@ -15,7 +15,7 @@ from __future__ import annotations
 import nir
 import numpy as np
 
-from neurolearn.compile.network import Network, Population, Projection
+from neurolearn.ir.network import Network, Population, Projection
 from neurolearn.errors import NIRFormatError, ShapeError, UnsupportedNodeError, where
 from neurolearn.nir.extension import block, graph_dt, node_reset, node_reset_delay
 from neurolearn.nir.graph import flatten

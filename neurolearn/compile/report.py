@@ -1,8 +1,8 @@
 """report.md: what the compiler did to each parameter, in words a user can check."""
 from __future__ import annotations
 
-from neurolearn.compile.network import Network
-from neurolearn.compile.plan import Plan
+from neurolearn.ir.network import Network
+from neurolearn.ir.plan import Plan
 from neurolearn.compile.quantize import QuantizationResult
 
 

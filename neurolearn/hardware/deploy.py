@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neurolearn.atomic import atomic_dir
-from neurolearn.compile import lava_script
+from neurolearn.lava import graph_script
 from neurolearn.compile.build import MODEL, PLAN, REPORT, Build
 from neurolearn.errors import InputError
 from neurolearn.hardware.fit import FitReport, format_fit, plot_utilization
@@ -67,7 +67,7 @@ def write_bundle(build: Build, fit: FitReport, out: Path) -> Path:
     with atomic_dir(out) as tmp:
         for name in (MODEL, PLAN, REPORT):
             shutil.copyfile(build.path / name, tmp / name)
-        shutil.copyfile(lava_script.__file__, tmp / "run_on_loihi.py")
+        shutil.copyfile(graph_script.__file__, tmp / "run_on_loihi.py")
         (tmp / "placement.json").write_text(json.dumps(fit.placement.to_dict(), indent=1))
         (tmp / "fit.txt").write_text(format_fit(fit, max_rows=10**9) + "\n")
         plot_utilization(fit, tmp / "fit.png")

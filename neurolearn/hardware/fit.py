@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from neurolearn.compile.plan import STATE_BITS, Plan
+from neurolearn.ir.plan import STATE_BITS, Plan
 from neurolearn.hardware.description import Target
 from neurolearn.hardware.mapper import LayerDemand, Placement, demands_from_plan, map_network
 

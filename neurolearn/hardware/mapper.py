@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurolearn.compile.plan import Plan
+from neurolearn.ir.plan import Plan
 from neurolearn.errors import HardwareFitError
 from neurolearn.hardware.description import Target
 

@@ -27,9 +27,11 @@ import math
 from typing import NamedTuple, Sequence
 
 import torch
+import numpy as np
 from torch import Tensor, nn
 
 from neurolearn.errors import InputError
+from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
 
 FEEDBACK = ("random", "symmetric", "learned")
 
@@ -201,3 +203,23 @@ class RateNet(nn.Module):
     def bursts(self, x: Tensor, y: Tensor, p_baseline: float) -> list[BurstState]:
         """Both phases (see :func:`rate_pass`) for input x and one-hot target y."""
         return rate_pass(x, y, self.params(), p_baseline)
+
+
+def rate_to_burst_network(net, rule_params: dict, dt: float = 1e-3, params: BurstParams = BurstParams()) -> BurstNetwork:
+    """A trained rate network (:class:`neurolearn.nets.rate.RateNet`) in its spiking form: the same W, c,
+    Y (bursts of layer l to the dendrites of layer l-1) and Z (onto a layer's own dendrites), with the
+    spiking neuron parameters ``params`` (an event rate e in [0, 1] becomes events per step). The
+    conversion's spiking accuracy is not checked here."""
+    names = [f"layer{i + 1}" for i in range(len(net.layers))]
+    layers, weights, feedback, biases = [], {}, {}, {}
+    for i, (name, p) in enumerate(zip(names, net.params())):
+        layers.append(BurstLayer(name, p.W.shape[0], params))
+        weights[("input" if i == 0 else names[i - 1], name)] = p.W.detach().numpy().astype(np.float64)
+        biases[name] = p.c.detach().numpy().astype(np.float64)
+        if p.Y is not None:
+            feedback[(name, names[i - 1])] = p.Y.detach().numpy().T.astype(np.float64)
+        if p.Z is not None:
+            feedback[(name, name)] = p.Z.detach().numpy().astype(np.float64)
+    rules = {f"W:{'input' if i == 0 else names[i - 1]}->{name}": dict(rule_params) for i, name in enumerate(names)}
+    return BurstNetwork(dt=dt, input_size=net.sizes[0], layers=tuple(layers), weights=weights, feedback=feedback,
+                        rules=rules, biases=biases)

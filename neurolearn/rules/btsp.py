@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from neurolearn.errors import RuleError
-from neurolearn.rules.engine import TAU_RANGE, ChipRule, LearningProgram
-from neurolearn.rules.chip_fit import (TRACE_MAX, exp_trace, fit_third_factor, relative, trace_impulse, trace_tau,
+from neurolearn.ir.program import TAU_RANGE, ChipRule, LearningProgram
+from neurolearn.rules.engine_numbers import (TRACE_MAX, exp_trace, fit_third_factor, relative, trace_impulse, trace_tau,
                                        truncation_notes)
 
 Q_FORMS = ("sigmoid", "chip")

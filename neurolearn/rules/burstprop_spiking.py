@@ -34,8 +34,8 @@ import torch
 from torch import Tensor
 
 from neurolearn.errors import RuleError
-from neurolearn.rules.chip_fit import EXPONENTS, MANTISSAS
-from neurolearn.rules.engine import IMPULSE_RANGE, TAU_RANGE, VALENCE_ZERO, ChipRule, LearningProgram, product_shift
+from neurolearn.rules.engine_numbers import EXPONENTS, MANTISSAS
+from neurolearn.ir.program import IMPULSE_RANGE, TAU_RANGE, VALENCE_ZERO, ChipRule, LearningProgram, product_shift
 
 LEVELS_MAX = 7        # y1 = 64 + 8 q stays a 7-bit trace for |q| <= 7
 RATE_TOLERANCE = 0.1   # largest relative learning-rate error chip_rule accepts

@@ -25,8 +25,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from neurolearn.errors import RuleError
-from neurolearn.rules.engine import ChipRule, LearningProgram
-from neurolearn.rules.chip_fit import (exp_trace, fit_third_factor, product_literal, relative, trace_impulse,
+from neurolearn.ir.program import ChipRule, LearningProgram
+from neurolearn.rules.engine_numbers import (exp_trace, fit_third_factor, product_literal, relative, trace_impulse,
                                        trace_tau, truncation_notes)
 
 FORMS = ("error-neuron", "dendrite")

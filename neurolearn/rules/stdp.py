@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurolearn.errors import RuleError
-from neurolearn.rules.chip_fit import (TRACE_MAX, exp_trace, product_literal, relative, trace_impulse, trace_tau,
+from neurolearn.rules.engine_numbers import (TRACE_MAX, exp_trace, product_literal, relative, trace_impulse, trace_tau,
                                        truncation_notes)
-from neurolearn.rules.engine import ChipRule, LearningProgram
+from neurolearn.ir.program import ChipRule, LearningProgram
 
 
 @dataclass(frozen=True)

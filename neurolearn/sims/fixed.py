@@ -1,6 +1,6 @@
 """neurolearn's fixed-point simulator: bit-exact with Lava 0.10.0's ``Loihi2SimCfg(select_tag="fixed_pt")``.
 
-It runs a :class:`~neurolearn.compile.plan.Plan` (Lava ``Dense`` + ``LIF`` processes and an input
+It runs a :class:`~neurolearn.ir.plan.Plan` (Lava ``Dense`` + ``LIF`` processes and an input
 ``RingBuffer``) over a batch of independent samples in one compiled loop: no per-step messaging,
 integer arithmetic identical to ``PyLifModelBitAcc`` and ``PyDenseModelBitAcc``:
 
@@ -17,7 +17,7 @@ import numba
 import numpy as np
 from numba.typed import List
 
-from neurolearn.compile.plan import Plan
+from neurolearn.ir.plan import Plan
 from neurolearn.errors import ShapeError
 from neurolearn.sims.result import LayerRecord, SimResult, as_batch
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from neurolearn.compile.network import Network
+from neurolearn.ir.network import Network
 from neurolearn.sims.result import LayerRecord, SimResult, as_batch
 
 

@@ -2,7 +2,7 @@
 (``PyLearningDenseModelBitApproximate``, ``Loihi2SimCfg(select_tag="fixed_pt")``) for the same ``rng_seed``.
 
 A plan's connections named in ``learning`` run as ``LearningDense`` processes with a
-:class:`~neurolearn.rules.engine.LearningProgram`; the others as plain ``Dense``; layers as ``LIF`` (all as in
+:class:`~neurolearn.ir.program.LearningProgram`; the others as plain ``Dense``; layers as ``LIF`` (all as in
 :mod:`neurolearn.sims.fixed`). Every step, after its Dense work, a learning connection:
 
 * pre spikes: a repeat spike within the epoch adds the impulse to x1, x2 now (+1 if the impulse has a
@@ -26,9 +26,9 @@ from typing import Mapping, Sequence
 import numba
 import numpy as np
 
-from neurolearn.compile.plan import PBAR_ONE, SIGN_MODES, Plan, Plasticity
+from neurolearn.ir.plan import PBAR_ONE, SIGN_MODES, Plan, Plasticity
 from neurolearn.errors import InputError, QuantizationError, ShapeError
-from neurolearn.rules.engine import (FACTOR_BITS, TARGETS, THIRD_FACTOR_TAU, TRACE_BITS, VALENCE_ZERO, X_TRACES,
+from neurolearn.ir.program import (FACTOR_BITS, TARGETS, THIRD_FACTOR_TAU, TRACE_BITS, VALENCE_ZERO, X_TRACES,
                                      Y_TRACES, LearningProgram)
 from neurolearn.sims.fixed import (_spike_lists, _wrap32, apical_voltage, effective_weights, lif_current,
                                   lif_voltage)

@@ -13,7 +13,7 @@ import torch
 
 from neurolearn.errors import InputError
 from neurolearn.nets.rate import FEEDBACK
-from neurolearn.rules import RULES
+from neurolearn.train.rate_rules import RATE_RULES
 from neurolearn.train.loop import HIDDEN, TASKS, load_task, preset_rule, train
 
 METRICS = "metrics.json"
@@ -24,7 +24,7 @@ SPIKING_TASKS = ("xor", "digits")
 def add_train_parser(subparsers) -> None:
     """Add the ``train`` subcommand to an argparse subparsers object."""
     p = subparsers.add_parser("train", help="train burstprop (rate or --spiking), backprop or feedback alignment")
-    p.add_argument("--rule", choices=tuple(RULES), required=True)
+    p.add_argument("--rule", choices=tuple(RATE_RULES), required=True)
     p.add_argument("--task", choices=TASKS, required=True)
     p.add_argument("--feedback", choices=FEEDBACK,
                    help="burstprop's feedback weights Y: fixed random, symmetric (Y = W) or learned "
@@ -81,7 +81,8 @@ def cmd_train(args) -> int:
     task = load_task(args.task, args.data)
     rule = preset_rule(args.rule, args.task, feedback=args.feedback, n_hidden=None if hidden is None else len(hidden))
     net, metrics = train(rule, task, epochs=args.epochs, seed=args.seed, hidden=hidden, batch_size=args.batch_size)
-    from neurolearn.nir.burst import rate_to_burst_network, to_nir
+    from neurolearn.nets.rate import rate_to_burst_network
+    from neurolearn.nir.burst_encoding import to_nir
 
     written = write_run(out, metrics, to_nir(rate_to_burst_network(net, rule.params())))
     kind = f"{rule.name} ({rule.feedback} feedback)" if args.rule == "burstprop" else rule.name
@@ -157,7 +158,7 @@ def _plots(metrics: dict, directory: Path) -> list[str]:
 
 
 def _train_spiking(args) -> int:
-    from neurolearn.nir.burst import to_nir
+    from neurolearn.nir.burst_encoding import to_nir
     from neurolearn.train import spiking as sp
 
     if args.rule != "burstprop":
@@ -197,7 +198,7 @@ def _train_onchip(args, out: Path) -> int:
     from neurolearn.atomic import atomic_dir
     from neurolearn.compile.build import write_learning_build
     from neurolearn.nir import write
-    from neurolearn.nir.burst import to_nir
+    from neurolearn.nir.burst_encoding import to_nir
     from neurolearn.sims.epochs import run_fixed
     from neurolearn.train import onchip
 

@@ -15,8 +15,7 @@ import torch
 
 from neurolearn.errors import InputError, NeurolearnError
 from neurolearn.nets.rate import RateNet
-from neurolearn.rules import RULES, BurstpropRate, make_rule
-from neurolearn.rules.base import Rule, angle_deg
+from neurolearn.train.rate_rules import RATE_RULES, BurstpropRate, Rule, angle_deg, make_rate_rule
 from neurolearn.train import datasets
 
 TASKS = ("xor", "digits", "fashion-mnist")
@@ -37,8 +36,8 @@ def preset_rule(name: str, task: str, *, feedback: str | None = None, n_hidden: 
                 **overrides) -> Rule:
     """The rule ``name`` with the learning rates for ``task`` (LEARNING_RATES) and ``n_hidden``
     hidden layers (default: the task's default depth); ``overrides`` replace any parameter."""
-    if name not in RULES:
-        raise InputError(f"unknown rule {name!r}; allowed {', '.join(RULES)}")
+    if name not in RATE_RULES:
+        raise InputError(f"unknown rule {name!r}; allowed {', '.join(RATE_RULES)}")
     if task not in LEARNING_RATES:
         raise InputError(f"unknown task {task!r}; allowed {', '.join(TASKS)}")
     lr_top, lr_output = LEARNING_RATES[task]
@@ -50,7 +49,7 @@ def preset_rule(name: str, task: str, *, feedback: str | None = None, n_hidden: 
                   "lr_output": float(f"{lr_output / p_b:.6g}")}
         if feedback is not None:
             params["feedback"] = feedback
-    return make_rule(name, **{**params, **overrides})
+    return make_rate_rule(name, **{**params, **overrides})
 
 
 class TrainingError(NeurolearnError):

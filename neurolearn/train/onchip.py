@@ -24,13 +24,14 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 
-from neurolearn.compile.burst import BurstCompiled, compile_burst_network
-from neurolearn.compile.plan import WEIGHT_RANGE, TeacherPlan
+from neurolearn.compile.burst_mapping import BurstCompiled, compile_burst_network
+from neurolearn.ir.plan import WEIGHT_RANGE, TeacherPlan
 from neurolearn.errors import InputError
-from neurolearn.nir.burst import BurstLayer, BurstNetwork
+from neurolearn.ir.burst_network import BurstLayer, BurstNetwork
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking, event_pbar
-from neurolearn.nets.burst import BurstState, burst_step
-from neurolearn.sims.epochs import EpochRun, Schedule
+from neurolearn.nets.burst_module import BurstState, burst_step
+from neurolearn.ir.schedule import Schedule
+from neurolearn.sims.epochs import EpochRun
 from neurolearn.train.spiking import XOR_CONFIG, XOR_LABELS, BurstNet, SpikingConfig, xor_solved, xor_task
 
 
@@ -172,7 +173,7 @@ def run_float(net: BurstNetwork, compiled: BurstCompiled, schedule: Schedule,
 
 
 class _Gate:
-    """The band teacher (see :class:`~neurolearn.compile.plan.TeacherPlan`) for the float twin."""
+    """The band teacher (see :class:`~neurolearn.ir.plan.TeacherPlan`) for the float twin."""
 
     def __init__(self, plan: TeacherPlan | None):
         self.plan, self.count, self.asked, self.open = plan, 0, False, False

@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import torch
 
-from neurolearn.nets.burst import BurstParams, BurstState, burst_step
+from neurolearn.ir.burst_network import BurstParams
+from neurolearn.nets.burst_module import BurstState, burst_step
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking, RuleState
 
 
@@ -222,7 +223,7 @@ def xor_solved(rates: np.ndarray) -> bool:
 
 def to_burst_network(res: SpikingResult, input_size: int):
     """A trained result as a :class:`neurolearn.nir.burst.BurstNetwork` (for ``.nir`` export)."""
-    from neurolearn.nir.burst import BurstLayer, BurstNetwork
+    from neurolearn.ir.burst_network import BurstLayer, BurstNetwork
 
     c = res.config
     rule = res.rule.to_dict()

@@ -21,15 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-
-class BurstParams(NamedTuple):
-    alpha: float = 0.0          # somatic current keep factor per step (0: no synaptic current state)
-    beta: float = 0.9           # somatic voltage keep factor per step
-    beta_d: float = 0.9         # apical voltage keep factor per step
-    threshold: float = 1.0      # somatic threshold
-    burst_offset: float = 0.0   # apical voltage of p = 1/2
-    burst_slope: float = 1.0    # apical voltage range of the sigmoid (D in Payeur's model)
-    stochastic: bool = True     # sample bursts with probability p, else burst where v_d > burst_offset
+from neurolearn.ir.burst_network import BurstParams
 
 
 class BurstState(NamedTuple):

@@ -1,30 +1,46 @@
-"""Learning networks in Lava's own CPU runtime: the reference :mod:`neurolearn.sims.learning` must match.
+"""Plan -> Lava process graph: one ``RingBuffer`` input, one ``Dense`` per connection, one ``LIF`` per layer.
 
-A plan's connections named in ``learning`` become ``LearningDense`` processes (their target ``LIF``'s
-``s_out`` wired to ``s_in_bap``; for three-factor programs ``RingBuffer`` s feed ``s_in_y1..3``), the others
-``Dense``. Slow: every process is an OS process; keep networks and runs small.
+Only stock Lava processes are used. The construction itself lives in :mod:`neurolearn.lava.graph_script`
+(numpy and Lava only), which deployment bundles carry as their run script.
 """
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Mapping
 
 import numpy as np
 
-from neurolearn.compile.lava_graph import LavaGraph, import_lava
-from neurolearn.compile.lava_script import build_neurons
-from neurolearn.compile.plan import Plan, Plasticity
-from neurolearn.errors import ShapeError
-from neurolearn.sims.lava_backend import run_monitored
-from neurolearn.sims.learning import LearningResult, SynapseRecord
-from neurolearn.sims.result import LayerRecord, SimResult
+from neurolearn.lava import graph_script
+from neurolearn.ir.plan import Plan, Plasticity
+from neurolearn.errors import BackendUnavailableError, ShapeError
 
-SYNAPSE_VARS = ("weights", "tag_1", "tag_2", "x1", "x2", "y1", "y2", "y3", "tx", "ty")
+
+def import_lava() -> dict:
+    """The Lava classes neurolearn uses, or BackendUnavailableError saying why they are missing."""
+    try:
+        return graph_script.import_lava()
+    except Exception as exc:  # ImportError, or lava failing on an unsupported Python
+        raise BackendUnavailableError(
+            f"the Lava backend needs lava-nc 0.10.0 on Python 3.10; importing it failed: {exc}") from exc
+
+
+@dataclass
+class LavaGraph:
+    """The processes of one built network, by plan name."""
+
+    source: object
+    lifs: dict
+    denses: dict
+
+
+def build_lava_graph(plan: Plan, spikes: np.ndarray) -> LavaGraph:
+    """Build the Lava processes for ``plan`` fed by ``spikes`` of shape (steps, n_in)."""
+    return LavaGraph(*graph_script.build(plan.to_dict(), spikes, import_lava()))
 
 
 def _burst_lif(layer):
     """neurolearn's BurstLIF process for a burst layer of the plan."""
-    from neurolearn.compile.processes.process import BurstLIF
+    from neurolearn.lava.processes.process import BurstLIF
 
     bp = layer.burst
     return BurstLIF(shape=(layer.size,), du=layer.du, dv=layer.dv, dv_d=bp.dv_d, vth=layer.vth,
@@ -36,7 +52,7 @@ def _burst_lif(layer):
 
 def _band_teacher(plan: Plan, c, requests, lifs):
     """A BandTeacher between the teacher channels' RingBuffer and their Dense; returns its output port."""
-    from neurolearn.compile.processes.process import BandTeacher
+    from neurolearn.lava.processes.process import BandTeacher
 
     t = plan.teacher
     if c.input_range != (t.up, t.up + 2) or t.down != t.up + 1:
@@ -59,7 +75,7 @@ def lava_learning_graph(plan: Plan, spikes: np.ndarray, learning: Mapping[str, P
 
     learning = plan.learning if learning is None else learning
     plain = [asdict(L) for L in plan.layers if L.burst is None]
-    source, lifs = build_neurons(plain, spikes, lava)
+    source, lifs = graph_script.build_neurons(plain, spikes, lava)
     lifs.update({L.name: _burst_lif(L) for L in plan.layers if L.burst is not None})
     lifs = {L.name: lifs[L.name] for L in plan.layers}
     denses = {}
@@ -95,26 +111,3 @@ def lava_learning_graph(plan: Plan, spikes: np.ndarray, learning: Mapping[str, P
         dense.a_out.connect(target.a_apical_in if c.port == "apical" else target.a_in)
         denses[c.name] = dense
     return LavaGraph(source, lifs, denses)
-
-
-def simulate_learning_lava(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Plasticity] | None = None,
-                           y_traces: Mapping[str, np.ndarray] | None = None) -> LearningResult:
-    """One sample (steps, n_in) in Lava, every LIF and learning Var monitored every step (after learning)."""
-    learning = plan.learning if learning is None else learning
-    graph = lava_learning_graph(plan, spikes, learning, y_traces)
-    ports = {(n, k): getattr(lif, p) for n, lif in graph.lifs.items() for k, p in
-             (("spikes", "s_out"), ("u", "u"), ("v", "v"))}
-    bursty = [L.name for L in plan.layers if L.burst is not None]
-    ports.update({(n, k): getattr(graph.lifs[n], p) for n in bursty for k, p in (("bursts", "s_out_burst"),
-                                                                                  ("v_d", "v_d"))})
-    ports.update({(n, k): getattr(graph.denses[n], k) for n in learning for k in SYNAPSE_VARS})
-    data = {key: val[None] for key, val in run_monitored(graph.lifs, ports, len(spikes)).items()}
-    layers = {n: LayerRecord(spikes=data[n, "spikes"].astype(np.uint8), u=data[n, "u"].astype(np.int32),
-                             v=data[n, "v"].astype(np.int32),
-                             bursts=data[n, "bursts"].astype(np.uint8) if n in bursty else None,
-                             v_d=data[n, "v_d"].astype(np.int32) if n in bursty else None) for n in graph.lifs}
-    synapses = {n: SynapseRecord(**{k: data[n, k].astype(np.int32) for k in ("weights", "tag_1", "tag_2", "tx", "ty")},
-                                 x=np.stack([data[n, "x1"], data[n, "x2"]], axis=2).astype(np.int32),
-                                 y=np.stack([data[n, f"y{q}"] for q in (1, 2, 3)], axis=2).astype(np.int32))
-                for n in learning}
-    return LearningResult(SimResult(backend="lava-learning", layers=layers, delays=plan.depths()), synapses)

@@ -1,6 +1,6 @@
 """Burst networks (the NIR extension's two-compartment layers and rules) -> a learning plan.
 
-Each burst layer becomes a ``BurstLIF`` (:class:`~neurolearn.compile.plan.BurstPlan`), each event
+Each burst layer becomes a ``BurstLIF`` (:class:`~neurolearn.ir.plan.BurstPlan`), each event
 weight W a ``LearningDense`` running its rule's learning-engine program (or a ``Dense`` if it has no
 rule), each feedback Y a ``Dense`` from the upper layer's bursts into the lower layer's apical
 dendrite. Optionally a **teacher**: two extra input channels (push up, push down) into the top
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurolearn.compile.plan import BurstPlan, ConnectionPlan, LayerPlan, Plan, Plasticity
+from neurolearn.ir.plan import BurstPlan, ConnectionPlan, LayerPlan, Plan, Plasticity
 from neurolearn.errors import QuantizationError, RuleError, where
-from neurolearn.nir.burst import BurstNetwork
+from neurolearn.ir.burst_network import BurstNetwork
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
 
 LUT_BINS_PER_SLOPE = 16    # burst table resolution: bins per unit of (v_d - offset) / slope

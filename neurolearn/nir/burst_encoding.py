@@ -13,37 +13,13 @@ the apical node's ``burst`` block so the round trip is bit-exact.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import nir
 import numpy as np
 
 from neurolearn import __version__
 from neurolearn.errors import NIRFormatError, where
 from neurolearn.nir.extension import KEY, SCHEMA_VERSION, block, graph_dt
-from neurolearn.nets.burst import BurstParams
-
-
-@dataclass(frozen=True)
-class BurstLayer:
-    name: str
-    size: int
-    params: BurstParams
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class BurstNetwork:
-    """A layered burstprop network: ``weights[(src, dst)]`` (n_dst, n_src) carries events
-    (``src`` is the input or a layer), ``feedback[(upper, lower)]`` (n_lower, n_upper) carries bursts."""
-
-    dt: float
-    input_size: int
-    layers: tuple[BurstLayer, ...]
-    weights: dict = field(repr=False)
-    feedback: dict = field(repr=False)
-    rules: dict = field(default_factory=dict)  # connection name -> rule parameters (JSON-able)
-    biases: dict = field(default_factory=dict, repr=False)  # layer -> (n,) bias of its feedforward input
+from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
 
 
 def _keep_to_tau(dt, keep, what):
@@ -140,23 +116,3 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
     n_in = int(np.prod(graph.nodes["input"].input_type["input"]))
     return BurstNetwork(dt=dt, input_size=n_in, layers=tuple(layers), weights=weights, feedback=feedback,
                         rules=dict(block(graph).get("rules", {})), biases=biases)
-
-
-def rate_to_burst_network(net, rule_params: dict, dt: float = 1e-3, params: BurstParams = BurstParams()) -> BurstNetwork:
-    """A trained rate network (:class:`neurolearn.nets.rate.RateNet`) in its spiking form: the same W, c,
-    Y (bursts of layer l to the dendrites of layer l-1) and Z (onto a layer's own dendrites), with the
-    spiking neuron parameters ``params`` (an event rate e in [0, 1] becomes events per step). The
-    conversion's spiking accuracy is not checked here."""
-    names = [f"layer{i + 1}" for i in range(len(net.layers))]
-    layers, weights, feedback, biases = [], {}, {}, {}
-    for i, (name, p) in enumerate(zip(names, net.params())):
-        layers.append(BurstLayer(name, p.W.shape[0], params))
-        weights[("input" if i == 0 else names[i - 1], name)] = p.W.detach().numpy().astype(np.float64)
-        biases[name] = p.c.detach().numpy().astype(np.float64)
-        if p.Y is not None:
-            feedback[(name, names[i - 1])] = p.Y.detach().numpy().T.astype(np.float64)
-        if p.Z is not None:
-            feedback[(name, name)] = p.Z.detach().numpy().astype(np.float64)
-    rules = {f"W:{'input' if i == 0 else names[i - 1]}->{name}": dict(rule_params) for i, name in enumerate(names)}
-    return BurstNetwork(dt=dt, input_size=net.sizes[0], layers=tuple(layers), weights=weights, feedback=feedback,
-                        rules=rules, biases=biases)

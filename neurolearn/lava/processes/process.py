@@ -19,7 +19,7 @@ from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess, LogConfig
 from lava.magma.core.process.variable import Var
 
-from neurolearn.compile.plan import LUT_SIZE
+from neurolearn.ir.plan import LUT_SIZE
 
 
 

@@ -13,9 +13,9 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloat
 
-from neurolearn.compile.plan import PBAR_ONE, STATE_RANGE
-from neurolearn.compile.processes.process import BandTeacher, BurstLIF
-from neurolearn.rules.engine import VALENCE_ZERO
+from neurolearn.ir.plan import PBAR_ONE, STATE_RANGE
+from neurolearn.lava.processes.process import BandTeacher, BurstLIF
+from neurolearn.ir.program import VALENCE_ZERO
 
 PBAR_BITS = PBAR_ONE.bit_length() - 1   # fixed-point Pbar: 2**15 is probability 1
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from neurolearn.errors import QuantizationError, ShapeError, where
-from neurolearn.rules.engine import LearningProgram
+from neurolearn.ir.program import LearningProgram
 
 PLAN_FORMAT = "neurolearn-plan"
 PLAN_VERSION = 2                # 2 added burst layers, apical ports, input ranges and learning; reads 1 and 2
