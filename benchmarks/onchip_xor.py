@@ -17,7 +17,8 @@ import time
 
 from neurolearn.lava.runner import run_lava
 from neurolearn.sims.epochs import run_fixed
-from neurolearn.train.onchip import OnChipConfig, compile_xor, eval_rates, run_float, solved
+from neurolearn.sims.float_twin import run_float_twin
+from neurolearn.train.onchip import OnChipConfig, compile_xor, eval_rates, solved
 from neurolearn.verify import compare_epochs
 
 
@@ -42,7 +43,7 @@ def main():
         t = time.perf_counter()
         fx = run_fixed(compiled.plan, schedule)
         t_fx = time.perf_counter() - t
-        fl = run_float(net, compiled, schedule, cfg)
+        fl = run_float_twin(net, compiled, schedule, cfg.rule, cfg.teacher)
         r_fx, r_fl = eval_rates(fx, schedule), eval_rates(fl, schedule)
         fixed_ok += solved(fx, schedule)
         float_ok += solved(fl, schedule)

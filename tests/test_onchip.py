@@ -16,7 +16,8 @@ from neurolearn.lava.runner import run_lava
 from neurolearn.sims.epochs import run_fixed
 from neurolearn.lava.runner import simulate_learning_lava
 from neurolearn.sims.learning import simulate_learning
-from neurolearn.train.onchip import OnChipConfig, compile_xor, eval_rates, run_float, solved
+from neurolearn.sims.float_twin import run_float_twin
+from neurolearn.train.onchip import OnChipConfig, compile_xor, eval_rates, solved
 from neurolearn.verify import compare_epochs
 
 
@@ -51,7 +52,7 @@ def random_burst_net(seed: int):
                               rng_seed=int(rng.integers(0, 100)), three_factor=True)
     stdp = LearningProgram(dw="2^-3 * y0 * x1 - 2^-3 * x0 * y1", x1_impulse=12, x1_tau=8, y1_impulse=12, y1_tau=8)
     learning = {"a": P.Plasticity(valence), "c": P.Plasticity(valence), "b": P.Plasticity(stdp)}
-    teacher = P.TeacherPlan("l2", n_in, n_in + 1, lo=int(rng.integers(0, 5)), hi=int(rng.integers(5, 15)))
+    teacher = P.BandTeacherPlan("l2", n_in, n_in + 1, lo=int(rng.integers(0, 5)), hi=int(rng.integers(5, 15)))
     plan = P.Plan(1e-3, "in", n_in + 2, layers, conns, ("l2",), learning=learning, teacher=teacher)
     steps = 160
     x = (rng.random((steps, n_in + 2)) < 0.3).astype(np.uint8)
@@ -140,7 +141,8 @@ def test_valence_is_unbiased_on_chip():
     """The program's weight change averages eta (B - Pbar E) Etilde: compare the fixed-point drift with
     the float rule on a single synapse driven for a long time (a steady depression would fail)."""
     compiled, schedule, net = compile_xor(0, OnChipConfig(epochs=3))
-    fixed, flt = run_fixed(compiled.plan, schedule), run_float(net, compiled, schedule, OnChipConfig(epochs=3))
+    fixed, flt = run_fixed(compiled.plan, schedule), run_float_twin(net, compiled, schedule, OnChipConfig(epochs=3).rule,
+                                                                          OnChipConfig().teacher)
     name = "W:input->hidden"
     w0 = compiled.plan.connections[0].weights / compiled.weight_units[name]
     d_fixed = fixed.weights[name][-1] / compiled.weight_units[name] - w0
@@ -151,7 +153,7 @@ def test_valence_is_unbiased_on_chip():
 def test_xor_learned_in_fixed_point_and_float_twin():
     compiled, schedule, net = compile_xor(0)
     fixed = run_fixed(compiled.plan, schedule)
-    flt = run_float(net, compiled, schedule)
+    flt = run_float_twin(net, compiled, schedule, OnChipConfig().rule, OnChipConfig().teacher)
     assert solved(fixed, schedule), eval_rates(fixed, schedule)
     assert solved(flt, schedule), eval_rates(flt, schedule)
 
@@ -249,7 +251,7 @@ def test_teacher_channels_read_only_through_their_range():
         P.Plan(**{**kw, "connections": plan.connections + (whole,)})
     t = plan.teacher
     with pytest.raises(ShapeError, match="down = up \\+ 1"):
-        P.Plan(**{**kw, "teacher": P.TeacherPlan("l2", t.up + 1, t.up, 0, 1)})
+        P.Plan(**{**kw, "teacher": P.BandTeacherPlan("l2", t.up + 1, t.up, 0, 1)})
 
 
 def test_epoch_runs_with_a_plain_lif_layer(tmp_path):

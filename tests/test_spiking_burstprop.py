@@ -3,21 +3,22 @@ import numpy as np
 import pytest
 import torch
 
+from neurolearn.errors import InputError
 from neurolearn.ir.burst_network import BurstParams
-from neurolearn.nets.burst_module import BurstLIF, BurstState, burst_step
+from neurolearn.nets.burst_module import BurstNeuron, BurstNeuronState, burst_neuron_step
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
 from neurolearn.train.spiking import XOR_CONFIG, train_spiking, xor_solved, xor_task
 
 
 def zeros(n):
-    return BurstState(*(torch.zeros(1, n) for _ in range(3)))
+    return BurstNeuronState(*(torch.zeros(1, n) for _ in range(3)))
 
 
 def test_events_bursts_and_reset():
     p = BurstParams(beta=1.0, beta_d=1.0, threshold=1.0, burst_offset=0.0, stochastic=False)
     basal = torch.tensor([[0.5, 1.5, 2.0]])
     apical = torch.tensor([[5.0, 5.0, -5.0]])
-    e, b, prob, s = burst_step(basal, apical, zeros(3), p)
+    e, b, prob, s = burst_neuron_step(basal, apical, zeros(3), p)
     assert e.tolist() == [[0, 1, 1]] and b.tolist() == [[0, 1, 0]]  # bursts: events with a depolarized dendrite
     assert s.v.tolist() == [[0.5, 0, 0]]  # reset to zero where it fired
     assert torch.all(b <= e)
@@ -27,13 +28,13 @@ def test_stochastic_burst_probability_is_sigmoid_of_dendrite():
     n = 20000
     p = BurstParams(beta=0.0, beta_d=0.0, threshold=0.5, burst_offset=1.0, burst_slope=2.0)
     gen = torch.Generator().manual_seed(0)
-    e, b, prob, _ = burst_step(torch.ones(1, n), torch.full((1, n), 2.0), zeros(n), p, torch.rand(1, n, generator=gen))
+    e, b, prob, _ = burst_neuron_step(torch.ones(1, n), torch.full((1, n), 2.0), zeros(n), p, torch.rand(1, n, generator=gen))
     assert e.mean() == 1
     assert b.mean().item() == pytest.approx(torch.sigmoid(torch.tensor(0.5)).item(), abs=0.01)
 
 
 def test_module_state_and_seeded_draws():
-    m = BurstLIF(beta=0.8, init_hidden=True, seed=3)
+    m = BurstNeuron(beta=0.8, init_hidden=True, seed=3)
     x = torch.full((2, 50), 0.6)
     runs = []
     for _ in range(2):
@@ -42,8 +43,8 @@ def test_module_state_and_seeded_draws():
     for (e1, b1), (e2, b2) in zip(*runs):
         assert torch.equal(e1, e2) and torch.equal(b1, b2)
     assert sum(e.sum() for e, _ in runs[0]) > 0
-    with pytest.raises(ValueError, match="only 'zero'"):
-        BurstLIF(reset_mechanism="subtract")
+    with pytest.raises(InputError, match="only .zero."):
+        BurstNeuron(reset_mechanism="subtract")
 
 
 def test_rule_potentiates_when_bursts_exceed_their_average():

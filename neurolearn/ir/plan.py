@@ -153,7 +153,7 @@ class ConnectionPlan:
 
 
 @dataclass(frozen=True)
-class TeacherPlan:
+class BandTeacherPlan:
     """A band-gated teacher (neurolearn's ``BandTeacher`` process): it passes the teacher requests on two
     input channels (``up``, ``down``) only where the prediction needs them. It counts ``layer``'s events
     while no request is active (the prediction; the count restarts after each request); when a request
@@ -208,7 +208,7 @@ class Plan:
     outputs: tuple[str, ...]
     source: str = ""
     learning: dict = field(default_factory=dict)   # connection name -> Plasticity (a LearningDense)
-    teacher: TeacherPlan | None = None             # gates the teacher channels of the input
+    teacher: BandTeacherPlan | None = None             # gates the teacher channels of the input
 
     def __post_init__(self):
         sizes = {self.input_name: self.input_size}
@@ -318,7 +318,7 @@ class Plan:
             outputs=tuple(d["outputs"]),
             source=d.get("source", ""),
             learning={name: Plasticity.from_dict(pl) for name, pl in d.get("learning", {}).items()},
-            teacher=TeacherPlan(**d["teacher"]) if d.get("teacher") else None,
+            teacher=BandTeacherPlan(**d["teacher"]) if d.get("teacher") else None,
         )
 
     def to_json(self) -> str:

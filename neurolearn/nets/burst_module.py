@@ -1,18 +1,13 @@
-"""Two-compartment spiking burst neurons (Payeur et al. 2021, discretized at one step per dt).
+"""Two-compartment spiking burst neurons as a torch module, snntorch-style (Payeur et al. 2021, one step per dt).
 
-The soma is a current-based LIF driven by basal (feedforward) input; the apical dendrite is a leaky
-compartment driven by feedback (bursts from the layer above through Y, the recurrent Z, a teacher).
-A somatic spike is an **event**; an event becomes a **burst** with probability
-``p = sigmoid((v_d - burst_offset) / burst_slope)`` drawn from a seeded generator, or deterministically
-when ``v_d > burst_offset`` (``stochastic=False``). Events go forward, bursts go back.
+The soma is a LIF driven by basal (feedforward) input; the apical dendrite is a leaky compartment driven
+by feedback (bursts of the layer above through Y, a teacher). A somatic spike is an **event**; an event
+becomes a **burst** with probability ``p = sigmoid((v_d - burst_offset) / burst_slope)`` drawn from a
+seeded generator, or deterministically where ``v_d > burst_offset`` (``stochastic=False``).
 
-Per step (all keep factors in [0, 1], voltages in units of the somatic threshold)::
-
-    i   = alpha * i + basal          v   = beta * v + i        event = v > threshold; v <- 0
-    v_d = beta_d * v_d + apical      p   = sigmoid((v_d - burst_offset) / burst_slope)
-    burst = event & (r < p)          (r uniform in [0, 1), one draw per neuron and step)
-
-:func:`burst_step` is the single definition; :class:`BurstLIF` wraps it snntorch-style.
+The arithmetic is :mod:`neurolearn.dynamics` (``lif_float_step`` for the soma, ``burst_float_step`` for
+the dendrite), the same float steps the Lava float model and the float twin run; this module only holds
+state and draws. It runs on the CPU (the dendrite step evaluates its sigmoid with numpy).
 """
 from __future__ import annotations
 
@@ -21,37 +16,36 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from neurolearn.dynamics.burst_neuron import burst_float_step
+from neurolearn.dynamics.lif import lif_float_step
+from neurolearn.errors import InputError
 from neurolearn.ir.burst_network import BurstParams
 
+_dendrite = burst_float_step.py_func   # elementwise on CPU tensors
 
-class BurstState(NamedTuple):
+
+class BurstNeuronState(NamedTuple):
     i: Tensor    # somatic current
     v: Tensor    # somatic voltage
     v_d: Tensor  # apical dendrite voltage
 
 
-def burst_step(basal: Tensor, apical: Tensor, state: BurstState, params: BurstParams,
-               rand: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, BurstState]:
+def burst_neuron_step(basal: Tensor, apical: Tensor, state: BurstNeuronState, params: BurstParams,
+                      rand: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, BurstNeuronState]:
     """One step: ``(basal, apical, state, params) -> (events, bursts, burst probability, state)``.
 
     ``rand``: uniform [0, 1) numbers of the neurons' shape (needed when ``params.stochastic``).
     Events and bursts are 0/1 tensors of the input's dtype; bursts are a subset of events.
     """
-    i = params.alpha * state.i + basal if params.alpha else basal
-    v = params.beta * state.v + i
-    event = (v > params.threshold).to(v.dtype)
-    v = v * (1.0 - event)
-    v_d = params.beta_d * state.v_d + apical
-    p = torch.sigmoid((v_d - params.burst_offset) / params.burst_slope)
-    if params.stochastic:
-        burst = event * (rand < p).to(v.dtype)
-    else:
-        burst = event * (v_d > params.burst_offset).to(v.dtype)
-    return event, burst, p, BurstState(i, v, v_d)
+    s, i, v = lif_float_step(basal, state.i, state.v, params.alpha, params.beta, 0.0, params.threshold)
+    draw = rand if params.stochastic else 0.5   # p > 1/2 exactly where v_d > burst_offset
+    burst, v_d, _, _, _, p = _dendrite(s > 0, state.v_d, torch.zeros_like(v), apical, params.beta_d,
+                                       params.burst_offset, params.burst_slope, 0, 0, draw)
+    return s.to(basal.dtype), burst.to(basal.dtype), p, BurstNeuronState(i, v, v_d)
 
 
-class BurstLIF(nn.Module):
-    """snntorch-style module around :func:`burst_step`.
+class BurstNeuron(nn.Module):
+    """snntorch-style module around :func:`burst_neuron_step`.
 
     ``init_hidden=True`` keeps the state inside (``reset_hidden()`` clears it) and ``forward(basal,
     apical)`` returns ``(events, bursts)``; ``init_hidden=False`` takes and returns the state
@@ -63,18 +57,18 @@ class BurstLIF(nn.Module):
                  stochastic=True, init_hidden=False, reset_mechanism="zero", seed=0):
         super().__init__()
         if reset_mechanism != "zero":
-            raise ValueError(f"BurstLIF: reset_mechanism {reset_mechanism!r}; only 'zero' is supported")
+            raise InputError(f"BurstNeuron: reset_mechanism {reset_mechanism!r}; only 'zero' is supported")
         for name, val in (("alpha", alpha), ("beta", beta), ("beta_d", beta_d)):
             if not 0.0 <= val <= 1.0:
-                raise ValueError(f"BurstLIF: {name} = {val}; allowed [0, 1]")
-        if burst_slope <= 0 or threshold <= 0:
-            raise ValueError("BurstLIF: burst_slope and threshold must be > 0")
+                raise InputError(f"BurstNeuron: {name} = {val}; allowed [0, 1]")
+        if not (burst_slope > 0 and threshold > 0):
+            raise InputError(f"BurstNeuron: burst_slope = {burst_slope}, threshold = {threshold}; both must be > 0")
         self.params = BurstParams(alpha, beta, beta_d, threshold, burst_offset, burst_slope, stochastic)
         self.reset_mechanism = reset_mechanism
         self.init_hidden = init_hidden
         self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
-        self.state: BurstState | None = None
+        self.state: BurstNeuronState | None = None
         self.last_p: Tensor | None = None
 
     @property
@@ -85,16 +79,16 @@ class BurstLIF(nn.Module):
     def threshold(self) -> float:
         return self.params.threshold
 
-    def zero_state(self, like: Tensor) -> BurstState:
+    def zero_state(self, like: Tensor) -> BurstNeuronState:
         z = torch.zeros_like(like)
-        return BurstState(z, z.clone(), z.clone())
+        return BurstNeuronState(z, z.clone(), z.clone())
 
     def reset_hidden(self) -> None:
         """Clear the state (and restart the burst generator from its seed)."""
         self.state = None
         self.generator.manual_seed(self.seed)
 
-    def forward(self, basal: Tensor, apical: Tensor | None = None, state: BurstState | None = None):
+    def forward(self, basal: Tensor, apical: Tensor | None = None, state: BurstNeuronState | None = None):
         if apical is None:
             apical = torch.zeros_like(basal)
         if self.init_hidden:
@@ -102,7 +96,7 @@ class BurstLIF(nn.Module):
         elif state is None:
             state = self.zero_state(basal)
         rand = torch.rand(basal.shape, generator=self.generator, dtype=basal.dtype) if self.params.stochastic else None
-        event, burst, p, state = burst_step(basal, apical, state, self.params, rand)
+        event, burst, p, state = burst_neuron_step(basal, apical, state, self.params, rand)
         self.last_p = p
         if self.init_hidden:
             self.state = state

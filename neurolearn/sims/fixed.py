@@ -17,73 +17,11 @@ import numba
 import numpy as np
 from numba.typed import List
 
+from neurolearn.dynamics.dense import effective_weights, sign_mode
+from neurolearn.dynamics.lif import lif_current, lif_voltage, wrap32
 from neurolearn.ir.plan import Plan
 from neurolearn.errors import ShapeError
 from neurolearn.sims.result import LayerRecord, SimResult, as_batch
-
-_MAX_UV = 2**23
-
-
-def sign_mode(weights: np.ndarray) -> str:
-    """Lava's ``determine_sign_mode``: 'excitatory' (all >= 0), 'inhibitory' (all <= 0) or 'mixed'."""
-    if weights.min(initial=0) >= 0:
-        return "excitatory"
-    if weights.max(initial=0) <= 0:
-        return "inhibitory"
-    return "mixed"
-
-
-def effective_weights(weights: np.ndarray, num_weight_bits: int) -> np.ndarray:
-    """The weights Lava's Dense actually uses: ``clip_weights(num_bits=8)`` then ``truncate_weights``.
-
-    Mixed-sign weights lose one more bit (the sign's): with 8 weight bits they become even.
-    """
-    w = np.asarray(weights, dtype=np.int64)
-    mode = sign_mode(w)
-    mixed = mode == "mixed"
-    if mode == "inhibitory":
-        w = -w
-    w = np.clip(w, -256 if mixed else 0, 255)
-    shift = 8 - num_weight_bits + int(mixed)
-    w = (w >> shift) << shift
-    return -w if mode == "inhibitory" else w
-
-
-@numba.njit(cache=True, inline="always")
-def _wrap32(x):
-    """Two's-complement wrap of an int64 to int32, as numpy's int32 arithmetic and casts do."""
-    return ((x + 2**31) & (2**32 - 1)) - 2**31
-
-
-@numba.njit(cache=True, inline="always")
-def _trunc_decay(x, keep):
-    """Lava's decay: sign(x) * ((|x| * keep) >> 12), i.e. rounding toward zero (branch-free)."""
-    p = x * keep
-    m = p >> 63  # 0 or -1
-    return (((p ^ m) - m) >> 12 ^ m) - m
-
-
-@numba.njit(cache=True, inline="always")
-def lif_current(u, a_in, keep_u):
-    """Lava's current update: decay toward zero, add ``a_in << 6``, wrap once at +-2**23 (int32 math)."""
-    x = _wrap32(_trunc_decay(u, keep_u) + _wrap32(a_in << 6))
-    x = x - (x > _MAX_UV) * (2 * _MAX_UV)
-    return _wrap32(x + (x <= -_MAX_UV) * (2 * _MAX_UV))
-
-
-@numba.njit(cache=True, inline="always")
-def lif_voltage(v, u, keep_v, bias):
-    """Lava's voltage update before the threshold: decay toward zero, add u and bias, saturate to 24 bits."""
-    y = _wrap32(_wrap32(_trunc_decay(v, keep_v) + u) + bias)
-    return min(max(y, -_MAX_UV + 1), _MAX_UV - 1)
-
-
-@numba.njit(cache=True, inline="always")
-def apical_voltage(v_d, a_apical, keep_d):
-    """The burst neuron's apical dendrite: decay toward zero, add ``a_apical << 6``, saturate to 24 bits."""
-    y = _wrap32(_trunc_decay(v_d, keep_d) + _wrap32(a_apical << 6))
-    return min(max(y, -_MAX_UV + 1), _MAX_UV - 1)
-
 
 def pack_weights(weights: np.ndarray, num_weight_bits: int):
     """Lava's effective weights packed exactly into int8: ``w == (q + offset) << shift``.
@@ -167,7 +105,7 @@ def _simulate_sample(b, inp_idx, inp_ptr, keep_u, keep_v, vth6, bias, w_list, c_
         for c in range(n_conn):
             o, ob = c_tgt[c], c_buf[c]
             for j in range(c_tgt_n[c]):
-                a_in[o + j] = _wrap32(a_in[o + j] + abuf[ob + j])
+                a_in[o + j] = wrap32(a_in[o + j] + abuf[ob + j])
         # 2. LIF dynamics: u wraps once at +-2**23, v saturates at 24 bits, reset to 0 on a spike
         for i in range(n):
             u[i] = lif_current(u[i], a_in[i], keep_u[i])
@@ -205,10 +143,10 @@ def _simulate_sample(b, inp_idx, inp_ptr, keep_u, keep_v, vth6, bias, w_list, c_
             e, sh, off, ob = c_exp[c], c_shift[c], c_off[c] * count, c_buf[c]
             if e >= 0:
                 for j in range(nt):
-                    abuf[ob + j] = _wrap32(((np.int64(acc[j]) + off) << sh) << e)
+                    abuf[ob + j] = wrap32(((np.int64(acc[j]) + off) << sh) << e)
             else:  # arithmetic right shift: floor, as numpy's right_shift
                 for j in range(nt):
-                    abuf[ob + j] = _wrap32(((np.int64(acc[j]) + off) << sh) >> (-e))
+                    abuf[ob + j] = wrap32(((np.int64(acc[j]) + off) << sh) >> (-e))
 
 
 def simulate_fixed(plan: Plan, spikes: np.ndarray, record_uv: bool = True) -> SimResult:

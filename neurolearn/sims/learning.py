@@ -26,15 +26,17 @@ from typing import Mapping, Sequence
 import numba
 import numpy as np
 
-from neurolearn.ir.plan import PBAR_ONE, SIGN_MODES, Plan, Plasticity
+from neurolearn.ir.plan import SIGN_MODES, Plan, Plasticity
 from neurolearn.errors import InputError, QuantizationError, ShapeError
-from neurolearn.ir.program import (FACTOR_BITS, TARGETS, THIRD_FACTOR_TAU, TRACE_BITS, VALENCE_ZERO, X_TRACES,
+from neurolearn.ir.program import (FACTOR_BITS, TARGETS, THIRD_FACTOR_TAU, TRACE_BITS, X_TRACES,
                                      Y_TRACES, LearningProgram)
-from neurolearn.sims.fixed import (_spike_lists, _wrap32, apical_voltage, effective_weights, lif_current,
-                                  lif_voltage)
+from neurolearn.dynamics.band_teacher import band_teacher_step
+from neurolearn.dynamics.burst_neuron import burst_int_step, burst_uniforms, integer_draws
+from neurolearn.dynamics.dense import effective_weights, truncate_weights
+from neurolearn.dynamics.lif import lif_current, lif_voltage, wrap32
+from neurolearn.sims.fixed import _spike_lists
 from neurolearn.sims.result import LayerRecord, SimResult, as_batch
 
-PBAR_BITS = int(np.log2(PBAR_ONE))
 TAG_1_RANGE = (-257, 255)   # Lava clips tag_1 ('t') to [-2**8 - 1, 2**8 - 1] and tag_2 ('d') to [0, 2**8 - 1]
 TAG_2_RANGE = (0, 255)
 _VARS = ("x0", "y0", "x1", "x2", "y1", "y2", "y3", "w", "d", "t")   # factor codes 0..9
@@ -125,7 +127,7 @@ def _multiply(term, raw, n, f, fac, fconst):
     bits, exact, sgn, fcon = fac[f, F_BITS], fac[f, F_INT] != 0, fac[f, F_SGN] != 0, fconst[f]
     lo, hi, icon = -(2 ** bits), 2 ** bits - 1, np.int64(fcon)
     for e in range(n):
-        term[e] = _wrap32(term[e] * _clip_factor(raw[e], lo, hi, exact, icon, fcon, sgn))
+        term[e] = wrap32(term[e] * _clip_factor(raw[e], lo, hi, exact, icon, fcon, sgn))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -180,7 +182,7 @@ def _product_tables(a_tab, b_tab, p0, p1, prod, fac, fconst, xh, yh, tx, ty, t_e
 def _synapse_term(term, a, b, old, n, p, prod, fac, fconst):
     """term[e] = wrap32(a * b[e]) times product p's w, d, t factors of the synapse at e (old[0..2, e])."""
     for e in range(n):
-        term[e] = _wrap32(a * b[e])
+        term[e] = wrap32(a * b[e])
     for f in range(prod[p, P_F0], prod[p, P_F1]):
         if fac[f, F_CODE] >= 7:
             _multiply(term, old[fac[f, F_CODE] - 7], n, f, fac, fconst)
@@ -191,7 +193,7 @@ def _accumulate(acc, a, b, n, m, sh, se):
     """acc[e] = sat(acc + sat(wrap32(wrap32(term * m) >> sh << se))) with term = wrap32(a * b[e]), e < n
     (Lava's scaling and 15-bit saturation)."""
     for e in range(n):
-        c = _wrap32(_wrap32(_wrap32(_wrap32(a * b[e]) * m) >> sh) << se)
+        c = wrap32(wrap32(wrap32(wrap32(a * b[e]) * m) >> sh) << se)
         acc[e] = min(max(acc[e] + min(max(c, _ACC_MIN), _ACC_MAX), _ACC_MIN), _ACC_MAX)
 
 
@@ -267,7 +269,7 @@ def _learn_columns(syn, ats, cols, n_col, posts, n, ws, a_tab, b_tab, tx, ty, u,
                     _add_product(acc, a_tab[q, 1, k], b_tab[q, 0], ws, n, p, prod, fac, fconst)
                 elif dep == 1:
                     for i in range(n):
-                        term[i] = _wrap32(b_tab[q, 0, i] * a_tab[q, ty[i], k])
+                        term[i] = wrap32(b_tab[q, 0, i] * a_tab[q, ty[i], k])
                     _add_product(acc, 1, term, ws, n, p, prod, fac, fconst)
                 elif (dep == 0 and tx[k] > 0) or (dep == 2 and u):
                     _add_product(acc, a_tab[q, 0, k], b_tab[q, tx[k] if dep == 0 else 0], ws, n, p, prod, fac, fconst)
@@ -348,7 +350,7 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, teach, conn, 
         for c in range(n_conn):
             port, tgt = conn[c, C_PORT], conn[c, C_TGT]
             for i in range(conn[c, C_TGT_N]):
-                a_in[port, tgt + i] = _wrap32(a_in[port, tgt + i] + abuf[c, i])
+                a_in[port, tgt + i] = wrap32(a_in[port, tgt + i] + abuf[c, i])
         for i in range(n):
             u_st[i] = lif_current(u_st[i], a_in[0, i], neuron[N_KEEP_U, i])
             y = lif_voltage(v_st[i], u_st[i], neuron[N_KEEP_V, i], neuron[N_BIAS, i])
@@ -356,15 +358,11 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, teach, conn, 
             v_st[i] = 0 if s[0, i] else y
             out_s[b, t, i] = s[0, i]
             if neuron[N_LUT, i] >= 0:
-                vd_st[i] = apical_voltage(vd_st[i], a_in[1, i], neuron[N_KEEP_D, i])
-                k = min(max(((vd_st[i] - neuron[N_LUT_OFF, i]) >> neuron[N_LUT_SHIFT, i]) + 128, 0), 255)
                 dr = neuron[N_DRAW, i]
-                s[1, i] = s[0, i] and burst_r[t, 0, dr] < luts[neuron[N_LUT, i], k]
-                valence = (np.int64(s[1, i]) << PBAR_BITS) - pbar[i]
-                y_out[0, i] = VALENCE_ZERO + 8 * ((valence * neuron[N_LEVELS, i] + burst_r[t, 1, dr]) >> PBAR_BITS)
-                y_out[1, i] = (pbar[i] * 127) >> PBAR_BITS
-                if s[0, i]:
-                    pbar[i] += ((np.int64(s[1, i]) << PBAR_BITS) - pbar[i]) >> neuron[N_PBAR_SHIFT, i]
+                s[1, i], vd_st[i], pbar[i], y_out[0, i], y_out[1, i] = burst_int_step(
+                    s[0, i], vd_st[i], pbar[i], a_in[1, i], neuron[N_KEEP_D, i], luts[neuron[N_LUT, i]],
+                    neuron[N_LUT_OFF, i], neuron[N_LUT_SHIFT, i], neuron[N_PBAR_SHIFT, i], neuron[N_LEVELS, i],
+                    burst_r[t, 0, dr], burst_r[t, 1, dr])
                 out_b[b, t, i] = s[1, i]
                 if rec_uv:
                     out_vd[b, t, i] = vd_st[i]
@@ -377,14 +375,11 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, teach, conn, 
             for k in range(inp_ptr[r0], inp_ptr[r0 + 1]):
                 up |= inp_idx[k] == teach[T_UP]
                 down |= inp_idx[k] == teach[T_DOWN]
-            if not (up or down):
-                if was_asked:
-                    count = 0
-                for i in range(teach[T_LAYER], teach[T_LAYER] + teach[T_SIZE]):
-                    count += s[0, i]
-            elif not was_asked:
-                gate = (up and count < teach[T_HI]) or (down and count > teach[T_LO])
-            was_asked = up or down
+            events = 0
+            for i in range(teach[T_LAYER], teach[T_LAYER] + teach[T_SIZE]):
+                events += s[0, i]
+            count, was_asked, gate = band_teacher_step(up, down, events, count, was_asked, gate, teach[T_LO],
+                                                       teach[T_HI])
         for c in range(n_conn):
             # Dense: sum the weights of this step's pre spikes (events or bursts), deliver next step
             n_pre, n_post, base, src = conn[c, C_SRC_N], conn[c, C_TGT_N], conn[c, C_SYN], conn[c, C_SRC]
@@ -410,7 +405,7 @@ def _run_sample(b, inp_idx, inp_ptr, neuron, luts, burst_r, pbar0, teach, conn, 
                     a_sum[i] += syn[0, row + i]
             e = conn[c, C_EXP]
             for i in range(n_post):
-                abuf[c, i] = _wrap32(a_sum[i] << e) if e >= 0 else _wrap32(a_sum[i] >> (-e))
+                abuf[c, i] = wrap32(a_sum[i] << e) if e >= 0 else wrap32(a_sum[i] >> (-e))
             l = conn[c, C_LRN]
             if l < 0:
                 continue
@@ -512,14 +507,6 @@ def _learn_epoch(l, step, n_pre, n_post, base, lp, l_int, l_frac, l_keep, l_zero
 
 # ---- set-up ----------------------------------------------------------------------------------------
 
-def truncate_weights(weights: np.ndarray, sign_mode: str, num_weight_bits: int) -> np.ndarray:
-    """Lava's ``truncate_weights`` (no clipping): what ``LearningDense`` does to its weights on step 1."""
-    w = np.asarray(weights, dtype=np.int64)
-    sign = -1 if sign_mode == "inhibitory" else 1
-    shift = 8 - num_weight_bits + int(sign_mode == "mixed")
-    return sign * (((sign * w) >> shift) << shift)
-
-
 def trace_randoms(program: LearningProgram, steps: int) -> tuple[np.ndarray, ...]:
     """Lava's random streams for ``steps`` steps: x decay, x impulse, y decay, y impulse (index 2 * step after
     step ``step``; 2 draws a step) and the weight rounding stream (index = epoch), ``ConnVarRandom`` seed 2."""
@@ -603,8 +590,7 @@ def _neuron_tables(plan: Plan, steps: int):
             row[N_PBAR_SHIFT], row[N_LEVELS] = bp.pbar_shift, bp.valence_levels
             row[N_DRAW] = sum(d.shape[2] for d in draws) + np.arange(layer.size)
             luts.append(bp.lut)
-            u = np.random.default_rng(bp.seed).random((steps, 2, layer.size))
-            draws.append((u * np.array([256, 2**PBAR_BITS])[:, None]).astype(np.int64))
+            draws.append(integer_draws(burst_uniforms(bp.seed, steps, layer.size)))
         pbar.append(np.full(layer.size, 0 if bp is None else bp.pbar_init, np.int64))
         rows.append(row)
     luts = np.asarray(luts, np.int64).reshape(-1, 256)

@@ -200,6 +200,7 @@ def _train_onchip(args, out: Path) -> int:
     from neurolearn.nir import write
     from neurolearn.nir.burst_encoding import to_nir
     from neurolearn.sims.epochs import run_fixed
+    from neurolearn.sims.float_twin import run_float_twin
     from neurolearn.train import onchip
 
     if args.task != "xor":
@@ -207,7 +208,7 @@ def _train_onchip(args, out: Path) -> int:
     cfg = onchip.OnChipConfig(epochs=args.epochs)
     compiled, schedule, net = onchip.compile_xor(args.seed, cfg)
     fixed = run_fixed(compiled.plan, schedule)
-    flt = onchip.run_float(net, compiled, schedule, cfg)
+    flt = run_float_twin(net, compiled, schedule, cfg.rule, cfg.teacher)
     metrics = onchip.onchip_metrics(fixed, flt, schedule, cfg, args.seed)
     with atomic_dir(out) as tmp:
         write(tmp / MODEL, to_nir(net))

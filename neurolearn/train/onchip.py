@@ -22,14 +22,12 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
-import torch
 
 from neurolearn.compile.burst_mapping import BurstCompiled, compile_burst_network
-from neurolearn.ir.plan import WEIGHT_RANGE, TeacherPlan
+from neurolearn.ir.plan import WEIGHT_RANGE, BandTeacherPlan
 from neurolearn.errors import InputError
 from neurolearn.ir.burst_network import BurstLayer, BurstNetwork
-from neurolearn.rules.burstprop_spiking import BurstpropSpiking, event_pbar
-from neurolearn.nets.burst_module import BurstState, burst_step
+from neurolearn.rules.burstprop_spiking import BurstpropSpiking
 from neurolearn.ir.schedule import Schedule
 from neurolearn.sims.epochs import EpochRun
 from neurolearn.train.spiking import XOR_CONFIG, XOR_LABELS, BurstNet, SpikingConfig, xor_solved, xor_task
@@ -112,95 +110,12 @@ def compile_xor(seed: int, cfg: OnChipConfig = OnChipConfig()) -> tuple[BurstCom
     if cfg.band:
         n_out = compiled.plan.layer("out").size
         up, down = compiled.teacher
-        gate = TeacherPlan("out", up, down, lo=int(cfg.target_lo * n_out * cfg.steps_predict),
+        gate = BandTeacherPlan("out", up, down, lo=int(cfg.target_lo * n_out * cfg.steps_predict),
                            hi=math.ceil(cfg.target_hi * n_out * cfg.steps_predict))
         compiled = replace(compiled, plan=replace(compiled.plan, teacher=gate),
                            notes=compiled.notes + (f"teacher: band-gated, {gate.lo}..{gate.hi} output events in "
                                                    f"{cfg.steps_predict} prediction steps",))
     return compiled, xor_schedule(cfg, seed), net
-
-
-def run_float(net: BurstNetwork, compiled: BurstCompiled, schedule: Schedule,
-              cfg: OnChipConfig = OnChipConfig()) -> EpochRun:
-    """The float twin: the compiled network's structure and timing (one step per Dense), the neurons'
-    float step (:func:`~neurolearn.nets.burst.burst_step`, float64), float weights, traces and Pbar, the
-    same input spikes and the same burst random draws."""
-    plan, rule = compiled.plan, cfg.rule
-    layers = {L.name: L for L in net.layers}
-    bursts_r = {L.name: np.random.default_rng(L.burst.seed).random((schedule.steps, 2, L.size))[:, 0]
-                for L in plan.layers}  # BurstLIF's burst draws (the second uniform rounds the valence)
-    w = {c.name: _float_weights(net, c.name, cfg.teacher, c.weights.shape) for c in plan.connections}
-    state = {n: BurstState(*(torch.zeros(L.size, dtype=torch.float64) for _ in range(3))) for n, L in layers.items()}
-    pbar = {n: np.full(L.size, rule.p_init) for n, L in layers.items()}
-    shift = rule.pbar_shift()
-    k_pre = math.exp(-1.0 / round(rule.tau_pre))
-    trace = {name: np.zeros(plan.connections[[c.name for c in plan.connections].index(name)].weights.shape[1])
-             for name in plan.learning}
-    buf = {c.name: np.zeros(c.weights.shape[0]) for c in plan.connections}
-    out = {n: {k: np.zeros((schedule.steps, L.size), np.uint8) for k in ("spikes", "bursts")} for n, L in layers.items()}
-    weights = {name: [] for name in plan.learning}
-    ends = set(schedule.epoch_ends)
-    gate = _Gate(plan.teacher)
-    for t in range(schedule.steps):
-        ev, bu, p_old = {}, {}, {}
-        for n, L in layers.items():
-            soma = sum(buf[c.name] for c in plan.connections if c.target == n and c.port == "soma")
-            apical = sum(buf[c.name] for c in plan.connections if c.target == n and c.port == "apical")
-            basal, apical = (torch.as_tensor(x, dtype=torch.float64) for x in (soma, apical))
-            e, b, _, state[n] = burst_step(basal, apical, state[n], L.params, torch.as_tensor(bursts_r[n][t]))
-            ev[n], bu[n] = e.numpy() > 0, b.numpy() > 0
-            p_old[n] = pbar[n].copy()
-            pbar[n] = event_pbar(pbar[n], ev[n], bu[n], shift)
-            out[n]["spikes"][t], out[n]["bursts"][t] = ev[n], bu[n]
-        inp = gate.step(schedule.spikes[t].astype(bool), ev)
-        for c in plan.connections:
-            if c.source == plan.input_name:
-                lo, hi = c.input_range or (0, plan.input_size)
-                pre = inp[lo:hi]
-            else:
-                pre = bu[c.source] if c.carries == "bursts" else ev[c.source]
-            buf[c.name] = w[c.name][:, pre].sum(axis=1)
-            if c.name in plan.learning:
-                trace[c.name] = k_pre * trace[c.name] + pre
-                post = ev[c.target]
-                valence = bu[c.target].astype(float) - p_old[c.target] * post
-                w[c.name] += rule.eta * np.outer(valence, trace[c.name])
-        if t in ends:
-            for name in weights:
-                weights[name].append(w[name].copy())
-    return EpochRun("float-twin", {n: o["spikes"] for n, o in out.items()}, {n: o["bursts"] for n, o in out.items()},
-                     {n: np.stack(v) for n, v in weights.items()})
-
-
-class _Gate:
-    """The band teacher (see :class:`~neurolearn.ir.plan.TeacherPlan`) for the float twin."""
-
-    def __init__(self, plan: TeacherPlan | None):
-        self.plan, self.count, self.asked, self.open = plan, 0, False, False
-
-    def step(self, inp: np.ndarray, events: dict) -> np.ndarray:
-        """This step's input with the teacher channels dropped while the gate is closed."""
-        t = self.plan
-        if t is None:
-            return inp
-        up, down = inp[t.up], inp[t.down]
-        if not (up or down):
-            self.count = (0 if self.asked else self.count) + int(events[t.layer].sum())
-        elif not self.asked:
-            self.open = (up and self.count < t.hi) or (down and self.count > t.lo)
-        self.asked = up or down
-        if not self.open:
-            inp = inp.copy()
-            inp[[t.up, t.down]] = False
-        return inp
-
-
-def _float_weights(net: BurstNetwork, name: str, teacher: float, shape) -> np.ndarray:
-    if name == "teacher":
-        return np.tile([teacher, -teacher], (shape[0], 1)).astype(float)
-    kind, ends = name.split(":")
-    src, dst = ends.split("->")
-    return np.array((net.weights if kind == "W" else net.feedback)[(src, dst)], dtype=float)
 
 
 def window_rates(run: EpochRun, schedule: Schedule, layer: str = "out") -> list[dict]:

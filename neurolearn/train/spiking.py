@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from neurolearn.ir.burst_network import BurstParams
-from neurolearn.nets.burst_module import BurstState, burst_step
+from neurolearn.nets.burst_module import BurstNeuronState, burst_neuron_step
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking, RuleState
 
 
@@ -86,8 +86,8 @@ class BurstNet:
         rates = torch.as_tensor(rates, dtype=torch.float32)
         learn = targets is not None
         predict = c.steps_predict if learn else c.steps_eval
-        hidden = BurstState(*(torch.zeros(b, c.n_hidden) for _ in range(3)))
-        out = BurstState(*(torch.zeros(b, self.n_out) for _ in range(3)))
+        hidden = BurstNeuronState(*(torch.zeros(b, c.n_hidden) for _ in range(3)))
+        out = BurstNeuronState(*(torch.zeros(b, self.n_out) for _ in range(3)))
         bursts_out = torch.zeros(b, self.n_out)
         s1, s2 = (replace(s, trace=torch.zeros(b, s.trace.shape[1])) for s in states)
         count, p_sum, teacher = torch.zeros(b, self.classes), torch.zeros(2), torch.zeros(b, self.n_out)
@@ -98,9 +98,9 @@ class BurstNet:
                 push = torch.where(tgt > 0, (pred < c.target_hi).float(), -(pred > c.target_lo).float())
                 teacher = c.teacher * push.repeat_interleave(c.per_class, 1)
             x = (torch.rand(rates.shape, generator=self.gen) < rates).float()
-            eh, bh, ph, hidden = burst_step(x @ self.W1.T, bursts_out @ self.Y.T, hidden, c.params,
+            eh, bh, ph, hidden = burst_neuron_step(x @ self.W1.T, bursts_out @ self.Y.T, hidden, c.params,
                                             torch.rand(b, c.n_hidden, generator=self.gen))
-            eo, bursts_out, po, out = burst_step(eh @ self.W2.T, teacher, out, c.params,
+            eo, bursts_out, po, out = burst_neuron_step(eh @ self.W2.T, teacher, out, c.params,
                                                  torch.rand(b, self.n_out, generator=self.gen))
             if t < predict:
                 count += eo.view(b, self.classes, c.per_class).sum(2)

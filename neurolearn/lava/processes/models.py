@@ -13,16 +13,15 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloat
 
-from neurolearn.ir.plan import PBAR_ONE, STATE_RANGE
+from neurolearn.dynamics.band_teacher import band_teacher_step
+from neurolearn.dynamics.burst_neuron import BurstStream, burst_float_step, burst_int_step, integer_draws
 from neurolearn.lava.processes.process import BandTeacher, BurstLIF
-from neurolearn.ir.program import VALENCE_ZERO
 
-PBAR_BITS = PBAR_ONE.bit_length() - 1   # fixed-point Pbar: 2**15 is probability 1
-
-
-def _wrap32(x):
-    """int64 -> int32 two's-complement wrap, kept as int64 (numpy's int32 arithmetic)."""
-    return ((x + 2**31) & (2**32 - 1)) - 2**31
+# The dynamics are numba functions; these models call their Python form on numpy arrays (Lava's processes
+# run in their own OS processes, where compiling them would only add start-up time).
+_burst_int = burst_int_step.py_func
+_burst_float = burst_float_step.py_func
+_band_teacher = band_teacher_step.py_func
 
 
 def _send(model, event, burst):
@@ -57,7 +56,7 @@ class PyBurstLIFModelFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
-        self.rng = np.random.default_rng(proc_params["seed"])
+        self.stream = BurstStream(proc_params["seed"], proc_params["shape"][0])
 
     def run_spk(self):
         a_in, a_apical = self.a_in.recv(), self.a_apical_in.recv()
@@ -65,24 +64,15 @@ class PyBurstLIFModelFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
         if not self.isthrscaled:
             self.effective_vth = np.left_shift(self.vth, self.vth_shift)
             self.isthrscaled = True
-        self.subthr_dynamics(activation_in=a_in)
+        self.subthr_dynamics(activation_in=a_in)   # the soma: Lava's own LIF
         event = self.v > self.effective_vth
         self.v[event] = 0
-        # apical dendrite: the soma's decay (toward zero), input MSB-aligned as for u, saturated to 24 bits
-        vd = np.int64(self.v_d) * (self.decay_unity - int(self.dv_d))
-        vd = np.sign(vd) * np.right_shift(np.abs(vd), self.decay_shift)
-        vd = _wrap32(vd + _wrap32(np.int64(a_apical) << self.act_shift))
-        self.v_d[:] = np.clip(vd, *STATE_RANGE)
-        idx = np.clip(((np.int64(self.v_d) - int(self.lut_offset)) >> int(self.lut_shift)) + 128, 0, 255)
-        u = self.rng.random((2,) + self.v_d.shape)
-        burst = event & (np.int64(u[0] * 256) < self.burst_lut[idx])
-        valence = (np.int64(burst) << PBAR_BITS) - self.pbar
-        q = (valence * int(self.valence_levels) + np.int64(u[1] * 2**PBAR_BITS)) >> PBAR_BITS
-        self.y1[:] = VALENCE_ZERO + 8 * q
-        self.y2[:] = (np.int64(self.pbar) * 127) >> PBAR_BITS
+        r_burst, r_valence = integer_draws(self.stream.next())
+        burst, self.v_d[:], self.pbar[:], self.y1[:], self.y2[:] = _burst_int(
+            event, np.int64(self.v_d), np.int64(self.pbar), np.int64(a_apical), self.decay_unity - int(self.dv_d),
+            np.int64(self.burst_lut), int(self.lut_offset), int(self.lut_shift), int(self.pbar_shift),
+            int(self.valence_levels), r_burst, r_valence)
         self.y3[:] = 0
-        p = np.int64(self.pbar[event])
-        self.pbar[event] = p + (((np.int64(burst[event]) << PBAR_BITS) - p) >> int(self.pbar_shift))
         _send(self, event, burst)
 
 
@@ -110,21 +100,17 @@ class PyBurstLIFModelFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
-        self.rng = np.random.default_rng(proc_params["seed"])
+        self.stream = BurstStream(proc_params["seed"], proc_params["shape"][0])
 
     def run_spk(self):
         a_in, a_apical = self.a_in.recv(), self.a_apical_in.recv()
-        self.subthr_dynamics(activation_in=a_in)
+        self.subthr_dynamics(activation_in=a_in)   # the soma: Lava's own LIF
         event = self.v > self.vth
         self.v[event] = 0
-        self.v_d[:] = self.v_d * (1 - self.dv_d) + a_apical
-        p = 1.0 / (1.0 + np.exp(-(self.v_d - self.burst_offset) / self.burst_slope))
-        u = self.rng.random((2,) + self.v_d.shape)
-        burst = event & (u[0] < p)
-        self.y1[:] = VALENCE_ZERO + 8 * self.valence_levels * (burst - self.pbar)
-        self.y2[:] = self.pbar * 127
+        burst, self.v_d[:], self.pbar[:], self.y1[:], self.y2[:], _ = _burst_float(
+            event, self.v_d, self.pbar, a_apical, 1 - self.dv_d, self.burst_offset, self.burst_slope,
+            self.pbar_shift, self.valence_levels, self.stream.next()[0])
         self.y3[:] = 0.0
-        self.pbar[event] += (burst[event] - self.pbar[event]) * 2.0 ** -self.pbar_shift
         _send(self, event, burst)
 
 
@@ -146,11 +132,7 @@ class PyBandTeacherModel(PyLoihiProcessModel):
     def run_spk(self):
         up, down = (np.asarray(self.s_request_in.recv()) != 0)
         events = int(np.count_nonzero(self.s_watch_in.recv()))
-        if not (up or down):
-            if self.asked[0]:
-                self.count[0] = 0
-            self.count[0] += events
-        elif not self.asked[0]:
-            self.gate[0] = (up and self.count[0] < self.hi[0]) or (down and self.count[0] > self.lo[0])
-        self.asked[0] = up or down
+        self.count[0], self.asked[0], self.gate[0] = _band_teacher(
+            bool(up), bool(down), events, int(self.count[0]), bool(self.asked[0]), bool(self.gate[0]),
+            int(self.lo[0]), int(self.hi[0]))
         self.s_out.send(np.array([up, down], np.int32) * int(self.gate[0]))
