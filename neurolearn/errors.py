@@ -27,6 +27,18 @@ class QuantizationError(NeurolearnError):
     """A parameter that cannot be represented in the target's fixed-point format."""
 
 
+class PlanFormatError(NeurolearnError):
+    """A plan.json (or build directory) that is not a valid neurolearn plan: syntax, schema, types, ranges."""
+
+
+class UnsupportedFeatureError(NeurolearnError):
+    """A plan using a feature (bursts, learning, ...) that the chosen backend does not run."""
+
+
+class TrainingError(NeurolearnError):
+    """Training diverged (NaN or inf in a layer)."""
+
+
 class RuleError(NeurolearnError):
     """A learning-engine program that Lava's learning engine cannot run: bad rule string or trace parameter."""
 
@@ -43,6 +55,10 @@ class BackendUnavailableError(NeurolearnError):
 
 class HardwareFitError(NeurolearnError):
     """A network that does not fit the chosen chip or board."""
+
+
+class DescriptionError(InputError):
+    """A chip or board description file that is malformed (missing field, wrong type, bad value)."""
 
 
 def where(file: str | None = None, node: str | None = None, param: str | None = None) -> str:

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from neurolearn.errors import HardwareFitError, InputError
+from neurolearn.errors import DescriptionError, HardwareFitError, InputError
 
 DESCRIPTIONS = Path(__file__).parent / "descriptions"
 
@@ -19,10 +19,6 @@ CHIP_LIMITS = (
     "axons_out_per_core", "weight_bits", "weight_exp_min", "weight_exp_max", "state_bits", "index_bits",
     "learning_extra_bits", "pre_traces", "post_traces", "trace_bits", "max_rule_terms", "inter_chip_links",
 )
-
-
-class DescriptionError(InputError):
-    """A description file with a missing or invalid field."""
 
 
 @dataclass(frozen=True)

@@ -268,6 +268,16 @@ class Plan:
                     f"'{c.target}' is a plain LIF, which sends no y1..y3; target a burst layer or use a "
                     "two-factor program")
 
+    def features(self) -> frozenset:
+        """The features this plan uses (names in :data:`neurolearn.ir.features.FEATURES`)."""
+        used = {"recurrence": any(c.recurrent for c in self.connections),
+                "bursts": any(layer.burst is not None for layer in self.layers),
+                "apical": any(c.port == "apical" for c in self.connections),
+                "input_ranges": any(c.input_range is not None for c in self.connections),
+                "teacher": self.teacher is not None,
+                "learning": bool(self.learning)}
+        return frozenset(name for name, on in used.items() if on)
+
     def layer(self, name: str) -> LayerPlan:
         return self.layers[[layer.name for layer in self.layers].index(name)]
 

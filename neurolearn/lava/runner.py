@@ -10,6 +10,7 @@ import numpy as np
 import time
 from typing import Mapping
 
+from neurolearn.ir.features import require
 from neurolearn.ir.plan import Plan, Plasticity
 from neurolearn.ir.schedule import Schedule
 from neurolearn.lava.graph import build_lava_graph, import_lava, lava_learning_graph
@@ -53,6 +54,7 @@ def simulate_lava(plan: Plan, spikes: np.ndarray, record_uv: bool = True, progre
 
     ``progress``: optional callable ``f(iterable) -> iterable`` (e.g. tqdm) over samples.
     """
+    require(plan.features(), "lava")
     inp = as_batch(spikes, plan.input_size)
     samples = range(inp.shape[0])
     runs = [_run_one(plan, inp[b], record_uv) for b in (progress(samples) if progress else samples)]

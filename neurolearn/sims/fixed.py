@@ -19,6 +19,7 @@ from numba.typed import List
 
 from neurolearn.dynamics.dense import effective_weights, sign_mode
 from neurolearn.dynamics.lif import lif_current, lif_voltage, wrap32
+from neurolearn.ir.features import require
 from neurolearn.ir.plan import Plan
 from neurolearn.errors import ShapeError
 from neurolearn.sims.result import LayerRecord, SimResult, as_batch
@@ -155,6 +156,7 @@ def simulate_fixed(plan: Plan, spikes: np.ndarray, record_uv: bool = True) -> Si
     Returns per-layer spikes (and u, v as int32 if ``record_uv``), each (batch, steps, size),
     exactly as Lava's fixed_pt models produce them step by step.
     """
+    require(plan.features(), "fixed")
     inp = as_batch(spikes, plan.input_size)
     offsets, n = {}, 0
     for layer in plan.layers:

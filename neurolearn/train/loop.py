@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from neurolearn.errors import InputError, NeurolearnError
+from neurolearn.errors import InputError, NeurolearnError, TrainingError
 from neurolearn.nets.rate import RateNet
 from neurolearn.train.rate_rules import RATE_RULES, BurstpropRate, Rule, angle_deg, make_rate_rule
 from neurolearn.train import datasets
@@ -50,10 +50,6 @@ def preset_rule(name: str, task: str, *, feedback: str | None = None, n_hidden: 
         if feedback is not None:
             params["feedback"] = feedback
     return make_rate_rule(name, **{**params, **overrides})
-
-
-class TrainingError(NeurolearnError):
-    """Training diverged (NaN or inf in a layer)."""
 
 
 @dataclass(frozen=True)
