@@ -59,33 +59,27 @@ def cmd_compile(args) -> int:
     from neurolearn.compile.build import compile_model
 
     target = _target(args)
-    build = compile_model(args.model, args.output, dt=args.dt, target=target)
+    extras = None
+    if target is not None:
+        from neurolearn.hardware.fit import fit_files
+
+        extras = fit_files(target, source=str(args.model))
+    build = compile_model(args.model, args.output, dt=args.dt, extras=extras)
     p = build.plan
     n_burst = sum(L.burst is not None for L in p.layers)
     kinds = (f"{len(p.layers) - n_burst} LIF, {n_burst} BurstLIF, {len(p.connections) - len(p.learning)} Dense, "
-             f"{len(p.learning)} LearningDense" if build.network is None else
-             f"{len(p.layers)} LIF, {len(p.connections)} Dense")
+             f"{len(p.learning)} LearningDense")
     print(f"compiled {args.model} -> {build.path}/ ({kinds}; dt = {p.dt:g} s); see {build.path}/report.md")
     if target is not None:
         print((build.path / "fit.txt").read_text().rstrip())
     return 0
 
 
-def _hardware_build(path):
-    """A build for fit/deploy: learning builds are refused (no Loihi microcode for BurstLIF here)."""
-    from neurolearn.compile.build import load_build
-
-    build = load_build(path)
-    if build.network is None:
-        raise InputError(f"{path}: a learning build (BurstLIF, LearningDense); fit and deploy map plain LIF/Dense "
-                         "builds only: BurstLIF is neurolearn's own Lava process with no Loihi 2 microcode here")
-    return build
-
-
 def cmd_fit(args) -> int:
+    from neurolearn.compile.build import load_build
     from neurolearn.hardware.fit import check_fit, format_fit, plot_utilization
 
-    report = check_fit(_hardware_build(args.build).plan, _target(args))
+    report = check_fit(load_build(args.build).plan, _target(args))
     print(format_fit(report, max_rows=args.max_rows))
     if args.plot:
         plot_utilization(report, args.plot)
@@ -94,10 +88,11 @@ def cmd_fit(args) -> int:
 
 
 def cmd_deploy(args) -> int:
+    from neurolearn.compile.build import load_build
     from neurolearn.hardware.deploy import runtime_status, write_bundle
     from neurolearn.hardware.fit import check_fit, format_fit
 
-    build = _hardware_build(args.build)
+    build = load_build(args.build)
     target = _target(args)
     fit = check_fit(build.plan, target)
     if not fit.fits:
@@ -131,41 +126,42 @@ def _run_on_hardware(args, build, target) -> int:  # pragma: no cover - needs In
     return 0
 
 
-def cmd_simulate(args) -> int:
-    from neurolearn.compile.build import load_build
-
-    build = load_build(args.build)
-    spikes = _load_input(args, build.plan.input_size)
-    if build.network is None:  # a learning build: BurstLIF layers and LearningDense connections
-        if args.backend == "float":
-            raise InputError(f"{args.build}: a learning build has no float backend; its float twin runs in "
-                             "'neurolearn train --spiking --on-chip'")
-        if args.backend == "fixed":
-            from neurolearn.sims.learning import simulate_learning
-
-            res = simulate_learning(build.plan, spikes, record=False).sim
-        else:
-            from neurolearn.lava.runner import simulate_learning_lava
-
-            if spikes.ndim == 3 and len(spikes) > 1:
-                raise InputError(f"{args.build}: Lava runs a learning build one sample at a time; give one sample "
-                                 "(--batch 1)")
-            res = simulate_learning_lava(build.plan, spikes.reshape(-1, build.plan.input_size)).sim
-    elif args.backend == "float":
+def _simulate(backend: str, build, spikes: np.ndarray):
+    """Run ``build`` on ``spikes`` with the backend named in neurolearn.ir.features.BACKENDS."""
+    if backend == "float":
         from neurolearn.sims.float_ref import simulate_float
 
-        res = simulate_float(build.network, spikes)
-    elif args.backend == "fixed":
+        return simulate_float(build.network, spikes)
+    if backend == "fixed":
         from neurolearn.sims.fixed import simulate_fixed
 
-        res = simulate_fixed(build.plan, spikes)
-    else:
+        return simulate_fixed(build.plan, spikes)
+    if backend == "learning":
+        from neurolearn.sims.learning import simulate_learning
+
+        return simulate_learning(build.plan, spikes, record=False).sim
+    if backend == "lava":
         from neurolearn.lava.runner import simulate_lava
 
-        res = simulate_lava(build.plan, spikes, progress=_progress("lava samples"))
+        return simulate_lava(build.plan, spikes, progress=_progress("lava samples"))
+    from neurolearn.lava.runner import simulate_learning_lava
+
+    if len(spikes) > 1:
+        raise InputError(f"{build.path}: Lava runs a learning build one sample at a time; give one sample (--batch 1)")
+    return simulate_learning_lava(build.plan, spikes[0]).sim
+
+
+def cmd_simulate(args) -> int:
+    from neurolearn.compile.build import load_build
+    from neurolearn.ir.features import choose_backend
+
+    build = load_build(args.build)
+    backend = choose_backend(args.backend, build.plan.features())
+    spikes = _load_input(args, build.plan.input_size)
+    res = _simulate(backend, build, spikes)
     _atomic_save(res, args.output)
     counts = ", ".join(f"{k} {int(r.spikes.sum())}" for k, r in res.layers.items())
-    print(f"{args.backend}: {spikes.shape[0]} sample(s) x {spikes.shape[1]} steps; spikes per layer: {counts}; "
+    print(f"{backend}: {spikes.shape[0]} sample(s) x {spikes.shape[1]} steps; spikes per layer: {counts}; "
           f"wrote {args.output}")
     return 0
 
@@ -188,7 +184,7 @@ def cmd_verify_learning(args) -> int:
     from neurolearn.verify import compare_epochs, format_epochs
 
     build = load_build(args.target)
-    if not build.plan.learning:
+    if "learning" not in build.plan.features():
         raise InputError(f"{args.target}: --learning needs a learning build (plan.json has no learning connections)")
     if not (build.path / SCHEDULE).is_file():
         raise InputError(f"{build.path}: no {SCHEDULE} (the input to learn from); 'neurolearn train --spiking "
@@ -222,12 +218,12 @@ def cmd_verify(args) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         if target.suffix == ".nir" or target.is_file():
             build = compile_model(target, Path(tmp) / "build", dt=args.dt)
-            if build.network is None:
+            if "learning" in build.plan.features():
                 raise InputError(f"{target}: compiles to a learning build; compile it ('neurolearn compile') and "
                                  "verify the build with --learning, or use 'neurolearn train --spiking --on-chip'")
         else:
             build = load_build(target)
-            if build.network is None:
+            if "learning" in build.plan.features():
                 raise InputError(f"{target}: a learning build; verify it with 'neurolearn verify {target} --learning'")
         spikes = _load_input(args, build.plan.input_size)
         rows = run_ladder(build, spikes, progress=_progress("lava samples"))

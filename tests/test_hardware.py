@@ -256,11 +256,12 @@ def test_compile_with_a_target_it_does_not_fit_writes_nothing(tmp_path):
 
     from neurolearn.compile.build import compile_model
     from neurolearn.hardware.description import Limit
+    from neurolearn.hardware.fit import fit_files
 
     t = load_target("loihi2")
     tiny = dataclasses.replace(t, chip=dataclasses.replace(
         t.chip, limits={**t.chip.limits, "cores_per_chip": Limit(1, "test"), "neurons_per_core": Limit(10, "test")}))
     model = save(feedforward(), tmp_path / "m.nir")  # 16 + 5 neurons: 3 cores of 10
     with pytest.raises(HardwareFitError, match=r"does not fit loihi2: cores: needs 3, loihi2 has 1"):
-        compile_model(model, tmp_path / "b", target=tiny)
+        compile_model(model, tmp_path / "b", extras=fit_files(tiny, source=str(model)))
     assert not (tmp_path / "b").exists()

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from neurolearn.errors import InputError
-from neurolearn.nets import RateNet, teacher_step
+from neurolearn.nets.rate import RateNet, teacher_step
 from neurolearn.nets.rate import EventState, RateParams
 from neurolearn.train.rate_rules import (Backprop, BurstpropRate, FeedbackAlignment, LayerSGD, Update, angle_deg,
                                          make_rate_rule)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Callable
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,12 +42,12 @@ class Build:
 
 
 def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | None = None,
-                  target=None) -> Build:
+                  extras: Callable[[Plan, Path], None] | None = None) -> Build:
     """Compile a .nir file into the build directory ``out`` (replacing a previous build there).
 
-    With a hardware ``target`` (:func:`neurolearn.hardware.description.load_target`) the fit check
-    runs too: a network that does not fit raises HardwareFitError and writes nothing; one that fits
-    gets placement.json, fit.txt and fit.png in the build.
+    ``extras(plan, tmp)`` runs before the build is moved into place (e.g. the hardware fit check of
+    :func:`neurolearn.hardware.fit.fit_files`): it may add files to ``tmp``, or raise, and then nothing is
+    written.
     """
     model, out = Path(model), Path(out)
     graph = read(model)
@@ -56,40 +57,27 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
         from neurolearn.compile.burst_mapping import compile_burst_network
         from neurolearn.nir.burst_encoding import from_nir
 
-        if target is not None:
-            raise InputError(f"{model}: a burst network with on-chip rules compiles to a learning build, which the "
-                             "fit check does not map (BurstLIF has no Loihi 2 microcode here); compile without "
-                             "--target")
         compiled = compile_burst_network(from_nir(graph, file=str(model)), file=str(model))
-        write_learning_build(out, model, compiled.plan, compiled.notes)
+        write_learning_build(out, model, compiled.plan, compiled.notes, extras=extras)
         return Build(path=out, network=None, plan=compiled.plan)
     net = to_network(graph, dt=dt, file=str(model))
     q = quantize(net, file=str(model))
-    fit = None
-    if target is not None:
-        from neurolearn.errors import HardwareFitError
-        from neurolearn.hardware.fit import check_fit
-
-        fit = check_fit(q.plan, target)
-        if not fit.fits:
-            raise HardwareFitError(f"{model}: does not fit {target.name}: " + "; ".join(fit.problems))
     with _build_dir(out, model, q.plan, render_report(net, q, model.name)) as tmp:
-        if fit is not None:
-            from neurolearn.hardware.fit import format_fit, plot_utilization
-
-            (tmp / "placement.json").write_text(json.dumps(fit.placement.to_dict(), indent=1))
-            (tmp / "fit.txt").write_text(format_fit(fit, max_rows=10**9) + "\n")
-            plot_utilization(fit, tmp / "fit.png")
+        if extras is not None:
+            extras(q.plan, tmp)
     return Build(path=out, network=net, plan=q.plan)
 
 
-def write_learning_build(out: str | os.PathLike, model: str | os.PathLike, plan: Plan, notes, schedule=None) -> Path:
+def write_learning_build(out: str | os.PathLike, model: str | os.PathLike, plan: Plan, notes, schedule=None,
+                         extras: Callable[[Plan, Path], None] | None = None) -> Path:
     """Write a learning build (model.nir, plan.json, report.md listing ``notes``, schedule.npz if given)
-    atomically; returns its path."""
+    atomically; returns its path. ``extras``: as for :func:`compile_model`."""
     out = Path(out)
     with _build_dir(out, model, plan, render_learning_report(plan, notes, Path(model).name)) as tmp:
         if schedule is not None:
             schedule.save(tmp / SCHEDULE)
+        if extras is not None:
+            extras(plan, tmp)
     return out
 
 

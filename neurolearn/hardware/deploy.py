@@ -8,7 +8,6 @@ placement.json, fit report, run_on_loihi.py) and the exact reasons are returned.
 from __future__ import annotations
 
 import importlib.util
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from neurolearn.atomic import atomic_dir
 from neurolearn.lava import graph_script
 from neurolearn.compile.build import MODEL, PLAN, REPORT, Build
 from neurolearn.errors import InputError
-from neurolearn.hardware.fit import FitReport, format_fit, plot_utilization
+from neurolearn.hardware.fit import FitReport, write_fit_files
 
 
 @dataclass(frozen=True)
@@ -68,8 +67,6 @@ def write_bundle(build: Build, fit: FitReport, out: Path) -> Path:
         for name in (MODEL, PLAN, REPORT):
             shutil.copyfile(build.path / name, tmp / name)
         shutil.copyfile(graph_script.__file__, tmp / "run_on_loihi.py")
-        (tmp / "placement.json").write_text(json.dumps(fit.placement.to_dict(), indent=1))
-        (tmp / "fit.txt").write_text(format_fit(fit, max_rows=10**9) + "\n")
-        plot_utilization(fit, tmp / "fit.png")
+        write_fit_files(fit, tmp)
         (tmp / "README.md").write_text(BUNDLE_README.format(name=build.path.name, target=fit.placement.target.name))
     return out

@@ -1,8 +1,12 @@
 """Does a build fit a chip or board? The per-core table, per-chip totals, and what does not fit."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
+from neurolearn.errors import HardwareFitError
+from neurolearn.ir.features import require
 from neurolearn.ir.plan import STATE_BITS, Plan
 from neurolearn.hardware.description import Target
 from neurolearn.hardware.mapper import LayerDemand, Placement, demands_from_plan, map_network
@@ -20,6 +24,7 @@ class FitReport:
 
 def check_fit(plan: Plan, target: Target) -> FitReport:
     """Map ``plan`` onto ``target`` and list every limit it exceeds (raises for unplaceable layers)."""
+    require(plan.features(), "loihi")
     return check_demands(demands_from_plan(plan, target), target)
 
 
@@ -69,16 +74,14 @@ def format_fit(report: FitReport, max_rows: int = 40) -> str:
 
 
 def plot_utilization(report: FitReport, path) -> None:
-    """PNG: neuron and synaptic-memory utilization of every core."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """PNG: neuron and synaptic-memory utilization of every core (matplotlib's object API: no pyplot state)."""
+    from matplotlib.figure import Figure
 
     p = report.placement
     chip = p.target.chip
     idx = [c.index for c in p.cores]
-    fig, ax = plt.subplots(figsize=(max(6, min(20, len(idx) * 0.3)), 3.5))
+    fig = Figure(figsize=(max(6, min(20, len(idx) * 0.3)), 3.5), layout="tight")
+    ax = fig.subplots()
     width = 0.4
     ax.bar([i - width / 2 for i in idx], [100 * c.neurons / chip.neurons_per_core for c in p.cores], width,
            label="neurons")
@@ -89,6 +92,24 @@ def plot_utilization(report: FitReport, path) -> None:
     ax.set_ylim(0, 105)
     ax.set_title(f"{p.target.name}: {len(p.cores)} cores (lower bound {p.lower_bound})")
     ax.legend(loc="lower right")
-    fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
+
+
+def fit_files(target: Target, source: str = ""):
+    """For :func:`neurolearn.compile.build.compile_model`'s ``extras``: check that the plan fits ``target``
+    (HardwareFitError naming what does not, and nothing is written) and add placement.json, fit.txt and
+    fit.png to the build."""
+    def extras(plan: Plan, directory: Path) -> None:
+        fit = check_fit(plan, target)
+        if not fit.fits:
+            raise HardwareFitError(f"{source or 'network'}: does not fit {target.name}: " + "; ".join(fit.problems))
+        write_fit_files(fit, directory)
+
+    return extras
+
+
+def write_fit_files(fit: FitReport, directory: Path) -> None:
+    """placement.json (the core of every neuron chunk), fit.txt (the whole table) and fit.png in ``directory``."""
+    (directory / "placement.json").write_text(json.dumps(fit.placement.to_dict(), indent=1))
+    (directory / "fit.txt").write_text(format_fit(fit, max_rows=10**9) + "\n")
+    plot_utilization(fit, directory / "fit.png")

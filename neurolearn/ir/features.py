@@ -29,7 +29,7 @@ class BackendSpec:
     title: str
     features: frozenset
     entry: str                 # the function a user calls
-    kind: str = "fixed"        # 'fixed' (bit-exact with Lava), 'float', or 'lava'
+    kind: str = "fixed"        # 'fixed' (bit-exact with Lava), 'float', 'lava' or 'hardware'
 
 
 BACKENDS = {spec.name: spec for spec in (
@@ -45,6 +45,8 @@ BACKENDS = {spec.name: spec for spec in (
                 "neurolearn.lava.runner.simulate_lava", kind="lava"),
     BackendSpec("lava-learning", "Lava fixed_pt with BurstLIF, BandTeacher and LearningDense", frozenset(FEATURES),
                 "neurolearn.lava.runner.simulate_learning_lava", kind="lava"),
+    BackendSpec("loihi", "Loihi core mapping, fit check and deployment", frozenset({"recurrence"}),
+                "neurolearn.hardware.fit.check_fit", kind="hardware"),
 )}
 
 

@@ -1,6 +1,4 @@
-"""Burstprop networks. The rate form (fast training) is in :mod:`neurolearn.nets.rate`."""
-from neurolearn.nets.rate import (FEEDBACK, BurstpropLayer, BurstState, EventState, RateNet, RateParams,
-                                  burst_step, event_step, rate_pass, teacher_step)
+"""Burstprop networks in torch: the rate form (:mod:`neurolearn.nets.rate`) and the spiking burst neuron
+module (:mod:`neurolearn.nets.burst_module`). Importing this package loads no torch."""
 
-__all__ = ["FEEDBACK", "BurstpropLayer", "BurstState", "EventState", "RateNet", "RateParams", "burst_step",
-           "event_step", "rate_pass", "teacher_step"]
+FEEDBACK = ("random", "symmetric", "learned")   # a rate burstprop layer's feedback Y: fixed, = W, or learned

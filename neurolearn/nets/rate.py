@@ -31,9 +31,8 @@ import numpy as np
 from torch import Tensor, nn
 
 from neurolearn.errors import InputError
+from neurolearn.nets import FEEDBACK
 from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
-
-FEEDBACK = ("random", "symmetric", "learned")
 
 
 class RateParams(NamedTuple):

@@ -9,22 +9,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
-
 from neurolearn.errors import InputError
-from neurolearn.nets.rate import FEEDBACK
-from neurolearn.train.rate_rules import RATE_RULES
-from neurolearn.train.loop import HIDDEN, TASKS, load_task, preset_rule, train
+from neurolearn.nets import FEEDBACK
+from neurolearn.train.catalog import HIDDEN, RATE_RULE_NAMES, SPIKING_TASKS, TASKS
 
 METRICS = "metrics.json"
 MODEL = "model.nir"
-SPIKING_TASKS = ("xor", "digits")
 
 
 def add_train_parser(subparsers) -> None:
     """Add the ``train`` subcommand to an argparse subparsers object."""
     p = subparsers.add_parser("train", help="train burstprop (rate or --spiking), backprop or feedback alignment")
-    p.add_argument("--rule", choices=tuple(RATE_RULES), required=True)
+    p.add_argument("--rule", choices=RATE_RULE_NAMES, required=True)
     p.add_argument("--task", choices=TASKS, required=True)
     p.add_argument("--feedback", choices=FEEDBACK,
                    help="burstprop's feedback weights Y: fixed random, symmetric (Y = W) or learned "
@@ -62,6 +58,10 @@ def _hidden(text: str | None):
 
 
 def cmd_train(args) -> int:
+    import torch
+
+    from neurolearn.train.loop import load_task, preset_rule, train
+
     if args.on_chip and not args.spiking:
         raise InputError("--on-chip needs --spiking (the burst network learns on chip)")
     if args.spiking:
@@ -172,6 +172,8 @@ def _train_spiking(args) -> int:
     if out.exists() and not (out / METRICS).is_file():
         raise InputError(f"{out}: exists and is not a neurolearn run directory; choose another -o")
     if args.threads is not None:
+        import torch
+
         torch.set_num_threads(args.threads)
     if args.on_chip:
         return _train_onchip(args, out)

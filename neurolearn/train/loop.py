@@ -17,9 +17,8 @@ from neurolearn.errors import InputError, NeurolearnError, TrainingError
 from neurolearn.nets.rate import RateNet
 from neurolearn.train.rate_rules import RATE_RULES, BurstpropRate, Rule, angle_deg, make_rate_rule
 from neurolearn.train import datasets
+from neurolearn.train.catalog import HIDDEN, TASKS
 
-TASKS = ("xor", "digits", "fashion-mnist")
-HIDDEN = {"xor": (8,), "digits": (500, 500), "fashion-mnist": (500, 500)}  # default hidden sizes
 
 
 # Learning rates (top hidden layer, output layer) tuned for backprop per task, every hidden layer

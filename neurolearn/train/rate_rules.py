@@ -16,7 +16,8 @@ import torch
 from torch import Tensor
 
 from neurolearn.errors import InputError
-from neurolearn.nets.rate import FEEDBACK, RateNet, event_step
+from neurolearn.nets import FEEDBACK
+from neurolearn.nets.rate import RateNet, event_step
 
 MOMENTUM = ("W", "c", "Y")  # tensors updated with momentum
 DECAY = ("W", "Y")  # tensors with weight decay (Z: plain SGD)
