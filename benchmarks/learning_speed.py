@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from neurolearn.lava.graph import import_lava
+from neurolearn.lava.graph import require_lava
 from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
 from neurolearn.ir.program import LearningProgram
 from neurolearn.lava.graph import lava_learning_graph
@@ -44,7 +44,7 @@ def stdp_network(n: int, seed: int = 0) -> tuple[Plan, dict]:
 
 def time_lava(plan: Plan, learning: dict, spikes: np.ndarray):
     """Steps/s of Lava (compile and the first step excluded); output spikes and the final state."""
-    lava = import_lava()
+    lava = require_lava()
     graph = lava_learning_graph(plan, spikes, learning)
     lif, dense = graph.lifs["lif"], graph.denses["stdp"]
     mon = lava["Monitor"]()

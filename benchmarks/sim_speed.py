@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from neurolearn.lava.graph import build_lava_graph, import_lava
+from neurolearn.lava.graph import build_lava_graph, require_lava
 from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
 from neurolearn.sims.fixed import simulate_fixed
 from neurolearn.lava.runner import simulate_lava
@@ -39,7 +39,7 @@ def random_plan(sizes: list[int], seed: int = 0) -> Plan:
 def time_lava(plan: Plan, spikes: np.ndarray, monitored: bool, repeats: int = 2):
     """Best-of-``repeats`` steps/s of Lava on one sample (compile and process start-up excluded),
     with or without Monitors on every LIF's s_out, u and v, and the final u, v of every LIF."""
-    lava = import_lava()
+    lava = require_lava()
     best, final = np.inf, None
     for _ in range(repeats):
         graph = build_lava_graph(plan, spikes)

@@ -89,7 +89,8 @@ def cmd_fit(args) -> int:
 
 def cmd_deploy(args) -> int:
     from neurolearn.compile.build import load_build
-    from neurolearn.hardware.deploy import runtime_status, write_bundle
+    from neurolearn.hardware.deploy import write_bundle
+    from neurolearn.lava.loihi_runtime import runtime_status
     from neurolearn.hardware.fit import check_fit, format_fit
 
     build = load_build(args.build)
@@ -111,16 +112,10 @@ def cmd_deploy(args) -> int:
 
 
 def _run_on_hardware(args, build, target) -> int:  # pragma: no cover - needs Intel's runtime and a board
-    from lava.utils import loihi
+    from neurolearn.lava.loihi_runtime import run_on_board
 
-    from neurolearn.lava import graph_script
-
-    if args.host:
-        loihi.use_ethernet_host(host_address=args.host)
-    else:
-        loihi.use_slurm_host(board=args.board)
     spikes = _load_input(args, build.plan.input_size)[0]
-    out = graph_script.run(build.plan.to_dict(), spikes, hardware=True, lava=graph_script.import_lava())
+    out = run_on_board(build.plan, spikes, args.host, args.board)
     np.savez(args.output or "loihi_output.npz", **{f"{k}/spikes": v for k, v in out.items()})
     print(f"ran {spikes.shape[0]} steps on {target.name}")
     return 0

@@ -46,7 +46,7 @@ def run_snntorch(model, spikes: np.ndarray) -> np.ndarray:
     return torch.stack(out, 1)
 
 
-def train(x_tr, y_tr, epochs: int, seed: int, progress=True):
+def train_demo_model(x_tr, y_tr, epochs: int, seed: int, progress=True):
     """A new :func:`build_model` trained by surrogate-gradient BPTT on spike counts (cross-entropy of the
     count logits). Deterministic given ``seed`` (initial weights, input spikes and batch order)."""
     import torch
@@ -96,7 +96,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 15) -> int:
 
     t0 = time.time()
     x_tr, y_tr, x_te, y_te = digits(seed=seed)
-    model = train(x_tr, y_tr, epochs, seed)
+    model = train_demo_model(x_tr, y_tr, epochs, seed)
     out.mkdir(parents=True, exist_ok=True)
     nir_path = out / "digits.nir"
     write(nir_path, export_to_nir(model, dt=DT, input_shape=(64,)))

@@ -2,15 +2,15 @@
 import numpy as np
 import torch
 
-from neurolearn.demo import accuracy, run_demo, train
+from neurolearn.demo import accuracy, run_demo, train_demo_model
 from neurolearn.train.datasets import digits
 
 
 def test_training_is_deterministic_given_the_seed():
     x, y, _, _ = digits()
-    a = train(x[:128], y[:128], epochs=1, seed=3, progress=False)
-    b = train(x[:128], y[:128], epochs=1, seed=3, progress=False)
-    c = train(x[:128], y[:128], epochs=1, seed=4, progress=False)
+    a = train_demo_model(x[:128], y[:128], epochs=1, seed=3, progress=False)
+    b = train_demo_model(x[:128], y[:128], epochs=1, seed=3, progress=False)
+    c = train_demo_model(x[:128], y[:128], epochs=1, seed=4, progress=False)
     for (k, va), vb, vc in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values()):
         assert torch.equal(va, vb), k
     assert any(not torch.equal(va, vc) for va, vc in zip(a.state_dict().values(), c.state_dict().values()))

@@ -10,7 +10,7 @@ from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
 from neurolearn.errors import HardwareFitError
 from neurolearn.hardware.description import (CHIP_LIMITS, DESCRIPTIONS, DescriptionError, known_targets,
                                              load_target)
-from neurolearn.hardware.deploy import runtime_status
+from neurolearn.lava.loihi_runtime import runtime_status
 from neurolearn.hardware.fit import check_demands, check_fit
 from neurolearn.hardware.mapper import LayerDemand, demands_from_plan, map_network
 from tests.helpers import feedforward, save

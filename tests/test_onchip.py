@@ -206,11 +206,11 @@ def test_cli_learning_boundaries(tmp_path, capsys):
 @pytest.mark.lava
 def test_burst_lif_float_model_in_lava():
     """BurstLIF's float ProcessModel (Loihi2SimCfg floating_pt) against the float equations written out."""
-    from neurolearn.lava.graph import import_lava
+    from neurolearn.lava.graph import require_lava
     from neurolearn.lava.processes.process import BurstLIF
     from neurolearn.lava.runner import run_monitored
 
-    lava = import_lava()
+    lava = require_lava()
     rng = np.random.default_rng(5)
     steps, n_in, n = 120, 6, 4
     x = (rng.random((steps, n_in)) < 0.4).astype(np.int32)

@@ -7,9 +7,7 @@ placement.json, fit report, run_on_loihi.py) and the exact reasons are returned.
 """
 from __future__ import annotations
 
-import importlib.util
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from neurolearn.atomic import atomic_dir
@@ -17,29 +15,6 @@ from neurolearn.lava import graph_script
 from neurolearn.compile.build import MODEL, PLAN, REPORT, Build
 from neurolearn.errors import InputError
 from neurolearn.hardware.fit import FitReport, write_fit_files
-
-
-@dataclass(frozen=True)
-class RuntimeStatus:
-    available: bool
-    missing: tuple[str, ...]
-
-
-def runtime_status(host: str | None = None) -> RuntimeStatus:
-    """Is Intel's Loihi runtime importable and a board reachable? Checked the way Lava checks."""
-    missing = []
-    if importlib.util.find_spec("lava") is None:
-        missing.append("Lava (lava-nc) is not installed")
-    else:
-        from lava.utils import loihi, slurm
-
-        if not loihi.is_installed():
-            missing.append("Intel's Loihi runtime (lava-loihi: lava.utils.loihi2_profiler and the NeuroCore "
-                           "compiler) is not installed; Intel distributes it to INRC members")
-        # Lava's slurm.is_available() runs 'sinfo' and raises where it is not installed: look first.
-        if host is None and not (shutil.which("sinfo") and slurm.is_available()):
-            missing.append("no Loihi board is reachable: no SLURM controller ('sinfo' not found) and no --host")
-    return RuntimeStatus(available=not missing, missing=tuple(missing))
 
 
 BUNDLE_README = """# neurolearn deployment bundle: {name} on {target}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurolearn.errors import ShapeError
+from neurolearn.errors import QuantizationError, ShapeError, UnsupportedNodeError
 
 NEURON_KINDS = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I")
 
@@ -39,12 +39,12 @@ class Population:
 
     def __post_init__(self):
         if self.kind not in NEURON_KINDS:
-            raise ValueError(f"population '{self.name}': kind {self.kind!r} not in {NEURON_KINDS}")
+            raise UnsupportedNodeError(f"population '{self.name}': kind {self.kind!r} not in {NEURON_KINDS}")
         if self.size < 1:
             raise ShapeError(f"population '{self.name}': size {self.size} < 1")
         for pname, val in (("alpha", self.alpha), ("beta", self.beta)):
             if not (0.0 <= val <= 1.0):
-                raise ValueError(f"population '{self.name}': {pname} = {val} outside [0, 1]")
+                raise QuantizationError(f"population '{self.name}': {pname} = {val} outside [0, 1]")
         if self.input_bias is None:
             object.__setattr__(self, "input_bias", np.zeros(self.size))
         for pname in ("bias", "input_bias"):

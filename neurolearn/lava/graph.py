@@ -15,7 +15,7 @@ from neurolearn.ir.plan import Plan, Plasticity
 from neurolearn.errors import BackendUnavailableError, ShapeError
 
 
-def import_lava() -> dict:
+def require_lava() -> dict:
     """The Lava classes neurolearn uses, or BackendUnavailableError saying why they are missing."""
     try:
         return graph_script.import_lava()
@@ -35,7 +35,7 @@ class LavaGraph:
 
 def build_lava_graph(plan: Plan, spikes: np.ndarray) -> LavaGraph:
     """Build the Lava processes for ``plan`` fed by ``spikes`` of shape (steps, n_in)."""
-    return LavaGraph(*graph_script.build(plan.to_dict(), spikes, import_lava()))
+    return LavaGraph(*graph_script.build(plan.to_dict(), spikes, require_lava()))
 
 
 def _burst_lif(layer):
@@ -69,7 +69,7 @@ def lava_learning_graph(plan: Plan, spikes: np.ndarray, learning: Mapping[str, P
     """Lava processes for ``plan`` fed by ``spikes`` (steps, n_in); y_traces[name]: (steps, 3, n_post)
     for three-factor programs onto plain LIF layers. Connections with an ``input_range`` get a
     RingBuffer of their own; burst layers are neurolearn's ``BurstLIF``."""
-    lava = import_lava()
+    lava = require_lava()
     from lava.proc.dense.process import LearningDense
     from lava.utils.weightutils import SignMode
 

@@ -83,7 +83,7 @@ def run(plan, spikes, hardware, lava):
         anchor.stop()
 
 
-def main(argv=None):
+def run_bundle_command(argv=None):
     ap = argparse.ArgumentParser(description="Run a neurolearn plan with Lava (on Loihi, or --cpu).")
     ap.add_argument("bundle", help="directory holding plan.json")
     ap.add_argument("--steps", type=int, default=100)
@@ -117,4 +117,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_bundle_command())

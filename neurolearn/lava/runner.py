@@ -13,7 +13,7 @@ from typing import Mapping
 from neurolearn.ir.features import require
 from neurolearn.ir.plan import Plan, Plasticity
 from neurolearn.ir.schedule import Schedule
-from neurolearn.lava.graph import build_lava_graph, import_lava, lava_learning_graph
+from neurolearn.lava.graph import build_lava_graph, lava_learning_graph, require_lava
 from neurolearn.sims.epochs import EpochRun
 from neurolearn.sims.learning import LearningResult, SynapseRecord
 from neurolearn.sims.result import LayerRecord, SimResult, as_batch
@@ -24,7 +24,7 @@ SYNAPSE_VARS = ("weights", "tag_1", "tag_2", "x1", "x2", "y1", "y2", "y3", "tx",
 def run_monitored(lifs: dict, ports: dict, steps: int, run_cfg=None) -> dict:
     """Run the Lava graph holding ``lifs`` for ``steps`` (default ``Loihi2SimCfg(select_tag="fixed_pt")``)
     with one Monitor per port (a Monitor probes one Var); returns {key: array (steps, ...)} per port."""
-    lava = import_lava()
+    lava = require_lava()
     monitors = {}
     for key, port in ports.items():
         monitors[key] = lava["Monitor"]()
@@ -75,7 +75,7 @@ def run_lava(plan: Plan, schedule: Schedule, progress: bool = False) -> EpochRun
     """The whole schedule in Lava (fixed_pt): one graph, run epoch by epoch, weights read after each."""
     from tqdm import tqdm
 
-    lava = import_lava()
+    lava = require_lava()
     graph = lava_learning_graph(plan, schedule.spikes)
     monitors = {}
     for name, proc in graph.lifs.items():
