@@ -1,0 +1,125 @@
+"""The model steps of neurolearn/dynamics: the numba form (the simulators) equals the Python form on arrays
+(the Lava models), the integer step follows the float step, and the random streams agree. Fast: these are
+the unit tests of the arithmetic; the Lava-parity tests then check wiring and timing only."""
+import numba
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from neurolearn.compile.burst_mapping import burst_lut
+from neurolearn.dynamics.band_teacher import band_teacher_step
+from neurolearn.dynamics.burst_neuron import (BurstStream, burst_float_step, burst_int_step, burst_uniforms,
+                                              integer_draws)
+from neurolearn.dynamics.lif import lif_float_step, saturate24, trunc_decay, wrap32
+from neurolearn.ir.plan import PBAR_ONE
+
+STATE = 2**23 - 1
+
+
+@numba.njit
+def _int_steps_scalar(event, v_d, pbar, a, keep, lut, off, shift, pshift, levels, rb, rv):
+    out = np.zeros((5, event.size), np.int64)
+    for i in range(event.size):
+        b, vd, pb, y1, y2 = burst_int_step(event[i], v_d[i], pbar[i], a[i], keep, lut, off, shift, pshift, levels,
+                                           rb[i], rv[i])
+        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i] = b, vd, pb, y1, y2
+    return out
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 4096), st.integers(0, 23), st.integers(0, 15), st.integers(0, 7))
+def test_burst_int_step_numba_scalars_equal_numpy_arrays(seed, keep, shift, pshift, levels):
+    rng = np.random.default_rng(seed)
+    n = 64
+    event = rng.random(n) < 0.5
+    v_d = rng.choice([-STATE, STATE, 0, 1, -1, *rng.integers(-STATE, STATE, 8)], n)
+    pbar = rng.integers(0, PBAR_ONE + 1, n)
+    a = rng.choice([-2**15, 2**15 - 1, 0, *rng.integers(-5000, 5000, 8)], n)
+    lut = np.sort(rng.integers(0, 256, 256))
+    off = int(rng.integers(-STATE, STATE))
+    rb, rv = rng.integers(0, 256, n), rng.integers(0, PBAR_ONE, n)
+    scalars = _int_steps_scalar(event, v_d, pbar, a, keep, lut, off, shift, pshift, levels, rb, rv)
+    arrays = np.stack([np.asarray(x, np.int64) for x in burst_int_step.py_func(
+        event, v_d, pbar, a, keep, lut, off, shift, pshift, levels, rb, rv)])
+    assert np.array_equal(scalars, arrays)
+    assert np.all(np.abs(arrays[1]) <= STATE) and np.all((arrays[0] == 0) | event)  # saturated; bursts need events
+    assert np.all((arrays[3] - 64) % 8 == 0)   # y1 = 64 + 8 q
+
+
+def test_lava_style_decay_equals_trunc_decay():
+    """Lava's BurstLIF model used sign(x) * (|x| * keep >> 12); trunc_decay is its branch-free form."""
+    x = np.concatenate([np.arange(-70000, 70000, 37), [-STATE, STATE]])
+    for keep in (0, 1, 2047, 4095, 4096):
+        lava = np.sign(x * keep) * np.right_shift(np.abs(x * keep), 12)
+        assert np.array_equal(trunc_decay.py_func(x, keep), lava)
+    assert wrap32.py_func(np.int64(2**31)) == -2**31 and saturate24.py_func(np.int64(2**24)) == STATE
+
+
+def test_integer_step_follows_the_float_step():
+    """The same neuron in integers and in floats, driven by the same apical input and draws: the dendrite
+    voltages agree within the decay's truncation, bursts within the table's error, the population's Pbar and
+    the valence's mean within rounding (single neurons part ways where one draw falls between table and sigmoid)."""
+    steps, n, vth = 4000, 200, 128
+    scale = vth * 64                                  # integer units per float voltage unit
+    offset, slope, beta_d, pshift, levels = 0.5, 1.0, 0.9, 5, 4
+    lut, off, shift, err = burst_lut(offset, slope, scale)
+    keep = round(4096 * beta_d)
+    rng = np.random.default_rng(0)
+    drive = rng.normal(0.05, 0.3, (steps, n))         # apical input per step, float voltage units
+    a_int = np.round(drive * vth).astype(np.int64)    # as a Dense delivers it: units of vth (<< 6 inside)
+    events = rng.random((steps, n)) < 0.3
+    u = burst_uniforms(7, steps, n)
+    r = integer_draws(u)
+    vi, pi = np.zeros(n, np.int64), np.full(n, PBAR_ONE // 4, np.int64)
+    vf, pf = np.zeros(n), np.full(n, 0.25)
+    bursts_i = bursts_f = 0
+    y1_i, y1_f, vd_err, pbar_err = [], [], 0.0, 0.0
+    for t in range(steps):
+        bi, vi, pi, y1, _ = burst_int_step.py_func(events[t], vi, pi, a_int[t], keep, lut, off, shift, pshift, levels,
+                                                   r[t, 0], r[t, 1])
+        bf, vf, pf, y1f, _, _ = burst_float_step.py_func(events[t], vf, pf, a_int[t] / vth, keep / 4096, offset, slope,
+                                                         pshift, levels, u[t, 0])
+        bursts_i, bursts_f = bursts_i + bi.sum(), bursts_f + bf.sum()
+        y1_i.append(y1.mean())
+        y1_f.append(y1f.mean())
+        vd_err = max(vd_err, float(np.abs(vi / scale - vf).max()))
+        pbar_err = max(pbar_err, abs(float(pi.mean()) / PBAR_ONE - float(pf.mean())))  # the population's Pbar
+    assert vd_err < 10 / scale / (1 - beta_d)          # truncation: < 1 unit per step, decaying
+    assert bursts_i == pytest.approx(bursts_f, rel=0.02 + err)
+    assert pbar_err < 0.01
+    assert np.mean(y1_i) == pytest.approx(np.mean(y1_f), abs=0.05)  # stochastic rounding is unbiased
+
+
+def test_float_steps_work_on_torch_tensors_too():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([0.5, 2.0])
+    s, u, v = lif_float_step(x, torch.zeros(2), torch.zeros(2), 0.0, 0.9, 0.0, 1.0)
+    assert s.tolist() == [0.0, 1.0] and v.tolist() == [0.5, 0.0]
+    b, *_ = burst_float_step.py_func(s > 0, torch.zeros(2), torch.zeros(2), torch.tensor([5.0, 5.0]), 0.9, 0.0, 1.0,
+                                     5, 4, 0.5)
+    assert b.tolist() == [False, True]
+
+
+def test_stream_step_by_step_equals_all_at_once():
+    s = BurstStream(11, 5)
+    assert np.array_equal(np.stack([s.next() for _ in range(7)]), burst_uniforms(11, 7, 5))
+    r = integer_draws(burst_uniforms(11, 7, 5))
+    assert r[:, 0].max() < 256 and r[:, 1].max() < PBAR_ONE and r.min() >= 0
+
+
+def test_band_teacher_step_spec():
+    """Counts while silent, restarts after a request, opens for an up request below hi (or down above lo)
+    for the request's whole duration; back-to-back requests count as one."""
+    lo, hi = 2, 5
+    state = (0, False, False)
+    trace = []
+    # 4 silent steps with 1 event each, then an up request for 3 steps, then silence, then a down request
+    for up, down, ev in [(0, 0, 1)] * 4 + [(1, 0, 9)] * 3 + [(0, 0, 1)] * 6 + [(0, 1, 0)] * 2:
+        state = band_teacher_step.py_func(bool(up), bool(down), ev, *state, lo, hi)
+        trace.append(state)
+    assert [t[0] for t in trace[:4]] == [1, 2, 3, 4]
+    assert all(t[2] for t in trace[4:7])          # count 4 < hi: up passes for the whole request
+    assert trace[7][0] == 1 and trace[12][0] == 6  # restarted after the request, counted again
+    assert all(t[2] for t in trace[13:])          # count 6 > lo: down passes
+    closed = band_teacher_step.py_func(True, False, 0, 5, False, True, lo, hi)
+    assert closed[2] is False                     # count 5 is not below hi: closed
