@@ -90,8 +90,8 @@ def cmd_fit(args) -> int:
 def cmd_deploy(args) -> int:
     from neurolearn.compile.build import load_build
     from neurolearn.hardware.deploy import write_bundle
-    from neurolearn.lava.loihi_runtime import runtime_status
     from neurolearn.hardware.fit import check_fit, format_fit
+    from neurolearn.lava.loihi_runtime import runtime_status
 
     build = load_build(args.build)
     target = _target(args)

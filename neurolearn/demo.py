@@ -86,10 +86,10 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 15) -> int:
     import torch
 
     from neurolearn.compile.build import compile_model
+    from neurolearn.lava.runner import simulate_lava
     from neurolearn.nir import export_to_nir, write
     from neurolearn.sims.fixed import simulate_fixed
     from neurolearn.sims.float_ref import simulate_float
-    from neurolearn.lava.runner import simulate_lava
     from neurolearn.train.datasets import digits
     from neurolearn.train.encoders import poisson_spikes
     from neurolearn.verify import format_table, run_ladder

@@ -108,10 +108,10 @@ def run_ladder(build, spikes: np.ndarray, progress=None) -> list[Row]:
     """All three comparisons for a build on input ``spikes`` (steps, n_in) or (batch, steps, n_in)."""
     import torch
 
+    from neurolearn.lava.runner import simulate_lava
     from neurolearn.nir import import_from_nir
     from neurolearn.sims.fixed import simulate_fixed
     from neurolearn.sims.float_ref import simulate_float
-    from neurolearn.lava.runner import simulate_lava
     from neurolearn.sims.result import as_batch
 
     spikes = as_batch(spikes, build.plan.input_size)

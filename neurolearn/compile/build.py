@@ -21,6 +21,7 @@ from pathlib import Path
 from neurolearn.atomic import atomic_dir
 from neurolearn.ir.network import Network
 from neurolearn.compile.normalize import to_network
+from neurolearn.ir.features import missing_features
 from neurolearn.ir.plan import Plan
 from neurolearn.compile.quantize import quantize
 from neurolearn.compile.report import render_learning_report, render_report
@@ -34,7 +35,8 @@ MODEL, PLAN, REPORT, SCHEDULE = "model.nir", "plan.json", "report.md", "schedule
 
 @dataclass(frozen=True)
 class Build:
-    """A compiled network: the float network it came from (None for learning builds) and the Lava plan."""
+    """A compiled network: the Lava plan and the float network it came from (what the float reference runs;
+    None where the plan uses features a float network does not describe: bursts, learning, ...)."""
 
     path: Path
     network: Network | None
@@ -105,7 +107,7 @@ def load_build(path: str | os.PathLike) -> Build:
         plan = Plan.from_json((path / PLAN).read_text(), file=str(path / PLAN))
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise InputError(f"{path / PLAN}: unreadable plan ({exc})") from exc
-    if plan.learning or any(L.burst is not None for L in plan.layers):
+    if missing_features(plan.features(), "float"):
         return Build(path=path, network=None, plan=plan)
     graph = read(path / MODEL)
     dt = None if "dt" in block(graph) else plan.dt  # a foreign file: the dt given at compile time

@@ -15,8 +15,8 @@ from __future__ import annotations
 import nir
 import numpy as np
 
-from neurolearn.ir.network import Network, Population, Projection
 from neurolearn.errors import NIRFormatError, ShapeError, UnsupportedNodeError, where
+from neurolearn.ir.network import Network, Population, Projection
 from neurolearn.nir.extension import block, graph_dt, node_reset, node_reset_delay
 from neurolearn.nir.graph import flatten
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurolearn.errors import QuantizationError, where
 from neurolearn.ir import plan as P
 from neurolearn.ir.network import Network, Population
-from neurolearn.errors import QuantizationError, where
 
 VTH_TARGET = 2**10  # aim for >= 1024 threshold steps: 0.1 % resolution
 NONSPIKING_VTH = P.VTH_RANGE[1]

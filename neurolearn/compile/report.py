@@ -1,9 +1,9 @@
 """report.md: what the compiler did to each parameter, in words a user can check."""
 from __future__ import annotations
 
+from neurolearn.compile.quantize import QuantizationResult
 from neurolearn.ir.network import Network
 from neurolearn.ir.plan import Plan
-from neurolearn.compile.quantize import QuantizationResult
 
 
 def render_report(net: Network, q: QuantizationResult, source: str) -> str:

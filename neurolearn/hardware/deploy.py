@@ -11,11 +11,10 @@ import shutil
 from pathlib import Path
 
 from neurolearn.atomic import atomic_dir
-from neurolearn.lava import graph_script
 from neurolearn.compile.build import MODEL, PLAN, REPORT, Build
 from neurolearn.errors import InputError
 from neurolearn.hardware.fit import FitReport, write_fit_files
-
+from neurolearn.lava import graph_script
 
 BUNDLE_README = """# neurolearn deployment bundle: {name} on {target}
 

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from neurolearn.errors import DescriptionError, HardwareFitError, InputError
+from neurolearn.errors import DescriptionError, HardwareFitError
 
 DESCRIPTIONS = Path(__file__).parent / "descriptions"
 

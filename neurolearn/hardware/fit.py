@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neurolearn.errors import HardwareFitError
-from neurolearn.ir.features import require
-from neurolearn.ir.plan import STATE_BITS, Plan
 from neurolearn.hardware.description import Target
 from neurolearn.hardware.mapper import LayerDemand, Placement, demands_from_plan, map_network
+from neurolearn.ir.features import require
+from neurolearn.ir.plan import STATE_BITS, Plan
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurolearn.ir.plan import Plan
 from neurolearn.errors import HardwareFitError
 from neurolearn.hardware.description import Target
+from neurolearn.ir.plan import Plan
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from typing import Mapping
 
 import numpy as np
 
-from neurolearn.lava import graph_script
-from neurolearn.ir.plan import Plan, Plasticity
 from neurolearn.errors import BackendUnavailableError, ShapeError
+from neurolearn.ir.plan import Plan, Plasticity
+from neurolearn.lava import graph_script
 
 
 def require_lava() -> dict:

@@ -5,10 +5,10 @@ is an OS process and every step exchanges messages. Use it on small networks and
 """
 from __future__ import annotations
 
-import numpy as np
-
 import time
 from typing import Mapping
+
+import numpy as np
 
 from neurolearn.ir.features import require
 from neurolearn.ir.plan import Plan, Plasticity

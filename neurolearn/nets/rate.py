@@ -26,13 +26,13 @@ from __future__ import annotations
 import math
 from typing import NamedTuple, Sequence
 
-import torch
 import numpy as np
+import torch
 from torch import Tensor, nn
 
 from neurolearn.errors import InputError
-from neurolearn.nets import FEEDBACK
 from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
+from neurolearn.nets import FEEDBACK
 
 
 class RateParams(NamedTuple):

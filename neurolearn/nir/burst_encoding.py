@@ -18,8 +18,8 @@ import numpy as np
 
 from neurolearn import __version__
 from neurolearn.errors import NIRFormatError, where
-from neurolearn.nir.extension import KEY, SCHEMA_VERSION, block, graph_dt
 from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
+from neurolearn.nir.extension import KEY, SCHEMA_VERSION, block, graph_dt
 
 
 def _keep_to_tau(dt, keep, what):

@@ -13,13 +13,11 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from neurolearn.errors import InputError, NeurolearnError, TrainingError
+from neurolearn.errors import InputError, TrainingError
 from neurolearn.nets.rate import RateNet
-from neurolearn.train.rate_rules import RATE_RULES, BurstpropRate, Rule, angle_deg, make_rate_rule
 from neurolearn.train import datasets
 from neurolearn.train.catalog import HIDDEN, TASKS
-
-
+from neurolearn.train.rate_rules import RATE_RULES, BurstpropRate, Rule, angle_deg, make_rate_rule
 
 # Learning rates (top hidden layer, output layer) tuned for backprop per task, every hidden layer
 # at the top one's rate. Feedback alignment uses them as they are (its B has W's init scale).

@@ -24,11 +24,11 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from neurolearn.compile.burst_mapping import BurstCompiled, compile_burst_network
-from neurolearn.ir.plan import WEIGHT_RANGE, BandTeacherPlan
 from neurolearn.errors import InputError
 from neurolearn.ir.burst_network import BurstLayer, BurstNetwork
-from neurolearn.rules.burstprop_spiking import BurstpropSpiking
+from neurolearn.ir.plan import WEIGHT_RANGE, BandTeacherPlan
 from neurolearn.ir.schedule import Schedule
+from neurolearn.rules.burstprop_spiking import BurstpropSpiking
 from neurolearn.sims.epochs import EpochRun
 from neurolearn.train.spiking import XOR_CONFIG, XOR_LABELS, BurstNet, SpikingConfig, xor_solved, xor_task
 

@@ -9,8 +9,13 @@ from hypothesis import strategies as st
 
 from neurolearn.compile.burst_mapping import burst_lut
 from neurolearn.dynamics.band_teacher import band_teacher_step
-from neurolearn.dynamics.burst_neuron import (BurstStream, burst_float_step, burst_int_step, burst_uniforms,
-                                              integer_draws)
+from neurolearn.dynamics.burst_neuron import (
+    BurstStream,
+    burst_float_step,
+    burst_int_step,
+    burst_uniforms,
+    integer_draws,
+)
 from neurolearn.dynamics.lif import lif_float_step, saturate24, trunc_decay, wrap32
 from neurolearn.ir.plan import PBAR_ONE
 

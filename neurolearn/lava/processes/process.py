@@ -22,7 +22,6 @@ from lava.magma.core.process.variable import Var
 from neurolearn.ir.plan import LUT_SIZE
 
 
-
 class BurstLIF(LearningNeuronProcess, AbstractProcess):
     """Soma: Lava's CUBA LIF (``u``, ``v``; ``du``, ``dv``, ``vth``, ``bias_mant``, ``bias_exp``), reset to 0.
     Apical dendrite ``v_d``, leak ``dv_d``. An event bursts with probability p(v_d): the fixed-point
