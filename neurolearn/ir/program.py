@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from neurolearn.errors import RuleError
@@ -131,15 +131,6 @@ class LearningProgram:
             raise RuleError(f"learning program: products use {used}; all u<k> must share one k")
         object.__setattr__(self, "products", products)
         object.__setattr__(self, "k", next(iter(ks), None))
-
-    def to_lava(self):
-        """The equivalent ``Loihi2FLearningRule`` (or ``Loihi3FLearningRule`` if three_factor)."""
-        from lava.magma.core.learning.learning_rule import Loihi2FLearningRule, Loihi3FLearningRule
-
-        skip = {"three_factor", "products", "k"} | ({f"{y}_{p}" for y in Y_TRACES for p in ("impulse", "tau")}
-                                                  if self.three_factor else set())
-        args = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
-        return (Loihi3FLearningRule if self.three_factor else Loihi2FLearningRule)(**args)
 
 
 def _check_int(name: str, value, rng) -> None:
