@@ -1,4 +1,4 @@
-"""Hypothesis strategies: random legal plans and input spike trains."""
+"""Hypothesis strategies: random legal plans, input spike trains and learning-rule strings."""
 import numpy as np
 from hypothesis import strategies as st
 
@@ -58,3 +58,56 @@ def spike_trains(draw, n_in, batch=1, max_steps=40):
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     return (rng.random((batch, steps, n_in)) < rate).astype(np.uint8)
+
+
+# ---- learning-rule strings: all of Lava's grammar, the corners it misreads or refuses included ----------
+
+RULE_VARS = ("x1", "x2", "y1", "y2", "y3", "w", "d", "t")
+
+
+@st.composite
+def rule_literals(draw, wild=False):
+    """'n', '2^e' or 'n*2^e'; wild: mantissas and exponents beyond Lava's ranges, leading zeros."""
+    n = ["1", "2", "3", "5", "6", "7", "8", "12", "16", "24"] + ["0", "9", "48", "96", "127", "255", "00", "07"] * wild
+    e = ["-7", "-6", "-3", "-1", "0", "1", "+1", "2", "5", "7", "8"] + ["-9", "-8", "9", "-07", "+3"] * wild
+    n, e = draw(st.sampled_from(n)), draw(st.sampled_from(e))
+    return draw(st.sampled_from([n, f"2^{e}", f"{n}*2^{e}"]))
+
+
+@st.composite
+def rule_brackets(draw, dep, wild=False):
+    """'(var)', '(C)', '(var +- C)', '(C +- var)', 'sgn(w|d|t [+- C])', optionally signed; wild: any operands
+    (two constants, two vars, x0/y0/u<k> inside, a signed var in sgn), which Lava refuses or drops."""
+    sgn = draw(st.sampled_from([False, False, True]))
+    var = st.sampled_from(RULE_VARS + ("x0", "y0", dep) if wild else ("w", "d", "t") if sgn else RULE_VARS)
+    const = rule_literals(wild)
+    shapes = [(var, None), (var, const), (const, var)] + [(const, None)] * (wild or not sgn) + \
+        [(var, var), (const, const)] * wild
+    first, second = draw(st.sampled_from(shapes))
+    lead = draw(st.sampled_from(["", "+", "-"] if wild or (not sgn and second is not None) else ["", "+"]))
+    inner = lead + draw(first)
+    if second is not None:
+        inner += draw(st.sampled_from("+-" if wild or not sgn or first is var else "+")) + draw(second)
+    return ("sgn(" if sgn else "(") + inner + ")"
+
+
+@st.composite
+def rule_texts(draw):
+    """A rule string of 1 to 3 products D * factors, literals, brackets, joined by '*', ' * ' or nothing. About
+    one product in five is wild: no dependency, a second dependency or u<k>, wild literals and brackets."""
+    k = draw(st.sampled_from([0, 1, 2, 9]))
+    dep = f"u{k}"
+    out = []
+    for i in range(draw(st.integers(1, 3))):
+        wild = draw(st.integers(0, 4)) == 0
+        deps = ("x0", "y0", dep, f"u{(k + 1) % 10}") if wild else ("x0", "y0", dep)
+        term = st.one_of(st.sampled_from(RULE_VARS), rule_literals(wild), rule_brackets(dep, wild),
+                         *[st.sampled_from(deps)] * wild)
+        terms = draw(st.lists(term, min_size=0 if i else 1, max_size=4))
+        if not wild or draw(st.booleans()):
+            terms.insert(draw(st.integers(0, len(terms))), draw(st.sampled_from(deps)))
+        text = terms[0] if terms else ""
+        for t in terms[1:]:
+            text += draw(st.sampled_from(["*", "*", " * ", "", "**"])) + t
+        out.append(draw(st.sampled_from(["", "-", "+"] if i == 0 else ["+", "-", " - ", " + "])) + text)
+    return "".join(out)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from neurolearn.ir import plan as P
 from neurolearn.errors import RuleError
 from neurolearn.ir.program import LearningProgram
+from neurolearn.lava.graph import learning_rule_for_lava
 from neurolearn.lava.runner import simulate_learning_lava
 from neurolearn.sims.learning import Plasticity, simulate_learning, trace_randoms
 from tests.strategies import edgy, weight_matrices
@@ -204,7 +205,7 @@ def test_parser_matches_lavas_product_series():
     prog = LearningProgram(dw="-2^-2 * x0 * y1 * x2 + 3*2^-3 * y0 * x1 * (w + 3) * sgn(d - 2^-1) - u2 * (-t + 4) * y0",
                            dt="16 * u2 * (5 - y3) * x0")
     for target, products in prog.products.items():
-        lava = getattr(prog.to_lava(), target).products
+        lava = getattr(learning_rule_for_lava(prog), target).products
         assert [(p.dependency, p.mantissa, p.exponent + 7) for p in products] == \
                [(p.dependency, p.s_mantissa, p.s_exp) for p in lava]
         assert [[(f.var, f.const, f.sgn) for f in p.factors] for p in products] == \

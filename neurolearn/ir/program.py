@@ -3,8 +3,19 @@
 A :class:`LearningProgram` holds what a ``Loihi2FLearningRule`` / ``Loihi3FLearningRule`` holds: the
 ``dw``, ``dd``, ``dt`` strings (sums of products ``D * S * F1 * F2 ...``, D in x0, y0, u<k>), the trace
 impulses and time constants, ``t_epoch`` and the seed of the trace random streams. It is validated on
-construction (one-line :class:`~neurolearn.errors.RuleError`) and parsed, with Lava's own parser, into
-:class:`Product` tuples that neurolearn's simulator runs (``neurolearn.sims.learning``).
+construction (one-line :class:`~neurolearn.errors.RuleError`) and parsed into :class:`Product` tuples
+that neurolearn's simulator runs (``neurolearn.sims.learning``), exactly as Lava's own parser
+(``ProductSeries(SymbolicEquation(...))``) reads the string. The grammar (spaces removed)::
+
+    rule    := product (("+" | "-") product)*
+    product := ["+" | "-"] term (["*"] term)*          # "*" may be left out
+    term    := "x0" | "y0" | "u"<digit> | var | literal | "(" inner ")" | "sgn(" inner ")"
+    var     := "x1" | "x2" | "y1" | "y2" | "y3" | "w" | "d" | "t"
+    literal := n | "2^"e | n"*2^"e                     # n digits, e [+-]digits
+    inner   := [+-] operand [(+|-) operand]            # operand: var, x0, y0, u<k> or literal
+
+How Lava reads a product (signs, literal folding, the scale's normalisation, what brackets mean and
+where it refuses) is spelled out at :func:`_product` and :func:`_bracket`.
 
 Widths (bits, Lava's ``learning/constants.py``): traces 7 (+8 fractional bits of impulse),
 x0/y0 1, w/d/t 9 (signed), scale mantissa 4, accumulator 15 (+sign), epoch time 6.
@@ -14,7 +25,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from neurolearn.errors import RuleError
@@ -37,7 +48,9 @@ VALENCE_ZERO = 64               # a signed third factor q travels as y = 64 + 8 
 
 # Lava's symbols, in the order its parser tries them (spaces are removed first).
 _TOKEN = re.compile(r"sgn\(|[()+\-*]|x0|y0|u\d(?!\d)|x[12]|y[123]|[wdt]|\d+\*2\^[+-]?\d+|2\^[+-]?\d+|\d+")
-_OPERAND = re.compile(r"x0|y0|u\d|x[12]|y[123]|[wdt]|\d.*")
+_VARIABLES = ("x1", "x2", "y1", "y2", "y3", "w", "d", "t")   # Lava's Variable symbols
+_DEPENDENCY_OR_VAR = re.compile(r"x0|y0|u\d|x[12]|y[123]|[wdt]")
+_OPERAND = re.compile(rf"{_DEPENDENCY_OR_VAR.pattern}|\d.*")
 _UK = re.compile(r"u(\d)")
 _SYMBOLS = "x0 y0 u0..u9 x1 x2 y1 y2 y3 w d t sgn(.) (.) + - * and literals n, 2^e, n*2^e"
 
@@ -132,15 +145,6 @@ class LearningProgram:
         object.__setattr__(self, "products", products)
         object.__setattr__(self, "k", next(iter(ks), None))
 
-    def to_lava(self):
-        """The equivalent ``Loihi2FLearningRule`` (or ``Loihi3FLearningRule`` if three_factor)."""
-        from lava.magma.core.learning.learning_rule import Loihi2FLearningRule, Loihi3FLearningRule
-
-        skip = {"three_factor", "products", "k"} | ({f"{y}_{p}" for y in Y_TRACES for p in ("impulse", "tau")}
-                                                  if self.three_factor else set())
-        args = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
-        return (Loihi3FLearningRule if self.three_factor else Loihi2FLearningRule)(**args)
-
 
 def _check_int(name: str, value, rng) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not rng[0] <= value <= rng[1]:
@@ -197,48 +201,137 @@ def _check_bracket(target: str, text: str, toks: list[str]) -> None:
                         "(C +- var), sgn(var +- C)")
 
 
-def _split_products(tokens: list[str]) -> list[str]:
-    """Product strings, split as Lava splits: a top-level + or - starts a new product."""
+def _split_products(tokens: list[str]) -> list[list[str]]:
+    """The tokens of each product, split as Lava splits: a top-level + or - starts a new product."""
     products, cur, depth = [], [], 0
     for tok in tokens:
         if depth == 0 and tok in "+-" and cur:
-            products.append("".join(cur))
+            products.append(cur)
             cur = []
         depth += tok in ("(", "sgn(")
         depth -= tok == ")"
         cur.append(tok)
-    products.append("".join(cur))
+    products.append(cur)
     return products
 
 
 def _parse(target: str, text: str) -> tuple[Product, ...]:
-    """Parse one rule string with Lava's parser, product by product (so errors name the product)."""
-    from lava.magma.core.learning.product_series import ProductSeries
-    from lava.magma.core.learning.symbolic_equation import SymbolicEquation
-
+    """Parse one rule string, product by product (so errors name the product)."""
     if not isinstance(text, str) or not text.strip():
         raise RuleError(f"{target} = {text!r}: expected a non-empty rule string")
     text = text.replace(" ", "")
     out = []
-    for piece in _split_products(_tokens(target, text)):
+    for tokens in _split_products(_tokens(target, text)):
+        piece = "".join(tokens)
         try:
-            lava_products = ProductSeries(SymbolicEquation(target, piece)).products
-        except (ValueError, AttributeError, IndexError, SyntaxError, TypeError) as exc:
-            reason = str(exc) or type(exc).__name__
-            if reason.startswith(("Mantissa", "Exponent")):
-                reason = ("its literals fold to a scale m * 2^e outside Lava's range "
-                          "(-8 <= m <= 7, -7 <= e <= 8 after normalisation)")
-            elif reason.startswith("No dependency"):
-                reason = "no dependency (x0, y0 or u<k>)"
-            raise RuleError(f"{target} = '{text}': product '{piece}': {reason}") from None
-        for p in lava_products:
-            factors = tuple(Factor(f.state_var, f.const if f.has_const() else 0, f.is_sgn) for f in p.factors)
-            for f in factors:
-                if abs(f.const) >= CONST_LIMIT:
-                    raise RuleError(f"{target} = '{text}': product '{piece}': constant {f.const} of {f.var} "
-                                    f"outside +-2^31")
-            out.append(Product(p.dependency, p.s_mantissa, p.s_exp - 7, factors))
+            product = _product(tokens)
+        except RuleError as exc:
+            raise RuleError(f"{target} = '{text}': product '{piece}': {exc}") from None
+        for f in product.factors:
+            if abs(f.const) >= CONST_LIMIT:
+                raise RuleError(f"{target} = '{text}': product '{piece}': constant {f.const} of {f.var} "
+                                f"outside +-2^31")
+        out.append(product)
     return tuple(out)
+
+
+def _literal(tok: str) -> tuple[int, int]:
+    """(n, e) of a literal 'n', '2^e' or 'n*2^e' ('2^e' is n = 1, 'n' is e = 0). Lava reads n and e as
+    Python integer literals, which refuse leading zeros ('07')."""
+    head, _, exp = tok.partition("^")
+    parts = (head[:-2] or "1", exp) if exp else (tok, "0")
+    for part in parts:
+        if re.match(r"0+[1-9]", part.lstrip("+-")):
+            raise RuleError(f"literal '{tok}': leading zeros in decimal integer literals are not permitted")
+    return int(parts[0]), int(parts[1])
+
+
+def _product(tokens: list[str]) -> Product:
+    """One product's tokens, read as Lava's ``ProductSeries`` reads them; RuleError(reason) where Lava raises.
+
+    ``*`` is dropped (so juxtaposition multiplies too), a ``-`` negates the scale, the first x0/y0/u<k>
+    is the dependency (later x0/y0 are factors, later u<k> only set k), every literal and ``(C)``
+    folds into the scale m * 2^e. Then, while |m| > 7, m is even and e < 8: m /= 2, e += 1; the
+    result must have -8 <= m <= 7 and -7 <= e <= 8."""
+    lits = {t: _literal(t) for t in tokens if t[0].isdigit()}  # Lava reads every literal first
+    dep, k, m, e, factors = None, None, 1, 0, []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok == "-":
+            m = -m
+        elif tok in lits:
+            m, e = m * lits[tok][0], e + lits[tok][1]
+        elif tok in _VARIABLES:
+            factors.append(Factor(tok))
+        elif tok[0] == "u":
+            if k is not None and k != int(tok[1]):
+                raise RuleError("Can't have multiple decimate exponents in the same ProductSeries.")
+            k, dep = int(tok[1]), dep or "u"
+        elif tok in ("x0", "y0"):
+            if dep is None:
+                dep = tok
+            else:
+                factors.append(Factor(tok))
+        elif tok in ("(", "sgn("):
+            end = tokens.index(")", i)
+            sign, (n, ne), factor = _bracket(tok, tokens[i + 1:end], lits)
+            m, e, i = m * sign * n, e + ne, end
+            if factor is not None:
+                factors.append(factor)
+        i += 1
+    try:
+        while abs(m) > 7 and m % 2 == 0 and e < 8:
+            m, e = int(m / 2), e + 1  # Lava halves in floating point: above 2^53 this rounds, as there
+    except OverflowError:
+        pass  # m beyond floats (Lava crashes here): refused as out of range below
+    if dep is None:
+        raise RuleError("no dependency (x0, y0 or u<k>)")
+    if not (-8 <= m <= 7 and -7 <= e <= 8):
+        raise RuleError("its literals fold to a scale m * 2^e outside Lava's range "
+                        "(-8 <= m <= 7, -7 <= e <= 8 after normalisation)")
+    if k is not None and dep != "u":
+        raise RuleError("Can't have a non-null decimate exponent with a dependency different from u in "
+                        f"Product. Found dependency is {dep}")
+    return Product(dep, m, e, tuple(factors))
+
+
+def _bracket(kind: str, inner: list[str], lits: dict) -> tuple[int, tuple[int, int], Factor | None]:
+    """Lava's reading of '(...)' or 'sgn(...)' with ``inner`` tokens (shape checked by _check_bracket):
+    (sign it puts on the scale, literal (n, e) it folds into the scale, factor or None).
+
+    '(C)' folds +-C into the scale; '(var)' and 'sgn(var)' drop a leading '-'; '(x0)', '(y0)', '(u<k>)'
+    vanish; '(C +- var)' is read as var +- C; a '-' before the var negates the scale and the constant."""
+    sub = "".join(inner)
+    if inner[0] not in "+-":
+        inner = ["+", *inner]
+    sign, fold, var, const, negative_var = 1, (1, 0), None, 0, False
+    if len(inner) == 2:
+        if inner[1] in _VARIABLES:
+            var = inner[1]
+        elif inner[1] in lits:
+            sign, fold = (-1 if inner[0] == "-" else 1), lits[inner[1]]
+    else:
+        if _DEPENDENCY_OR_VAR.fullmatch(inner[1]) and inner[3] in lits:
+            var_sign, var, const_sign, lit = inner
+        elif _DEPENDENCY_OR_VAR.fullmatch(inner[3]) and inner[1] in lits:
+            const_sign, lit, var_sign, var = inner
+        else:
+            raise RuleError(f"Sub-expression {sub} cannot be interpreted to be of type [+,-]var[+,-]const")
+        n, ne = lits[lit]
+        const = n * 2**ne * (-1 if const_sign == "-" else 1)
+        negative_var = var_sign == "-"
+        if negative_var:
+            sign, const = -1, -const
+    if kind == "(":
+        if var is not None and var[0] == "u":
+            raise RuleError("Unknown state_var in Factor.")
+        return sign, fold, None if var is None else Factor(var, const)
+    if var not in ("w", "d", "t"):
+        raise RuleError("sgn(..) function can only be applied to 'w', 'd' or 't' variables.")
+    if negative_var:
+        raise RuleError("Variable in sgn(..) function cannot be negative.")
+    return sign, fold, Factor(var, const, sgn=True)
 
 
 @dataclass(frozen=True)

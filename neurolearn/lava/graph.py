@@ -5,13 +5,14 @@ Only stock Lava processes are used. The construction itself lives in :mod:`neuro
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Mapping
 
 import numpy as np
 
 from neurolearn.errors import BackendUnavailableError, ShapeError
 from neurolearn.ir.plan import Plan, Plasticity
+from neurolearn.ir.program import Y_TRACES, LearningProgram
 from neurolearn.lava import graph_script
 
 
@@ -22,6 +23,16 @@ def require_lava() -> dict:
     except Exception as exc:  # ImportError, or lava failing on an unsupported Python
         raise BackendUnavailableError(
             f"the Lava backend needs lava-nc 0.10.0 on Python 3.10; importing it failed: {exc}") from exc
+
+
+def learning_rule_for_lava(program: LearningProgram):
+    """Lava's ``Loihi2FLearningRule`` (``Loihi3FLearningRule`` if three_factor) holding ``program``."""
+    from lava.magma.core.learning.learning_rule import Loihi2FLearningRule, Loihi3FLearningRule
+
+    skip = {"three_factor"} | ({f"{y}_{p}" for y in Y_TRACES for p in ("impulse", "tau")}
+                               if program.three_factor else set())
+    args = {f.name: getattr(program, f.name) for f in fields(program) if f.init and f.name not in skip}
+    return (Loihi3FLearningRule if program.three_factor else Loihi2FLearningRule)(**args)
 
 
 @dataclass
@@ -88,7 +99,8 @@ def lava_learning_graph(plan: Plan, spikes: np.ndarray, learning: Mapping[str, P
         else:
             tags = {k: np.asarray(getattr(pl, k), np.int32) for k in ("tag_1", "tag_2") if getattr(pl, k) is not None}
             dense = LearningDense(weights=w, weight_exp=c.weight_exp, num_weight_bits=c.num_weight_bits, name=c.name,
-                                  learning_rule=pl.program.to_lava(), sign_mode=SignMode[pl.sign_mode.upper()], **tags)
+                                  learning_rule=learning_rule_for_lava(pl.program),
+                                  sign_mode=SignMode[pl.sign_mode.upper()], **tags)
             bursty = plan.layer(c.target).burst is not None
             (target.s_out_bap if bursty else target.s_out).connect(dense.s_in_bap)
             for q in range(3 if pl.program.three_factor else 0):

@@ -19,7 +19,7 @@ TOP = {"verify", "demo", "cli", "__main__"}   # the command and its orchestrator
 HEAVY = {
     "torch": {"nir/export.py", "nir/to_torch.py", "sims/float_ref.py", "nets", "train", "verify", "demo"},
     "snntorch": {"nir/export.py", "nir/to_torch.py", "train", "demo"},
-    "lava": {"lava", "ir/program.py"},   # ir/program.py: the rule-string parser (issue 13 removes it)
+    "lava": {"lava"},
     "numba": {"dynamics", "sims"},
 }
 
