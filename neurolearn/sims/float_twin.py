@@ -79,29 +79,6 @@ def run_float_twin(net: BurstNetwork, compiled: BurstCompiled, schedule: Schedul
 
 
 class _Gate:
-    """The band teacher (see :class:`~neurolearn.ir.plan.BandTeacherPlan`) for the float twin."""
-
-    def __init__(self, plan: BandTeacherPlan | None):
-        self.plan, self.count, self.asked, self.open = plan, 0, False, False
-
-    def step(self, inp: np.ndarray, events: dict) -> np.ndarray:
-        """This step's input with the teacher channels dropped while the gate is closed."""
-        t = self.plan
-        if t is None:
-            return inp
-        up, down = inp[t.up], inp[t.down]
-        if not (up or down):
-            self.count = (0 if self.asked else self.count) + int(events[t.layer].sum())
-        elif not self.asked:
-            self.open = (up and self.count < t.hi) or (down and self.count > t.lo)
-        self.asked = up or down
-        if not self.open:
-            inp = inp.copy()
-            inp[[t.up, t.down]] = False
-        return inp
-
-
-class _Gate:
     """The band teacher (:func:`~neurolearn.dynamics.band_teacher.band_teacher_step`) on the twin's input."""
 
     def __init__(self, plan: BandTeacherPlan | None):
