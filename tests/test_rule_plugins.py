@@ -210,3 +210,18 @@ def test_array_valued_parameter_is_refused_on_one_line():
     with pytest.raises(RuleError) as exc:
         rule_from_params({"rule": "stdp", "a_plus": np.ones((40, 40))})
     assert "\n" not in str(exc.value) and "parameter 'a_plus' = array([[1., 1.," in str(exc.value)
+
+
+@pytest.mark.lava
+def test_two_factor_learning_build_from_nir_bit_exact_with_lava(tmp_path):
+    """STDP and dendritic balance compiled from a .nir file onto BurstLIF layers: Lava equals neurolearn."""
+    from neurolearn.lava.runner import simulate_learning_lava
+    from tests.test_learning_engine import assert_same_bits
+
+    rules = {"W:input->hidden": STDP(a_plus=0.02, a_minus=0.025).to_params(),
+             "W:hidden->out": DendriticBalance(eta=0.02, baseline=0.5).to_params()}
+    plan = compile_model(write_net(tmp_path, rules), tmp_path / "b").plan
+    x = (np.random.default_rng(1).random((80, 6)) < 0.4).astype(np.uint8)
+    ours = simulate_learning(plan, x)
+    assert all((ours.synapses[n].weights[0, -1] != ours.synapses[n].weights[0, 0]).any() for n in rules)
+    assert_same_bits(ours, simulate_learning_lava(plan, x), plan.learning)
