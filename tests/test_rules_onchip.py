@@ -1,8 +1,8 @@
 """Rule objects on chip: STDP, BTSP and dendritic balance, float update vs learning-engine program.
 
-For each rule: the float rule the program implements (``realized``, run by its float step) agrees with the program run in
-neurolearn's simulator within the fixed-point noise (stochastic rounding, truncation), the float rule as
-written differs from ``realized`` by what ``approximations`` reports, the program in Lava equals neurolearn
+For each rule: the float rule the program implements (``realized``, run by its float step) agrees with the
+program run in neurolearn's simulator within the fixed-point noise (stochastic rounding, truncation), the float
+rule as written differs from ``realized`` by what ``approximations`` reports, the program in Lava equals neurolearn
 bit for bit (tiny nets, short runs), and the refusal paths raise a one-line RuleError naming the parameter.
 """
 import re
