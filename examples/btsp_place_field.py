@@ -19,7 +19,7 @@ import tempfile
 import numpy as np
 
 from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
-from neurolearn.rules import BTSP
+from neurolearn.rules import BTSP, ChipUnits
 from neurolearn.sims.learning import Plasticity, simulate_learning
 
 DT, LAP_S, N_IN, PLATEAU_S = 0.01, 6.0, 40, 3.5
@@ -44,18 +44,19 @@ def main():
     args = ap.parse_args()
 
     rule = BTSP(et_per_spike=0.04)
-    chip = rule.chip_rule(DT)  # weight_scale 255 / w_max: W = w_max is weight 255
-    ws = 255 / rule.w_max
+    ws = 255 / rule.w_max                      # weight units per float unit: W = w_max is weight 255
+    units = ChipUnits(ws, DT)
+    chip = rule.chip_rule(units)
     spikes, centres, plateau = inputs()
     w0 = np.full((1, N_IN), round(ws * 0.5))
     cell = LayerPlan("ca1", 1, du=2000, dv=1500, vth=550, bias_mant=np.zeros(1, int), bias_exp=np.zeros(1, int))
     plan = Plan(dt=DT, input_name="ca3", input_size=N_IN, layers=(cell,), outputs=("ca1",),
                 connections=(ConnectionPlan("w", "ca3", "ca1", w0),))
     res = simulate_learning(plan, spikes, {"w": Plasticity(chip.program, "excitatory")},
-                            {"w": rule.third_factors(plateau, DT)})
+                            {"w": rule.third_factors(plateau, units)})
     fixed = res.synapses["w"].weights[0, :, 0] / ws                    # (steps, N_IN)
     exact = rule.run(spikes, plateau, DT, w0 / ws, record=True)[:, 0]
-    realized = rule.realized(DT).run(spikes, plateau, DT, w0 / ws, record=True)[:, 0]
+    realized = rule.realized(units).run(spikes, plateau, DT, w0 / ws, record=True)[:, 0]
     out = res.sim.layers["ca1"].spikes[0, :, 0]
 
     print(f"program: dw = {chip.program.dw}")

@@ -15,16 +15,17 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+from dataclasses import replace
 
 import numpy as np
 
 from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
-from neurolearn.rules import DendriticBalance
-from neurolearn.rules.stdp import exp_trace
+from neurolearn.rules import ChipUnits, DendriticBalance
+from neurolearn.rules.engine_numbers import exp_trace
 from neurolearn.sims.learning import Plasticity, simulate_learning
 
 N_X, N_Z, PATTERN, PATTERNS = 8, 4, 50, 240
-WS, IMPULSE = 64.0, 4.0      # weight units per float unit; trace units per spike
+UNITS, IMPULSE = ChipUnits(weight=64.0), 4.0   # weight units per float unit; trace units per spike
 D_TRUE = np.array([[1, 0, 0, .5], [1, .5, 0, 0], [0, 1, 0, 0], [0, 1, .5, 0],
                    [0, 0, 1, 0], [.5, 0, 1, 0], [0, 0, 0, 1], [0, .5, 0, 1]])
 
@@ -53,15 +54,16 @@ def main():
     spikes, src, plan = network()
 
     # the error neurons' trace at zero residual: their bias alone (no x, no z)
+    rule = DendriticBalance(eta=2**-12, tau_pre=10, tau_post=10, pre_impulse=IMPULSE, post_impulse=IMPULSE)
     quiet = simulate_learning(plan, np.zeros((400, N_X + N_Z), np.uint8), {"w": Plasticity(
-        DendriticBalance(eta=2**-12).chip_rule(WS, IMPULSE, IMPULSE).program)}, record=False)
+        rule.chip_rule(UNITS).program)}, record=False)
     base = float(exp_trace(quiet.sim.layers["e"].spikes[0][100:], 10.0).mean())
-    rule = DendriticBalance(eta=2**-12, tau_pre=10, tau_post=10, baseline=base)
-    chip = rule.chip_rule(WS, IMPULSE, IMPULSE)
+    rule = replace(rule, baseline=base)
+    chip = rule.chip_rule(UNITS)
     res = simulate_learning(plan, spikes, {"w": Plasticity(chip.program)})
     z_spk, e_spk = res.sim.layers["z"].spikes[0], res.sim.layers["e"].spikes[0]
-    w_fixed = res.synapses["w"].weights[0] / WS                              # (steps, N_X, N_Z)
-    w_float = rule.realized(WS, IMPULSE, IMPULSE).update(z_spk, e_spk, record=True)
+    w_fixed = res.synapses["w"].weights[0] / UNITS.weight                    # (steps, N_X, N_Z)
+    w_float = rule.realized(UNITS).float_run(z_spk, e_spk, record=True)
 
     print(f"program: dw = {chip.program.dw}   (two-factor: the residual is the error neuron's trace - baseline)")
     print("approximations:\n  " + "\n  ".join(chip.approximations))
@@ -86,7 +88,8 @@ def main():
     diff = w_fixed[-1] - w_float[-1]
     print(f"float vs fixed at the end: max |W| difference {np.abs(diff).max():.3f} of max |W| "
           f"{np.abs(w_float[-1]).max():.3f}; mean signed difference {diff.mean():+.3f} (the product's truncation "
-          f"toward -inf, reported above: at most {-len(w_fixed) * 2.0 ** -7 / WS:.3f} over {len(w_fixed)} steps)")
+          f"toward -inf, reported above: at most {-len(w_fixed) * 2.0 ** -7 / UNITS.weight:.3f} over {len(w_fixed)} "
+          "steps)")
 
     import matplotlib
     matplotlib.use("Agg")

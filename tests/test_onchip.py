@@ -10,6 +10,7 @@ from neurolearn.ir import plan as P
 from neurolearn.compile.build import SCHEDULE, compile_model, load_build
 from neurolearn.errors import QuantizationError, RuleError, ShapeError
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
+from neurolearn.rules.plugin import ChipUnits
 from neurolearn.ir.program import LearningProgram
 from neurolearn.ir.schedule import Schedule
 from neurolearn.lava.runner import run_lava
@@ -125,16 +126,16 @@ def test_plan_errors_name_the_part():
 
 def test_burstprop_program_rate_and_refusals():
     rule = BurstpropSpiking(eta=0.0025)
-    chip = rule.chip_rule(weight_units=64)
+    chip = rule.chip_rule(ChipUnits(64))
     assert chip.program.three_factor and "(y1 - 64)" in chip.program.dw and chip.program.t_epoch == 1
     prod = chip.program.products["dw"][0]
     got = 8 * prod.scale * chip.program.x1_impulse * chip.post_neuron["valence_levels"]
     assert abs(got / (0.0025 * 64) - 1) < 0.03
     assert f"{100 * (got / 0.16 - 1):+.2f} %" in chip.approximations[0]
     with pytest.raises(RuleError, match="e_min = 0.01: the homeostasis term needs"):
-        BurstpropSpiking(e_min=0.01).chip_rule(64)
+        BurstpropSpiking(e_min=0.01).chip_rule(ChipUnits(64))
     with pytest.raises(RuleError, match="eta = 1e-06 .* off by more than 10%"):
-        BurstpropSpiking(eta=1e-6).chip_rule(64)
+        BurstpropSpiking(eta=1e-6).chip_rule(ChipUnits(64))
 
 
 def test_valence_is_unbiased_on_chip():

@@ -1,8 +1,8 @@
 """Rule objects on chip: STDP, BTSP and dendritic balance, float update vs learning-engine program.
 
-For each rule: the float rule the program implements (``realized``) agrees with the program run in
-neurolearn's simulator within the fixed-point noise (stochastic rounding, truncation), the float rule as
-written differs from ``realized`` by what ``approximations`` reports, the program in Lava equals neurolearn
+For each rule: the float rule the program implements (``realized``, run by its float step) agrees with the
+program run in neurolearn's simulator within the fixed-point noise (stochastic rounding, truncation), the float
+rule as written differs from ``realized`` by what ``approximations`` reports, the program in Lava equals neurolearn
 bit for bit (tiny nets, short runs), and the refusal paths raise a one-line RuleError naming the parameter.
 """
 import re
@@ -12,7 +12,7 @@ import pytest
 
 from neurolearn.ir import plan as P
 from neurolearn.errors import RuleError
-from neurolearn.rules import BTSP, STDP, DendriticBalance, HebbianBaseline, SimpleBTSP
+from neurolearn.rules import BTSP, STDP, ChipUnits, DendriticBalance, HebbianBaseline, SimpleBTSP
 from neurolearn.rules.btsp import induction_kernel
 from neurolearn.lava.runner import simulate_learning_lava
 from neurolearn.sims.learning import Plasticity, simulate_learning
@@ -57,7 +57,7 @@ def stdp_run(rule, ws, steps=3000, seed=0):
     rng = np.random.default_rng(seed)
     spikes = (rng.random((steps, 6)) < 0.04).astype(np.uint8)
     w0 = np.zeros((4, 6), int)  # weights stay far from the clip at -256 and 255
-    chip = rule.chip_rule(ws)
+    chip = rule.chip_rule(ChipUnits(ws))
     res = simulate_learning(one_layer(w0, vth=40, dv=400, bias=300), spikes, {"c": Plasticity(chip.program)}, record=False)
     post = res.sim.layers["l0"].spikes[0]
     return chip, spikes, post, (res.synapses["c"].weights[0, -1] - w0) / ws
@@ -67,8 +67,8 @@ def test_stdp_float_equals_program():
     rule, ws = STDP(a_plus=0.03, a_minus=0.025, tau_plus=8.4, tau_minus=12), 100
     chip, pre, post, fixed = stdp_run(rule, ws, steps=2000)
     assert post.sum() > 100
-    real = rule.realized(ws)
-    want = real.update(pre, post)
+    real = rule.realized(ChipUnits(ws))
+    want = real.float_run(pre, post)
     assert np.abs(want).max() > 0.5 and np.abs(fixed).max() < 2  # large changes, no weight clipping
     events = post.sum(0)[:, None] + pre.sum(0)[None, :]  # epochs in which a synapse changes
     assert np.abs(fixed - want).max() <= 0.05 * np.abs(want).max() + rounding_noise(events.max(), ws)
@@ -84,8 +84,8 @@ def test_stdp_pair_signs():
     pre, post = np.zeros((20, 1)), np.zeros((20, 1))
     pre[3], post[6] = 1, 1
     rule = STDP(a_plus=1.0, a_minus=0.5, tau_plus=10, tau_minus=10)
-    assert rule.update(pre, post)[0, 0] == pytest.approx(np.exp(-0.3))
-    assert rule.update(post, pre)[0, 0] == pytest.approx(-0.5 * np.exp(-0.3))
+    assert rule.float_run(pre, post)[0, 0] == pytest.approx(np.exp(-0.3))
+    assert rule.float_run(post, pre)[0, 0] == pytest.approx(-0.5 * np.exp(-0.3))
 
 
 # ---- BTSP ------------------------------------------------------------------------------------------
@@ -94,12 +94,12 @@ def btsp_run(rule, dt=0.01, steps=1200, n_pre=25, w_init=1.0, plateau_at=600):
     pre = place_inputs(steps, n_pre, dt)
     plateau = np.zeros((steps, 1))
     plateau[plateau_at:plateau_at + 30] = 1
-    ws = 255 / rule.w_max
-    w0 = np.full((1, n_pre), round(ws * w_init))
-    chip = rule.chip_rule(dt)
+    units = ChipUnits(255 / rule.w_max, dt)
+    w0 = np.full((1, n_pre), round(units.weight * w_init))
+    chip = rule.chip_rule(units)
     res = simulate_learning(one_layer(w0, dt=dt), pre, {"c": Plasticity(chip.program, "excitatory")},
-                            {"c": rule.third_factors(plateau, dt)}, record=False)
-    return chip, pre, plateau, w0 / ws, (res.synapses["c"].weights[0, -1] - w0) / ws
+                            {"c": rule.third_factors(plateau, units)}, record=False)
+    return chip, pre, plateau, w0 / units.weight, (res.synapses["c"].weights[0, -1] - w0) / units.weight
 
 
 @pytest.mark.parametrize("rule", [BTSP(et_per_spike=0.04), SimpleBTSP(lr=2.0, et_per_spike=0.04)],
@@ -107,7 +107,7 @@ def btsp_run(rule, dt=0.01, steps=1200, n_pre=25, w_init=1.0, plateau_at=600):
 def test_btsp_float_equals_program(rule):
     dt = 0.01
     chip, pre, plateau, w0, fixed = btsp_run(rule, dt, w_init=1.0 if isinstance(rule, BTSP) else 0.3)
-    want = rule.realized(dt).run(pre, plateau, dt, w0) - w0
+    want = rule.realized(ChipUnits(255 / rule.w_max, dt)).run(pre, plateau, dt, w0) - w0
     span = np.ptp(want)
     assert span > 0.3
     # noise: stochastic rounding; bias: each product truncates below 2^-7 weight units every step
@@ -130,11 +130,11 @@ def test_btsp_sigmoid_form_within_reported_kernel_error():
 
 
 def test_btsp_third_factors_follow_the_plateau():
-    rule, dt = BTSP(), 0.01
+    rule, units = BTSP(), ChipUnits(255 / 4.68, 0.01)
     plateau = np.zeros((300, 2))
     plateau[100:130, 1] = 1
-    y = rule.third_factors(plateau, dt)
-    full = int(re.search(r"IS \* (\d+)", rule.chip_rule(dt).third_factors["y1"]).group(1))
+    y = rule.third_factors(plateau, units)
+    full = int(re.search(r"IS \* (\d+)", rule.chip_rule(units).third_factors["y1"]).group(1))
     assert y.shape == (300, 3, 2) and y.dtype.kind == "i" and y.max() <= 127
     assert not y[:, :, 0].any() and y[129, 0, 1] == full and y[:100].sum() == 0 and y[:, 2].sum() == 0
     assert 0 < y[250, 0, 1] < full
@@ -147,13 +147,13 @@ def test_hebbian_baseline_float_equals_program():
     rng = np.random.default_rng(3)
     pre = (rng.random((1000, 5)) < 0.05).astype(np.uint8)
     w0 = np.full((3, 5), 40)
-    chip = rule.chip_rule(ws)
+    chip = rule.chip_rule(ChipUnits(ws))
     res = simulate_learning(one_layer(w0, vth=40, dv=400, bias=300), pre, {"c": Plasticity(chip.program)},
                             record=False)
     post = res.sim.layers["l0"].spikes[0]
     assert 20 < post.sum() < 300 * 3
     fixed = res.synapses["c"].weights[0, -1] / ws
-    want = rule.realized(ws).update(pre, post, w0 / ws)
+    want = rule.realized(ChipUnits(ws)).float_run(pre, post, w0=w0 / ws)
     assert np.abs(want - w0 / ws).max() > 0.5
     assert np.abs(fixed - want).max() <= 0.05 * np.abs(want).max() + rounding_noise(len(pre), ws)
     assert any(a.startswith("z^2 -> a post trace y2 of tau 5 steps") for a in chip.approximations)
@@ -165,13 +165,13 @@ def test_dendritic_balance_error_neuron_form():
     rng = np.random.default_rng(4)
     pre = (rng.random((800, 4)) < 0.15).astype(np.uint8)
     w0 = np.zeros((3, 4), int)
-    chip = rule.chip_rule(ws)
+    chip = rule.chip_rule(ChipUnits(ws))
     assert chip.program.dw == "-4*2^-6 * u0 * x1 * (y1 - 8)" and not chip.third_factors
     res = simulate_learning(one_layer(w0, vth=40, dv=1000, bias=900),
                             pre, {"c": Plasticity(chip.program)}, record=False)
     post = res.sim.layers["l0"].spikes[0]
     fixed = res.synapses["c"].weights[0, -1] / ws
-    want = rule.realized(ws).update(pre, post)
+    want = rule.realized(ChipUnits(ws)).float_run(pre, post)
     assert np.abs(want).max() > 0.4
     assert np.abs(fixed - want).max() <= 0.05 * np.abs(want).max() + rounding_noise(len(pre), ws)
 
@@ -183,17 +183,19 @@ def test_dendritic_balance_dendrite_form_third_factor():
     steps = 500
     pre = (rng.random((steps, 4)) < 0.1).astype(np.uint8)
     u = np.stack([0.5 * np.sin(np.arange(steps) / 50), 0.8 * np.cos(np.arange(steps) / 80)], axis=1)
-    chip = rule.chip_rule(ws)
+    chip = rule.chip_rule(ChipUnits(ws))
     assert chip.delivered_by == "post neuron" and set(chip.third_factors) == {"y2", "y3"}
     w0 = np.zeros((2, 4), int)
-    res = simulate_learning(one_layer(w0), pre, {"c": Plasticity(chip.program)}, {"c": rule.third_factors(u, ws)},
-                            record=False)
+    res = simulate_learning(one_layer(w0), pre, {"c": Plasticity(chip.program)},
+                            {"c": rule.third_factors(u, ChipUnits(ws))}, record=False)
     fixed = res.synapses["c"].weights[0, -1] / ws
-    want = rule.realized(ws).update(pre, u=u)
-    assert np.abs(rule.realized(ws).update(pre, u=u, record=True)).max() < 2.4  # no clipping at +-256 units
+    real = rule.realized(ChipUnits(ws))
+    want = real.float_run(pre, third=u)
+    assert np.abs(real.float_run(pre, third=u, record=True)).max() < 2.4  # no clipping at +-256 units
     assert np.abs(want).max() > 0.5
     assert np.abs(fixed - want).max() <= 0.05 * np.abs(want).max() + rounding_noise(steps, ws)
-    assert np.abs(rule.update(pre, u=u) - want).max() <= (abs(reported_percent(chip, "eta")) + 0.006) / 100 * np.abs(want).max()
+    assert np.abs(rule.float_run(pre, third=u) - want).max() <= \
+        (abs(reported_percent(chip, "eta")) + 0.006) / 100 * np.abs(want).max()
 
 
 # ---- Lava equals neurolearn bit for bit ------------------------------------------------------------
@@ -207,12 +209,13 @@ def lava_cases():
     plateau[20:30, 0] = 1
     u = np.stack([np.sin(np.arange(steps) / 6), -np.ones(steps)], axis=1)
     db = DendriticBalance(eta=0.01, form="dendrite", u_full=1.0)
+    units, btsp_units = ChipUnits(100), ChipUnits(255 / 4.68, 0.01, rng_seed=1)
     return {
-        "stdp": (STDP(0.05, 0.06, 5, 7).chip_rule(100, rng_seed=3), "mixed", None),
-        "btsp": (BTSP(et_per_spike=0.2).chip_rule(0.01, rng_seed=1), "excitatory", BTSP().third_factors(plateau, 0.01)),
-        "hebbian": (HebbianBaseline(eta=0.02).chip_rule(100), "mixed", None),
-        "balance": (DendriticBalance(eta=0.02).chip_rule(100), "mixed", None),
-        "dendrite": (db.chip_rule(100), "mixed", db.third_factors(u, 100)),
+        "stdp": (STDP(0.05, 0.06, 5, 7).chip_rule(ChipUnits(100, rng_seed=3)), "mixed", None),
+        "btsp": (BTSP(et_per_spike=0.2).chip_rule(btsp_units), "excitatory", BTSP().third_factors(plateau, btsp_units)),
+        "hebbian": (HebbianBaseline(eta=0.02).chip_rule(units), "mixed", None),
+        "balance": (DendriticBalance(eta=0.02).chip_rule(units), "mixed", None),
+        "dendrite": (db.chip_rule(units), "mixed", db.third_factors(u, units)),
     }, spikes, w0
 
 
@@ -232,13 +235,17 @@ def test_program_in_lava_equals_neurolearn(name):
 # ---- refusals --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("make, words", [
-    (lambda: BTSP().chip_rule(dt=1e-3), ["tau_et = 1.664 s", "1664 steps", "255", "dt >= 0.006513"]),
-    (lambda: SimpleBTSP(lr=0.05).chip_rule(dt=0.01), ["SimpleBTSP lr = 0.05", "weight units per unit of x1*y1"]),
-    (lambda: STDP(a_plus=0.002).chip_rule(weight_scale=100), ["STDP a_plus = 0.002", "% off"]),
-    (lambda: STDP(tau_minus=400).chip_rule(weight_scale=100), ["STDP tau_minus = 400 steps", "8-bit"]),
-    (lambda: BTSP(w_max=2).chip_rule(0.01, weight_scale=200), ["BTSP: weight_scale = 200", "0.5..255"]),
-    (lambda: DendriticBalance(eta=0.02, baseline=9).chip_rule(100), ["baseline = 9", "<= 127"]),
-    (lambda: HebbianBaseline(eta=1e-6).chip_rule(100), ["HebbianBaseline eta = 1e-06"]),
+    (lambda: BTSP().chip_rule(ChipUnits(50, 1e-3)), ["tau_et = 1.664 s", "1664 steps", "255", "dt >= 0.006513"]),
+    (lambda: BTSP().chip_rule(ChipUnits(50)), ["BTSP", "need dt"]),
+    (lambda: SimpleBTSP(lr=0.05).chip_rule(ChipUnits(255, 0.01)), ["SimpleBTSP lr = 0.05",
+                                                                    "weight units per unit of x1*y1"]),
+    (lambda: STDP(a_plus=0.002).chip_rule(ChipUnits(100)), ["STDP a_plus = 0.002", "% off"]),
+    (lambda: STDP(tau_minus=400).chip_rule(ChipUnits(100)), ["STDP tau_minus = 400 steps", "8-bit"]),
+    (lambda: BTSP(w_max=2).chip_rule(ChipUnits(200, 0.01)), ["BTSP: weight_scale = 200", "0.5..255"]),
+    (lambda: DendriticBalance(eta=0.02, baseline=9).chip_rule(ChipUnits(100)), ["baseline = 9", "<= 127"]),
+    (lambda: HebbianBaseline(eta=1e-6).chip_rule(ChipUnits(100)), ["HebbianBaseline eta = 1e-06"]),
+    (lambda: ChipUnits(0), ["weight = 0", "> 0 integer weight units"]),
+    (lambda: ChipUnits(100, dt=-1.0), ["dt = -1.0", "> 0 s per step"]),
 ])
 def test_refusals_are_one_line_and_name_the_parameter(make, words):
     with pytest.raises(RuleError) as exc:
@@ -248,23 +255,25 @@ def test_refusals_are_one_line_and_name_the_parameter(make, words):
 
 
 @pytest.mark.parametrize("make, words", [
-    (lambda: STDP(a_plus=-1), ["a_plus = -1", ">= 0"]),
-    (lambda: BTSP(q="exact"), ["q = 'exact'", "sigmoid, chip"]),
-    (lambda: BTSP(theta_et=0), ["theta_et = 0", "(0, 1]"]),
-    (lambda: SimpleBTSP(tau_et=-1.0), ["tau_et = -1.0", "> 0"]),
+    (lambda: STDP(a_plus=-1), ["'a_plus' = -1", ">= 0"]),
+    (lambda: STDP(a_plus=0, a_minus=0), ["'a_plus' = 'a_minus' = 0"]),
+    (lambda: BTSP(q="exact"), ["'q' = 'exact'", "sigmoid, chip"]),
+    (lambda: BTSP(theta_et=0), ["'theta_et' = 0", "(0, 1]"]),
+    (lambda: SimpleBTSP(tau_et=-1.0), ["'tau_et' = -1.0", "> 0 s"]),
     (lambda: DendriticBalance(form="dendrite", connection="feedforward"), ["feedforward", "error-neuron"]),
-    (lambda: HebbianBaseline(z_square="approx"), ["z_square = 'approx'"]),
+    (lambda: HebbianBaseline(z_square="approx"), ["'z_square' = 'approx'"]),
 ])
 def test_bad_parameters_are_named(make, words):
-    with pytest.raises(ValueError) as exc:
+    with pytest.raises(RuleError) as exc:
         make()
     assert all(w in str(exc.value) for w in words), str(exc.value)
 
 
 def test_sigmoid_q_is_approximated_and_reported():
     """The sigmoids have no sum-of-products form: the program says what replaced them and by how much."""
-    chip = BTSP().chip_rule(0.01)
+    units = ChipUnits(255 / 4.68, 0.01)
+    chip = BTSP().chip_rule(units)
     text = "\n".join(chip.approximations)
     assert "q_pot(x) -> x: max |error| 0.109" in text and "q_dep(ET*IS) -> min(1, ET/0.28)" in text
     assert chip.program.three_factor and chip.delivered_by == "input" and set(chip.third_factors) == {"y1", "y2"}
-    assert "q_pot" not in "\n".join(BTSP(q="chip").chip_rule(0.01).approximations)
+    assert "q_pot" not in "\n".join(BTSP(q="chip").chip_rule(units).approximations)

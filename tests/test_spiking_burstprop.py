@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from neurolearn.errors import InputError
+from neurolearn.errors import InputError, RuleError
 from neurolearn.ir.burst_network import BurstParams
 from neurolearn.nets.burst_module import BurstNeuron, BurstNeuronState, burst_neuron_step
-from neurolearn.rules.burstprop_spiking import BurstpropSpiking
+from neurolearn.rules.burstprop_spiking import BurstpropSpiking, BurstpropState
+from neurolearn.rules.plugin import StepInput
 from neurolearn.train.spiking import XOR_CONFIG, train_spiking, xor_solved, xor_task
 
 
@@ -50,12 +51,26 @@ def test_module_state_and_seeded_draws():
 def test_rule_potentiates_when_bursts_exceed_their_average():
     rule = BurstpropSpiking(eta=0.1, tau_pre=10.0, tau_avg=1000.0, p_init=0.2)
     st = rule.init_state(n_pre=2, n_post=1, batch=1)
-    st = rule.observe(st, torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0]]), torch.tensor([[1.0]]))
-    dw = rule.delta(st, torch.tensor([[1.0]]), torch.tensor([[1.0]]))
+    w = np.zeros((1, 2))
+    _, dw = rule.float_step(st, w, StepInput(np.array([[1.0, 0.0]]), np.array([[1.0]]), np.array([[1.0]])))
     assert dw[0, 0] > 0 and dw[0, 1] == 0  # only the active input changes
-    no_burst = rule.delta(st, torch.tensor([[1.0]]), torch.tensor([[0.0]]))
+    _, no_burst = rule.float_step(st, w, StepInput(np.array([[1.0, 0.0]]), np.array([[1.0]]), np.array([[0.0]])))
     assert no_burst[0, 0] < 0  # an event without a burst depresses (B - Pbar E < 0)
-    assert rule.to_dict()["rule"] == "burstprop-spiking"
+    assert rule.to_params()["rule"] == "burstprop-spiking"
+
+
+def test_rule_step_is_the_same_in_numpy_and_torch():
+    """Host-side training runs the float step on torch tensors: same operators, same numbers."""
+    rule = BurstpropSpiking(eta=0.1, e_min=0.02, e_max=0.05)
+    rng = np.random.default_rng(0)
+    st = rule.init_state(n_pre=5, n_post=3, batch=4)
+    pre, post, bursts = (rng.integers(0, 2, (4, n)).astype(float) for n in (5, 3, 3))
+    st_np, dw_np = rule.float_step(st, None, StepInput(pre, post, post * bursts))
+    st_t, dw_t = rule.float_step(BurstpropState(*map(torch.from_numpy, st)), None,
+                                 StepInput(*map(torch.from_numpy, (pre, post, post * bursts))))
+    np.testing.assert_allclose(dw_t.numpy(), dw_np, rtol=1e-12)
+    for a, b in zip(st_t, st_np):
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-12)
 
 
 SHORT = XOR_CONFIG.__class__(**{**XOR_CONFIG.__dict__, "steps_predict": 20, "steps_teach": 10, "steps_eval": 20})
@@ -105,20 +120,22 @@ def test_burst_network_nir_round_trip_and_compile(tmp_path):
 
 
 def test_homeostasis_pushes_rates_into_their_band():
-    rule = BurstpropSpiking(eta=0.1, e_min=0.02, e_max=0.05)
-    st = rule.init_state(n_pre=1, n_post=2, batch=1)
-    st = type(st)(trace=torch.ones(1, 1), ebar=torch.tensor([0.01, 0.1]), bbar=torch.tensor([0.003, 0.03]))
-    quiet = rule.delta(st, torch.zeros(1, 2), torch.zeros(1, 2), pre_events=torch.ones(1, 1))
+    rule = BurstpropSpiking(eta=0.1, e_min=0.02, e_max=0.05, tau_avg=1e9)   # averages held still for one step
+    st = BurstpropState(trace=np.ones((1, 1)), ebar=np.array([0.01, 0.1]), bbar=np.array([0.003, 0.03]))
+    quiet = rule.float_step(st, None, StepInput(np.zeros((1, 1)), np.zeros((1, 2)), np.zeros((1, 2))))[1]
+    assert quiet[0, 0] == 0  # no presynaptic event: nothing to potentiate
+    quiet = rule.float_step(st, None, StepInput(np.ones((1, 1)), np.zeros((1, 2)), np.zeros((1, 2))))[1]
     assert quiet[0, 0] > 0 and quiet[1, 0] == 0  # too quiet: potentiated on a presynaptic event
-    busy = rule.delta(st, torch.ones(1, 2), torch.ones(1, 2), pre_events=torch.zeros(1, 1))
-    plain = BurstpropSpiking(eta=0.1).delta(st, torch.ones(1, 2), torch.ones(1, 2))
+    busy = rule.float_step(st, None, StepInput(np.zeros((1, 1)), np.ones((1, 2)), np.ones((1, 2))))[1]
+    plain = BurstpropSpiking(eta=0.1, tau_avg=1e9).float_step(
+        st, None, StepInput(np.zeros((1, 1)), np.ones((1, 2)), np.ones((1, 2))))[1]
     assert busy[1, 0] < plain[1, 0] and busy[0, 0] == plain[0, 0]  # too busy: its valence is lowered
-    with pytest.raises(ValueError, match="e_min"):
+    with pytest.raises(RuleError, match="'e_min' = 0.1 must be below e_max = 0.05"):
         BurstpropSpiking(e_min=0.1, e_max=0.05)
 
 
 def test_encoders():
-    from neurolearn.errors import InputError
+    from neurolearn.errors import InputError, RuleError
     from neurolearn.train.encoders import latency_spikes, poisson_spikes, rate_spikes
 
     r = rate_spikes(np.array([0.0, 0.25, 1.0]), steps=8)

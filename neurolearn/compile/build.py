@@ -1,6 +1,6 @@
 """Build directories: ``neurolearn compile MODEL.nir -o BUILD`` writes model.nir, plan.json, report.md.
 
-A burst network with learning rules (the NIR extension's two-compartment layers) compiles to a
+A burst network with registered rules (the NIR extension's two-compartment layers) compiles to a
 **learning build**: the same three files, plan.json holding the burst layers and the learning-engine
 programs, report.md every approximation, plus schedule.npz when the build carries its training input
 (``neurolearn train --on-chip``). ``neurolearn verify BUILD --learning`` runs it in neurolearn and Lava.
@@ -29,6 +29,7 @@ from neurolearn.errors import InputError
 from neurolearn.nir import read
 from neurolearn.nir.burst_encoding import is_burst_graph
 from neurolearn.nir.extension import block
+from neurolearn.rules.plugin import registered_rules
 
 MODEL, PLAN, REPORT, SCHEDULE = "model.nir", "plan.json", "report.md", "schedule.npz"
 
@@ -53,9 +54,8 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
     """
     model, out = Path(model), Path(out)
     graph = read(model)
-    rules = block(graph).get("rules", {})
-    if is_burst_graph(graph) and any(r.get("rule") == "burstprop-spiking" for k, r in rules.items()
-                                     if k.startswith("W:")):
+    rules = registered_rules(block(graph).get("rules", {}), file=str(model))  # bad rules: refused before any work
+    if is_burst_graph(graph) and rules:
         from neurolearn.compile.burst_mapping import compile_burst_network
         from neurolearn.nir.burst_encoding import from_nir
 

@@ -1,10 +1,13 @@
 """Burst networks (the NIR extension's two-compartment layers and rules) -> a learning plan.
 
 Each burst layer becomes a ``BurstLIF`` (:class:`~neurolearn.ir.plan.BurstPlan`), each event
-weight W a ``LearningDense`` running its rule's learning-engine program (or a ``Dense`` if it has no
-rule), each feedback Y a ``Dense`` from the upper layer's bursts into the lower layer's apical
-dendrite. Optionally a **teacher**: two extra input channels (push up, push down) into the top
-layer's dendrites, the instructive signal of supervised burstprop.
+weight W a ``LearningDense`` running its rule's learning-engine program (any registered rule,
+:mod:`neurolearn.rules`; a ``Dense`` if it has no rule), each feedback Y a ``Dense`` from the upper
+layer's bursts into the lower layer's apical dendrite. A three-factor program compiles only where its
+third factors are what BurstLIF sends (burstprop's valence and Pbar): the plan has no route for third
+factors from the input (BTSP's plateau) or from a dendrite's voltage. Optionally a **teacher**: two
+extra input channels (push up, push down) into the top layer's dendrites, the instructive signal of
+supervised burstprop.
 
 Units: one float voltage unit is ``vth << 6`` integer units (a layer's threshold ``threshold`` becomes
 ``vth * threshold``); a weight w (voltage units per event) becomes ``w * vth / 2**weight_exp``. Every
@@ -14,13 +17,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 
-from neurolearn.ir.plan import BurstPlan, ConnectionPlan, LayerPlan, Plan, Plasticity
 from neurolearn.errors import QuantizationError, RuleError, where
 from neurolearn.ir.burst_network import BurstNetwork
-from neurolearn.rules.burstprop_spiking import BurstpropSpiking
+from neurolearn.ir.plan import PBAR_ONE, BurstPlan, ConnectionPlan, LayerPlan, Plan, Plasticity
+from neurolearn.ir.program import ChipRule
+from neurolearn.rules.plugin import ChipUnits, LearningRule, rule_from_params
 
 LUT_BINS_PER_SLOPE = 16    # burst table resolution: bins per unit of (v_d - offset) / slope
 LEARNING_HEADROOM = 1.0    # range of learning weights as a multiple of their initial largest magnitude (beyond
@@ -76,6 +81,37 @@ def _weights(w: np.ndarray, vth: int, headroom: float, name: str, file: str | No
     return q, exp, units
 
 
+def _learning_rules(net: BurstNetwork, file: str | None) -> dict[str, LearningRule]:
+    """The rule of each learning connection: every rules entry (a dict with "rule"; others, such as a training
+    run's "task", are not rules) must be a registered rule on an event weight W."""
+    names = [f"W:{src}->{dst}" for src, dst in net.weights]
+    rules = {}
+    for key, params in net.rules.items():
+        if not (isinstance(params, Mapping) and "rule" in params):
+            continue
+        if key not in names:
+            raise RuleError(f"{where(file, key, 'rule')} = {params['rule']!r}: '{key}' is not an event weight of "
+                            f"this burst network; rules apply to {', '.join(names)}")
+        rules[key] = rule_from_params(params, where(file, key))
+    return rules
+
+
+def _chip_rule(rule: LearningRule, units: ChipUnits, name: str, file: str | None) -> ChipRule:
+    """``rule``'s program on connection ``name`` (refusals name the file and connection). A three-factor program
+    compiles only where the rule sets the BurstLIF that sends its third factors (``post_neuron``)."""
+    try:
+        chip = rule.chip_rule(units)
+    except RuleError as exc:
+        raise RuleError(f"{where(file, name)}: {exc}") from None
+    if chip.program.three_factor and not chip.post_neuron:
+        factors = ", ".join(f"{y} = {what}" for y, what in chip.third_factors.items())
+        raise RuleError(f"{where(file, name, 'rule')} = '{rule.name}': its program reads third factors ({factors}) "
+                        f"delivered by {chip.delivered_by}; in a learning build BurstLIF layers send only burstprop's "
+                        "valence and Pbar, and the plan routes no third factors from the input or a dendrite: use a "
+                        "two-factor rule on this connection")
+    return chip
+
+
 def compile_burst_network(net: BurstNetwork, vth: int = 128, teacher_layer: str | None = None,
                           teacher_strength: float = 3.0, rng_seed: int = 0, file: str | None = None) -> BurstCompiled:
     """The learning plan of ``net`` (see the module docstring). ``vth``: the integer threshold (the
@@ -83,25 +119,20 @@ def compile_burst_network(net: BurstNetwork, vth: int = 128, teacher_layer: str 
     add the teacher channels into that layer's dendrites with ``teacher_strength`` (threshold units
     per step); ``rng_seed``: the learning engine's trace random streams."""
     scale = vth * 64
-    notes, layers, conns, learning, units, rules, chips = [], [], [], {}, {}, {}, {}
-    for key, params in net.rules.items():
-        if not key.startswith("W:"):
-            continue
-        if params.get("rule") != "burstprop-spiking":
-            raise RuleError(f"{where(file, key, 'rule')} = {params.get('rule')!r}: no learning-engine program "
-                            "for it; allowed burstprop-spiking")
-        src, dst = key[2:].split("->")
-        rules[(src, dst)] = BurstpropSpiking(**{k: v for k, v in params.items() if k != "rule"})
+    notes, layers, conns, learning, units, chips, posts = [], [], [], {}, {}, {}, {}
+    rules = _learning_rules(net, file)
     weights = {}
     for (src, dst), w in net.weights.items():   # weights first: the rules' programs fix the post neurons
         name = f"W:{src}->{dst}"
-        rule = rules.get((src, dst))
+        rule = rules.get(name)
         weights[name] = _weights(w, vth, LEARNING_HEADROOM if rule else 1.0, name, file)
         if rule is not None:
-            if dst in chips:
-                raise RuleError(f"{where(file, name, 'rule')}: a second learning connection into '{dst}'; one "
-                                "per burst layer (its neurons' third factors serve one program)")
-            chips[dst] = (name, rule.chip_rule(weights[name][2], rng_seed=rng_seed))
+            chips[name] = _chip_rule(rule, ChipUnits(weights[name][2], net.dt, rng_seed), name, file)
+            if chips[name].post_neuron:
+                if dst in posts:
+                    raise RuleError(f"{where(file, name, 'rule')}: a second program into '{dst}' that sets its "
+                                    "neurons' third factors; one per burst layer (its neurons serve one program)")
+                posts[dst] = chips[name].post_neuron
     for layer in net.layers:
         p = layer.params
         if p.alpha:
@@ -114,9 +145,7 @@ def compile_burst_network(net: BurstNetwork, vth: int = 128, teacher_layer: str 
         if not p.stochastic:
             raise QuantizationError(f"{where(file, layer.name, 'stochastic')} = False: BurstLIF draws bursts; "
                                     "deterministic bursts are not compiled")
-        rule_in = [r for (s, d), r in rules.items() if d == layer.name]
-        p_init = rule_in[0].p_init if rule_in else 0.25
-        post = chips[layer.name][1].post_neuron if layer.name in chips else {}
+        post = posts.get(layer.name, {})
         bias = net.biases.get(layer.name)
         if bias is not None and np.any(bias):
             raise QuantizationError(f"{where(file, layer.name, 'bias')}: burst layers with a bias are not compiled")
@@ -126,7 +155,8 @@ def compile_burst_network(net: BurstNetwork, vth: int = 128, teacher_layer: str 
                                 scale=float(scale),
                                 burst=BurstPlan(dv_d=dv_d, lut=lut, lut_offset=off, lut_shift=shift,
                                                 pbar_shift=post.get("pbar_shift", 5),
-                                                pbar_init=int(round(p_init * 2**15)), valence_levels=post.get("valence_levels", 0),
+                                                pbar_init=post.get("pbar_init", PBAR_ONE // 4),
+                                                valence_levels=post.get("valence_levels", 0),
                                                 seed=layer.seed)))
     n_in = net.input_size + (2 if teacher_layer else 0)
     for (src, dst), (q, exp, u) in zip(net.weights, weights.values()):
@@ -136,10 +166,9 @@ def compile_burst_network(net: BurstNetwork, vth: int = 128, teacher_layer: str 
             notes.append(f"{name}: mixed-sign weights lose their lowest bit in Lava (multiples of 2)")
         conns.append(ConnectionPlan(name, src, dst, q, weight_exp=exp,
                                     input_range=(0, net.input_size) if src == "input" and teacher_layer else None))
-        if chips.get(dst, ("",))[0] == name:
-            chip = chips[dst][1]
-            learning[name] = Plasticity(chip.program)
-            notes += [f"{name}: {a}" for a in chip.approximations]
+        if name in chips:
+            learning[name] = Plasticity(chips[name].program)
+            notes += [f"{name}: {a}" for a in chips[name].approximations]
     for (upper, lower), y in net.feedback.items():
         name = f"Y:{upper}->{lower}"
         q, exp, u = _weights(y, vth, 1.0, name, file)

@@ -19,6 +19,7 @@ from neurolearn.errors import NIRFormatError, ShapeError, UnsupportedNodeError, 
 from neurolearn.ir.network import Network, Population, Projection
 from neurolearn.nir.extension import block, graph_dt, node_reset, node_reset_delay
 from neurolearn.nir.graph import flatten
+from neurolearn.rules.plugin import RULES
 
 NEURON_TYPES = (nir.LIF, nir.CubaLIF, nir.IF, nir.LI, nir.CubaLI, nir.I)
 LINEAR_TYPES = (nir.Linear, nir.Affine, nir.Scale, nir.Flatten)
@@ -253,8 +254,9 @@ def _set_aside_burst_parts(graph: nir.NIRGraph):
             pending.append(f"{name}: feedback carrying bursts (on-chip learning support)")
     for rule_name, rule in block(graph).get("rules", {}).items():
         if isinstance(rule, dict) and "rule" in rule:
-            pending.append(f"{rule_name}: learning rule '{rule['rule']}' (compiles to Lava's learning engine "
-                           "with on-chip learning support; this build is inference only)")
+            why = ("a learning build needs burst layers" if str(rule["rule"]) in RULES else
+                   f"no learning-engine form; registered rules: {', '.join(sorted(RULES))}")
+            pending.append(f"{rule_name}: learning rule '{rule['rule']}' ({why}; this build is inference only)")
     if not aside:
         return graph, tuple(pending)
     nodes = {k: v for k, v in graph.nodes.items() if k not in aside}

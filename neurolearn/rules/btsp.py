@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from neurolearn.errors import RuleError
 from neurolearn.ir.program import TAU_RANGE, ChipRule, LearningProgram
 from neurolearn.rules.engine_numbers import (TRACE_MAX, exp_trace, fit_third_factor, relative, trace_impulse, trace_tau,
-                                       truncation_notes)
+                                             truncation_notes)
+from neurolearn.rules.plugin import ChipUnits, LearningRule, StepInput, param
 
 Q_FORMS = ("sigmoid", "chip")
 
@@ -36,11 +38,6 @@ def q_sigmoid(x, threshold: float, half_width: float) -> np.ndarray:
     return (f(np.clip(x, 0.0, 1.0)) - f(0.0)) / (f(1.0) - f(0.0))
 
 
-def eligibility_trace(pre: np.ndarray, dt: float, tau_et: float, et_per_spike: float, clip: float = 1.0):
-    """ET (steps, n_pre) from presynaptic spikes (or rates per step) (steps, n_pre); dt, tau_et in s."""
-    return exp_trace(pre, tau_et / dt, et_per_spike, clip)
-
-
 def instructive_signal(plateau: np.ndarray, dt: float, tau_is: float) -> np.ndarray:
     """IS (steps, n_post): the plateau (steps, n_post, 0/1) filtered with tau_is (s), peak 1 per neuron."""
     raw = exp_trace(plateau, tau_is / dt)
@@ -48,16 +45,10 @@ def instructive_signal(plateau: np.ndarray, dt: float, tau_is: float) -> np.ndar
     return raw / np.where(peak > 0, peak, 1.0)
 
 
-def _positive(cls: str, **values) -> None:
-    for name, v in values.items():
-        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-            raise ValueError(f"{cls}: {name} = {v!r}; allowed > 0 (finite)")
-
-
-def _check_dt(cls: str, tau_et: float, dt: float) -> int:
+def _check_dt(cls: str, tau_et: float, dt: float | None) -> int:
     """Lava's x tau (steps) for tau_et at dt; RuleError naming tau_et if it does not fit 8 bits."""
-    if not (math.isfinite(dt) and dt > 0):
-        raise RuleError(f"{cls}: dt = {dt}; allowed > 0 (s per step)")
+    if dt is None:
+        raise RuleError(f"{cls}: its time constants are in s: the chip units need dt (s per step)")
     if tau_et / dt > TAU_RANGE[1] + 0.5:
         raise RuleError(f"{cls}: tau_et = {tau_et:g} s is {tau_et / dt:.0f} steps at dt = {dt:g} s; Lava's trace tau "
                         f"is 8-bit (<= {TAU_RANGE[1]} steps): run the rule at dt >= {tau_et / (TAU_RANGE[1] + 0.5):.4g} "
@@ -73,53 +64,82 @@ class _Chip:
     theta_is: float | None
 
 
+class BtspState(NamedTuple):
+    """ET (batch, n_pre) and, for ``q="chip"``, q_dep's ET gate min(1, ET / theta_et) as its own trace."""
+
+    et: Any
+    gate: Any = None
+
+
+class _Btsp(LearningRule):
+    """What both BTSP rules share: ET, the float step and the plateau's third factors."""
+
+    def init_state(self, n_pre: int, n_post: int, batch: int = 1) -> BtspState:
+        gate = np.zeros((batch, n_pre)) if getattr(self, "q", None) == "chip" else None
+        return BtspState(np.zeros((batch, n_pre)), gate)
+
+    def float_step(self, state: BtspState, w, step: StepInput, dt: float | None = None):
+        """``step``: ``pre`` spikes and ``third``, the instructive signal IS (:func:`instructive_signal`);
+        ``dt``: s per step. W (n_post, n_pre) stays in [0, w_max]. Returns (state, dW averaged over the batch)."""
+        self._require(step, "third")
+        if dt is None:
+            raise RuleError(f"rule '{self.name}': float_step needs dt (s per step)")
+        keep = math.exp(-1.0 / (self.tau_et / dt))
+        et = np.minimum(keep * state.et + self.et_per_spike * step.pre, 1.0)
+        gate = None if state.gate is None else np.minimum(
+            keep * state.gate + self.et_per_spike / self.theta_et * step.pre, 1.0)
+        rates = [self.rate(w, et[b], step.third[b], None if gate is None else gate[b]) for b in range(len(et))]
+        return BtspState(et, gate), np.clip(w + dt * np.mean(rates, axis=0), 0.0, self.w_max) - w
+
+    def run(self, pre, plateau, dt: float, w0, record: bool = False):
+        """W from w0 (n_post, n_pre) over pre spikes (steps, n_pre) and plateau (steps, n_post), dt s per step:
+        the final W, or every step's (steps, n_post, n_pre) if ``record``."""
+        return self.float_run(pre, third=instructive_signal(plateau, dt, self.tau_is), w0=w0, dt=dt, record=record)
+
+    def chip_rule(self, units: ChipUnits) -> ChipRule:
+        """The program for a step of ``units.dt`` s and ``w_int = units.weight * W`` (w_max * units.weight
+        <= 255); its third factors come from the input (:meth:`third_factors`)."""
+        return self._chip(units).rule
+
+    def realized(self, units: ChipUnits):
+        """The float rule the program implements (constants as rounded on chip; BTSP: ``q="chip"``)."""
+        return self._chip(units).realized
+
+    def third_factors(self, plateau, units: ChipUnits) -> np.ndarray:
+        """What the input sends each step (steps, 3, n_post), integers 0..127: y1 = round(IS * Y1) (and BTSP's
+        y2 = round(min(1, IS / theta_is) * Y2)) for the plateau (steps, n_post)."""
+        return _third_factors(self._chip(units), instructive_signal(plateau, units.dt, self.tau_is))
+
+
 @dataclass(frozen=True)
-class SimpleBTSP:
+class SimpleBTSP(_Btsp):
     """``dW/dt = lr * ET * IS`` (lr: float weight units per s at ET = IS = 1); W in [0, w_max].
     tau_et, tau_is: s; et_per_spike: ET units per presynaptic spike (ET clips at 1)."""
 
-    lr: float = 1.0
-    tau_et: float = 1.664
-    tau_is: float = 0.437
-    et_per_spike: float = 0.05
-    w_max: float = 1.0
+    name = "btsp-simple"
 
-    def __post_init__(self):
-        _positive("SimpleBTSP", lr=self.lr, tau_et=self.tau_et, tau_is=self.tau_is, w_max=self.w_max)
-        if not 0 < self.et_per_spike <= 1:
-            raise ValueError(f"SimpleBTSP: et_per_spike = {self.et_per_spike}; allowed (0, 1]")
+    lr: float = param(1.0, "weight units per s", gt=0)
+    tau_et: float = param(1.664, "s", gt=0)
+    tau_is: float = param(0.437, "s", gt=0)
+    et_per_spike: float = param(0.05, gt=0, le=1)
+    w_max: float = param(1.0, "weight units", gt=0)
 
     def rate(self, w, et, is_, et_gate=None):
         """dW/dt (n_post, n_pre) for ET (n_pre,), IS (n_post,)."""
         return self.lr * np.outer(is_, et)
 
-    def run(self, pre, plateau, dt: float, w0, record: bool = False):
-        """Euler-integrate W from w0 (n_post, n_pre) over pre spikes (steps, n_pre) and plateau (steps, n_post).
-        Returns the final W, or every step's (steps, n_post, n_pre) if ``record``."""
-        return _integrate(self, pre, plateau, dt, w0, record)
-
-    def chip_rule(self, dt: float, weight_scale: float | None = None, rng_seed: int = 0) -> ChipRule:
-        """``dw = S * u0 * x1 * y1`` for a step of dt s and ``w_int = weight_scale * W`` (default 255 / w_max)."""
-        return self._chip(dt, weight_scale, rng_seed).rule
-
-    def realized(self, dt: float, weight_scale: float | None = None) -> "SimpleBTSP":
-        """The float rule the program implements (lr, tau_et, et_per_spike as rounded on chip)."""
-        return self._chip(dt, weight_scale, 0).realized
-
-    def third_factors(self, plateau, dt: float, weight_scale: float | None = None) -> np.ndarray:
-        """What the input sends each step (steps, 3, n_post), integers 0..127: y1 = round(IS * Y1)."""
-        return _third_factors(self._chip(dt, weight_scale, 0), instructive_signal(plateau, dt, self.tau_is))
-
-    def _chip(self, dt, weight_scale, rng_seed) -> _Chip:
-        ws, w_int = _weight_scale("SimpleBTSP", self.w_max, weight_scale)
+    def _chip(self, units: ChipUnits) -> _Chip:
+        dt = units.dt
+        ws = units.weight
+        w_int = _w_max_int("SimpleBTSP", self.w_max, ws)
         tau, imp, approx = _et_trace("SimpleBTSP", self.tau_et, self.et_per_spike, dt)
         full, lit, got = fit_third_factor("SimpleBTSP lr", self.lr, ws * self.lr * dt / TRACE_MAX, ("x1", "y1"))
         lr = got * full * TRACE_MAX / (ws * dt)
         if lr != self.lr:
             approx.append(f"lr = {self.lr:g} -> {lr:.6g} /s ({relative(lr, self.lr)}): scale {lit} per x1*y1 unit")
         approx += _common_approx(full, w_int, ws, self.w_max)
-        prog = LearningProgram(dw=f"{lit} * u0 * x1 * y1", x1_impulse=imp, x1_tau=tau, t_epoch=1, rng_seed=rng_seed,
-                               three_factor=True)
+        prog = LearningProgram(dw=f"{lit} * u0 * x1 * y1", x1_impulse=imp, x1_tau=tau, t_epoch=1,
+                               rng_seed=units.rng_seed, three_factor=True)
         approx += truncation_notes(prog, ws)
         rule = ChipRule(prog, float_update="dW/dt = lr * ET * IS; ET: pre trace (tau_et, +et_per_spike, clip 1); "
                         "IS: plateau filtered with tau_is, peak 1", third_factors={"y1": f"round(IS * {full})"},
@@ -129,33 +149,26 @@ class SimpleBTSP:
 
 
 @dataclass(frozen=True)
-class BTSP:
+class BTSP(_Btsp):
     """eLife's weight-dependent BTSP (WD_D, network parameter set): rates k_pot, k_dep per s, W in [0, w_max];
     q_pot, q_dep scaled rectified sigmoids (threshold, half width on ET*IS). ``q="chip"``: the separable form
     the learning engine runs (theta_et, theta_is: the ramps of q_dep's two gates)."""
 
-    k_pot: float = 1.1097
-    k_dep: float = 0.4249
-    w_max: float = 4.68
-    tau_et: float = 1.664
-    tau_is: float = 0.437
-    et_per_spike: float = 0.05
-    pot_threshold: float = 0.415
-    pot_half_width: float = 0.454
-    dep_threshold: float = 0.0262
-    dep_half_width: float = 0.0998
-    theta_et: float = 0.28
-    theta_is: float = 0.28
-    q: str = "sigmoid"
+    name = "btsp"
 
-    def __post_init__(self):
-        _positive("BTSP", k_pot=self.k_pot, k_dep=self.k_dep, w_max=self.w_max, tau_et=self.tau_et,
-                  tau_is=self.tau_is, pot_half_width=self.pot_half_width, dep_half_width=self.dep_half_width)
-        for name in ("et_per_spike", "theta_et", "theta_is", "pot_threshold", "dep_threshold"):
-            if not 0 < getattr(self, name) <= 1:
-                raise ValueError(f"BTSP: {name} = {getattr(self, name)}; allowed (0, 1]")
-        if self.q not in Q_FORMS:
-            raise ValueError(f"BTSP: q = {self.q!r}; allowed {', '.join(Q_FORMS)}")
+    k_pot: float = param(1.1097, "per s", gt=0)
+    k_dep: float = param(0.4249, "per s", gt=0)
+    w_max: float = param(4.68, "weight units", gt=0)
+    tau_et: float = param(1.664, "s", gt=0)
+    tau_is: float = param(0.437, "s", gt=0)
+    et_per_spike: float = param(0.05, gt=0, le=1)
+    pot_threshold: float = param(0.415, gt=0, le=1)
+    pot_half_width: float = param(0.454, gt=0)
+    dep_threshold: float = param(0.0262, gt=0, le=1)
+    dep_half_width: float = param(0.0998, gt=0)
+    theta_et: float = param(0.28, gt=0, le=1)
+    theta_is: float = param(0.28, gt=0, le=1)
+    q: str = param("sigmoid", choices=Q_FORMS)
 
     def q_pot(self, x):
         return x if self.q == "chip" else q_sigmoid(x, self.pot_threshold, self.pot_half_width)
@@ -172,27 +185,10 @@ class BTSP:
         return (self.w_max - w) * self.k_pot * self.q_pot(np.outer(is_, et)) - w * self.k_dep * self.q_dep(
             et, is_, et_gate)
 
-    def run(self, pre, plateau, dt: float, w0, record: bool = False):
-        """Euler-integrate W from w0 (n_post, n_pre) over pre spikes (steps, n_pre) and plateau (steps, n_post).
-        Returns the final W, or every step's (steps, n_post, n_pre) if ``record``."""
-        return _integrate(self, pre, plateau, dt, w0, record)
-
-    def chip_rule(self, dt: float, weight_scale: float | None = None, rng_seed: int = 0) -> ChipRule:
-        """``dw = -Sp*u0*(w - Wm)*x1*y1 - Sd*u0*w*x2*y2`` for a step of dt s and ``w_int = weight_scale * W``
-        (default 255 / w_max, so Wm = 255)."""
-        return self._chip(dt, weight_scale, rng_seed).rule
-
-    def realized(self, dt: float, weight_scale: float | None = None) -> "BTSP":
-        """The float rule the program implements: ``q="chip"``, constants as rounded on chip."""
-        return self._chip(dt, weight_scale, 0).realized
-
-    def third_factors(self, plateau, dt: float, weight_scale: float | None = None) -> np.ndarray:
-        """What the input sends each step (steps, 3, n_post), integers 0..127: y1 = round(IS * Y1),
-        y2 = round(min(1, IS / theta_is) * Y2)."""
-        return _third_factors(self._chip(dt, weight_scale, 0), instructive_signal(plateau, dt, self.tau_is))
-
-    def _chip(self, dt, weight_scale, rng_seed) -> _Chip:
-        ws, w_int = _weight_scale("BTSP", self.w_max, weight_scale)
+    def _chip(self, units: ChipUnits) -> _Chip:
+        dt = units.dt
+        ws = units.weight
+        w_int = _w_max_int("BTSP", self.w_max, ws)
         tau, imp, approx = _et_trace("BTSP", self.tau_et, self.et_per_spike, dt)
         gate_imp = trace_impulse("BTSP x2 impulse (127 * et_per_spike / theta_et)", imp / self.theta_et)
         f1, lit_p, s_p = fit_third_factor("BTSP k_pot", self.k_pot, self.k_pot * dt / TRACE_MAX, ("w", "x1", "y1"))
@@ -211,7 +207,7 @@ class BTSP:
         approx += _common_approx(f1, w_int, ws, self.w_max, f2)
         prog = LearningProgram(dw=f"-{lit_p} * u0 * (w - {w_int}) * x1 * y1 - {lit_d} * u0 * w * x2 * y2",
                                x1_impulse=imp, x1_tau=tau, x2_impulse=gate_imp, x2_tau=tau, t_epoch=1,
-                               rng_seed=rng_seed, three_factor=True)
+                               rng_seed=units.rng_seed, three_factor=True)
         approx += truncation_notes(prog, ws)
         rule = ChipRule(prog, float_update="dW/dt = (w_max - W) k_pot q_pot(ET*IS) - W k_dep q_dep(ET*IS); ET: pre trace "
                         "(tau_et, +et_per_spike, clip 1); IS: plateau filtered with tau_is, peak 1",
@@ -254,28 +250,13 @@ def induction_kernel(rule: BTSP | SimpleBTSP, dt: float, w0: float = 1.0, offset
     return offsets, w[0] - w0
 
 
-def _integrate(rule, pre, plateau, dt, w0, record):
-    pre, plateau = np.asarray(pre, float), np.asarray(plateau, float)
-    et = eligibility_trace(pre, dt, rule.tau_et, rule.et_per_spike)
-    is_ = instructive_signal(plateau, dt, rule.tau_is)
-    gate = (eligibility_trace(pre, dt, rule.tau_et, rule.et_per_spike / rule.theta_et)
-            if getattr(rule, "q", None) == "chip" else [None] * len(pre))
-    w = np.array(w0, dtype=float)
-    out = []
-    for k in range(len(pre)):
-        w = np.clip(w + dt * rule.rate(w, et[k], is_[k], gate[k]), 0.0, rule.w_max)
-        if record:
-            out.append(w)
-    return np.stack(out) if record else w
-
-
-def _weight_scale(cls: str, w_max: float, weight_scale):
-    ws = 255.0 / w_max if weight_scale is None else weight_scale
-    w_int = round(ws * w_max) if math.isfinite(ws) and ws > 0 else -1
+def _w_max_int(cls: str, w_max: float, ws: float) -> int:
+    """w_max in integer weight units; RuleError unless it fits 8-bit excitatory weights."""
+    w_int = round(ws * w_max)
     if not 0 < w_int <= 255:
-        raise RuleError(f"{cls}: weight_scale = {weight_scale}; w_max * weight_scale = {ws * w_max:g} must be in "
+        raise RuleError(f"{cls}: weight_scale = {ws:g}; w_max * weight_scale = {ws * w_max:g} must be in "
                         "0.5..255 (8-bit excitatory weights)")
-    return ws, w_int
+    return w_int
 
 
 def _et_trace(cls: str, tau_et: float, et_per_spike: float, dt: float):

@@ -21,73 +21,69 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from neurolearn.errors import RuleError
 from neurolearn.ir.program import ChipRule, LearningProgram
-from neurolearn.rules.engine_numbers import (exp_trace, fit_third_factor, product_literal, relative, trace_impulse,
-                                       trace_tau, truncation_notes)
+from neurolearn.rules.engine_numbers import (fit_third_factor, product_literal, relative, trace_impulse, trace_tau,
+                                             truncation_notes)
+from neurolearn.rules.plugin import ChipUnits, LearningRule, PairTraces, StepInput, param
 
 FORMS = ("error-neuron", "dendrite")
 CONNECTIONS = ("balance", "feedforward")
 STOCHASTIC = "trace decays and weight changes round stochastically (unbiased; Lava's seeded streams)"
+IMPULSE = "trace units per spike (on chip)"
 
 
-def _check(cls: str, positive=(), nonneg=(), **values) -> None:
-    for name, v in values.items():
-        ok = isinstance(v, (int, float)) and math.isfinite(v) and (v > 0 if name in positive else v >= 0)
-        if not ok:
-            raise ValueError(f"{cls}: {name} = {v!r}; allowed {'> 0' if name in positive else '>= 0'} (finite)")
+class HebbianState(NamedTuple):
+    """Pre trace x, post trace z and z^2 (exact, or the chip's trace of tau_z / 2), (batch, n) arrays."""
 
-
-def _weight_scale(cls: str, weight_scale: float) -> None:
-    if not (isinstance(weight_scale, (int, float)) and math.isfinite(weight_scale) and weight_scale > 0):
-        raise RuleError(f"{cls}: weight_scale = {weight_scale!r}; allowed > 0 (weight units per float unit)")
+    x: Any
+    z: Any
+    z_square: Any
 
 
 @dataclass(frozen=True)
-class HebbianBaseline:
-    """``dF = eta x z - eta_decay F z^2`` per step (eta_decay None: = eta); tau_x, tau_z in steps.
+class HebbianBaseline(LearningRule):
+    """``dF = eta x z - eta_decay F z^2`` per step (eta_decay left out: = eta); tau_x, tau_z in steps.
     ``z_square="trace"``: z^2 as the chip computes it, a trace of tau_z / 2 (+1 per spike)."""
 
-    eta: float = 1e-3
-    tau_x: float = 10.0
-    tau_z: float = 10.0
-    eta_decay: float | None = None
-    z_square: str = "exact"
+    name = "hebbian-baseline"
 
-    def __post_init__(self):
-        _check("HebbianBaseline", positive=("eta", "tau_x", "tau_z"), eta=self.eta, tau_x=self.tau_x, tau_z=self.tau_z)
-        if self.eta_decay is not None:
-            _check("HebbianBaseline", eta_decay=self.eta_decay)
-        if self.z_square not in ("exact", "trace"):
-            raise ValueError(f"HebbianBaseline: z_square = {self.z_square!r}; allowed exact, trace")
+    eta: float = param(1e-3, "weight units per unit trace product", gt=0)
+    tau_x: float = param(10.0, "steps", gt=0)
+    tau_z: float = param(10.0, "steps", gt=0)
+    eta_decay: float | None = param(None, "per unit z^2 and step", ge=0, optional=True)
+    z_square: str = param("exact", choices=("exact", "trace"))
+    x_impulse: float = param(16.0, IMPULSE, gt=0, le=255)
+    z_impulse: float = param(16.0, IMPULSE, gt=0, le=255)
 
-    def update(self, pre, post, w0, record: bool = False):
-        """W from w0 (n_post, n_pre) over spikes pre (steps, n_pre), post (steps, n_post): final, or every step's."""
-        x, z = exp_trace(pre, self.tau_x), exp_trace(post, self.tau_z)
-        z2 = z ** 2 if self.z_square == "exact" else exp_trace(post, self.tau_z / 2)
+    def init_state(self, n_pre: int, n_post: int, batch: int = 1) -> HebbianState:
+        return HebbianState(np.zeros((batch, n_pre)), np.zeros((batch, n_post)), np.zeros((batch, n_post)))
+
+    def float_step(self, state: HebbianState, w, step: StepInput, dt: float | None = None):
+        """``step``: ``pre``, ``post`` spikes; ``w`` the weights F. Returns (state, dF averaged over the batch)."""
+        self._require(step, "post")
+        x = math.exp(-1.0 / self.tau_x) * state.x + step.pre
+        z = math.exp(-1.0 / self.tau_z) * state.z + step.post
+        z2 = z ** 2 if self.z_square == "exact" else math.exp(-2.0 / self.tau_z) * state.z_square + step.post
         decay = self.eta if self.eta_decay is None else self.eta_decay
-        w, out = np.array(w0, dtype=float), []
-        for t in range(len(x)):
-            w = w + self.eta * np.outer(z[t], x[t]) - decay * w * z2[t][:, None]
-            out.append(w)
-        return np.stack(out) if record else w
+        return HebbianState(x, z, z2), self.eta * z.T @ x / len(x) - decay * w * z2.mean(0)[:, None]
 
-    def chip_rule(self, weight_scale: float, x_impulse: float = 16.0, z_impulse: float = 16.0,
-                  rng_seed: int = 0) -> ChipRule:
-        """The program for ``w_int = weight_scale * F`` and traces of x_impulse, z_impulse units per spike."""
-        return self._chip(weight_scale, x_impulse, z_impulse, rng_seed)[0]
+    def chip_rule(self, units: ChipUnits) -> ChipRule:
+        """The program for ``w_int = units.weight * F`` and traces of x_impulse, z_impulse units per spike."""
+        return self._chip(units)[0]
 
-    def realized(self, weight_scale: float, x_impulse: float = 16.0, z_impulse: float = 16.0) -> "HebbianBaseline":
+    def realized(self, units: ChipUnits) -> "HebbianBaseline":
         """The float rule the program implements (z_square="trace", rates and taus as rounded on chip)."""
-        return self._chip(weight_scale, x_impulse, z_impulse, 0)[1]
+        return self._chip(units)[1]
 
-    def _chip(self, weight_scale, x_impulse, z_impulse, rng_seed):
-        _weight_scale("HebbianBaseline", weight_scale)
-        ix, iz = trace_impulse("HebbianBaseline x_impulse", x_impulse), trace_impulse("HebbianBaseline z_impulse",
-                                                                                       z_impulse)
+    def _chip(self, units: ChipUnits):
+        weight_scale = units.weight
+        ix = trace_impulse("HebbianBaseline x_impulse", self.x_impulse)
+        iz = trace_impulse("HebbianBaseline z_impulse", self.z_impulse)
         tx, tz = trace_tau("HebbianBaseline tau_x", self.tau_x), trace_tau("HebbianBaseline tau_z", self.tau_z)
         t2 = trace_tau("HebbianBaseline tau_z / 2", self.tau_z / 2)
         decay = self.eta if self.eta_decay is None else self.eta_decay
@@ -112,73 +108,71 @@ class HebbianBaseline:
                           "terms 2 z_a z_b of spikes closer than tau_z")
         approx += [f"traces saturate at 127 units = {127 / ix:.3g} (x), {127 / iz:.3g} (z) spikes' worth", STOCHASTIC]
         prog = LearningProgram(dw=" ".join(terms), x1_impulse=ix, x1_tau=tx, y1_impulse=iz, y1_tau=tz, y2_impulse=iz,
-                               y2_tau=t2, t_epoch=1, rng_seed=rng_seed)
+                               y2_tau=t2, t_epoch=1, rng_seed=units.rng_seed)
         approx += truncation_notes(prog, weight_scale)
         chip = ChipRule(prog, float_update="dF = eta x z - eta_decay F z^2; x, z: pre/post spike traces (tau_x, tau_z "
                         "steps, +1 per spike)", approximations=tuple(approx))
-        return chip, replace(self, eta=eta, eta_decay=real_decay, tau_x=float(tx), tau_z=float(tz), z_square="trace")
+        return chip, replace(self, eta=eta, eta_decay=real_decay, tau_x=float(tx), tau_z=float(tz), z_square="trace",
+                             x_impulse=ix, z_impulse=iz)
 
 
 @dataclass(frozen=True)
-class DendriticBalance:
+class DendriticBalance(LearningRule):
     """The balance rule ``dW = -eta z u`` per step (eta: float weight units per unit trace x voltage);
     tau_pre, tau_post in steps; ``baseline``: the error neuron's trace at zero residual (error-neuron form);
     ``u_full``: the dendritic voltage sent as a full-scale third factor (dendrite form)."""
 
-    eta: float = 1e-3
-    tau_pre: float = 10.0
-    tau_post: float = 10.0
-    baseline: float = 1.0
-    form: str = "error-neuron"
-    connection: str = "balance"
-    u_full: float = 1.0
+    name = "dendritic-balance"
 
-    def __post_init__(self):
-        _check("DendriticBalance", positive=("eta", "tau_pre", "tau_post", "u_full"), eta=self.eta,
-               tau_pre=self.tau_pre, tau_post=self.tau_post, baseline=self.baseline, u_full=self.u_full)
-        if self.form not in FORMS:
-            raise ValueError(f"DendriticBalance: form = {self.form!r}; allowed {', '.join(FORMS)}")
-        if self.connection not in CONNECTIONS:
-            raise ValueError(f"DendriticBalance: connection = {self.connection!r}; allowed {', '.join(CONNECTIONS)}")
+    eta: float = param(1e-3, "weight units per unit trace and voltage", gt=0)
+    tau_pre: float = param(10.0, "steps", gt=0)
+    tau_post: float = param(10.0, "steps", gt=0)
+    baseline: float = param(1.0, "trace units at 1 per spike", ge=0)
+    form: str = param("error-neuron", choices=FORMS)
+    connection: str = param("balance", choices=CONNECTIONS)
+    u_full: float = param(1.0, "voltage units", gt=0)
+    pre_impulse: float = param(16.0, IMPULSE, gt=0, le=255)
+    post_impulse: float = param(16.0, IMPULSE, gt=0, le=255)
+
+    def check(self):
         if self.form == "dendrite" and self.connection != "balance":
-            raise ValueError("DendriticBalance: connection = 'feedforward' needs form = 'error-neuron'")
+            raise RuleError(f"rule '{self.name}': parameter 'connection' = 'feedforward' needs form = 'error-neuron'")
 
-    def update(self, pre, post=None, u=None, record: bool = False):
-        """Weight change (n_post, n_pre) over pre spikes (steps, n_pre) and post spikes (steps, n_post;
-        error-neuron form) or the dendritic voltage u (steps, n_post; dendrite form): total or cumulative."""
-        pre = np.asarray(pre, float)
+    def init_state(self, n_pre: int, n_post: int, batch: int = 1) -> PairTraces:
+        return PairTraces.zeros(n_pre, n_post, batch)
+
+    def float_step(self, state: PairTraces, w, step: StepInput, dt: float | None = None):
+        """``step``: ``pre`` spikes and ``post`` spikes (error-neuron form) or ``third``, the dendritic voltage
+        u (dendrite form). Returns (traces, dW averaged over the batch)."""
+        x = math.exp(-1.0 / self.tau_pre) * state.pre + step.pre
         if self.form == "dendrite":
-            if u is None:
-                raise ValueError("DendriticBalance(form='dendrite').update needs u (steps, n_post)")
-            d = -self.eta * np.einsum("ti,tk->tik", np.asarray(u, float), exp_trace(pre, self.tau_pre))
-        elif self.connection == "balance":
-            e = exp_trace(post, self.tau_post) - self.baseline
-            d = -self.eta * np.einsum("ti,tk->tik", e, exp_trace(pre, self.tau_pre))
-        else:
-            e = exp_trace(pre, self.tau_pre) - self.baseline
-            d = self.eta * np.einsum("ti,tk->tik", exp_trace(post, self.tau_post), e)
-        return np.cumsum(d, axis=0) if record else d.sum(axis=0)
+            self._require(step, "third")
+            return PairTraces(x, state.post), -self.eta * step.third.T @ x / len(x)
+        self._require(step, "post")
+        e = math.exp(-1.0 / self.tau_post) * state.post + step.post
+        if self.connection == "balance":
+            return PairTraces(x, e), -self.eta * (e - self.baseline).T @ x / len(x)
+        return PairTraces(x, e), self.eta * e.T @ (x - self.baseline) / len(x)
 
-    def chip_rule(self, weight_scale: float, pre_impulse: float = 16.0, post_impulse: float = 16.0,
-                  rng_seed: int = 0) -> ChipRule:
-        """The program for ``w_int = weight_scale * W`` and traces of pre/post_impulse units per spike."""
-        return self._chip(weight_scale, pre_impulse, post_impulse, rng_seed)[0]
+    def chip_rule(self, units: ChipUnits) -> ChipRule:
+        """The program for ``w_int = units.weight * W`` and traces of pre/post_impulse units per spike."""
+        return self._chip(units)[0]
 
-    def realized(self, weight_scale: float, pre_impulse: float = 16.0, post_impulse: float = 16.0):
+    def realized(self, units: ChipUnits) -> "DendriticBalance":
         """The float rule the program implements (eta, baseline, taus as rounded on chip)."""
-        return self._chip(weight_scale, pre_impulse, post_impulse, 0)[1]
+        return self._chip(units)[1]
 
-    def third_factors(self, u, weight_scale: float, pre_impulse: float = 16.0) -> np.ndarray:
+    def third_factors(self, u, units: ChipUnits) -> np.ndarray:
         """Dendrite form: what the dendrite sends each step (steps, 3, n_post): y2 = u+, y3 = u- at full scale Y."""
-        full = self._chip(weight_scale, pre_impulse, 16.0, 0)[2]
+        full = self._chip(units)[2]
         u = np.asarray(u, float) / self.u_full
         y = np.zeros((len(u), 3, u.shape[1]), np.int64)
         y[:, 1], y[:, 2] = np.rint(np.clip(u, 0, 1) * full), np.rint(np.clip(-u, 0, 1) * full)
         return y
 
-    def _chip(self, weight_scale, pre_impulse, post_impulse, rng_seed):
-        _weight_scale("DendriticBalance", weight_scale)
-        ix = trace_impulse("DendriticBalance pre_impulse", pre_impulse)
+    def _chip(self, units: ChipUnits):
+        weight_scale = units.weight
+        ix = trace_impulse("DendriticBalance pre_impulse", self.pre_impulse)
         tx = trace_tau("DendriticBalance tau_pre", self.tau_pre)
         approx = [] if tx == self.tau_pre else [f"tau_pre = {self.tau_pre:g} -> {tx} steps "
                                                  f"({relative(tx, self.tau_pre)})"]
@@ -191,14 +185,14 @@ class DendriticBalance:
             approx += [f"u reaches the chip as round(u / {self.u_full:g} * {full}) on y2 (u > 0) and y3 (u < 0), "
                        f"clipped at |u| = {self.u_full:g} (resolution {self.u_full / full:.3g})", STOCHASTIC]
             prog = LearningProgram(dw=f"-{lit} * u0 * x1 * y2 + {lit} * u0 * x1 * y3", x1_impulse=ix, x1_tau=tx,
-                                   t_epoch=1, rng_seed=rng_seed, three_factor=True)
+                                   t_epoch=1, rng_seed=units.rng_seed, three_factor=True)
             approx += truncation_notes(prog, weight_scale)
             chip = ChipRule(prog, float_update="dW = -eta z u; z: pre spike trace (tau_pre steps, +1 per spike), u: the "
                             "dendrite's voltage", third_factors={"y2": f"round(max(u, 0) / {self.u_full:g} * {full})",
                                                                   "y3": f"round(max(-u, 0) / {self.u_full:g} * {full})"},
                             delivered_by="post neuron", approximations=tuple(approx))
-            return chip, replace(self, eta=eta, tau_pre=float(tx)), full
-        iy = trace_impulse("DendriticBalance post_impulse", post_impulse)
+            return chip, replace(self, eta=eta, tau_pre=float(tx), pre_impulse=ix), full
+        iy = trace_impulse("DendriticBalance post_impulse", self.post_impulse)
         ty = trace_tau("DendriticBalance tau_post", self.tau_post)
         if ty != self.tau_post:
             approx.append(f"tau_post = {self.tau_post:g} -> {ty} steps ({relative(ty, self.tau_post)})")
@@ -219,10 +213,12 @@ class DendriticBalance:
         dw = f"-{lit} * u0 * x1 * {e}" if balance else f"{lit} * u0 * {e} * y1"
         approx += [f"the residual u is the error neuron's trace minus its baseline ({c} units): linear only while "
                    "its rate follows its input", "traces saturate at 127 units", STOCHASTIC]
-        prog = LearningProgram(dw=dw, x1_impulse=ix, x1_tau=tx, y1_impulse=iy, y1_tau=ty, t_epoch=1, rng_seed=rng_seed)
+        prog = LearningProgram(dw=dw, x1_impulse=ix, x1_tau=tx, y1_impulse=iy, y1_tau=ty, t_epoch=1,
+                               rng_seed=units.rng_seed)
         words = ("dW = -eta z (e - baseline); z: pre trace, e: the error neuron's (post) trace" if balance else
                  "dF = eta (e - baseline) z; e: the error neuron's (pre) trace, z: post trace")
         approx += truncation_notes(prog, weight_scale)
         chip = ChipRule(prog, float_update=words + " (tau_pre, tau_post steps, +1 per spike)",
                         approximations=tuple(approx))
-        return chip, replace(self, eta=eta, tau_pre=float(tx), tau_post=float(ty), baseline=c / imp_e), None
+        return chip, replace(self, eta=eta, tau_pre=float(tx), tau_post=float(ty), baseline=c / imp_e, pre_impulse=ix,
+                             post_impulse=iy), None

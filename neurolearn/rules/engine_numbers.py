@@ -1,6 +1,6 @@
 """Fitting float rules to the learning engine's numbers: scale literals, trace taus and impulses,
 third-factor full scales, and the notes that report what each rounding costs. Shared by the rule
-objects (STDP, BTSP, dendritic balance).
+objects (burstprop, STDP, BTSP, dendritic balance).
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ compared sample by sample.
 """
 from __future__ import annotations
 
-import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from neurolearn.ir.burst_network import BurstNetwork
 from neurolearn.ir.plan import BandTeacherPlan
 from neurolearn.ir.schedule import Schedule
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
+from neurolearn.rules.plugin import StepInput
 from neurolearn.sims.epochs import EpochRun
 
 _dendrite = burst_float_step.py_func
@@ -27,7 +28,8 @@ def run_float_twin(net: BurstNetwork, compiled: BurstCompiled, schedule: Schedul
                    teacher_strength: float) -> EpochRun:
     """The float twin: the compiled network's structure and timing (one step per Dense), the neurons'
     float steps (:mod:`neurolearn.dynamics`, float64), float weights, traces and Pbar, the same input spikes
-    and the same burst random draws as the fixed-point run."""
+    and the same burst random draws as the fixed-point run. Every learning connection learns by ``rule``'s
+    float step, with its trace's tau rounded to steps as on chip and the neurons' own Pbar."""
     plan = compiled.plan
     layers = {L.name: L for L in net.layers}
     u_burst = {L.name: burst_uniforms(L.burst.seed, schedule.steps, L.size)[:, 0] for L in plan.layers}
@@ -35,9 +37,9 @@ def run_float_twin(net: BurstNetwork, compiled: BurstCompiled, schedule: Schedul
     state = {n: [np.zeros(L.size) for _ in range(3)] for n, L in layers.items()}   # u, v, v_d
     pbar = {n: np.full(L.size, rule.p_init) for n, L in layers.items()}
     shift = rule.pbar_shift()
-    k_pre = math.exp(-1.0 / round(rule.tau_pre))
-    trace = {name: np.zeros(plan.connections[[c.name for c in plan.connections].index(name)].weights.shape[1])
-             for name in plan.learning}
+    rule = replace(rule, tau_pre=float(round(rule.tau_pre)))
+    states = {c.name: rule.init_state(c.weights.shape[1], c.weights.shape[0])
+              for c in plan.connections if c.name in plan.learning}
     buf = {c.name: np.zeros(c.weights.shape[0]) for c in plan.connections}
     out = {n: {k: np.zeros((schedule.steps, L.size), np.uint8) for k in ("spikes", "bursts")} for n, L in layers.items()}
     weights = {name: [] for name in plan.learning}
@@ -66,38 +68,14 @@ def run_float_twin(net: BurstNetwork, compiled: BurstCompiled, schedule: Schedul
                 pre = bu[c.source] if c.carries == "bursts" else ev[c.source]
             buf[c.name] = w[c.name][:, pre].sum(axis=1)
             if c.name in plan.learning:
-                trace[c.name] = k_pre * trace[c.name] + pre
-                post = ev[c.target]
-                valence = bu[c.target].astype(float) - p_old[c.target] * post
-                w[c.name] += rule.eta * np.outer(valence, trace[c.name])
+                step = StepInput(pre[None], ev[c.target][None], bu[c.target][None], p_old[c.target])
+                states[c.name], dw = rule.float_step(states[c.name], w[c.name], step)
+                w[c.name] += dw
         if t in ends:
             for name in weights:
                 weights[name].append(w[name].copy())
     return EpochRun("float-twin", {n: o["spikes"] for n, o in out.items()}, {n: o["bursts"] for n, o in out.items()},
                      {n: np.stack(v) for n, v in weights.items()})
-
-
-class _Gate:
-    """The band teacher (see :class:`~neurolearn.ir.plan.BandTeacherPlan`) for the float twin."""
-
-    def __init__(self, plan: BandTeacherPlan | None):
-        self.plan, self.count, self.asked, self.open = plan, 0, False, False
-
-    def step(self, inp: np.ndarray, events: dict) -> np.ndarray:
-        """This step's input with the teacher channels dropped while the gate is closed."""
-        t = self.plan
-        if t is None:
-            return inp
-        up, down = inp[t.up], inp[t.down]
-        if not (up or down):
-            self.count = (0 if self.asked else self.count) + int(events[t.layer].sum())
-        elif not self.asked:
-            self.open = (up and self.count < t.hi) or (down and self.count > t.lo)
-        self.asked = up or down
-        if not self.open:
-            inp = inp.copy()
-            inp[[t.up, t.down]] = False
-        return inp
 
 
 class _Gate:

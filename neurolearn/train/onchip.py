@@ -67,7 +67,7 @@ def xor_network(seed: int, cfg: SpikingConfig = XOR_CONFIG, rule: BurstpropSpiki
     :class:`BurstNetwork` carrying its rule on both event weights."""
     task = xor_task()
     net = BurstNet(task.n_in, 1, cfg, seed)
-    params = rule.to_dict()
+    params = rule.to_params()
     layers = (BurstLayer("hidden", cfg.n_hidden, cfg.params, seed), BurstLayer("out", net.n_out, cfg.params, seed + 1))
     return BurstNetwork(dt=cfg.dt, input_size=task.n_in, layers=layers,
                         weights={("input", "hidden"): net.W1.numpy().astype(float),
@@ -151,7 +151,7 @@ def onchip_metrics(fixed: EpochRun, flt: EpochRun, schedule: Schedule, cfg: OnCh
 
     fx, fl = eval_rates(fixed, schedule), eval_rates(flt, schedule)
     return {"task": "xor", "seed": seed, "spiking": True, "on_chip": True, "config": asdict(cfg),
-            "rule": cfg.rule.to_dict(), "steps": schedule.steps,
+            "rule": cfg.rule.to_params(), "steps": schedule.steps,
             "fixed": {"epoch_rates": per_epoch(fixed), "eval_rates": fx.tolist(), "xor_solved": solved(fixed, schedule)},
             "float": {"epoch_rates": per_epoch(flt), "eval_rates": fl.tolist(), "xor_solved": solved(flt, schedule)},
             "float_minus_fixed": (fl - fx).tolist(),

@@ -19,7 +19,8 @@ import torch
 
 from neurolearn.ir.burst_network import BurstParams
 from neurolearn.nets.burst_module import BurstNeuronState, burst_neuron_step
-from neurolearn.rules.burstprop_spiking import BurstpropSpiking, RuleState
+from neurolearn.rules.burstprop_spiking import BurstpropSpiking, BurstpropState
+from neurolearn.rules.plugin import StepInput
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class BurstNet:
         self.Y = cfg.y_std * torch.randn(cfg.n_hidden, self.n_out, generator=self.gen)
 
     def present(self, rates: np.ndarray, targets: np.ndarray | None, rule: BurstpropSpiking,
-                states: tuple[RuleState, RuleState], learn_hidden: bool = True):
+                states: tuple[BurstpropState, BurstpropState], learn_hidden: bool = True):
         """Present a batch of samples (teaching and learning if ``targets`` is given).
 
         Returns (output events per step per class in the prediction phase (batch, classes),
@@ -89,7 +90,7 @@ class BurstNet:
         hidden = BurstNeuronState(*(torch.zeros(b, c.n_hidden) for _ in range(3)))
         out = BurstNeuronState(*(torch.zeros(b, self.n_out) for _ in range(3)))
         bursts_out = torch.zeros(b, self.n_out)
-        s1, s2 = (replace(s, trace=torch.zeros(b, s.trace.shape[1])) for s in states)
+        s1, s2 = (s._replace(trace=torch.zeros(b, s.trace.shape[1])) for s in states)
         count, p_sum, teacher = torch.zeros(b, self.classes), torch.zeros(2), torch.zeros(b, self.n_out)
         for t in range(predict + (c.steps_teach if learn else 0)):
             if t == predict:  # teacher on: push each class population toward its target band
@@ -105,13 +106,18 @@ class BurstNet:
             if t < predict:
                 count += eo.view(b, self.classes, c.per_class).sum(2)
                 p_sum += torch.stack([ph.mean(), po.mean()])
-            s1 = rule.observe(s1, x, eh, bh)
-            s2 = rule.observe(s2, eh, eo, bursts_out)
+            s1, dw1 = rule.float_step(s1, self.W1, StepInput(x, eh, bh))
+            s2, dw2 = rule.float_step(s2, self.W2, StepInput(eh, eo, bursts_out))
             if learn and t >= predict:
-                self.W2 += rule.delta(s2, eo, bursts_out, pre_events=eh)
+                self.W2 += dw2
                 if learn_hidden:
-                    self.W1 += rule.delta(s1, eh, bh, pre_events=x)
+                    self.W1 += dw1
         return (count / (c.per_class * predict)).numpy(), (p_sum / predict).numpy(), (s1, s2)
+
+
+def _torch_state(state: BurstpropState) -> BurstpropState:
+    """The rule's numpy state as float32 tensors (the network's dtype)."""
+    return BurstpropState(*(torch.as_tensor(a, dtype=torch.float32) for a in state))
 
 
 @dataclass
@@ -127,7 +133,7 @@ class SpikingResult:
     weights: dict         # W1, W2, Y as arrays
 
     def to_metrics(self) -> dict:
-        return {"task": self.task, "seed": self.seed, "spiking": True, "rule": self.rule.to_dict(),
+        return {"task": self.task, "seed": self.seed, "spiking": True, "rule": self.rule.to_params(),
                 "config": asdict(self.config), "test_acc": self.test_acc, "history": self.history,
                 "rates_before": self.rates_before.tolist(), "rates_after": self.rates_after.tolist()}
 
@@ -153,7 +159,8 @@ def train_spiking(task: SpikingTask, cfg: SpikingConfig, rule: BurstpropSpiking,
     from tqdm import tqdm
 
     net = BurstNet(task.n_in, task.classes, cfg, seed)
-    states = (rule.init_state(task.n_in, cfg.n_hidden, 1), rule.init_state(cfg.n_hidden, net.n_out, 1))
+    states = tuple(_torch_state(rule.init_state(n_pre, n_post))
+                   for n_pre, n_post in ((task.n_in, cfg.n_hidden), (cfg.n_hidden, net.n_out)))
     before, _ = evaluate(net, task, rule, states)
     order_rng = np.random.default_rng(seed)
     onehot = np.eye(task.classes)[task.y_train] if task.classes > 1 else task.y_train[:, None].astype(float)
@@ -226,7 +233,7 @@ def to_burst_network(res: SpikingResult, input_size: int):
     from neurolearn.ir.burst_network import BurstLayer, BurstNetwork
 
     c = res.config
-    rule = res.rule.to_dict()
+    rule = res.rule.to_params()
     n_out = res.weights["W2"].shape[0]
     return BurstNetwork(
         dt=c.dt, input_size=input_size,
