@@ -82,9 +82,9 @@ def spiking_run(task_name: str, seed: int, epochs: int) -> dict:
     from neurolearn.train import spiking as sp
 
     if task_name == "xor":
-        task, cfg, rule, every = sp.xor_task(), sp.XOR_CONFIG, sp.BurstpropSpiking(), 0
+        task, cfg, rule, every = sp.spiking_xor_task(), sp.XOR_CONFIG, sp.BurstpropSpiking(), 0
     else:
-        task, cfg, rule, every = sp.digits_task(), sp.DIGITS_CONFIG, sp.DIGITS_RULE, 0
+        task, cfg, rule, every = sp.spiking_digits_task(), sp.DIGITS_CONFIG, sp.DIGITS_RULE, 0
     start = time.perf_counter()
     res = sp.train_spiking(task, cfg, rule, epochs=epochs, seed=seed, eval_every=every)
     m = res.to_metrics()

@@ -16,10 +16,9 @@ import time
 
 import numpy as np
 
-from neurolearn.lava.graph import require_lava
 from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
 from neurolearn.ir.program import LearningProgram
-from neurolearn.lava.graph import lava_learning_graph
+from neurolearn.lava.graph import lava_learning_graph, require_lava
 from neurolearn.lava.runner import run_lava
 from neurolearn.sims.epochs import run_fixed
 from neurolearn.sims.learning import Plasticity, simulate_learning

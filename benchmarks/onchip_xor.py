@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import time
 
-
-
 from neurolearn.lava.runner import run_lava
 from neurolearn.sims.epochs import run_fixed
 from neurolearn.sims.float_twin import run_float_twin

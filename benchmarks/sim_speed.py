@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from neurolearn.lava.graph import build_lava_graph, require_lava
 from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
-from neurolearn.sims.fixed import simulate_fixed
+from neurolearn.lava.graph import build_lava_graph, require_lava
 from neurolearn.lava.runner import simulate_lava
+from neurolearn.sims.fixed import simulate_fixed
 from neurolearn.sims.result import as_batch
 
 RATE = 0.1  # input spike probability per step

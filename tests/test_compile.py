@@ -10,9 +10,9 @@ from torch import nn
 
 from neurolearn.compile.build import compile_model, load_build
 from neurolearn.compile.normalize import to_network
-from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
 from neurolearn.compile.quantize import quantize
 from neurolearn.errors import InputError, QuantizationError, ShapeError, UnsupportedNodeError
+from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
 from neurolearn.nir import export_to_nir, write
 from neurolearn.sims.fixed import simulate_fixed
 from neurolearn.sims.float_ref import simulate_float

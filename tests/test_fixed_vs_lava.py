@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neurolearn.sims.fixed import effective_weights, simulate_fixed
 from neurolearn.lava.runner import simulate_lava
+from neurolearn.sims.fixed import effective_weights, simulate_fixed
 from tests.strategies import plans, spike_trains, weight_matrices
 
 

@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 
 from neurolearn.cli import main
-from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
 from neurolearn.errors import HardwareFitError
-from neurolearn.hardware.description import (CHIP_LIMITS, DESCRIPTIONS, DescriptionError, known_targets,
-                                             load_target)
-from neurolearn.lava.loihi_runtime import runtime_status
+from neurolearn.hardware.description import CHIP_LIMITS, DESCRIPTIONS, DescriptionError, known_targets, load_target
 from neurolearn.hardware.fit import check_demands, check_fit
 from neurolearn.hardware.mapper import LayerDemand, demands_from_plan, map_network
+from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
+from neurolearn.lava.loihi_runtime import runtime_status
 from tests.helpers import feedforward, save
 
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from neurolearn.ir import plan as P
 from neurolearn.errors import RuleError
+from neurolearn.ir import plan as P
 from neurolearn.ir.program import LearningProgram
 from neurolearn.lava.graph import learning_rule_for_lava
 from neurolearn.lava.runner import simulate_learning_lava

@@ -6,18 +6,17 @@ import numpy as np
 import pytest
 
 from neurolearn.cli import main
-from neurolearn.ir import plan as P
 from neurolearn.compile.build import SCHEDULE, compile_model, load_build
 from neurolearn.errors import QuantizationError, RuleError, ShapeError
-from neurolearn.rules.burstprop_spiking import BurstpropSpiking
-from neurolearn.rules.plugin import ChipUnits
+from neurolearn.ir import plan as P
 from neurolearn.ir.program import LearningProgram
 from neurolearn.ir.schedule import Schedule
-from neurolearn.lava.runner import run_lava
+from neurolearn.lava.runner import run_lava, simulate_learning_lava
+from neurolearn.rules.burstprop_spiking import BurstpropSpiking
+from neurolearn.rules.plugin import ChipUnits
 from neurolearn.sims.epochs import run_fixed
-from neurolearn.lava.runner import simulate_learning_lava
-from neurolearn.sims.learning import simulate_learning
 from neurolearn.sims.float_twin import run_float_twin
+from neurolearn.sims.learning import simulate_learning
 from neurolearn.train.onchip import OnChipConfig, compile_xor, eval_rates, solved
 from neurolearn.verify import compare_epochs
 

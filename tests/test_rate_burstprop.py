@@ -5,10 +5,16 @@ import pytest
 import torch
 
 from neurolearn.errors import InputError
-from neurolearn.nets.rate import RateNet, teacher_step
-from neurolearn.nets.rate import EventState, RateParams
-from neurolearn.train.rate_rules import (Backprop, BurstpropRate, FeedbackAlignment, LayerSGD, Update, angle_deg,
-                                         make_rate_rule)
+from neurolearn.nets.rate import EventState, RateNet, RateParams, teacher_step
+from neurolearn.train.rate_rules import (
+    Backprop,
+    BurstpropRate,
+    FeedbackAlignment,
+    LayerSGD,
+    Update,
+    angle_deg,
+    make_rate_rule,
+)
 
 SIZES = [20, 30, 30, 5]
 

@@ -17,8 +17,18 @@ from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
 from neurolearn.nir import read, write
 from neurolearn.nir.burst_encoding import to_nir
 from neurolearn.nir.extension import block
-from neurolearn.rules import (BTSP, RULES, STDP, BurstpropSpiking, ChipUnits, DendriticBalance, HebbianBaseline,
-                              SimpleBTSP, registered_rules, rule_from_params)
+from neurolearn.rules import (
+    BTSP,
+    RULES,
+    STDP,
+    BurstpropSpiking,
+    ChipUnits,
+    DendriticBalance,
+    HebbianBaseline,
+    SimpleBTSP,
+    registered_rules,
+    rule_from_params,
+)
 from neurolearn.sims.learning import simulate_learning
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,11 +10,11 @@ import re
 import numpy as np
 import pytest
 
-from neurolearn.ir import plan as P
 from neurolearn.errors import RuleError
+from neurolearn.ir import plan as P
+from neurolearn.lava.runner import simulate_learning_lava
 from neurolearn.rules import BTSP, STDP, ChipUnits, DendriticBalance, HebbianBaseline, SimpleBTSP
 from neurolearn.rules.btsp import induction_kernel
-from neurolearn.lava.runner import simulate_learning_lava
 from neurolearn.sims.learning import Plasticity, simulate_learning
 from tests.test_learning_engine import assert_same_bits
 

@@ -8,7 +8,7 @@ from neurolearn.ir.burst_network import BurstParams
 from neurolearn.nets.burst_module import BurstNeuron, BurstNeuronState, burst_neuron_step
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking, BurstpropState
 from neurolearn.rules.plugin import StepInput
-from neurolearn.train.spiking import XOR_CONFIG, train_spiking, xor_solved, xor_task
+from neurolearn.train.spiking import XOR_CONFIG, train_spiking, xor_solved, spiking_xor_task
 
 
 def zeros(n):
@@ -77,15 +77,15 @@ SHORT = XOR_CONFIG.__class__(**{**XOR_CONFIG.__dict__, "steps_predict": 20, "ste
 
 
 def test_xor_training_is_deterministic():
-    a = train_spiking(xor_task(), SHORT, BurstpropSpiking(), epochs=3, seed=1)
-    b = train_spiking(xor_task(), SHORT, BurstpropSpiking(), epochs=3, seed=1)
+    a = train_spiking(spiking_xor_task(), SHORT, BurstpropSpiking(), epochs=3, seed=1)
+    b = train_spiking(spiking_xor_task(), SHORT, BurstpropSpiking(), epochs=3, seed=1)
     for k in a.weights:
         np.testing.assert_array_equal(a.weights[k], b.weights[k])
     assert a.history == b.history
 
 
 def test_spiking_burstprop_learns_xor():
-    res = train_spiking(xor_task(), XOR_CONFIG, BurstpropSpiking(), epochs=200, seed=0, eval_every=0)
+    res = train_spiking(spiking_xor_task(), XOR_CONFIG, BurstpropSpiking(), epochs=200, seed=0, eval_every=0)
     assert xor_solved(res.rates_after), (res.rates_before, res.rates_after)
     assert not xor_solved(res.rates_before)
     assert len(res.history) == 200 and len(res.history[-1]["burst_prob"]) == 2
@@ -99,7 +99,7 @@ def test_burst_network_nir_round_trip_and_compile(tmp_path):
     from neurolearn.nir.burst_encoding import from_nir, to_nir
     from neurolearn.train.spiking import to_burst_network
 
-    task = xor_task()
+    task = spiking_xor_task()
     res = train_spiking(task, SHORT, BurstpropSpiking(), epochs=2, seed=0)
     net = to_burst_network(res, task.n_in)
     write(tmp_path / "xor.nir", to_nir(net))
@@ -135,7 +135,7 @@ def test_homeostasis_pushes_rates_into_their_band():
 
 
 def test_encoders():
-    from neurolearn.errors import InputError, RuleError
+    from neurolearn.errors import InputError
     from neurolearn.train.encoders import latency_spikes, poisson_spikes, rate_spikes
 
     r = rate_spikes(np.array([0.0, 0.25, 1.0]), steps=8)

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from neurolearn.errors import InputError
-from neurolearn.train.rate_rules import BurstpropRate
 from neurolearn.train.cli import add_train_parser
 from neurolearn.train.datasets import mnist_format, read_idx
 from neurolearn.train.loop import Task, TrainingError, load_task, preset_rule, train
+from neurolearn.train.rate_rules import BurstpropRate
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

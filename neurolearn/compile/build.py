@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Callable
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from neurolearn.atomic import atomic_dir
-from neurolearn.ir.network import Network
 from neurolearn.compile.normalize import to_network
-from neurolearn.ir.features import missing_features
-from neurolearn.ir.plan import Plan
 from neurolearn.compile.quantize import quantize
 from neurolearn.compile.report import render_learning_report, render_report
 from neurolearn.errors import InputError
+from neurolearn.ir.features import missing_features
+from neurolearn.ir.network import Network
+from neurolearn.ir.plan import Plan
 from neurolearn.nir import read
 from neurolearn.nir.burst_encoding import is_burst_graph
 from neurolearn.nir.extension import block

@@ -25,8 +25,15 @@ import numpy as np
 
 from neurolearn.errors import RuleError
 from neurolearn.ir.program import TAU_RANGE, ChipRule, LearningProgram
-from neurolearn.rules.engine_numbers import (TRACE_MAX, exp_trace, fit_third_factor, relative, trace_impulse, trace_tau,
-                                             truncation_notes)
+from neurolearn.rules.engine_numbers import (
+    TRACE_MAX,
+    exp_trace,
+    fit_third_factor,
+    relative,
+    trace_impulse,
+    trace_tau,
+    truncation_notes,
+)
 from neurolearn.rules.plugin import ChipUnits, LearningRule, StepInput, param
 
 Q_FORMS = ("sigmoid", "chip")

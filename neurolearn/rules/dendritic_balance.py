@@ -27,8 +27,14 @@ import numpy as np
 
 from neurolearn.errors import RuleError
 from neurolearn.ir.program import ChipRule, LearningProgram
-from neurolearn.rules.engine_numbers import (fit_third_factor, product_literal, relative, trace_impulse, trace_tau,
-                                             truncation_notes)
+from neurolearn.rules.engine_numbers import (
+    fit_third_factor,
+    product_literal,
+    relative,
+    trace_impulse,
+    trace_tau,
+    truncation_notes,
+)
 from neurolearn.rules.plugin import ChipUnits, LearningRule, PairTraces, StepInput, param
 
 FORMS = ("error-neuron", "dendrite")

@@ -9,8 +9,7 @@ import math
 import numpy as np
 
 from neurolearn.errors import RuleError
-from neurolearn.ir.program import (IMPULSE_FRACTION_BITS, TAU_RANGE, TRACE_BITS, LearningProgram,
-                                     product_shift)
+from neurolearn.ir.program import IMPULSE_FRACTION_BITS, TAU_RANGE, TRACE_BITS, LearningProgram, product_shift
 
 TRACE_MAX = 2**TRACE_BITS - 1      # 127: a trace's largest value
 EXPONENTS = range(-7, 9)           # Lava's scale exponent after normalisation

@@ -26,6 +26,7 @@ import numpy as np
 
 from neurolearn.errors import RuleError, where
 from neurolearn.ir.program import SEED_RANGE, ChipRule
+from neurolearn.nir.extension import normalize
 
 RULES: dict[str, type["LearningRule"]] = {}   # rule name (as stored in NIR) -> rule class
 
@@ -156,7 +157,7 @@ class LearningRule:
             if key not in names:
                 raise RuleError(f"{prefix}rule '{cls.name}': parameter '{key}' is not one of its parameters "
                                 f"({', '.join(names)})")
-            kwargs[key] = _plain(value)
+            kwargs[key] = normalize(value)
         try:
             return cls(**kwargs)
         except RuleError as exc:
@@ -205,15 +206,6 @@ class LearningRule:
         missing = [s for s in signals if getattr(step, s) is None]
         if missing:
             raise RuleError(f"rule '{self.name}': float_step needs {', '.join(missing)} (see its docstring)")
-
-
-def _plain(value):
-    """A value as HDF5 may hand it back (numpy scalar, 0-d array, bytes) as a Python value."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    return value.decode("utf8", "replace") if isinstance(value, bytes) else value
 
 
 def _shown(value) -> str:

@@ -17,8 +17,14 @@ from dataclasses import dataclass
 
 from neurolearn.errors import RuleError
 from neurolearn.ir.program import ChipRule, LearningProgram
-from neurolearn.rules.engine_numbers import (TRACE_MAX, product_literal, relative, trace_impulse, trace_tau,
-                                             truncation_notes)
+from neurolearn.rules.engine_numbers import (
+    TRACE_MAX,
+    product_literal,
+    relative,
+    trace_impulse,
+    trace_tau,
+    truncation_notes,
+)
 from neurolearn.rules.plugin import ChipUnits, LearningRule, PairTraces, StepInput, param
 
 

@@ -19,10 +19,11 @@ from numba.typed import List
 
 from neurolearn.dynamics.dense import effective_weights, sign_mode
 from neurolearn.dynamics.lif import lif_current, lif_voltage, wrap32
+from neurolearn.errors import ShapeError
 from neurolearn.ir.features import require
 from neurolearn.ir.plan import Plan
-from neurolearn.errors import ShapeError
 from neurolearn.sims.result import LayerRecord, SimResult, as_batch
+
 
 def pack_weights(weights: np.ndarray, num_weight_bits: int):
     """Lava's effective weights packed exactly into int8: ``w == (q + offset) << shift``.

@@ -26,14 +26,21 @@ from typing import Mapping, Sequence
 import numba
 import numpy as np
 
-from neurolearn.ir.plan import SIGN_MODES, Plan, Plasticity
-from neurolearn.errors import InputError, QuantizationError, ShapeError
-from neurolearn.ir.program import (FACTOR_BITS, TARGETS, THIRD_FACTOR_TAU, TRACE_BITS, X_TRACES,
-                                     Y_TRACES, LearningProgram)
 from neurolearn.dynamics.band_teacher import band_teacher_step
 from neurolearn.dynamics.burst_neuron import burst_int_step, burst_uniforms, integer_draws
 from neurolearn.dynamics.dense import effective_weights, truncate_weights
 from neurolearn.dynamics.lif import lif_current, lif_voltage, wrap32
+from neurolearn.errors import InputError, QuantizationError, ShapeError
+from neurolearn.ir.plan import SIGN_MODES, Plan, Plasticity
+from neurolearn.ir.program import (
+    FACTOR_BITS,
+    TARGETS,
+    THIRD_FACTOR_TAU,
+    TRACE_BITS,
+    X_TRACES,
+    Y_TRACES,
+    LearningProgram,
+)
 from neurolearn.sims.fixed import _spike_lists
 from neurolearn.sims.result import LayerRecord, SimResult, as_batch
 

@@ -178,9 +178,9 @@ def _train_spiking(args) -> int:
     if args.on_chip:
         return _train_onchip(args, out)
     if args.task == "xor":
-        task, cfg, rule, every = sp.xor_task(), sp.XOR_CONFIG, sp.BurstpropSpiking(), 0
+        task, cfg, rule, every = sp.spiking_xor_task(), sp.XOR_CONFIG, sp.BurstpropSpiking(), 0
     else:
-        task, cfg, rule, every = sp.digits_task(), sp.DIGITS_CONFIG, sp.DIGITS_RULE, 1
+        task, cfg, rule, every = sp.spiking_digits_task(), sp.DIGITS_CONFIG, sp.DIGITS_RULE, 1
     res = sp.train_spiking(task, cfg, rule, epochs=args.epochs, seed=args.seed, progress=True, eval_every=every)
     metrics = res.to_metrics()
     if args.task == "xor":

@@ -30,7 +30,7 @@ from neurolearn.ir.plan import WEIGHT_RANGE, BandTeacherPlan
 from neurolearn.ir.schedule import Schedule
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
 from neurolearn.sims.epochs import EpochRun
-from neurolearn.train.spiking import XOR_CONFIG, XOR_LABELS, BurstNet, SpikingConfig, xor_solved, xor_task
+from neurolearn.train.spiking import XOR_CONFIG, XOR_LABELS, BurstNet, SpikingConfig, xor_solved, spiking_xor_task
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class OnChipConfig:
 def xor_network(seed: int, cfg: SpikingConfig = XOR_CONFIG, rule: BurstpropSpiking = BurstpropSpiking()):
     """The spiking XOR network of :mod:`neurolearn.train.spiking`, initialised with ``seed``, as a
     :class:`BurstNetwork` carrying its rule on both event weights."""
-    task = xor_task()
+    task = spiking_xor_task()
     net = BurstNet(task.n_in, 1, cfg, seed)
     params = rule.to_params()
     layers = (BurstLayer("hidden", cfg.n_hidden, cfg.params, seed), BurstLayer("out", net.n_out, cfg.params, seed + 1))
@@ -78,7 +78,7 @@ def xor_network(seed: int, cfg: SpikingConfig = XOR_CONFIG, rule: BurstpropSpiki
 
 def xor_schedule(cfg: OnChipConfig, seed: int) -> Schedule:
     """Poisson input spikes of the XOR patterns and the teacher channels for the whole run."""
-    task = xor_task()
+    task = spiking_xor_task()
     rng = np.random.default_rng(seed)
     rows, windows, ends, t = [], [], [], 0
     pres = cfg.steps_predict + cfg.steps_teach

@@ -138,7 +138,7 @@ class SpikingResult:
                 "rates_before": self.rates_before.tolist(), "rates_after": self.rates_after.tolist()}
 
 
-def evaluate(net: BurstNet, task: SpikingTask, rule, states) -> tuple[np.ndarray, float]:
+def evaluate_spiking(net: BurstNet, task: SpikingTask, rule, states) -> tuple[np.ndarray, float]:
     """Output rates per class on the test set (learning state untouched), and the accuracy: the most
     active class, or for a single output population, its rate above the middle of the target band."""
     b = net.cfg.batch * 8
@@ -161,7 +161,7 @@ def train_spiking(task: SpikingTask, cfg: SpikingConfig, rule: BurstpropSpiking,
     net = BurstNet(task.n_in, task.classes, cfg, seed)
     states = tuple(_torch_state(rule.init_state(n_pre, n_post))
                    for n_pre, n_post in ((task.n_in, cfg.n_hidden), (cfg.n_hidden, net.n_out)))
-    before, _ = evaluate(net, task, rule, states)
+    before, _ = evaluate_spiking(net, task, rule, states)
     order_rng = np.random.default_rng(seed)
     onehot = np.eye(task.classes)[task.y_train] if task.classes > 1 else task.y_train[:, None].astype(float)
     history = []
@@ -178,7 +178,7 @@ def train_spiking(task: SpikingTask, cfg: SpikingConfig, rule: BurstpropSpiking,
                 row["train_rates"] = pred[np.argsort(idx)].tolist()
         row["burst_prob"] = (p_sum / len(order)).tolist()
         if epoch + 1 == epochs or (eval_every and (epoch + 1) % eval_every == 0):
-            rates, row["test_acc"] = evaluate(net, task, rule, states)
+            rates, row["test_acc"] = evaluate_spiking(net, task, rule, states)
             bar.set_postfix(test_acc=f"{row['test_acc']:.3f}")
         history.append(row)
         rule = replace(rule, eta=rule.eta * cfg.eta_decay)
@@ -195,7 +195,7 @@ XOR_PATTERNS = np.array([[0, 0], [1, 0], [0, 1], [1, 1]])
 XOR_LABELS = np.array([0, 1, 1, 0])
 
 
-def xor_task(n_in: int = 30, n_bias: int = 20, rate_hi: float = 0.05, rate_lo: float = 0.005,
+def spiking_xor_task(n_in: int = 30, n_bias: int = 20, rate_hi: float = 0.05, rate_lo: float = 0.005,
              rate_bias: float = 0.03) -> SpikingTask:
     """Payeur et al.'s XOR: two input populations (1: high rate, 0: low) and a bias population;
     one output population whose event rate should be high for XOR = 1."""
@@ -210,7 +210,7 @@ DIGITS_CONFIG = SpikingConfig(n_hidden=300, per_class=20, steps_predict=80, step
 DIGITS_RULE = BurstpropSpiking(eta=0.003, tau_pre=20.0, tau_avg=2000.0)
 
 
-def digits_task(max_rate: float = 0.2, n_bias: int = 10, rate_bias: float = 0.05, seed: int = 0) -> SpikingTask:
+def spiking_digits_task(max_rate: float = 0.2, n_bias: int = 10, rate_bias: float = 0.05, seed: int = 0) -> SpikingTask:
     """scikit-learn's digits as Poisson rates (white pixel: ``max_rate`` events per step) plus a bias."""
     from neurolearn.train.datasets import digits
 
