@@ -7,7 +7,7 @@ seeded generator, or deterministically where ``v_d > burst_offset`` (``stochasti
 
 The arithmetic is :mod:`neurolearn.dynamics` (``lif_float_step`` for the soma, ``burst_float_step`` for
 the dendrite), the same float steps the Lava float model and the float twin run; this module only holds
-state and draws. It runs on the CPU (the dendrite step evaluates its sigmoid with numpy).
+state and draws. It runs on the CPU (the dendrite step runs in numpy on the tensors' memory).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from neurolearn.dynamics.lif import lif_float_step
 from neurolearn.errors import InputError
 from neurolearn.ir.burst_network import BurstParams
 
-_dendrite = burst_float_step.py_func   # elementwise on CPU tensors
+_dendrite = burst_float_step.py_func   # elementwise on numpy arrays
 
 
 class BurstNeuronState(NamedTuple):
@@ -38,10 +38,11 @@ def burst_neuron_step(basal: Tensor, apical: Tensor, state: BurstNeuronState, pa
     Events and bursts are 0/1 tensors of the input's dtype; bursts are a subset of events.
     """
     s, i, v = lif_float_step(basal, state.i, state.v, params.alpha, params.beta, 0.0, params.threshold)
-    draw = rand if params.stochastic else 0.5   # p > 1/2 exactly where v_d > burst_offset
-    burst, v_d, _, _, _, p = _dendrite(s > 0, state.v_d, torch.zeros_like(v), apical, params.beta_d,
+    draw = rand.numpy() if params.stochastic else 0.5   # p > 1/2 exactly where v_d > burst_offset
+    burst, v_d, _, _, _, p = _dendrite(s.numpy() > 0, state.v_d.numpy(), 0.0, apical.numpy(), params.beta_d,
                                        params.burst_offset, params.burst_slope, 0, 0, draw)
-    return s.to(basal.dtype), burst.to(basal.dtype), p, BurstNeuronState(i, v, v_d)
+    return (s.to(basal.dtype), torch.from_numpy(burst).to(basal.dtype), torch.from_numpy(p),
+            BurstNeuronState(i, v, torch.from_numpy(v_d)))
 
 
 class BurstNeuron(nn.Module):

@@ -120,7 +120,7 @@ def node_reset(node: nir.NIRNode, name: str | None = None, file: str | None = No
     """
     v_reset = getattr(node, "v_reset", None)
     if v_reset is not None and np.any(np.asarray(v_reset) != 0):
-        bad = np.asarray(v_reset).flat[np.flatnonzero(np.asarray(v_reset))[0]]
+        bad = np.asarray(v_reset).flat[np.flatnonzero(np.asarray(v_reset))[0]].item()
         raise UnsupportedNodeError(
             f"{where(file, name, 'v_reset')}: value {bad!r}; neurolearn supports v_reset = 0 only"
         )
@@ -215,7 +215,7 @@ def _check_finite(node: nir.NIRNode, name: str, file: str | None) -> None:
         if isinstance(value, (np.ndarray, np.floating, float)):
             arr = np.asarray(value)
             if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
-                bad = arr.flat[np.flatnonzero(~np.isfinite(arr))[0]]
+                bad = arr.flat[np.flatnonzero(~np.isfinite(arr))[0]].item()
                 raise NIRFormatError(
                     f"{where(file, name, field.name)}: value {bad!r} is not finite; "
                     "allowed: finite numbers"

@@ -95,14 +95,24 @@ def test_integer_step_follows_the_float_step():
     assert np.mean(y1_i) == pytest.approx(np.mean(y1_f), abs=0.05)  # stochastic rounding is unbiased
 
 
-def test_float_steps_work_on_torch_tensors_too():
+def test_torch_module_runs_the_float_steps():
+    """The torch BurstNeuron (snntorch-style) is the float steps on its tensors' memory, nothing else."""
     torch = pytest.importorskip("torch")
-    x = torch.tensor([0.5, 2.0])
-    s, u, v = lif_float_step(x, torch.zeros(2), torch.zeros(2), 0.0, 0.9, 0.0, 1.0)
-    assert s.tolist() == [0.0, 1.0] and v.tolist() == [0.5, 0.0]
-    b, *_ = burst_float_step.py_func(s > 0, torch.zeros(2), torch.zeros(2), torch.tensor([5.0, 5.0]), 0.9, 0.0, 1.0,
-                                     5, 4, 0.5)
-    assert b.tolist() == [False, True]
+    from neurolearn.ir.burst_network import BurstParams
+    from neurolearn.nets.burst_module import BurstNeuronState, burst_neuron_step
+
+    prm = BurstParams(alpha=0.5, beta=0.9, beta_d=0.8, threshold=1.0, burst_offset=0.3, burst_slope=0.5)
+    rng = np.random.default_rng(0)
+    basal, apical, rand = (rng.normal(0.6, 0.5, (3, 8)) for _ in range(3))
+    state = [rng.normal(0, 0.5, (3, 8)) for _ in range(3)]
+    e, b, p, st = burst_neuron_step(*(torch.from_numpy(x) for x in (basal, apical)),
+                                    BurstNeuronState(*(torch.from_numpy(x) for x in state)), prm,
+                                    torch.from_numpy(rand))
+    s, i, v = lif_float_step(basal, state[0], state[1], 0.5, 0.9, 0.0, 1.0)
+    burst, v_d, _, _, _, prob = burst_float_step.py_func(s > 0, state[2], 0.0, apical, 0.8, 0.3, 0.5, 0, 0, rand)
+    assert np.array_equal(e.numpy(), s) and np.array_equal(b.numpy(), burst * 1.0)
+    assert np.array_equal(st.v.numpy(), v) and np.array_equal(st.v_d.numpy(), v_d) and np.array_equal(p.numpy(), prob)
+    assert e.sum() > 0 and b.sum() > 0
 
 
 def test_stream_step_by_step_equals_all_at_once():
