@@ -104,8 +104,9 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-def run_ladder(build, spikes: np.ndarray, progress=None) -> list[Row]:
-    """All three comparisons for a build on input ``spikes`` (steps, n_in) or (batch, steps, n_in)."""
+def run_ladder(build, spikes: np.ndarray, progress=None, lava: bool = True) -> list[Row]:
+    """All three comparisons for a build on input ``spikes`` (steps, n_in) or (batch, steps, n_in); without
+    the fixed vs Lava rows if ``lava`` is False."""
     import torch
 
     from neurolearn.lava.runner import simulate_lava
@@ -116,7 +117,7 @@ def run_ladder(build, spikes: np.ndarray, progress=None) -> list[Row]:
 
     spikes = as_batch(spikes, build.plan.input_size)
     fixed = simulate_fixed(build.plan, spikes)
-    rows = compare_bits(fixed, simulate_lava(build.plan, spikes, progress=progress))
+    rows = compare_bits(fixed, simulate_lava(build.plan, spikes, progress=progress)) if lava else []
 
     flt = simulate_float(build.network, spikes)
     model = import_from_nir(build.path / "model.nir")

@@ -5,6 +5,8 @@ Only stock Lava processes are used. The construction itself lives in :mod:`neuro
 """
 from __future__ import annotations
 
+import importlib.util
+import sys
 from dataclasses import asdict, dataclass, fields
 from typing import Mapping
 
@@ -16,23 +18,22 @@ from neurolearn.ir.program import Y_TRACES, LearningProgram
 from neurolearn.lava import graph_script
 
 
+def lava_available() -> bool:
+    """Is Lava (lava-nc 0.10.0, the extra neurolearn[lava], Python 3.10 only) installed here?"""
+    return importlib.util.find_spec("lava") is not None
+
+
 def require_lava() -> dict:
-    """The Lava classes neurolearn uses, or BackendUnavailableError saying why they are missing."""
+    """The Lava classes neurolearn uses, or BackendUnavailableError (exit code 3) saying what to install."""
+    if not lava_available():
+        raise BackendUnavailableError(f"the Lava backend needs neurolearn[lava] (lava-nc 0.10.0, Python 3.10 only); "
+                                      f"Lava is not installed for this Python ({sys.version.split()[0]})")
     try:
         return graph_script.import_lava()
-    except Exception as exc:  # ImportError, or lava failing on an unsupported Python
-        raise BackendUnavailableError(
-            f"the Lava backend needs lava-nc 0.10.0 on Python 3.10; importing it failed: {exc}") from exc
-
-
-def learning_rule_for_lava(program: LearningProgram):
-    """Lava's ``Loihi2FLearningRule`` (``Loihi3FLearningRule`` if three_factor) holding ``program``."""
-    from lava.magma.core.learning.learning_rule import Loihi2FLearningRule, Loihi3FLearningRule
-
-    skip = {"three_factor"} | ({f"{y}_{p}" for y in Y_TRACES for p in ("impulse", "tau")}
-                               if program.three_factor else set())
-    args = {f.name: getattr(program, f.name) for f in fields(program) if f.init and f.name not in skip}
-    return (Loihi3FLearningRule if program.three_factor else Loihi2FLearningRule)(**args)
+    except Exception as exc:  # ImportError, or lava failing on an unsupported Python or numpy
+        reason = " ".join(str(exc).split())
+        raise BackendUnavailableError(f"the Lava backend needs neurolearn[lava] (lava-nc 0.10.0, Python 3.10 only); "
+                                      f"importing it failed: {type(exc).__name__}: {reason}") from exc
 
 
 @dataclass
