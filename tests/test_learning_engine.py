@@ -13,7 +13,8 @@ from neurolearn.ir import plan as P
 from neurolearn.errors import RuleError
 from neurolearn.ir.program import LearningProgram
 from neurolearn.lava.runner import simulate_learning_lava
-from neurolearn.sims.learning import Plasticity, simulate_learning, trace_randoms
+from neurolearn.sims.learning import Plasticity, simulate_learning
+from neurolearn.sims.learning_engine import trace_randoms
 from tests.strategies import edgy, weight_matrices
 
 # ---- rule strings: every term Lava's grammar accepts ----------------------------------------------
