@@ -39,6 +39,7 @@ def _run_sample(b, inp, net, out, rec, n_thr):
     drops teacher-channel input spikes while it is closed. Big learners learn on n_thr threads."""
     lif, bursts, teach, conns, ln = net.lif, net.bursts, net.teacher, net.conns, net.learners
     syn_at, learner = net.synapses.at, net.synapses.learner
+    keep_u, keep_v, vth6, bias, has_dendrite = lif.keep_u, lif.keep_v, lif.vth6, lif.bias, bursts.lut >= 0
     _, steps, n = out.spikes.shape
     rec_uv = out.u.size > 0
     u_st = np.zeros(n, np.int64)
@@ -67,12 +68,12 @@ def _run_sample(b, inp, net, out, rec, n_thr):
         # neurons: LIF as neurolearn.sims.fixed; burst neurons add the apical dendrite and the burst draw
         deliver(a_in, abuf, conns)
         for i in range(n):
-            u_st[i] = lif_current(u_st[i], a_in[0, i], lif.keep_u[i])
-            y = lif_voltage(v_st[i], u_st[i], lif.keep_v[i], lif.bias[i])
-            s[0, i] = y > lif.vth6[i]
+            u_st[i] = lif_current(u_st[i], a_in[0, i], keep_u[i])
+            y = lif_voltage(v_st[i], u_st[i], keep_v[i], bias[i])
+            s[0, i] = y > vth6[i]
             v_st[i] = 0 if s[0, i] else y
             out.spikes[b, t, i] = s[0, i]
-            if bursts.lut[i] >= 0:
+            if has_dendrite[i]:
                 dr = bursts.draw[i]
                 s[1, i], vd_st[i], pbar[i], y_out[0, i], y_out[1, i] = burst_int_step(
                     s[0, i], vd_st[i], pbar[i], a_in[1, i], bursts.keep_d[i], bursts.luts[bursts.lut[i]],

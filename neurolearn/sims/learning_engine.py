@@ -117,21 +117,22 @@ def _impulse(z, imp_int, imp_frac, r):
 def spike_step(l, step, pre, n_spk, post, ln, tr):
     """Learner l at step ``step`` (1-based): its pre spikes (indices pre[:n_spk]) and post spikes (bool per
     post): repeat spikes within the epoch add the impulses, tx and ty become the within-epoch step."""
+    x, y, tx, ty, imp_int, imp_frac = tr.x, tr.y, tr.tx, tr.ty, ln.imp_int[l], ln.imp_frac[l]
     xo, yo = ln.x_at[l], ln.y_at[l]
     ts = (step - 1) % ln.t_epoch[l] + 1
     for k in range(n_spk):
         j = xo + pre[k]
-        if tr.tx[j] > 0:
+        if tx[j] > 0:
             for q in range(2):
-                tr.x[q, j] = _impulse(tr.x[q, j], ln.imp_int[l, q], ln.imp_frac[l, q], 0)
-        tr.tx[j] = ts
+                x[q, j] = _impulse(x[q, j], imp_int[q], imp_frac[q], 0)
+        tx[j] = ts
     r_post = ln.randoms[l, 3, 2 * step - 1]
     for i in range(post.size):
         if post[i]:
-            if tr.ty[yo + i] > 0:
+            if ty[yo + i] > 0:
                 for q in range(3):
-                    tr.y[q, yo + i] = _impulse(tr.y[q, yo + i], ln.imp_int[l, 2 + q], ln.imp_frac[l, 2 + q], r_post)
-            tr.ty[yo + i] = ts
+                    y[q, yo + i] = _impulse(y[q, yo + i], imp_int[2 + q], imp_frac[2 + q], r_post)
+            ty[yo + i] = ts
 
 
 # ---- at an epoch's end -----------------------------------------------------------------------------
@@ -189,8 +190,9 @@ def _side_table(out, p, side, t_read, live, prod, fac, h, t_sp, raw):
     for e in range(n):
         out[e] = t_sp[e] > 0 if live else 1
     spike, tr0, n_tr = (0, 2, 2) if side == 0 else (1, 4, 3)
+    var = fac.var
     for f in range(prod.f0[p], prod.f1[p]):
-        code = fac.var[f]
+        code = var[f]
         if code == spike:
             for e in range(n):
                 raw[e] = t_sp[e] > 0
@@ -230,11 +232,12 @@ def _product_tables(a_tab, b_tab, p0, p1, prod, fac, xh, yh, tx, ty, t_epoch, ra
 @numba.njit(cache=True, nogil=True)
 def _synapse_term(term, a, b, old, n, p, prod, fac):
     """term[e] = wrap32(a * b[e]) times product p's w, d, t factors of the synapse at e (old[0..2, e])."""
+    var = fac.var
     for e in range(n):
         term[e] = wrap32(a * b[e])
     for f in range(prod.f0[p], prod.f1[p]):
-        if fac.var[f] >= 7:
-            _multiply(term, old[fac.var[f] - 7], n, f, fac)
+        if var[f] >= 7:
+            _multiply(term, old[var[f] - 7], n, f, fac)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -244,19 +247,6 @@ def _accumulate(acc, a, b, n, m, sh, se):
     for e in range(n):
         c = wrap32(wrap32(wrap32(wrap32(a * b[e]) * m) >> sh) << se)
         acc[e] = min(max(acc[e] + min(max(c, _ACC_MIN), _ACC_MAX), _ACC_MIN), _ACC_MAX)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _add_product(acc, a, b, ws, n, p, prod, fac):
-    """acc += product p (Lava's scaling, saturation) at n synapses whose term before w, d, t factors is
-    wrap32(a * b[e]); ws: the synapses' old w, d, t and a term buffer."""
-    m, sh, se = prod.mantissa[p], prod.shift[p], prod.scale_exp[p]
-    for f in range(prod.f0[p], prod.f1[p]):
-        if fac.var[f] >= 7:  # the synapse's own w, d or t is a factor: the whole term first
-            _synapse_term(ws[2], a, b, ws[0], n, p, prod, fac)
-            _accumulate(acc, 1, ws[2], n, m, sh, se)
-            return
-    _accumulate(acc, a, b, n, m, sh, se)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -290,45 +280,56 @@ def _rounded(a, a_lo, a_hi, lo, hi, thr):
 def _learn_columns(wk, part, n_part, restricted, ws, prod, fac):
     """New w, d, t (those ``used``) in place, for share ``part`` of ``n_part`` of the columns that learn with
     every post (``restricted`` False) or of those that learn with ``posts`` only (b_posts and ty_posts then
-    stand for b_tab and ty: index e is post posts[e]). ws: buffers for old w, d, t, acc, term. (One call for
-    many columns: a call costs numba's reference counting of every array argument.)"""
+    stand for b_tab and ty: index e is post posts[e]). ws: buffers for old w, d, t, acc, term. (Tables are read
+    into locals before the loops, and few calls made: numba counts references of every array it passes or
+    takes from a tuple.)"""
     old, acc, term = ws
-    syn, a_tab, tx, posts, thr, p0 = wk.syn, wk.a_tab, wk.tx, wk.posts, wk.thr, wk.p0
+    syn, ats, cols, a_tab, tx, posts, used, need = wk.syn, wk.at, wk.cols, wk.a_tab, wk.tx, wk.posts, wk.used, wk.need
+    target, dependency, reads_wdt = prod.target, prod.dependency, prod.reads_wdt
+    mantissa, shift, scale_exp = prod.mantissa, prod.shift, prod.scale_exp
+    thr, sign, p0, p1 = wk.thr, wk.sign, wk.p0, wk.p1
     if restricted:
-        first, n_col, n, b_tab, ty, u = wk.cols.size - wk.n_cols, wk.n_cols, posts.size, wk.b_posts, wk.ty_posts, False
+        first, n_col, n, b_tab, ty, u = cols.size - wk.n_cols, wk.n_cols, posts.size, wk.b_posts, wk.ty_posts, False
     else:
         first, n_col, n, b_tab, ty, u = 0, wk.n_full, wk.n_post, wk.b_tab, wk.ty, wk.u
     every = not restricted
     for c in range(first + n_col * part // n_part, first + n_col * (part + 1) // n_part):
-        at, k = wk.at[c], wk.cols[c]
+        at, k = ats[c], cols[c]
         for g in range(3):
-            for e in range(n if wk.need[g] and every else 0):  # explicit loops (numba's slices are slower),
+            for e in range(n if need[g] and every else 0):  # explicit loops (numba's slices are slower),
                 # unsigned indices (numba then skips negative-index handling, so loops vectorize)
                 old[g, e] = syn[g, np.uint64(at + e)]
-            for e in range(n if wk.need[g] and not every else 0):
+            for e in range(n if need[g] and not every else 0):
                 old[g, e] = syn[g, np.uint64(at + posts[e])]
         for tgt in range(3):
-            if not wk.used[tgt]:
+            if not used[tgt]:
                 continue
             for e in range(n if every else 0):
                 acc[e] = np.int64(syn[tgt, np.uint64(at + e)]) << 7
             for e in range(0 if every else n):
                 acc[e] = np.int64(syn[tgt, np.uint64(at + posts[e])]) << 7
-            for p in range(p0, wk.p1):
-                if prod.target[p] != tgt:
+            for p in range(p0, p1):
+                if target[p] != tgt:
                     continue
-                q, dep = p - p0, prod.dependency[p]
+                # the product's term at post e before its w, d, t factors: wrap32(a * b[e])
+                q, dep = p - p0, dependency[p]
                 if dep == 1 and a_tab.shape[1] == 2:  # t_epoch 1: every y0 is at step 1
-                    _add_product(acc, a_tab[q, 1, k], b_tab[q, 0], ws, n, p, prod, fac)
+                    a, b = a_tab[q, 1, k], b_tab[q, 0]
                 elif dep == 1:
                     for i in range(n):
                         term[i] = wrap32(b_tab[q, 0, i] * a_tab[q, ty[i], k])
-                    _add_product(acc, 1, term, ws, n, p, prod, fac)
+                    a, b = 1, term
                 elif (dep == 0 and tx[k] > 0) or (dep == 2 and u):
-                    _add_product(acc, a_tab[q, 0, k], b_tab[q, tx[k] if dep == 0 else 0], ws, n, p, prod, fac)
-                elif tgt == 2:  # a product that is 0 here
-                    _saturate(acc, n)
-            a_lo, a_hi, lo, hi = _bounds(tgt, wk.sign)
+                    a, b = a_tab[q, 0, k], b_tab[q, tx[k] if dep == 0 else 0]
+                else:  # a product that is 0 here
+                    if tgt == 2:
+                        _saturate(acc, n)
+                    continue
+                if reads_wdt[p]:  # the synapse's own w, d or t is a factor: the whole term first
+                    _synapse_term(term, a, b, old, n, p, prod, fac)
+                    a, b = 1, term
+                _accumulate(acc, a, b, n, mantissa[p], shift[p], scale_exp[p])
+            a_lo, a_hi, lo, hi = _bounds(tgt, sign)
             for e in range(n if every else 0):
                 syn[tgt, np.uint64(at + e)] = _rounded(acc[e], a_lo, a_hi, lo, hi, thr)
             for e in range(0 if every else n):

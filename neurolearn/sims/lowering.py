@@ -137,6 +137,7 @@ class Products(NamedTuple):
     scale_exp: np.ndarray    # exponent + 7 (left shift)
     f0: np.ndarray           # its factors f0..f1 - 1
     f1: np.ndarray
+    reads_wdt: np.ndarray    # 0/1: a factor is the synapse's own w, d or t
 
 
 class Factors(NamedTuple):
@@ -382,7 +383,7 @@ def _program_rows(prog: LearningProgram, n_prod: int, n_fac: int):
         for p in products:
             f0 = n_fac + len(facs)
             prods.append((TARGETS.index(target), DEPENDENCIES.index(p.dependency), p.mantissa, p.shift,
-                          p.exponent + 7, f0, f0 + len(p.factors)))
+                          p.exponent + 7, f0, f0 + len(p.factors), any(f.var in ("w", "d", "t") for f in p.factors)))
             facs += [(FACTOR_VARS.index(f.var), float(f.const) == int(f.const), f.sgn, FACTOR_BITS[f.var],
                       float(f.const)) for f in p.factors]
     return prods, facs
