@@ -142,6 +142,14 @@ def _run_sample(b, inp, net, out, rec, n_thr):
                 rec.ty[b, r, yo:yo + n_post] = tr.ty[yo:yo + n_post]
 
 
+@numba.njit(cache=True, nogil=True)
+def _run_samples(first, stride, inp, net, out, rec, n_thr):
+    """_run_sample for samples first, first + stride, ...: one call from Python per thread (numba types a call's
+    tuples of arrays in Python, about a microsecond an array)."""
+    for b in range(first, out.spikes.shape[0], stride):
+        _run_sample(b, inp, net, out, rec, n_thr)
+
+
 def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Plasticity] | None = None,
                       y_traces: Mapping[str, np.ndarray] | None = None, record: bool | Sequence[int] = True,
                       record_uv: bool = True, threads: int | None = None) -> LearningResult:
@@ -168,7 +176,8 @@ def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Pla
     rec = synapse_outputs(record, batch, steps, net)
     inp_lists = input_spikes(inp)
     n_thr = (threads or numba.get_num_threads()) if batch == 1 else 1
-    with ThreadPoolExecutor(threads or 1) as pool:  # the compiled loop releases the GIL
-        list(pool.map(lambda b: _run_sample(b, inp_lists, net, out, rec, n_thr), range(batch)))
+    n_pool = min(threads or 1, batch)
+    with ThreadPoolExecutor(n_pool) as pool:  # the compiled loop releases the GIL
+        list(pool.map(lambda k: _run_samples(k, n_pool, inp_lists, net, out, rec, n_thr), range(n_pool)))
     return LearningResult(SimResult(backend="fixed-learning", layers=layer_records(plan, out), delays=plan.depths()),
                           synapse_records(plan, net, rec))

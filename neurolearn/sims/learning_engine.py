@@ -172,17 +172,16 @@ def _clip_factor(v, lo, hi, exact, icon, fcon, sgn):
 
 
 @numba.njit(cache=True, nogil=True)
-def _multiply(term, raw, n, f, fac):
-    """term[e] = wrap32(term[e] * factor f of the value raw[e]), e < n."""
-    bits, exact, sgn, fcon = fac.bits[f], fac.exact[f], fac.sgn[f], fac.const[f]
+def _multiply(term, raw, n, bits, exact, sgn, fcon):
+    """term[e] = wrap32(term[e] * the factor (Factors: bits, exact, sgn, const) of the value raw[e]), e < n."""
     lo, hi, icon = -(2 ** bits), 2 ** bits - 1, np.int64(fcon)
     for e in range(n):
         term[e] = wrap32(term[e] * _clip_factor(raw[e], lo, hi, exact, icon, fcon, sgn))
 
 
 @numba.njit(cache=True, nogil=True)
-def _side_table(out, p, side, t_read, live, prod, fac, h, t_sp, raw):
-    """out[e] = the wrap32 product of product p's factors on one side, for every neuron e of that side
+def _side_table(out, f0, f1, side, t_read, live, fac, h, t_sp, raw):
+    """out[e] = the wrap32 product of factors f0..f1 - 1 (a product's) on one side, for every neuron e of that side
     (side 0: x0, x1, x2 of pre e; side 1: y0, y1, y2, y3 of post e), times ``t_sp[e] > 0`` if ``live``.
     Traces are read from the history h at within-epoch step t_read, or at the neuron's own spike step
     t_sp[e] if t_read < 0."""
@@ -190,8 +189,8 @@ def _side_table(out, p, side, t_read, live, prod, fac, h, t_sp, raw):
     for e in range(n):
         out[e] = t_sp[e] > 0 if live else 1
     spike, tr0, n_tr = (0, 2, 2) if side == 0 else (1, 4, 3)
-    var = fac.var
-    for f in range(prod.f0[p], prod.f1[p]):
+    var, bits, exact, sgn, const = fac.var, fac.bits, fac.exact, fac.sgn, fac.const
+    for f in range(f0, f1):
         code = var[f]
         if code == spike:
             for e in range(n):
@@ -203,7 +202,7 @@ def _side_table(out, p, side, t_read, live, prod, fac, h, t_sp, raw):
             raw[:n] = h[t_read, code - tr0, :n]
         else:
             continue
-        _multiply(out, raw, n, f, fac)
+        _multiply(out, raw, n, bits[f], exact[f], sgn[f], const[f])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -212,32 +211,33 @@ def _product_tables(a_tab, b_tab, p0, p1, prod, fac, xh, yh, tx, ty, t_epoch, ra
     b_tab[., tb, i], so that its term at synapse (i, j) is wrap32(a * b) times its w, d, t factors, with
     (ta, tb) = (0, tx[j]) for dependency x0, (ty[i], 0) for y0, (0, 0) for u. The dependency is folded in
     (row 0 of the side read at the other's spike step is 0: no spike); u's is not (a u product runs or not)."""
+    dependency, f0, f1 = prod.dependency, prod.f0, prod.f1
     for p in range(p0, p1):
-        q, dep = p - p0, prod.dependency[p]
+        q, dep, fa, fb = p - p0, dependency[p], f0[p], f1[p]
         if dep == 0:
-            _side_table(a_tab[q, 0], p, 0, -1, True, prod, fac, xh, tx, raw)
+            _side_table(a_tab[q, 0], fa, fb, 0, -1, True, fac, xh, tx, raw)
             b_tab[q, 0] = 0
             for t in range(1, t_epoch + 1):
-                _side_table(b_tab[q, t], p, 1, t, False, prod, fac, yh, ty, raw)
+                _side_table(b_tab[q, t], fa, fb, 1, t, False, fac, yh, ty, raw)
         elif dep == 1:
-            _side_table(b_tab[q, 0], p, 1, -1, True, prod, fac, yh, ty, raw)
+            _side_table(b_tab[q, 0], fa, fb, 1, -1, True, fac, yh, ty, raw)
             a_tab[q, 0] = 0
             for t in range(1, t_epoch + 1):
-                _side_table(a_tab[q, t], p, 0, t, False, prod, fac, xh, tx, raw)
+                _side_table(a_tab[q, t], fa, fb, 0, t, False, fac, xh, tx, raw)
         else:
-            _side_table(a_tab[q, 0], p, 0, t_epoch, False, prod, fac, xh, tx, raw)
-            _side_table(b_tab[q, 0], p, 1, t_epoch, False, prod, fac, yh, ty, raw)
+            _side_table(a_tab[q, 0], fa, fb, 0, t_epoch, False, fac, xh, tx, raw)
+            _side_table(b_tab[q, 0], fa, fb, 1, t_epoch, False, fac, yh, ty, raw)
 
 
 @numba.njit(cache=True, nogil=True)
-def _synapse_term(term, a, b, old, n, p, prod, fac):
-    """term[e] = wrap32(a * b[e]) times product p's w, d, t factors of the synapse at e (old[0..2, e])."""
-    var = fac.var
+def _synapse_term(term, a, b, old, n, f0, f1, fac):
+    """term[e] = wrap32(a * b[e]) times the w, d, t factors among f0..f1 - 1 (a product's) of the synapse at e
+    (old[0..2, e])."""
     for e in range(n):
         term[e] = wrap32(a * b[e])
-    for f in range(prod.f0[p], prod.f1[p]):
-        if var[f] >= 7:
-            _multiply(term, old[var[f] - 7], n, f, fac)
+    for f in range(f0, f1):
+        if fac.var[f] >= 7:
+            _multiply(term, old[fac.var[f] - 7], n, fac.bits[f], fac.exact[f], fac.sgn[f], fac.const[f])
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -277,73 +277,64 @@ def _rounded(a, a_lo, a_hi, lo, hi, thr):
 
 
 @numba.njit(cache=True, nogil=True)
-def _learn_columns(wk, part, n_part, restricted, ws, prod, fac):
-    """New w, d, t (those ``used``) in place, for share ``part`` of ``n_part`` of the columns that learn with
-    every post (``restricted`` False) or of those that learn with ``posts`` only (b_posts and ty_posts then
-    stand for b_tab and ty: index e is post posts[e]). ws: buffers for old w, d, t, acc, term. (Tables are read
-    into locals before the loops, and few calls made: numba counts references of every array it passes or
-    takes from a tuple.)"""
-    old, acc, term = ws
+def _learn_share(part, n_part, wk, prod, fac):
+    """New w, d, t (those ``used``) in place at share ``part`` of ``n_part`` of an epoch's columns (disjoint
+    synapses: shares may run at once): first of the columns that learn with every post, then of those that learn
+    with ``posts`` only (b_posts and ty_posts then stand for b_tab and ty: index e is post posts[e]). (Tables are
+    read into locals before the loops, and few calls made: numba counts the references of every array it passes
+    or takes from a tuple, atomically.)"""
     syn, ats, cols, a_tab, tx, posts, used, need = wk.syn, wk.at, wk.cols, wk.a_tab, wk.tx, wk.posts, wk.used, wk.need
     target, dependency, reads_wdt = prod.target, prod.dependency, prod.reads_wdt
-    mantissa, shift, scale_exp = prod.mantissa, prod.shift, prod.scale_exp
+    mantissa, shift, scale_exp, f0, f1 = prod.mantissa, prod.shift, prod.scale_exp, prod.f0, prod.f1
     thr, sign, p0, p1 = wk.thr, wk.sign, wk.p0, wk.p1
-    if restricted:
-        first, n_col, n, b_tab, ty, u = cols.size - wk.n_cols, wk.n_cols, posts.size, wk.b_posts, wk.ty_posts, False
-    else:
-        first, n_col, n, b_tab, ty, u = 0, wk.n_full, wk.n_post, wk.b_tab, wk.ty, wk.u
-    every = not restricted
-    for c in range(first + n_col * part // n_part, first + n_col * (part + 1) // n_part):
-        at, k = ats[c], cols[c]
-        for g in range(3):
-            for e in range(n if need[g] and every else 0):  # explicit loops (numba's slices are slower),
-                # unsigned indices (numba then skips negative-index handling, so loops vectorize)
-                old[g, e] = syn[g, np.uint64(at + e)]
-            for e in range(n if need[g] and not every else 0):
-                old[g, e] = syn[g, np.uint64(at + posts[e])]
-        for tgt in range(3):
-            if not used[tgt]:
-                continue
-            for e in range(n if every else 0):
-                acc[e] = np.int64(syn[tgt, np.uint64(at + e)]) << 7
-            for e in range(0 if every else n):
-                acc[e] = np.int64(syn[tgt, np.uint64(at + posts[e])]) << 7
-            for p in range(p0, p1):
-                if target[p] != tgt:
+    n_max = max(cols.size, wk.n_post)
+    old, acc, term = np.empty((3, n_max), np.int64), np.empty(n_max, np.int64), np.empty(n_max, np.int64)
+    for every in (True, False):
+        if every:
+            first, n_col, n, b_tab, ty, u = 0, wk.n_full, wk.n_post, wk.b_tab, wk.ty, wk.u
+        else:
+            first, n_col, n, b_tab, ty, u = cols.size - wk.n_cols, wk.n_cols, posts.size, wk.b_posts, wk.ty_posts, False
+        for c in range(first + n_col * part // n_part, first + n_col * (part + 1) // n_part):
+            at, k = ats[c], cols[c]
+            for g in range(3):
+                for e in range(n if need[g] and every else 0):  # explicit loops (numba's slices are slower),
+                    # unsigned indices (numba then skips negative-index handling, so loops vectorize)
+                    old[g, e] = syn[g, np.uint64(at + e)]
+                for e in range(n if need[g] and not every else 0):
+                    old[g, e] = syn[g, np.uint64(at + posts[e])]
+            for tgt in range(3):
+                if not used[tgt]:
                     continue
-                # the product's term at post e before its w, d, t factors: wrap32(a * b[e])
-                q, dep = p - p0, dependency[p]
-                if dep == 1 and a_tab.shape[1] == 2:  # t_epoch 1: every y0 is at step 1
-                    a, b = a_tab[q, 1, k], b_tab[q, 0]
-                elif dep == 1:
-                    for i in range(n):
-                        term[i] = wrap32(b_tab[q, 0, i] * a_tab[q, ty[i], k])
-                    a, b = 1, term
-                elif (dep == 0 and tx[k] > 0) or (dep == 2 and u):
-                    a, b = a_tab[q, 0, k], b_tab[q, tx[k] if dep == 0 else 0]
-                else:  # a product that is 0 here
-                    if tgt == 2:
-                        _saturate(acc, n)
-                    continue
-                if reads_wdt[p]:  # the synapse's own w, d or t is a factor: the whole term first
-                    _synapse_term(term, a, b, old, n, p, prod, fac)
-                    a, b = 1, term
-                _accumulate(acc, a, b, n, mantissa[p], shift[p], scale_exp[p])
-            a_lo, a_hi, lo, hi = _bounds(tgt, sign)
-            for e in range(n if every else 0):
-                syn[tgt, np.uint64(at + e)] = _rounded(acc[e], a_lo, a_hi, lo, hi, thr)
-            for e in range(0 if every else n):
-                syn[tgt, np.uint64(at + posts[e])] = _rounded(acc[e], a_lo, a_hi, lo, hi, thr)
-
-
-@numba.njit(cache=True, nogil=True)
-def _learn_share(part, n_part, wk, prod, fac):
-    """Share ``part`` of ``n_part`` of an epoch's columns (disjoint synapses: shares may run at once)."""
-    n_max = max(wk.cols.size, wk.n_post)
-    ws = (np.empty((3, n_max), np.int64), np.empty(n_max, np.int64), np.empty(n_max, np.int64))  # old w, d, t
-    _learn_columns(wk, part, n_part, False, ws, prod, fac)
-    if wk.n_cols:
-        _learn_columns(wk, part, n_part, True, ws, prod, fac)
+                for e in range(n if every else 0):
+                    acc[e] = np.int64(syn[tgt, np.uint64(at + e)]) << 7
+                for e in range(0 if every else n):
+                    acc[e] = np.int64(syn[tgt, np.uint64(at + posts[e])]) << 7
+                for p in range(p0, p1):
+                    if target[p] != tgt:
+                        continue
+                    # the product's term at post e before its w, d, t factors: wrap32(a * b[e])
+                    q, dep = p - p0, dependency[p]
+                    if dep == 1 and a_tab.shape[1] == 2:  # t_epoch 1: every y0 is at step 1
+                        a, b = a_tab[q, 1, k], b_tab[q, 0]
+                    elif dep == 1:
+                        for i in range(n):
+                            term[i] = wrap32(b_tab[q, 0, i] * a_tab[q, ty[i], k])
+                        a, b = 1, term
+                    elif (dep == 0 and tx[k] > 0) or (dep == 2 and u):
+                        a, b = a_tab[q, 0, k], b_tab[q, tx[k] if dep == 0 else 0]
+                    else:  # a product that is 0 here
+                        if tgt == 2:
+                            _saturate(acc, n)
+                        continue
+                    if reads_wdt[p]:  # the synapse's own w, d or t is a factor: the whole term first
+                        _synapse_term(term, a, b, old, n, f0[p], f1[p], fac)
+                        a, b = 1, term
+                    _accumulate(acc, a, b, n, mantissa[p], shift[p], scale_exp[p])
+                a_lo, a_hi, lo, hi = _bounds(tgt, sign)
+                for e in range(n if every else 0):
+                    syn[tgt, np.uint64(at + e)] = _rounded(acc[e], a_lo, a_hi, lo, hi, thr)
+                for e in range(0 if every else n):
+                    syn[tgt, np.uint64(at + posts[e])] = _rounded(acc[e], a_lo, a_hi, lo, hi, thr)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)

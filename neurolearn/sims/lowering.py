@@ -234,8 +234,7 @@ def _layer_offsets(plan: Plan) -> dict[str, int]:
 
 def _per_neuron(plan: Plan, value) -> np.ndarray:
     """value(layer) (a scalar or one per neuron) for every neuron, int64."""
-    return np.concatenate([np.zeros(0, np.int64)] + [np.broadcast_to(value(L), L.size) for L in plan.layers]
-                          ).astype(np.int64)
+    return np.concatenate([np.zeros(0, np.int64)] + [np.full(L.size, value(L), np.int64) for L in plan.layers])
 
 
 def _lif_neurons(plan: Plan) -> LifNeurons:
@@ -392,10 +391,8 @@ def _program_rows(prog: LearningProgram, n_prod: int, n_fac: int):
 def _synapses(plan: Plan, learning: Mapping[str, Plasticity]) -> Synapses:
     """Every connection's w, d, t: plain Dense as Lava's Dense uses them (d, t 0), learners as LearningDense
     starts (weights truncated, not clipped; tags checked)."""
-    order = [c for c in plan.connections if c.name in learning] + [c for c in plan.connections
-                                                                  if c.name not in learning]
     at, wdt, n_syn = {}, [np.zeros((3, 0), np.int64)], 0
-    for c in order:
+    for c in sorted(plan.connections, key=lambda c: c.name not in learning):  # learners first, in plan order
         n_post, n_pre = c.weights.shape
         at[c.name], n_syn = n_syn, n_syn + n_pre * n_post
         pl = learning.get(c.name)
