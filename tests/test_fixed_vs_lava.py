@@ -4,8 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from neurolearn.dynamics.dense import effective_weights
 from neurolearn.lava.runner import simulate_lava
-from neurolearn.sims.fixed import effective_weights, simulate_fixed
+from neurolearn.sims.fixed import simulate_fixed
 from tests.strategies import plans, spike_trains, weight_matrices
 
 
@@ -58,7 +59,7 @@ def test_random_networks_are_not_mostly_silent():
 @pytest.mark.parametrize("bits", [8, 5])
 def test_pack_weights_is_exact(w, bits):
     """Regression: an inhibitory matrix with a zero once overflowed the int8 packing."""
-    from neurolearn.sims.fixed import pack_weights
+    from neurolearn.sims.lowering import pack_weights
 
     q, offset, shift = pack_weights(w, bits)
     np.testing.assert_array_equal((q.astype(np.int64) + offset) << shift, effective_weights(w, bits))

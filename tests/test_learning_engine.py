@@ -9,12 +9,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from neurolearn.errors import RuleError
+from neurolearn.errors import InputError, QuantizationError, RuleError, ShapeError
 from neurolearn.ir import plan as P
 from neurolearn.ir.program import LearningProgram
 from neurolearn.lava.graph import learning_rule_for_lava
 from neurolearn.lava.runner import simulate_learning_lava
-from neurolearn.sims.learning import Plasticity, simulate_learning, trace_randoms
+from neurolearn.sims.learning import Plasticity, simulate_learning
+from neurolearn.sims.learning_engine import trace_randoms
 from tests.strategies import edgy, weight_matrices
 
 # ---- rule strings: every term Lava's grammar accepts ----------------------------------------------
@@ -260,6 +261,23 @@ def test_three_factor_needs_its_third_factors():
         simulate_learning(plan, spikes, learning)
     with pytest.raises(Exception, match="0, 127"):
         simulate_learning(plan, spikes, learning, {"c0": np.full((5, 3, 20), 200)})
+
+
+@pytest.mark.parametrize("change, error, message", [
+    (dict(learning={"nope": None}), InputError, "learning: connection 'nope' is not in the plan (it has c0)"),
+    (dict(record=[3, 2]), InputError, "record: steps must be ascending indices in 0..4"),
+    (dict(record=[5]), InputError, "record: steps must be ascending indices in 0..4"),
+    (dict(tag_1=np.zeros((3, 3))), ShapeError, "connection 'c0': tag_1 shape (3, 3), expected (20, 30)"),
+    (dict(tag_2=np.full((20, 30), 0.5)), InputError, "connection 'c0': tag_2 must be integers"),
+    (dict(tag_1=np.full((20, 30), -258)), QuantizationError, "connection 'c0': tag_1 outside [-257, 255]"),
+])
+def test_bad_learning_inputs_name_the_problem(change, error, message):
+    plan, spikes, learning = stdp_case(steps=5)
+    tags = {k: change.pop(k) for k in ("tag_1", "tag_2") if k in change}
+    learning = {"c0": Plasticity(learning["c0"].program, **tags)}
+    with pytest.raises(error) as err:
+        simulate_learning(plan, spikes, **{"learning": learning, **change})
+    assert str(err.value) == message
 
 
 def test_random_cases_mostly_learn():

@@ -8,7 +8,7 @@ from neurolearn.ir.burst_network import BurstParams
 from neurolearn.nets.burst_module import BurstNeuron, BurstNeuronState, burst_neuron_step
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking, BurstpropState
 from neurolearn.rules.plugin import StepInput
-from neurolearn.train.spiking import XOR_CONFIG, train_spiking, xor_solved, spiking_xor_task
+from neurolearn.train.spiking import XOR_CONFIG, spiking_xor_task, train_spiking, xor_solved
 
 
 def zeros(n):

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Mapping
 
 import numpy as np
 
 from neurolearn.errors import BackendUnavailableError, ShapeError
 from neurolearn.ir.plan import Plan, Plasticity
-from neurolearn.ir.program import Y_TRACES, LearningProgram
 from neurolearn.lava import graph_script
 
 
@@ -34,6 +33,16 @@ def require_lava() -> dict:
         reason = " ".join(str(exc).split())
         raise BackendUnavailableError(f"the Lava backend needs neurolearn[lava] (lava-nc 0.10.0, Python 3.10 only); "
                                       f"importing it failed: {type(exc).__name__}: {reason}") from exc
+
+
+def learning_rule_for_lava(program: LearningProgram):
+    """Lava's ``Loihi2FLearningRule`` (``Loihi3FLearningRule`` if three_factor) holding ``program``."""
+    from lava.magma.core.learning.learning_rule import Loihi2FLearningRule, Loihi3FLearningRule
+
+    skip = {"three_factor"} | ({f"{y}_{p}" for y in Y_TRACES for p in ("impulse", "tau")}
+                               if program.three_factor else set())
+    args = {f.name: getattr(program, f.name) for f in fields(program) if f.init and f.name not in skip}
+    return (Loihi3FLearningRule if program.three_factor else Loihi2FLearningRule)(**args)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""What every backend returns: per-layer recordings over a batch of samples."""
+"""What every backend returns: per-layer recordings over a batch of samples (and the learning simulators'
+synapses)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -25,6 +26,22 @@ class LayerRecord:
 
 
 @dataclass(frozen=True)
+class SynapseRecord:
+    """One learning connection after the recorded steps (``record``): axis 1 has one row per recorded step.
+
+    weights, tag_1, tag_2: (batch, R, n_post, n_pre); x: (batch, R, 2, n_pre) = x1, x2;
+    y: (batch, R, 3, n_post) = y1, y2, y3; tx, ty: within-epoch spike steps (0 = none), int32."""
+
+    weights: np.ndarray
+    tag_1: np.ndarray
+    tag_2: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    tx: np.ndarray
+    ty: np.ndarray
+
+
+@dataclass(frozen=True)
 class SimResult:
     """Recordings of all layers. ``delays[name]``: steps by which that layer lags the input."""
 
@@ -43,6 +60,14 @@ class SimResult:
             arrays[f"{name}/delay"] = np.array(self.delays.get(name, 0))
         arrays["backend"] = np.array(self.backend)
         np.savez_compressed(path, **arrays)
+
+
+@dataclass(frozen=True)
+class LearningResult:
+    """Layer spikes, u, v (as :func:`~neurolearn.sims.fixed.simulate_fixed`) and the learning state."""
+
+    sim: SimResult
+    synapses: dict[str, SynapseRecord]
 
 
 def as_batch(spikes: np.ndarray, n_in: int, what: str = "input") -> np.ndarray:

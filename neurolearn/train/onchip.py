@@ -30,7 +30,7 @@ from neurolearn.ir.plan import WEIGHT_RANGE, BandTeacherPlan
 from neurolearn.ir.schedule import Schedule
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
 from neurolearn.sims.epochs import EpochRun
-from neurolearn.train.spiking import XOR_CONFIG, XOR_LABELS, BurstNet, SpikingConfig, xor_solved, spiking_xor_task
+from neurolearn.train.spiking import XOR_CONFIG, XOR_LABELS, BurstNet, SpikingConfig, spiking_xor_task, xor_solved
 
 
 @dataclass(frozen=True)
