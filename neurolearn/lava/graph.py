@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Mapping
 
 import numpy as np
 
 from neurolearn.errors import BackendUnavailableError, ShapeError
 from neurolearn.ir.plan import Plan, Plasticity
+from neurolearn.ir.program import Y_TRACES, LearningProgram
 from neurolearn.lava import graph_script
 
 
