@@ -14,7 +14,8 @@ import json
 import os
 import shutil
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -36,12 +37,21 @@ MODEL, PLAN, REPORT, SCHEDULE = "model.nir", "plan.json", "report.md", "schedule
 
 @dataclass(frozen=True)
 class Build:
-    """A compiled network: the Lava plan and the float network it came from (what the float reference runs;
-    None where the plan uses features a float network does not describe: bursts, learning, ...)."""
+    """A compiled network: its directory and the Lava plan; the float network it came from on first use."""
 
     path: Path
-    network: Network | None
     plan: Plan
+    compiled_network: Network | None = field(default=None, repr=False)   # known when just compiled
+
+    @cached_property
+    def network(self) -> Network | None:
+        """The float network the float reference runs, read from model.nir on first use; None where the plan
+        uses features a float network does not describe (bursts, learning, ...)."""
+        if self.compiled_network is not None or missing_features(self.plan.features(), "float"):
+            return self.compiled_network
+        graph = read(self.path / MODEL)
+        dt = None if "dt" in block(graph) else self.plan.dt  # a foreign file: the dt given at compile time
+        return to_network(graph, dt=dt, file=str(self.path / MODEL))
 
 
 def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | None = None,
@@ -61,13 +71,13 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
 
         compiled = compile_burst_network(from_nir(graph, file=str(model)), file=str(model))
         write_learning_build(out, model, compiled.plan, compiled.notes, extras=extras)
-        return Build(path=out, network=None, plan=compiled.plan)
+        return Build(path=out, plan=compiled.plan)
     net = to_network(graph, dt=dt, file=str(model))
     q = quantize(net, file=str(model))
     with _build_dir(out, model, q.plan, render_report(net, q, model.name)) as tmp:
         if extras is not None:
             extras(q.plan, tmp)
-    return Build(path=out, network=net, plan=q.plan)
+    return Build(path=out, plan=q.plan, compiled_network=net)
 
 
 def write_learning_build(out: str | os.PathLike, model: str | os.PathLike, plan: Plan, notes, schedule=None,
@@ -107,8 +117,4 @@ def load_build(path: str | os.PathLike) -> Build:
         plan = Plan.from_json((path / PLAN).read_text(), file=str(path / PLAN))
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise InputError(f"{path / PLAN}: unreadable plan ({exc})") from exc
-    if missing_features(plan.features(), "float"):
-        return Build(path=path, network=None, plan=plan)
-    graph = read(path / MODEL)
-    dt = None if "dt" in block(graph) else plan.dt  # a foreign file: the dt given at compile time
-    return Build(path=path, network=to_network(graph, dt=dt, file=str(path / MODEL)), plan=plan)
+    return Build(path=path, plan=plan)
