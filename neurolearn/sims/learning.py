@@ -131,7 +131,8 @@ def _run_sample(b, inp, net, out, rec, n_thr):
                 continue
             # learning connection: repeat spikes and spike times within the epoch, third factors, the epoch's end
             tgt, xo, yo = conns.tgt[c], ln.x_at[l], ln.y_at[l]
-            spike_step(l, step, pre, cnt, s[0, tgt:tgt + n_post], ln, tr)
+            spike_step((step - 1) % ln.t_epoch[l] + 1, pre, cnt, s[0, tgt:tgt + n_post], xo, yo, ln.imp_int[l],
+                       ln.imp_frac[l], ln.randoms[l, 3, 2 * step - 1], tr)
             if ln.three_factor[l]:
                 if ln.y_in_at[l] < 0:  # from the post burst neurons
                     tr.y[:, yo:yo + n_post] = y_out[:, tgt:tgt + n_post]

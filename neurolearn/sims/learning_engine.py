@@ -114,19 +114,18 @@ def _impulse(z, imp_int, imp_frac, r):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def spike_step(l, step, pre, n_spk, post, ln, tr):
-    """Learner l at step ``step`` (1-based): its pre spikes (indices pre[:n_spk]) and post spikes (bool per
-    post): repeat spikes within the epoch add the impulses, tx and ty become the within-epoch step."""
-    x, y, tx, ty, imp_int, imp_frac = tr.x, tr.y, tr.tx, tr.ty, ln.imp_int[l], ln.imp_frac[l]
-    xo, yo = ln.x_at[l], ln.y_at[l]
-    ts = (step - 1) % ln.t_epoch[l] + 1
+def spike_step(ts, pre, n_spk, post, xo, yo, imp_int, imp_frac, r_post, tr):
+    """A learner's pre spikes (indices pre[:n_spk]; its x traces at TraceState columns xo..) and post spikes
+    (bool per post; y at yo..) at within-epoch step ts (1..t_epoch): repeat spikes within the epoch add the
+    impulses (imp_int, imp_frac: per trace x1 x2 y1 y2 y3; y's rounded up where r_post < fraction), tx and ty
+    become ts. (The learner's constants come as values: an inlined tuple of arrays costs reference counts.)"""
+    x, y, tx, ty = tr.x, tr.y, tr.tx, tr.ty
     for k in range(n_spk):
         j = xo + pre[k]
         if tx[j] > 0:
             for q in range(2):
                 x[q, j] = _impulse(x[q, j], imp_int[q], imp_frac[q], 0)
         tx[j] = ts
-    r_post = ln.randoms[l, 3, 2 * step - 1]
     for i in range(post.size):
         if post[i]:
             if ty[yo + i] > 0:
@@ -364,15 +363,16 @@ def learn_epoch(l, step, n_pre, n_post, at0, ln, prod, fac, syn, tr, n_thr):
     k = ln.k[l]
     u = k >= 0 and epoch % (2 ** max(k, 0)) == 0
     p0, p1 = ln.p0[l], ln.p1[l]
+    dependency, var = prod.dependency, fac.var
     has_x0, has_y0, full = False, False, epoch == 1 or ln.has_dt[l]
     used, need = np.zeros(3, np.bool_), np.zeros(3, np.bool_)  # targets; w, d, t read as factors
     for p in range(p0, p1):
         used[prod.target[p]] = True
         for f in range(prod.f0[p], prod.f1[p]):
-            need[max(fac.var[f] - 7, 0)] |= fac.var[f] >= 7
-        has_x0 |= prod.dependency[p] == 0
-        has_y0 |= prod.dependency[p] == 1
-        full |= prod.dependency[p] == 2 and u
+            need[max(var[f] - 7, 0)] |= var[f] >= 7
+        has_x0 |= dependency[p] == 0
+        has_y0 |= dependency[p] == 1
+        full |= dependency[p] == 2 and u
     raw, cols = np.empty(max(n_pre, n_post), np.int64), np.empty(n_pre, np.int64)
     a_tab, b_tab = np.empty((p1 - p0, tep + 1, n_pre), np.int64), np.empty((p1 - p0, tep + 1, n_post), np.int64)
     _product_tables(a_tab, b_tab, p0, p1, prod, fac, xh[:, :, :n_pre], yh[:, :, :n_post], txl, tyl, tep, raw)
@@ -385,7 +385,7 @@ def learn_epoch(l, step, n_pre, n_post, at0, ln, prod, fac, syn, tr, n_thr):
         live = used[2]  # else a pre whose y0 products are 0 at every post (their pre side is 0) keeps its synapses
         for p in range(p0, p1):  # (w, d are then in range: only tag_1 = -257 would change, by saturation)
             for t in range(1, tep + 1):
-                live |= prod.dependency[p] == 1 and a_tab[p - p0, t, j] != 0
+                live |= dependency[p] == 1 and a_tab[p - p0, t, j] != 0
         if live:
             n_cols += 1
             cols[n_pre - n_cols] = j
