@@ -16,12 +16,12 @@ import time
 
 import numpy as np
 
-from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
+from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan, Plasticity
 from neurolearn.ir.program import LearningProgram
 from neurolearn.lava.graph import lava_learning_graph, require_lava
 from neurolearn.lava.runner import run_lava
 from neurolearn.sims.epochs import run_fixed
-from neurolearn.sims.learning import Plasticity, simulate_learning
+from neurolearn.sims.learning import simulate_learning
 from neurolearn.train.onchip import OnChipConfig, compile_xor
 from neurolearn.verify import compare_epochs
 

@@ -18,9 +18,9 @@ import tempfile
 
 import numpy as np
 
-from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
+from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan, Plasticity
 from neurolearn.rules import BTSP, ChipUnits
-from neurolearn.sims.learning import Plasticity, simulate_learning
+from neurolearn.sims.learning import simulate_learning
 
 DT, LAP_S, N_IN, PLATEAU_S = 0.01, 6.0, 40, 3.5
 

@@ -19,10 +19,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
+from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan, Plasticity
 from neurolearn.rules import ChipUnits, DendriticBalance
 from neurolearn.rules.engine_numbers import exp_trace
-from neurolearn.sims.learning import Plasticity, simulate_learning
+from neurolearn.sims.learning import simulate_learning
 
 N_X, N_Z, PATTERN, PATTERNS = 8, 4, 50, 240
 UNITS, IMPULSE = ChipUnits(weight=64.0), 4.0   # weight units per float unit; trace units per spike

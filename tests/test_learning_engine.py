@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 
 from neurolearn.errors import InputError, QuantizationError, RuleError, ShapeError
 from neurolearn.ir import plan as P
+from neurolearn.ir.plan import Plasticity
 from neurolearn.ir.program import LearningProgram
 from neurolearn.lava.graph import learning_rule_for_lava
 from neurolearn.lava.runner import simulate_learning_lava
-from neurolearn.sims.learning import Plasticity, simulate_learning
+from neurolearn.sims.learning import simulate_learning
 from neurolearn.sims.learning_engine import trace_randoms
 from tests.strategies import edgy, weight_matrices
 

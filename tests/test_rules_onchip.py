@@ -12,10 +12,11 @@ import pytest
 
 from neurolearn.errors import RuleError
 from neurolearn.ir import plan as P
+from neurolearn.ir.plan import Plasticity
 from neurolearn.lava.runner import simulate_learning_lava
 from neurolearn.rules import BTSP, STDP, ChipUnits, DendriticBalance, HebbianBaseline, SimpleBTSP
 from neurolearn.rules.btsp import induction_kernel
-from neurolearn.sims.learning import Plasticity, simulate_learning
+from neurolearn.sims.learning import simulate_learning
 from tests.test_learning_engine import assert_same_bits
 
 

@@ -4,7 +4,7 @@ A :class:`LearningProgram` holds what a ``Loihi2FLearningRule`` / ``Loihi3FLearn
 ``dw``, ``dd``, ``dt`` strings (sums of products ``D * S * F1 * F2 ...``, D in x0, y0, u<k>), the trace
 impulses and time constants, ``t_epoch`` and the seed of the trace random streams. It is validated on
 construction (one-line :class:`~neurolearn.errors.RuleError`) and parsed into :class:`Product` tuples
-that neurolearn's simulator runs (``neurolearn.sims.learning``), exactly as Lava's own parser
+that neurolearn's simulator runs (``neurolearn.sims.learning_engine``), exactly as Lava's own parser
 (``ProductSeries(SymbolicEquation(...))``) reads the string. The grammar (spaces removed)::
 
     rule    := product (("+" | "-") product)*

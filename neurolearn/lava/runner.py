@@ -15,8 +15,7 @@ from neurolearn.ir.plan import Plan, Plasticity
 from neurolearn.ir.schedule import Schedule
 from neurolearn.lava.graph import build_lava_graph, lava_learning_graph, require_lava
 from neurolearn.sims.epochs import EpochRun
-from neurolearn.sims.learning import LearningResult, SynapseRecord
-from neurolearn.sims.result import LayerRecord, SimResult, as_batch
+from neurolearn.sims.result import LayerRecord, LearningResult, SimResult, SynapseRecord, as_batch
 
 SYNAPSE_VARS = ("weights", "tag_1", "tag_2", "x1", "x2", "y1", "y2", "y3", "tx", "ty")
 

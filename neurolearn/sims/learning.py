@@ -32,9 +32,7 @@ from neurolearn.sims.lowering import (
     synapse_outputs,
     synapse_records,
 )
-from neurolearn.sims.result import LearningResult, SimResult, SynapseRecord, as_batch
-
-__all__ = ["LearningResult", "Plasticity", "SynapseRecord", "simulate_learning"]
+from neurolearn.sims.result import LearningResult, SimResult, as_batch
 
 
 @numba.njit(cache=True, nogil=True)
