@@ -5,6 +5,8 @@ import snntorch as snn
 import torch
 from torch import nn
 
+from neurolearn.ir import plan as P
+from neurolearn.ir.program import LearningProgram
 from neurolearn.nir import export_to_nir, write
 
 
@@ -51,3 +53,44 @@ def lif_graph(tau=0.01, threshold=1.0, weight=None, dt=1e-3, extra=None):
     if dt is not None:
         g.metadata["neurolearn"] = {"version": 1, "dt": dt, "integration": "euler"}
     return g
+
+
+def random_burst_net(seed: int):
+    """Input -> burst (-> LIF) -> burst with random decays, tables, ports, burst feedback, an input range,
+    a teacher gate and learning (the valence program into burst layers, STDP into the LIF)."""
+    rng = np.random.default_rng(seed)
+    n_in, sizes = int(rng.integers(3, 7)), [int(rng.integers(2, 6)) for _ in range(3)]
+
+    def burst(i):
+        lut = np.sort(rng.integers(0, 256, 256))
+        return P.BurstPlan(dv_d=int(rng.integers(0, 4096)), lut=lut, lut_offset=int(rng.integers(-3000, 3000)),
+                           lut_shift=int(rng.integers(0, 10)), pbar_shift=int(rng.integers(0, 9)),
+                           pbar_init=int(rng.integers(0, 2**15 + 1)), valence_levels=int(rng.integers(0, 8)),
+                           seed=int(rng.integers(0, 1000)))
+
+    layers = tuple(P.LayerPlan(f"l{i}", n, du=int(rng.choice([0, 410, 4095])), dv=int(rng.integers(0, 4096)),
+                               vth=int(rng.integers(10, 200)), bias_mant=rng.integers(-20, 60, n),
+                               bias_exp=rng.integers(0, 3, n), burst=burst(i) if i != 1 else None)
+                   for i, n in enumerate(sizes))
+    w = lambda n_post, n_pre, lo=-120: rng.integers(lo, 200, (n_post, n_pre))  # noqa: E731
+    conns = (P.ConnectionPlan("a", "in", "l0", w(sizes[0], n_in), input_range=(0, n_in)),
+             P.ConnectionPlan("b", "l0", "l1", w(sizes[1], sizes[0])),
+             P.ConnectionPlan("c", "l1", "l2", w(sizes[2], sizes[1])),
+             P.ConnectionPlan("y", "l2", "l0", w(sizes[0], sizes[2], -200), port="apical", carries="bursts",
+                              recurrent=True),
+             P.ConnectionPlan("z", "l0", "l2", w(sizes[2], sizes[0]), port="apical", carries="bursts"),
+             P.ConnectionPlan("teach", "in", "l2", np.tile([150, -150], (sizes[2], 1)), port="apical",
+                              input_range=(n_in, n_in + 2)))
+    valence = LearningProgram(dw=f"{int(rng.integers(1, 8))}*2^-{int(rng.integers(3, 7))} * y0 * x1 * (y1 - 64)",
+                              x1_impulse=int(rng.integers(4, 30)), x1_tau=int(rng.integers(2, 40)),
+                              rng_seed=int(rng.integers(0, 100)), three_factor=True)
+    stdp = LearningProgram(dw="2^-3 * y0 * x1 - 2^-3 * x0 * y1", x1_impulse=12, x1_tau=8, y1_impulse=12, y1_tau=8)
+    learning = {"a": P.Plasticity(valence), "c": P.Plasticity(valence), "b": P.Plasticity(stdp)}
+    teacher = P.BandTeacherPlan("l2", n_in, n_in + 1, lo=int(rng.integers(0, 5)), hi=int(rng.integers(5, 15)))
+    plan = P.Plan(1e-3, "in", n_in + 2, layers, conns, ("l2",), learning=learning, teacher=teacher)
+    steps = 160
+    x = (rng.random((steps, n_in + 2)) < 0.3).astype(np.uint8)
+    x[:, n_in:] = 0
+    for start in range(20, steps, 50):  # teacher requests, alternately up and down
+        x[start:start + 20, n_in + (start // 50) % 2] = 1
+    return plan, x

@@ -11,8 +11,7 @@ from torch import nn
 from neurolearn.compile.build import compile_model, load_build
 from neurolearn.compile.normalize import to_network
 from neurolearn.compile.quantize import quantize
-from neurolearn.errors import InputError, QuantizationError, ShapeError, UnsupportedNodeError
-from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
+from neurolearn.errors import InputError, QuantizationError, UnsupportedNodeError
 from neurolearn.nir import export_to_nir, write
 from neurolearn.sims.fixed import simulate_fixed
 from neurolearn.sims.float_ref import simulate_float
@@ -88,44 +87,6 @@ def test_float_and_fixed_agree_at_task_level():
         d = plan.depths()[name]
         a, b = flt.layers[name].spikes.sum(), fx.layers[name].spikes[:, d:d + 80].sum()
         assert a > 0 and abs(int(a) - int(b)) <= 0.05 * a
-
-
-def test_plan_json_round_trip(small_plan):
-    again = Plan.from_json(small_plan.to_json())
-    assert again.to_json() == small_plan.to_json()
-
-
-@pytest.mark.parametrize("field,value,match", [
-    ("du", 4096, r"'du' = 4096 outside \[0, 4095\]"),
-    ("dv", -1, r"'dv' = -1 outside \[0, 4095\]"),
-    ("vth", 2**17, r"'vth' = 131072 outside \[0, 131071\]"),
-    ("bias_mant", [5000], r"'bias_mant' = 5000 outside \[-4096, 4095\]"),
-    ("bias_exp", [8], r"'bias_exp' = 8 outside \[0, 7\]"),
-])
-def test_plan_layer_ranges(field, value, match):
-    args = dict(name="l", size=1, du=0, dv=0, vth=1, bias_mant=[0], bias_exp=[0])
-    args[field] = value
-    with pytest.raises(QuantizationError, match=match):
-        LayerPlan(**args)
-
-
-@pytest.mark.parametrize("kw,match", [
-    (dict(weights=[[300]]), r"'weights' = 300 outside \[-256, 255\]"),
-    (dict(weight_exp=8), r"'weight_exp' = 8 outside \[-8, 7\]"),
-    (dict(num_weight_bits=0), r"'num_weight_bits' = 0 outside \[1, 8\]"),
-    (dict(weights=[[0.5]]), "not all integers"),
-])
-def test_plan_connection_ranges(kw, match):
-    args = dict(name="c", source="in", target="l", weights=[[1]])
-    args.update(kw)
-    with pytest.raises(QuantizationError, match=match):
-        ConnectionPlan(**args)
-
-
-def test_plan_shape_mismatch():
-    layer = LayerPlan("l", 2, 0, 0, 1, [0, 0], [0, 0])
-    with pytest.raises(ShapeError, match=r"weights shape \(2, 3\), expected \(2, 4\)"):
-        Plan(1e-3, "in", 4, (layer,), (ConnectionPlan("c", "in", "l", np.zeros((2, 3), int)),), ("l",))
 
 
 def test_subtractive_reset_is_refused_with_the_fix(tmp_path):

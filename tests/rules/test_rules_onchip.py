@@ -16,8 +16,9 @@ from neurolearn.ir.plan import Plasticity
 from neurolearn.lava.runner import simulate_learning_lava
 from neurolearn.rules import BTSP, STDP, ChipUnits, DendriticBalance, HebbianBaseline, SimpleBTSP
 from neurolearn.rules.btsp import induction_kernel
+from neurolearn.rules.burstprop_spiking import BurstpropSpiking
 from neurolearn.sims.learning import simulate_learning
-from tests.test_learning_engine import assert_same_bits
+from tests.sims.test_learning_engine import assert_same_bits
 
 
 def one_layer(w0, vth=100000, dv=4095, bias=0, dt=1e-3):
@@ -278,3 +279,21 @@ def test_sigmoid_q_is_approximated_and_reported():
     assert "q_pot(x) -> x: max |error| 0.109" in text and "q_dep(ET*IS) -> min(1, ET/0.28)" in text
     assert chip.program.three_factor and chip.delivered_by == "input" and set(chip.third_factors) == {"y1", "y2"}
     assert "q_pot" not in "\n".join(BTSP(q="chip").chip_rule(units).approximations)
+
+
+
+
+
+
+def test_burstprop_program_rate_and_refusals():
+    rule = BurstpropSpiking(eta=0.0025)
+    chip = rule.chip_rule(ChipUnits(64))
+    assert chip.program.three_factor and "(y1 - 64)" in chip.program.dw and chip.program.t_epoch == 1
+    prod = chip.program.products["dw"][0]
+    got = 8 * prod.scale * chip.program.x1_impulse * chip.post_neuron["valence_levels"]
+    assert abs(got / (0.0025 * 64) - 1) < 0.03
+    assert f"{100 * (got / 0.16 - 1):+.2f} %" in chip.approximations[0]
+    with pytest.raises(RuleError, match="e_min = 0.01: the homeostasis term needs"):
+        BurstpropSpiking(e_min=0.01).chip_rule(ChipUnits(64))
+    with pytest.raises(RuleError, match="eta = 1e-06 .* off by more than 10%"):
+        BurstpropSpiking(eta=1e-6).chip_rule(ChipUnits(64))

@@ -31,7 +31,7 @@ from neurolearn.rules import (
 )
 from neurolearn.sims.learning import simulate_learning
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_import_rules_loads_no_torch():
@@ -226,7 +226,7 @@ def test_array_valued_parameter_is_refused_on_one_line():
 def test_two_factor_learning_build_from_nir_bit_exact_with_lava(tmp_path):
     """STDP and dendritic balance compiled from a .nir file onto BurstLIF layers: Lava equals neurolearn."""
     from neurolearn.lava.runner import simulate_learning_lava
-    from tests.test_learning_engine import assert_same_bits
+    from tests.sims.test_learning_engine import assert_same_bits
 
     rules = {"W:input->hidden": STDP(a_plus=0.02, a_minus=0.025).to_params(),
              "W:hidden->out": DendriticBalance(eta=0.02, baseline=0.5).to_params()}
