@@ -71,3 +71,11 @@ def where(file: str | None = None, node: str | None = None, param: str | None = 
     if param:
         parts.append(f"parameter '{param}'")
     return ": ".join(parts)
+
+
+def shown(value) -> str:
+    """``repr(value)`` for a message, a numpy (or torch) scalar as the Python number it holds: numpy 2 writes
+    ``np.float64(0.5)`` where the user gave 0.5."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()
+    return repr(value)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurolearn.errors import QuantizationError, where
+from neurolearn.errors import QuantizationError, shown, where
 from neurolearn.ir import plan as P
 from neurolearn.ir.network import Network, Population
 
@@ -61,7 +61,7 @@ def _decays(pop: Population, file):
         du = round(4096 * (1.0 - pop.alpha)) - 1
         if du < P.DU_RANGE[0]:
             raise QuantizationError(
-                f"{where(file, pop.name, 'alpha')} = {pop.alpha!r}: current decay 1-alpha = {1 - pop.alpha:.3g} "
+                f"{where(file, pop.name, 'alpha')} = {shown(pop.alpha)}: current decay 1-alpha = {1 - pop.alpha:.3g} "
                 f"is below Lava's resolution 1/4096 (du + 1 >= 1); allowed alpha <= {1 - 0.5 / 4096:.6f}")
     dv = round(4096 * (1.0 - pop.beta))
     return du, dv
@@ -140,10 +140,10 @@ def quantize(net: Network, file: str | None = None) -> QuantizationResult:
             convs.append(Conversion(pop.name, param, val, f"{'du' if param == 'alpha' else 'dv'}={integer}",
                                     rep, 4096.0))
         if pop.beta < 1.0 and dv == 0:
-            notes.append(f"{pop.name}: beta = {pop.beta!r} rounds to dv = 0: the membrane no longer leaks")
+            notes.append(f"{pop.name}: beta = {shown(pop.beta)} rounds to dv = 0: the membrane no longer leaks")
         if pop.threshold is not None:
             if pop.threshold <= 0:
-                raise QuantizationError(f"{where(file, pop.name, 'threshold')} = {pop.threshold!r}; "
+                raise QuantizationError(f"{where(file, pop.name, 'threshold')} = {shown(pop.threshold)}; "
                                         "Lava's vth is unsigned: allowed > 0")
             vth = int(round(pop.threshold * s))
             convs.append(Conversion(pop.name, "threshold", pop.threshold, f"vth={vth}", vth / s, s))

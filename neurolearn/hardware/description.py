@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from neurolearn.errors import DescriptionError, HardwareFitError
+from neurolearn.errors import DescriptionError, HardwareFitError, shown
 
 DESCRIPTIONS = Path(__file__).parent / "descriptions"
 
@@ -80,7 +80,7 @@ def _limit(path: Path, name: str, raw) -> Limit:
         raise DescriptionError(f"{path}: field '{name}' must be {{\"value\": int, \"source\": str}}")
     val, src = raw["value"], raw["source"]
     if isinstance(val, bool) or not isinstance(val, int):
-        raise DescriptionError(f"{path}: field '{name}' value {val!r} is not an integer")
+        raise DescriptionError(f"{path}: field '{name}' value {shown(val)} is not an integer")
     lowest = {"limits.weight_exp_min": -64, "limits.weight_exp_max": 0}.get(name, 1)
     if val < lowest:
         raise DescriptionError(f"{path}: field '{name}' value {val}; allowed >= {lowest}")

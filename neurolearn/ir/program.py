@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from neurolearn.errors import RuleError
+from neurolearn.errors import RuleError, shown
 
 TRACE_BITS = 7                  # x1 x2 y1 y2 y3 are 0..127
 IMPULSE_FRACTION_BITS = 8       # impulses are multiples of 2**-8
@@ -148,18 +148,18 @@ class LearningProgram:
 
 def _check_int(name: str, value, rng) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not rng[0] <= value <= rng[1]:
-        raise RuleError(f"learning program: {name} = {value!r}; allowed integers {rng[0]}..{rng[1]}")
+        raise RuleError(f"learning program: {name} = {shown(value)}; allowed integers {rng[0]}..{rng[1]}")
 
 
 def _check_impulse(name: str, value) -> None:
     lo, hi = IMPULSE_RANGE
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or not lo <= value <= hi:
-        raise RuleError(f"learning program: {name} = {value!r}; allowed {lo}..{hi} (8-bit impulse)")
+        raise RuleError(f"learning program: {name} = {shown(value)}; allowed {lo}..{hi} (8-bit impulse)")
     scaled = value * 2**IMPULSE_FRACTION_BITS
     if scaled != round(scaled):
         near = round(scaled) / 2**IMPULSE_FRACTION_BITS
-        raise RuleError(f"learning program: {name} = {value!r} is not a multiple of 2^-{IMPULSE_FRACTION_BITS} "
+        raise RuleError(f"learning program: {name} = {shown(value)} is not a multiple of 2^-{IMPULSE_FRACTION_BITS} "
                         f"(the impulse's fraction has {IMPULSE_FRACTION_BITS} bits); nearest {near}")
 
 

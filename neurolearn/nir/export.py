@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 import neurolearn
-from neurolearn.errors import InputError, ShapeError, UnsupportedNodeError
+from neurolearn.errors import InputError, ShapeError, UnsupportedNodeError, shown
 from neurolearn.nir.extension import KEY, SCHEMA_VERSION
 
 SUPPORTED_MODULES = "nn.Sequential (nested allowed), nn.Linear, nn.Flatten, snn.Leaky, snn.Synaptic, snn.RLeaky"
@@ -34,7 +34,7 @@ def export_to_nir(model: nn.Module, *, dt: float, input_shape: Sequence[int] | N
     Raises UnsupportedNodeError for any module or setting that cannot be mapped.
     """
     if isinstance(dt, bool) or not isinstance(dt, numbers.Real) or not (np.isfinite(dt) and dt > 0):
-        raise InputError(f"export_to_nir: dt = {dt!r}; allowed: a finite number of seconds > 0")
+        raise InputError(f"export_to_nir: dt = {shown(dt)}; allowed: a finite number of seconds > 0")
     dt = float(dt)
     if type(model) is not nn.Sequential:
         raise UnsupportedNodeError(
@@ -157,7 +157,7 @@ def _decay(path: str, kind: str, name: str, value, shape, allow_one: bool) -> np
     if bad.any():
         allowed = "(0, 1]" if allow_one else "(0, 1)"
         raise UnsupportedNodeError(
-            f"module '{path}' ({kind}): parameter '{name}' = {arr[bad].flat[0]!r} outside {allowed}"
+            f"module '{path}' ({kind}): parameter '{name}' = {shown(arr[bad].flat[0])} outside {allowed}"
         )
     return arr
 

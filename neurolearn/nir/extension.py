@@ -34,7 +34,7 @@ from typing import Any
 import nir
 import numpy as np
 
-from neurolearn.errors import InputError, NIRFormatError, UnsupportedNodeError, where
+from neurolearn.errors import InputError, NIRFormatError, UnsupportedNodeError, shown, where
 
 SCHEMA_VERSION = 1
 KEY = "neurolearn"
@@ -98,7 +98,7 @@ def graph_dt(graph: nir.NIRGraph, dt: float | None = None, file: str | None = No
     recorded = _check_dt(recorded, file, "metadata 'dt'")
     if dt is not None and not math.isclose(dt, recorded, rel_tol=1e-12, abs_tol=0.0):
         raise InputError(
-            f"{where(file) or 'graph'}: dt {dt!r} s conflicts with the dt {recorded!r} s recorded "
+            f"{where(file) or 'graph'}: dt {shown(dt)} s conflicts with the dt {shown(recorded)} s recorded "
             "in the file; leave dt out to use the file's"
         )
     return recorded
@@ -106,10 +106,10 @@ def graph_dt(graph: nir.NIRGraph, dt: float | None = None, file: str | None = No
 
 def _check_dt(dt: Any, file: str | None, what: str) -> float:
     if isinstance(dt, bool) or not isinstance(dt, (int, float, np.integer, np.floating)):
-        raise InputError(f"{where(file) or 'graph'}: {what} {dt!r} is not a number of seconds")
+        raise InputError(f"{where(file) or 'graph'}: {what} {shown(dt)} is not a number of seconds")
     dt = float(dt)
     if not (math.isfinite(dt) and dt > 0):
-        raise InputError(f"{where(file) or 'graph'}: {what} = {dt!r}; allowed: finite and > 0 seconds")
+        raise InputError(f"{where(file) or 'graph'}: {what} = {shown(dt)}; allowed: finite and > 0 seconds")
     return dt
 
 
@@ -122,7 +122,7 @@ def node_reset(node: nir.NIRNode, name: str | None = None, file: str | None = No
     if v_reset is not None and np.any(np.asarray(v_reset) != 0):
         bad = np.asarray(v_reset).flat[np.flatnonzero(np.asarray(v_reset))[0]].item()
         raise UnsupportedNodeError(
-            f"{where(file, name, 'v_reset')}: value {bad!r}; neurolearn supports v_reset = 0 only"
+            f"{where(file, name, 'v_reset')}: value {shown(bad)}; neurolearn supports v_reset = 0 only"
         )
     return block(node).get("reset", "zero")
 
@@ -163,10 +163,10 @@ def _check_graph_block(info: dict, file: str | None) -> None:
     if "dt" in info:
         dt = info["dt"]
         if not (math.isfinite(dt) and dt > 0):
-            raise NIRFormatError(f"{prefix}: metadata 'dt' = {dt!r}; allowed: finite and > 0 seconds")
+            raise NIRFormatError(f"{prefix}: metadata 'dt' = {shown(dt)}; allowed: finite and > 0 seconds")
     if "integration" in info and info["integration"] not in INTEGRATIONS:
         raise NIRFormatError(
-            f"{prefix}: metadata 'integration' = {info['integration']!r}; allowed: {', '.join(INTEGRATIONS)}"
+            f"{prefix}: metadata 'integration' = {shown(info['integration'])}; allowed: {', '.join(INTEGRATIONS)}"
         )
 
 
@@ -184,7 +184,7 @@ def _validate_nodes(graph: nir.NIRGraph, file: str | None, prefix: str) -> None:
                              ("carries", CARRIES)):
             if key in info and info[key] not in allowed:
                 raise NIRFormatError(
-                    f"{where(file, full)}: metadata '{key}' = {info[key]!r}; allowed: {', '.join(allowed)}"
+                    f"{where(file, full)}: metadata '{key}' = {shown(info[key])}; allowed: {', '.join(allowed)}"
                 )
         if isinstance(node, nir.NIRGraph):
             _validate_nodes(node, file, full + ".")
@@ -202,7 +202,7 @@ def _check_types(info: dict, schema: dict, prefix: str) -> None:
             ok = ok or (isinstance(value, int) and not isinstance(value, bool))
         if not ok:
             raise NIRFormatError(
-                f"{prefix}: metadata '{KEY}.{key}' = {value!r} has type {type(value).__name__}, "
+                f"{prefix}: metadata '{KEY}.{key}' = {shown(value)} has type {type(value).__name__}, "
                 f"expected {kind.__name__}"
             )
 
@@ -217,6 +217,6 @@ def _check_finite(node: nir.NIRNode, name: str, file: str | None) -> None:
             if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
                 bad = arr.flat[np.flatnonzero(~np.isfinite(arr))[0]].item()
                 raise NIRFormatError(
-                    f"{where(file, name, field.name)}: value {bad!r} is not finite; "
+                    f"{where(file, name, field.name)}: value {shown(bad)} is not finite; "
                     "allowed: finite numbers"
                 )

@@ -35,7 +35,7 @@ import snntorch as snn
 import torch
 from torch import nn
 
-from neurolearn.errors import InputError, NIRFormatError, ShapeError, UnsupportedNodeError, where
+from neurolearn.errors import InputError, NIRFormatError, ShapeError, UnsupportedNodeError, shown, where
 from neurolearn.nir.extension import KEY, block, graph_dt, node_reset, node_reset_delay, validate
 from neurolearn.nir.graph import flatten
 from neurolearn.nir.io import read
@@ -315,7 +315,7 @@ def _keep(node, name: str, tau_name: str, dt: float, file) -> np.ndarray:
     if np.any(~(tau >= dt)):
         bad = tau[~(tau >= dt)].flat[0]
         raise UnsupportedNodeError(
-            f"{where(file, name, tau_name)}: value {bad!r} s with dt = {dt!r} s; "
+            f"{where(file, name, tau_name)}: value {shown(bad)} s with dt = {shown(dt)} s; "
             f"allowed: {tau_name} >= dt (Euler keep factor 1 - dt/{tau_name} in [0, 1))"
         )
     return 1 - dt / tau
@@ -324,7 +324,7 @@ def _keep(node, name: str, tau_name: str, dt: float, file) -> np.ndarray:
 def _no_leak(node, name: str, file) -> None:
     if np.any(_f64(node, "v_leak") != 0):
         raise UnsupportedNodeError(
-            f"{where(file, name, 'v_leak')}: value {_f64(node, 'v_leak').flat[0]!r}; "
+            f"{where(file, name, 'v_leak')}: value {shown(_f64(node, 'v_leak').flat[0])}; "
             f"{type(node).__name__} needs v_leak = 0"
         )
 

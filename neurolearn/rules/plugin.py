@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Mapping, NamedTuple
 
 import numpy as np
 
-from neurolearn.errors import RuleError, where
+from neurolearn.errors import RuleError, shown, where
 from neurolearn.ir.program import SEED_RANGE, ChipRule
 from neurolearn.nir.extension import normalize
 
@@ -91,7 +91,7 @@ class ChipUnits:
                   ("rng_seed", self.rng_seed, Allowed(ge=SEED_RANGE[0], le=SEED_RANGE[1])))
         for name, value, allowed in checks:
             if not allowed.admits(value) or (name == "rng_seed" and value != int(value)):
-                raise RuleError(f"chip units: {name} = {value!r}; allowed {allowed}")
+                raise RuleError(f"chip units: {name} = {shown(value)}; allowed {allowed}")
 
 
 class StepInput(NamedTuple):
@@ -210,7 +210,7 @@ class LearningRule:
 
 def _shown(value) -> str:
     """``repr(value)`` on one line, at most 60 characters."""
-    text = " ".join(repr(value).split())
+    text = " ".join(shown(value).split())
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from neurolearn.compile.burst_mapping import BurstCompiled, compile_burst_network
-from neurolearn.errors import InputError
+from neurolearn.errors import InputError, shown
 from neurolearn.ir.burst_network import BurstLayer, BurstNetwork
 from neurolearn.ir.plan import WEIGHT_RANGE, BandTeacherPlan
 from neurolearn.ir.schedule import Schedule
@@ -53,7 +53,7 @@ class OnChipConfig:
     def __post_init__(self):
         for name in ("epochs", "steps_predict", "steps_teach", "steps_eval"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise InputError(f"on-chip XOR: {name} = {getattr(self, name)!r}; allowed integers >= 1")
+                raise InputError(f"on-chip XOR: {name} = {shown(getattr(self, name))}; allowed integers >= 1")
         if not 0 <= self.target_lo <= self.target_hi:
             raise InputError(f"on-chip XOR: target band {self.target_lo}..{self.target_hi}; need 0 <= lo <= hi")
 
