@@ -20,6 +20,7 @@ def assert_same_bits(a, b):
             assert bad.size == 0, f"{name}.{key}: first mismatch at (sample, step, neuron) {bad[0]}"
 
 
+@pytest.mark.lava
 @given(w=st.integers(1, 6).flatmap(lambda n: weight_matrices((n, 7))), bits=st.integers(1, 8))
 @settings(max_examples=300)
 def test_effective_weights_match_lava_weightutils(w, bits):

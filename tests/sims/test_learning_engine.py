@@ -186,6 +186,7 @@ def test_final_state_without_recording_equals_last_step():
         np.testing.assert_array_equal(getattr(full.synapses["c0"], key)[:, -1:], getattr(last.synapses["c0"], key))
 
 
+@pytest.mark.lava
 def test_random_streams_are_lavas():
     from lava.magma.core.learning.random import ConnVarRandom, TraceRandom
 
@@ -202,6 +203,7 @@ def test_random_streams_are_lavas():
     np.testing.assert_array_equal(rc, want)
 
 
+@pytest.mark.lava
 def test_parser_matches_lavas_product_series():
     """Our products (dependency, scale, factors) are Lava's, for a rule using every kind of term."""
     prog = LearningProgram(dw="-2^-2 * x0 * y1 * x2 + 3*2^-3 * y0 * x1 * (w + 3) * sgn(d - 2^-1) - u2 * (-t + 4) * y0",

@@ -25,7 +25,8 @@ def write_idx(path, arr, compress=False, magic=None):
     code = {np.uint8: 0x08, np.int32: 0x0C}[arr.dtype.type]
     head = magic if magic is not None else bytes([0, 0, code, arr.ndim])
     data = head + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.astype(arr.dtype.newbyteorder(">")).tobytes()
-    (gzip.open if compress else open)(path, "wb").write(data)
+    with (gzip.open if compress else open)(path, "wb") as f:   # closed: Python 3.12's gzip buffers until then
+        f.write(data)
     return path
 
 
