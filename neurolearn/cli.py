@@ -174,6 +174,7 @@ def cmd_verify_learning(args) -> int:
 
     from neurolearn.compile.build import SCHEDULE, load_build
     from neurolearn.ir.schedule import Schedule
+    from neurolearn.lava.graph import require_lava
     from neurolearn.lava.runner import run_lava
     from neurolearn.sims.epochs import run_fixed
     from neurolearn.verify import compare_epochs, format_epochs
@@ -187,6 +188,7 @@ def cmd_verify_learning(args) -> int:
     schedule = Schedule.load(build.path / SCHEDULE)
     if args.epochs is not None:
         schedule = schedule.first_epochs(args.epochs)
+    require_lava()   # before neurolearn's run of the whole schedule, not after
     t0 = time.perf_counter()
     ours = run_fixed(build.plan, schedule)
     t1 = time.perf_counter()

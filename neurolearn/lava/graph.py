@@ -23,16 +23,23 @@ def lava_available() -> bool:
     return importlib.util.find_spec("lava") is not None
 
 
+LAVA_EXTRA = "neurolearn[lava] (lava-nc 0.10.0, Python 3.10 only)"
+
+
+def lava_missing() -> str:
+    """Why Lava is absent, for one-line messages."""
+    return f"Lava is not installed for this Python ({sys.version.split()[0]})"
+
+
 def require_lava() -> dict:
     """The Lava classes neurolearn uses, or BackendUnavailableError (exit code 3) saying what to install."""
     if not lava_available():
-        raise BackendUnavailableError(f"the Lava backend needs neurolearn[lava] (lava-nc 0.10.0, Python 3.10 only); "
-                                      f"Lava is not installed for this Python ({sys.version.split()[0]})")
+        raise BackendUnavailableError(f"the Lava backend needs {LAVA_EXTRA}; {lava_missing()}")
     try:
         return graph_script.import_lava()
     except Exception as exc:  # ImportError, or lava failing on an unsupported Python or numpy
         reason = " ".join(str(exc).split())
-        raise BackendUnavailableError(f"the Lava backend needs neurolearn[lava] (lava-nc 0.10.0, Python 3.10 only); "
+        raise BackendUnavailableError(f"the Lava backend needs {LAVA_EXTRA}; "
                                       f"importing it failed: {type(exc).__name__}: {reason}") from exc
 
 

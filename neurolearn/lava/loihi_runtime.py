@@ -3,7 +3,6 @@ proprietary runtime (``lava-loihi``, distributed to INRC members) and a reachabl
 as Lava itself checks, or an Ethernet host)."""
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from dataclasses import dataclass
 
@@ -11,6 +10,11 @@ import numpy as np
 
 from neurolearn.ir.plan import Plan
 from neurolearn.lava import graph_script
+from neurolearn.lava.graph import LAVA_EXTRA, lava_available, lava_missing
+
+RUNTIME_MISSING = ("Intel's Loihi runtime (lava-loihi: lava.utils.loihi2_profiler and the NeuroCore compiler) is not "
+                   "installed; Intel distributes it to INRC members")
+NO_BOARD = "no Loihi board is reachable: no SLURM controller ('sinfo' not found) and no --host"
 
 
 @dataclass(frozen=True)
@@ -21,18 +25,17 @@ class RuntimeStatus:
 
 def runtime_status(host: str | None = None) -> RuntimeStatus:
     """Is Intel's Loihi runtime importable and a board reachable? Checked the way Lava checks."""
-    missing = []
-    if importlib.util.find_spec("lava") is None:
-        missing.append("Lava (lava-nc) is not installed")
-    else:
-        from lava.utils import loihi, slurm
+    if not lava_available():   # then neither Intel's runtime (a part of the lava package) nor Lava's SLURM check
+        missing = [f"{lava_missing()}: deploying needs {LAVA_EXTRA}", RUNTIME_MISSING]
+        if host is None and not shutil.which("sinfo"):
+            missing.append(NO_BOARD)
+        return RuntimeStatus(available=False, missing=tuple(missing))
+    from lava.utils import loihi, slurm
 
-        if not loihi.is_installed():
-            missing.append("Intel's Loihi runtime (lava-loihi: lava.utils.loihi2_profiler and the NeuroCore "
-                           "compiler) is not installed; Intel distributes it to INRC members")
-        # Lava's slurm.is_available() runs 'sinfo' and raises where it is not installed: look first.
-        if host is None and not (shutil.which("sinfo") and slurm.is_available()):
-            missing.append("no Loihi board is reachable: no SLURM controller ('sinfo' not found) and no --host")
+    missing = [] if loihi.is_installed() else [RUNTIME_MISSING]
+    # Lava's slurm.is_available() runs 'sinfo' and raises where it is not installed: look first.
+    if host is None and not (shutil.which("sinfo") and slurm.is_available()):
+        missing.append(NO_BOARD)
     return RuntimeStatus(available=not missing, missing=tuple(missing))
 
 
