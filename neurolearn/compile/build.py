@@ -5,6 +5,9 @@ A burst network with registered rules (the NIR extension's two-compartment layer
 programs, report.md every approximation, plus schedule.npz when the build carries its training input
 (``neurolearn train --on-chip``). ``neurolearn verify BUILD --learning`` runs it in neurolearn and Lava.
 
+A plain build also carries ``run_on_loihi.py`` (:mod:`neurolearn.lava.graph_script`, numpy and Lava only), which
+builds the Lava graph of plan.json and runs it on Lava's CPU models or a board, without neurolearn.
+
 A build is written to a temporary directory beside BUILD and moved into place only when complete,
 so a failed compile leaves nothing half-written (and an existing BUILD untouched).
 """
@@ -33,6 +36,8 @@ from neurolearn.nir.extension import block
 from neurolearn.rules.plugin import registered_rules
 
 MODEL, PLAN, REPORT, SCHEDULE = "model.nir", "plan.json", "report.md", "schedule.npz"
+RUN_SCRIPT = "run_on_loihi.py"   # neurolearn/lava/graph_script.py: builds and runs plan.json with Lava alone
+GRAPH_SCRIPT = Path(__file__).resolve().parents[1] / "lava" / "graph_script.py"   # copied as text: no Lava needed
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,8 @@ def _build_dir(out: Path, model, plan: Plan, report: str):
         shutil.copyfile(model, tmp / MODEL)
         (tmp / PLAN).write_text(plan.to_json())
         (tmp / REPORT).write_text(report)
+        if not missing_features(plan.features(), "lava"):   # the stock LIF/Dense graph the script builds
+            shutil.copyfile(GRAPH_SCRIPT, tmp / RUN_SCRIPT)
         yield tmp
 
 

@@ -66,6 +66,19 @@ def build(plan, spikes, lava):
     return source, lifs, denses
 
 
+def beyond_stock_lava(plan):
+    """Why this script cannot build ``plan`` (burst layers, apical or burst connections, input ranges, a
+    teacher, learning: neurolearn's own processes), or None."""
+    uses = [what for what, used in (
+        ("burst layers", any(layer.get("burst") for layer in plan["layers"])),
+        ("apical or burst connections", any(c.get("port", "soma") != "soma" or c.get("carries", "events") != "events"
+                                            for c in plan["connections"])),
+        ("input ranges", any(c.get("input_range") for c in plan["connections"])),
+        ("a teacher", bool(plan.get("teacher"))), ("learning", bool(plan.get("learning"))))
+        if used]
+    return None if not uses else ", ".join(uses)
+
+
 def run(plan, spikes, hardware, lava):
     """Run for ``len(spikes)`` steps; return {layer: spikes (steps, size)} of the plan's outputs."""
     steps = len(spikes)
@@ -93,6 +106,11 @@ def run_bundle_command(argv=None):
     args = ap.parse_args(argv)
     with open(os.path.join(args.bundle, "plan.json")) as f:
         plan = json.load(f)
+    beyond = beyond_stock_lava(plan)
+    if beyond:
+        print(f"error: {args.bundle}: plan.json uses {beyond}; this script builds Lava's LIF and Dense only "
+              "(neurolearn runs the rest: 'neurolearn simulate BUILD --backend lava')", file=sys.stderr)
+        return 2
     n_in = plan["input"]["size"]
     spikes = np.load(args.input) if args.input else np.zeros((args.steps, n_in), np.uint8)
     if spikes.ndim != 2 or spikes.shape[1] != n_in:
