@@ -103,34 +103,54 @@ def lava_reading(target, text):
     return tuple(out)
 
 
+def lava_outcome(target, text) -> list:
+    """What Lava makes of ``text``, as JSON-able data (tests/golden records it): ["refused", message] before
+    its parser, ["refused product", piece, reason], or ["read", repr(products), whole]: whole is Lava's
+    (dependency, mantissa, exponent) rows of the string read in one go, None where it holds several u<k>."""
+    lava = outcome(lava_reading, target, text)
+    if isinstance(lava, str):
+        return ["refused", lava]
+    if isinstance(lava[0], str):
+        return ["refused product", *lava]
+    whole = None
+    if len(set(re.findall(r"u\d", text))) <= 1:  # Lava reads the whole string in one go the same way
+        from lava.magma.core.learning.product_series import ProductSeries
+        from lava.magma.core.learning.symbolic_equation import SymbolicEquation
+
+        series = ProductSeries(SymbolicEquation(target, text))
+        whole = [[p.dependency, p.s_mantissa, p.s_exp - 7] for p in series.products]
+    return ["read", repr(lava), whole]
+
+
 # Lava's messages that neurolearn words differently (the rest it repeats)
 OUR_WORDS = {"Mantissa": "its literals fold to a scale", "Exponent": "its literals fold to a scale",
              "No dependency": "no dependency (x0, y0 or u<k>)",
              "leading zeros": "leading zeros in decimal integer literals are not permitted"}
 
 
-def assert_reads_as_lava(target, text) -> str:
-    """Our reading of ``text`` is Lava's; returns which kind of outcome both had."""
-    ours, lava = outcome(_parse, target, text), outcome(lava_reading, target, text)
-    if isinstance(lava, str):            # refused before Lava's parser (unknown symbol, bracket shape)
-        assert ours == lava
+def assert_reads_as(target, text, lava: list) -> str:
+    """Our reading of ``text`` is ``lava`` (:func:`lava_outcome`); returns which kind of outcome both had."""
+    ours = outcome(_parse, target, text)
+    if lava[0] == "refused":             # refused before Lava's parser (unknown symbol, bracket shape)
+        assert ours == lava[1]
         return "refused before the parser"
-    if isinstance(lava[0], str):         # Lava refuses a product
-        piece, reason = lava
+    if lava[0] == "refused product":     # Lava refuses a product
+        _, piece, reason = lava
         head = f"{target} = '{text.replace(' ', '')}': product '{piece}': "
         assert isinstance(ours, str) and ours.startswith(head), (ours, lava)
         word = next((w for key, w in OUR_WORDS.items() if reason.startswith(key)), None)
         assert word in ours if word else ours == head + reason, (ours, lava)
         return f"refused: {reason[:30]}"
-    assert repr(ours) == repr(lava)  # repr: 8 and 8.0, 0 and -0.0 differ too
-    if len(set(re.findall(r"u\d", text))) <= 1:  # Lava reads the whole string in one go the same way
-        from lava.magma.core.learning.product_series import ProductSeries
-        from lava.magma.core.learning.symbolic_equation import SymbolicEquation
-
-        whole = ProductSeries(SymbolicEquation(target, text)).products
-        assert [(p.dependency, p.s_mantissa, p.s_exp - 7) for p in whole] == \
-               [(p.dependency, p.mantissa, p.exponent) for p in ours]
+    _, products, whole = lava
+    assert repr(ours) == products  # repr: 8 and 8.0, 0 and -0.0 differ too
+    if whole is not None:
+        assert [list(row) for row in whole] == [[p.dependency, p.mantissa, p.exponent] for p in ours]
     return "read"
+
+
+def assert_reads_as_lava(target, text) -> str:
+    """Our reading of ``text`` is Lava's; returns which kind of outcome both had."""
+    return assert_reads_as(target, text, lava_outcome(target, text))
 
 
 @pytest.mark.parametrize("text, rows", READINGS, ids=[r for r, _ in READINGS])
