@@ -6,6 +6,7 @@
 #   KEEP=1 keeps the venv and outputs; EPOCHS=N trains N epochs (default: the command's own default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+unset PYTHONPATH   # the installed package only
 PY=${1:-$(tools/find_python.sh modern)}
 WORK=$(mktemp -d /tmp/neurolearn-fresh.XXXXXX)
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$WORK"' EXIT
@@ -22,9 +23,9 @@ step() {   # step NAME COMMAND...: run it, time it, stop on failure
 step venv "$PY" -m venv "$WORK/venv"
 step pip-upgrade "$WORK/venv/bin/python" -m pip install --upgrade pip
 step pip-install "$WORK/venv/bin/python" -m pip install .
+cd "$WORK"   # from here on the installed package runs, not the repository's files
 "$WORK/venv/bin/python" -c "import sys, numpy, neurolearn; print('installed neurolearn', neurolearn.__version__, \
 'at', neurolearn.__file__, 'Python', sys.version.split()[0], 'numpy', numpy.__version__)"
-cd "$WORK"   # from here on the installed package runs, not the repository's files
 NL="$WORK/venv/bin/neurolearn"
 cat >export.py <<'EOF'
 import snntorch as snn

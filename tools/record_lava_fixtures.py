@@ -135,7 +135,8 @@ def plain_recurrent():
 
 
 def plain_from_snntorch(kind):
-    """A plan compiled from an snntorch model (tests.helpers), as `neurolearn compile` writes it; the .nir too."""
+    """A plan compiled from an snntorch model (tests.helpers), as `neurolearn compile` writes it; the .nir and
+    report.md too."""
     from neurolearn.compile.build import compile_model
     from tests.helpers import feedforward, recurrent, save
 
@@ -143,7 +144,8 @@ def plain_from_snntorch(kind):
     with tempfile.TemporaryDirectory() as tmp:
         nir = save(model, Path(tmp) / "m.nir")
         plan = compile_model(nir, Path(tmp) / "b").plan
-        source = {"model_nir": np.frombuffer(nir.read_bytes(), np.uint8)}
+        source = {"model_nir": np.frombuffer(nir.read_bytes(), np.uint8),
+                  "report": (Path(tmp) / "b" / "report.md").read_text()}
     return plan, inputs(np.random.default_rng(14), (2, 50, plan.input_size), 0.3), source
 
 
@@ -248,7 +250,7 @@ def rules_programs():
 
 
 def rules_nir_build():
-    """STDP and dendritic balance compiled from a .nir file onto BurstLIF layers (the .nir too)."""
+    """STDP and dendritic balance compiled from a .nir file onto BurstLIF layers (the .nir and report.md too)."""
     from neurolearn.compile.build import compile_model
     from neurolearn.rules import DendriticBalance, STDP
     from tests.rules.test_rule_plugins import write_net
@@ -258,7 +260,8 @@ def rules_nir_build():
     with tempfile.TemporaryDirectory() as tmp:
         nir = write_net(Path(tmp), rules)
         plan = compile_model(nir, Path(tmp) / "b").plan
-        source = {"model_nir": np.frombuffer(nir.read_bytes(), np.uint8)}
+        source = {"model_nir": np.frombuffer(nir.read_bytes(), np.uint8),
+                  "report": (Path(tmp) / "b" / "report.md").read_text()}
     return plan, inputs(np.random.default_rng(1), (80, 6), 0.4), None, None, source
 
 
@@ -317,7 +320,7 @@ def meta(kind, about, **more):
 
 
 def record_plain(plan, x, source=None, *, about):
-    """``source``: {"model_nir": the bytes of the .nir file the plan was compiled from}, if it was."""
+    """``source``: {"model_nir": the .nir file's bytes, "report": its report.md} where the plan was compiled."""
     from neurolearn.lava.runner import simulate_lava
 
     lava = simulate_lava(plan, x)

@@ -167,7 +167,7 @@ def quantize(net: Network, file: str | None = None) -> QuantizationResult:
             w = _weights_int(pr.weight, s, e)
             rep = w * 2.0**e / s
             i = np.unravel_index(int(np.argmax(np.abs(rep - pr.weight))), w.shape)
-            convs.append(Conversion(pr.name, f"weight{list(i)} (worst)", float(pr.weight[i]),
+            convs.append(Conversion(pr.name, f"weight{[int(k) for k in i]} (worst)", float(pr.weight[i]),
                                     f"{int(w[i])}*2^{e}", float(rep[i]), s))
             conns.append(P.ConnectionPlan(name=pr.name, source=pr.source, target=pr.target, weights=w,
                                           weight_exp=e, recurrent=pr.recurrent))

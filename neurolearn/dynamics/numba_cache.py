@@ -17,7 +17,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]
 KERNEL_DIRS = ("dynamics", "sims")                  # where numba is used (tests/architecture/test_layering.py)
-KERNEL_SOURCES = ("errors.py", "ir", "dynamics", "sims")   # all that kernels import (tests/dynamics checks it)
+# every module kernels import (tests/dynamics/test_numba_cache.py checks it): a change elsewhere recompiles nothing
+KERNEL_SOURCES = ("errors.py", "ir/plan.py", "ir/program.py", "ir/features.py", "dynamics", "sims/fixed.py",
+                  "sims/learning.py", "sims/learning_engine.py", "sims/lowering.py", "sims/result.py")
 STAMP = "neurolearn-sources.sha256"
 
 

@@ -27,4 +27,7 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert run_demo(tmp_path / "demo", seed=0, epochs=2) == 0
     out = capsys.readouterr().out
     assert "verify: 0 mismatches" in out and "fixed point" in out
+    from neurolearn.lava.graph import lava_available
+
+    assert ("Lava is not installed here (neurolearn[lava]" in out) == (not lava_available()), out  # float vs fixed only
     assert (tmp_path / "demo" / "build" / "plan.json").is_file()

@@ -107,14 +107,16 @@ def test_learning_schedule_equals_lava_at_every_epoch_end(name):
 
 @pytest.mark.parametrize("name", [name for name in ALL if "model_nir" in np.load(FIXTURES / f"{name}.npz").files])
 def test_the_recorded_model_compiles_to_the_recorded_plan(name, tmp_path):
-    """The compiler gives here (any Python, numpy 2: NEP 50 promotion) the plan it gave when recording."""
+    """The compiler gives here (any Python; numpy 2: NEP 50 promotion, scalar reprs) the plan and report.md it
+    gave when recording."""
     from neurolearn.compile.build import compile_model
 
     data = load(name)
     (tmp_path / "m.nir").write_bytes(data["model_nir"].tobytes())
-    ours = compile_model(tmp_path / "m.nir", tmp_path / "b").plan.to_dict()
-    want = Plan.from_json(str(data["plan"])).to_dict()
+    build = compile_model(tmp_path / "m.nir", tmp_path / "b")
+    ours, want = build.plan.to_dict(), Plan.from_json(str(data["plan"])).to_dict()
     assert {k: v for k, v in ours.items() if k != "source"} == {k: v for k, v in want.items() if k != "source"}
+    assert (build.path / "report.md").read_text().splitlines() == str(data["report"]).splitlines()
 
 
 @pytest.mark.parametrize("name", [name for name, m in ALL.items() if "on_chip_xor" in m])
