@@ -21,6 +21,7 @@ from typing import Callable
 
 from neurolearn.atomic import atomic_dir
 from neurolearn.compile.normalize import to_network
+from neurolearn.compile.precheck import check_graph
 from neurolearn.compile.quantize import quantize
 from neurolearn.compile.report import render_learning_report, render_report
 from neurolearn.errors import InputError
@@ -29,7 +30,8 @@ from neurolearn.ir.network import Network
 from neurolearn.ir.plan import Plan
 from neurolearn.nir import read
 from neurolearn.nir.burst_encoding import is_burst_graph
-from neurolearn.nir.extension import block
+from neurolearn.nir.extension import block, graph_dt
+from neurolearn.nir.graph import flatten
 from neurolearn.rules.plugin import registered_rules
 
 MODEL, PLAN, REPORT, SCHEDULE = "model.nir", "plan.json", "report.md", "schedule.npz"
@@ -51,7 +53,7 @@ class Build:
             return self.compiled_network
         graph = read(self.path / MODEL)
         dt = None if "dt" in block(graph) else self.plan.dt  # a foreign file: the dt given at compile time
-        return to_network(graph, dt=dt, file=str(self.path / MODEL))
+        return checked_network(graph, dt, str(self.path / MODEL))
 
 
 def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | None = None,
@@ -72,12 +74,20 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
         compiled = compile_burst_network(from_nir(graph, file=str(model)), file=str(model))
         write_learning_build(out, model, compiled.plan, compiled.notes, extras=extras)
         return Build(path=out, plan=compiled.plan)
-    net = to_network(graph, dt=dt, file=str(model))
+    net = checked_network(graph, dt, str(model))
     q = quantize(net, file=str(model))
     with _build_dir(out, model, q.plan, render_report(net, q, model.name)) as tmp:
         if extras is not None:
             extras(q.plan, tmp)
     return Build(path=out, plan=q.plan, compiled_network=net)
+
+
+def checked_network(graph, dt: float | None, file: str) -> Network:
+    """The float network of ``graph``, after :func:`neurolearn.compile.precheck.check_graph` has checked every
+    value the compiler's arithmetic will meet."""
+    dt = graph_dt(graph, dt, file)
+    check_graph(flatten(graph, file=file), dt, file)
+    return to_network(graph, dt=dt, file=file)
 
 
 def write_learning_build(out: str | os.PathLike, model: str | os.PathLike, plan: Plan, notes, schedule=None,

@@ -4,7 +4,8 @@ Memory: a command estimates the bytes it would allocate before allocating them a
 :func:`memory_limit` (default :data:`MEMORY_LIMIT_DEFAULT`; environment ``NEUROLEARN_MEMORY_LIMIT`` in bytes,
 with an optional K/M/G/T suffix, changes it). Files: NIR graphs nest at most :data:`MAX_NESTING` levels, have
 at most :data:`MAX_NODES` nodes, and a path of linear nodes between two neurons is at most
-:data:`MAX_LINEAR_CHAIN` long (the compiler folds such chains recursively).
+:data:`MAX_LINEAR_CHAIN` long and there are at most :data:`MAX_NEURON_NODES` neuron nodes (the compiler folds
+chains and orders populations recursively).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ MEMORY_LIMIT_DEFAULT = 8 * 2**30   # bytes
 MAX_NESTING = 32                   # NIRGraph inside NIRGraph, levels
 MAX_NODES = 100_000                # nodes in a NIR graph, nested graphs included
 MAX_LINEAR_CHAIN = 200             # linear nodes (Linear, Affine, Scale, Flatten) in a row between neurons
+MAX_NEURON_NODES = 400             # neuron nodes in a graph (the compiler orders them recursively)
 MAX_STEPS = 10**8                  # time steps of one run
 MAX_SEED = 2**32 - 1               # numpy's and torch's seeds: 0..MAX_SEED
 

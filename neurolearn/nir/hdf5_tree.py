@@ -1,10 +1,10 @@
 """Read an untrusted HDF5 file into plain Python data, in a child process with a time limit.
 
 A corrupt HDF5 file can make libhdf5 loop forever inside one C call, which neither Ctrl-C nor a Python thread
-can stop. :func:`read_tree` therefore runs the whole HDF5 walk (:func:`walk_file`) in a child process (forked
-from a forkserver that has h5py loaded, so a read costs milliseconds, not an interpreter start) and waits at
-most :func:`read_timeout` seconds; the child also arms ``alarm`` so it ends itself if its parent dies. Ctrl-C
-in the parent interrupts the wait and ends the child. The walk refuses, before reading a value, what a NIR file
+can stop. :func:`read_tree` therefore runs the whole HDF5 walk (:func:`walk_file`) in a reader process (one per
+neurolearn process, started on the first read and kept, so a read costs milliseconds after the first) and
+waits at most :func:`read_timeout` seconds, then kills it; the reader also arms ``alarm`` for each read, so
+it ends itself if its parent dies. Ctrl-C in the parent interrupts the wait and ends the reader. The walk refuses, before reading a value, what a NIR file
 never holds: links to other files, virtual or external datasets, types other than numbers and strings, nesting
 deeper than :data:`MAX_HDF5_DEPTH` and data larger than the memory limit (neurolearn.ir.limits).
 
@@ -13,10 +13,15 @@ numeric dataset a numpy array (0-d for scalars).
 """
 from __future__ import annotations
 
-import multiprocessing
+import json
 import os
+import pickle
+import select
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -127,76 +132,100 @@ def _text(value, path: str):
     raise NIRFormatError(f"'{path}': a string dataset holding {type(value).__name__}")
 
 
-# ---- the child process ---------------------------------------------------------------------------------------
-def _child(file: str, max_bytes: int, timeout: float, conn) -> None:
-    """Runs in the child: walk ``file`` and send ("ok", tree) or ("error", message)."""
+# ---- the reader process ----------------------------------------------------------------------------------------
+# One long-lived reader process per neurolearn process, started on the first read: a request is one JSON line on
+# its stdin (file, byte limit, time limit), the answer an 8-byte length and a pickle of ("ok", tree) or
+# ("error", message) on its stdout. A reader that overruns its time limit is killed and the next read starts a
+# new one. It ignores SIGINT (the parent handles Ctrl-C and ends it if a read was under way) and ends on EOF.
+_reader: subprocess.Popen | None = None
+
+
+def serve() -> None:
+    """The reader process's loop (``python -c "...serve()"``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)   # ends this process even inside libhdf5, even if orphaned
-    signal.alarm(max(1, int(timeout) + 2))
-    try:
-        result = ("ok", walk_file(file, max_bytes))
-    except NIRFormatError as exc:
-        result = ("error", str(exc))
-    except MemoryError:
-        result = ("error", "not enough memory to read the file")
-    except RecursionError:
-        result = ("error", "groups nest too deeply")
-    conn.send(result)
-    conn.close()
+    out = sys.stdout.buffer
+    for line in sys.stdin.buffer:
+        request = json.loads(line)
+        signal.alarm(max(1, int(request["timeout"]) + 2))
+        try:
+            result = ("ok", walk_file(request["file"], request["max_bytes"]))
+        except NIRFormatError as exc:
+            result = ("error", str(exc))
+        except MemoryError:
+            result = ("error", "not enough memory to read the file")
+        except RecursionError:
+            result = ("error", "groups nest too deeply")
+        signal.alarm(0)
+        data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(len(data).to_bytes(8, "little") + data)
+        out.flush()
 
 
-def _context():
-    """A forkserver context whose server has h5py loaded (spawn where there is no forkserver)."""
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" not in methods:
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])
-    return ctx
+def _start_reader() -> subprocess.Popen:
+    root = str(Path(__file__).resolve().parents[2])
+    code = f"import sys; sys.path.insert(0, {root!r}); from neurolearn.nir.hdf5_tree import serve; serve()"
+    return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, close_fds=True)
+
+
+def _stop_reader() -> None:
+    global _reader
+    if _reader is not None:
+        if _reader.poll() is None:
+            _reader.kill()
+        _reader.wait()
+        for stream in (_reader.stdin, _reader.stdout):
+            stream.close()
+        _reader = None
 
 
 def read_tree(file: str, timeout: float | None = None) -> dict:
-    """The tree of ``file`` read in a child process within ``timeout`` seconds (default
-    :func:`read_timeout`); NIRFormatError naming the file for a corrupt, hostile or hanging file. Inside a
-    daemonic process (which may not start children) the file is read here, without the time limit."""
-    size = os.path.getsize(file)
-    timeout = read_timeout(size) if timeout is None else timeout
-    max_bytes = memory_limit()
+    """The tree of ``file`` read in neurolearn's reader process within ``timeout`` seconds (default
+    :func:`read_timeout`); NIRFormatError naming the file for a corrupt, hostile or hanging file."""
+    global _reader
+    timeout = read_timeout(os.path.getsize(file)) if timeout is None else timeout
+    request = json.dumps({"file": os.path.abspath(file), "max_bytes": memory_limit(), "timeout": timeout})
+    fresh = _reader is None or _reader.poll() is not None
+    if fresh:
+        _stop_reader()
+        _reader = _start_reader()
+    done = False
     try:
-        if multiprocessing.current_process().daemon:
-            return walk_file(file, max_bytes)
-        ctx = _context()
-        receive, send = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=_child, args=(os.path.abspath(file), max_bytes, timeout, send), daemon=True)
-        child.start()
-        send.close()
-        try:
-            return _wait(child, receive, timeout, file)
-        finally:
-            receive.close()
-            if child.is_alive():
-                child.kill()
-            child.join(1.0)
+        _reader.stdin.write(request.encode() + b"\n")
+        _reader.stdin.flush()
+        deadline = time.monotonic() + timeout + (_START_S if fresh else 0.0)
+        size = int.from_bytes(_receive(_reader.stdout, 8, deadline, timeout), "little")
+        status, value = pickle.loads(_receive(_reader.stdout, size, deadline, timeout))
+        done = True
     except NIRFormatError as exc:
         raise NIRFormatError(f"{file}: {exc}") from None
+    except (BrokenPipeError, EOFError):
+        code = _reader.poll()
+        how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        raise NIRFormatError(f"{file}: the HDF5 reader ended abnormally ({how}); the file is corrupt") from None
+    finally:
+        if not done:
+            _stop_reader()
+    if status == "error":
+        raise NIRFormatError(f"{file}: {value}")
+    return value
 
 
-def _wait(child, receive, timeout: float, file: str) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
+_START_S = 30.0   # allowance for starting the reader process (imports) on a busy machine
+
+
+def _receive(stream, n: int, deadline: float, timeout: float) -> bytes:
+    """``n`` bytes from the reader, waiting until ``deadline`` (Ctrl-C interrupts the wait)."""
+    chunks, fd = [], stream.fileno()
+    while n:
         left = deadline - time.monotonic()
-        if left <= 0:
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
             raise NIRFormatError(f"reading the HDF5 data took longer than {timeout:.0f} s (a corrupt file can make "
                                  "libhdf5 loop forever); stopped")
-        if receive.poll(min(left, 0.5)):
-            try:
-                status, value = receive.recv()
-            except (EOFError, OSError):
-                status, value = None, None
-            if status == "ok":
-                return value
-            if status == "error":
-                raise NIRFormatError(value)
-        if not child.is_alive() and not receive.poll(0):
-            code = child.exitcode
-            how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-            raise NIRFormatError(f"the HDF5 reader ended abnormally ({how}); the file is corrupt")
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)

@@ -130,7 +130,8 @@ def test_unknown_schema_version(tmp_path):
 
 @pytest.mark.parametrize("meta, match", [
     ({"dt": "fast"}, r"'neurolearn.dt' = 'fast' has type str, expected float"),
-    ({"dt": -1.0}, r"'dt' = -1.0; allowed: finite and > 0"),
+    ({"dt": -1.0}, r"'dt' = -1.0; allowed 1e-09 to 1000 seconds"),
+    ({"dt": 5e-324}, r"'dt' = 5e-324; allowed 1e-09 to 1000 seconds"),   # would round every weight to 0
     ({"integration": "rk4"}, r"'integration' = 'rk4'; allowed: euler"),
 ])
 def test_bad_graph_metadata(tmp_path, meta, match):
