@@ -77,6 +77,7 @@ def _follow(group: h5py.Group, name: str, link):
 
 def _group(group: h5py.Group, path: str, depth: int, budget: _Budget) -> dict:
     if depth > MAX_HDF5_DEPTH:
+        path = "/".join(path.split("/")[:4]) + "/.../" + "/".join(path.split("/")[-2:])
         raise NIRFormatError(f"'{path}': groups nest deeper than {MAX_HDF5_DEPTH} levels (NIR graphs nest at most "
                              f"{MAX_NESTING})")
     out = {}

@@ -8,11 +8,11 @@ write leaves no file behind and never a half-written one.
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import nir
 
+from neurolearn.atomic import atomic_file
 from neurolearn.errors import InputError, NeurolearnError, NIRFormatError
 from neurolearn.nir.extension import normalize_graph, validate
 from neurolearn.nir.hdf5_tree import read_tree
@@ -40,21 +40,21 @@ def read(path: str | os.PathLike, timeout: float | None = None) -> nir.NIRGraph:
 
 
 def write(path: str | os.PathLike, graph: nir.NIRGraph) -> None:
-    """Validate ``graph`` and write it to ``path`` atomically (temporary file + ``os.replace``)."""
+    """Validate ``graph`` and write it to ``path`` atomically (:func:`neurolearn.atomic.atomic_file`)."""
     file = str(path)
     validate(graph, file)
     directory = Path(file).resolve().parent
     if not directory.is_dir():
         raise InputError(f"{file}: directory {directory} does not exist")
-    tmp = directory / f".{Path(file).name}.{uuid.uuid4().hex}.tmp"
-    try:
-        nir.write(str(tmp), graph)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, file)
-    except BaseException as e:
-        tmp.unlink(missing_ok=True)
-        if isinstance(e, Exception) and not isinstance(e, NeurolearnError):
+
+    def write_graph(tmp):
+        try:
+            nir.write(str(tmp), graph)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        except NeurolearnError:
+            raise
+        except Exception as e:
             reason = " ".join(str(e).split()) or "no message"
             raise NIRFormatError(f"{file}: cannot write the graph ({type(e).__name__}: {reason})") from e
-        raise
+    atomic_file(file, write_graph)
