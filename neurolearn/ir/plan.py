@@ -325,6 +325,7 @@ class Plan:
             raise PlanFormatError(f"{name}: plan version {_short(d.get('version'))} unsupported "
                                   f"(this neurolearn reads versions 1..{PLAN_VERSION})")
         check_plan_schema(d, name)
+        _check_rectangular(d, name)
         d = _integers(d)
         try:
             return cls(
@@ -402,6 +403,16 @@ def check_plan_schema(doc, file: str = "plan") -> None:
         value = _short(exc.value)
         raise PlanFormatError(f"{file}: '{field}' = {value}: {exc.message.removeprefix(exc.name).strip()} "
                               f"(schema {SCHEMA_FILE.name}: {exc.rule})") from None
+
+
+def _check_rectangular(doc: dict, file: str) -> None:
+    """Matrices (weights, tags) whose rows all have one length (a JSON Schema cannot say so)."""
+    mats = [(f"connections/{i}/weights", c["weights"]) for i, c in enumerate(doc["connections"])]
+    mats += [(f"learning/{k}/{t}", pl[t]) for k, pl in doc.get("learning", {}).items() for t in ("tag_1", "tag_2")
+             if pl.get(t) is not None]
+    for where_, rows in mats:
+        if len({len(r) for r in rows}) > 1:
+            raise PlanFormatError(f"{file}: '{where_}': rows of different lengths; a matrix has one length per row")
 
 
 def _integers(doc):
