@@ -68,6 +68,23 @@ def remove_stale_temporaries(out: Path) -> list[str]:
     return removed
 
 
+def check_output(path, flag: str, directory: bool) -> Path:
+    """Refuse, before any work, an output that cannot be written: a file where a directory is wanted or the
+    reverse, a parent that is a file, or a location that is not writable. Missing parents are created later."""
+    path = Path(path)
+    if path.exists() and path.is_dir() != directory:
+        raise InputError(f"{flag} {path}: is {'a file' if directory else 'a directory'}; expected "
+                         f"{'a directory' if directory else 'a file'}")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"{flag} {path}: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{flag} {path}: {parent} is not writable")
+    return path
+
+
 def _prepare(out: Path) -> None:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

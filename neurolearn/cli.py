@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from neurolearn.errors import InputError, NeurolearnError, Terminated
-from neurolearn.ir.limits import MAX_SEED, MAX_STEPS
+from neurolearn.atomic import check_output
+from neurolearn.ir.limits import MAX_COUNT, MAX_SEED, MAX_STEPS, real_number, whole_number
 
 BACKENDS = ("float", "fixed", "lava")
-MAX_COUNT = 10**6   # --batch, --epochs, --max-rows, --batch-size: more is a mistake (and the memory check follows)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,55 +26,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         print(f"error: {' '.join(message.split())}; see '{self.prog} --help'", file=sys.stderr)
         sys.exit(2)
-
-
-def whole_number(lo: int, hi: int):
-    """An argparse type: an integer in [lo, hi] (written as 100, 1e6 or 1_000), else the allowed range."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            try:
-                f = float(text)
-            except ValueError:
-                f = math.nan
-            if not (math.isfinite(f) and f == int(f)):
-                raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; allowed {lo} to {hi}") from None
-            value = int(f)
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{text}; allowed {lo} to {hi}")
-        return value
-    return parse
-
-
-def real_number(lo: float, hi: float, unit: str = ""):
-    """An argparse type: a finite number in [lo, hi], else the allowed range."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and lo <= value <= hi):
-            raise argparse.ArgumentTypeError(f"{text!r}; allowed {lo:g} to {hi:g}{' ' + unit if unit else ''}")
-        return value
-    return parse
-
-
-def check_output(path, flag: str, directory: bool) -> Path:
-    """Refuse, before any work, an output that cannot be written: a file where a directory is wanted or the
-    reverse, a parent that is a file, or a location that is not writable. Missing parents are created later."""
-    path = Path(path)
-    if path.exists() and path.is_dir() != directory:
-        raise InputError(f"{flag} {path}: is {'a file' if directory else 'a directory'}; expected "
-                         f"{'a directory' if directory else 'a file'}")
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise InputError(f"{flag} {path}: {parent} is a file, not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"{flag} {path}: {parent} is not writable")
-    return path
 
 
 def _check_run_memory(plan, batch: int, steps: int, what: str) -> None:
@@ -165,7 +116,9 @@ def cmd_fit(args) -> int:
     report = check_fit(load_build(args.build).plan, _target(args))
     print(format_fit(report, max_rows=args.max_rows))
     if args.plot:
-        plot_utilization(report, args.plot)
+        from neurolearn.atomic import atomic_file
+
+        atomic_file(args.plot, lambda tmp: plot_utilization(report, tmp))
         print(f"wrote {args.plot}")
     return 0 if report.fits else 1
 

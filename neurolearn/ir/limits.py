@@ -9,6 +9,7 @@ chains and orders populations recursively).
 """
 from __future__ import annotations
 
+import argparse
 import math
 import os
 
@@ -21,6 +22,7 @@ MAX_LINEAR_CHAIN = 200             # linear nodes (Linear, Affine, Scale, Flatte
 MAX_NEURON_NODES = 400             # neuron nodes in a graph (the compiler orders them recursively)
 MAX_STEPS = 10**8                  # time steps of one run
 MAX_SEED = 2**32 - 1               # numpy's and torch's seeds: 0..MAX_SEED
+MAX_COUNT = 10**6                  # samples, epochs, rows, batch size, layer width: more is a mistake
 
 
 def memory_limit() -> int:
@@ -55,3 +57,35 @@ def check_memory(nbytes: float, what: str) -> None:
     if not nbytes <= limit:   # also refuses nan
         raise ResourceLimitError(f"{what} would need {format_bytes(nbytes)} of memory; limit {format_bytes(limit)} "
                                  "(set NEUROLEARN_MEMORY_LIMIT to change it)")
+
+
+def whole_number(lo: int, hi: int):
+    """An argparse type: an integer in [lo, hi] (written as 100, 1e6 or 1_000), else the allowed range."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            try:
+                f = float(text)
+            except ValueError:
+                f = math.nan
+            if not (math.isfinite(f) and f == int(f)):
+                raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; allowed {lo} to {hi}") from None
+            value = int(f)
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{text}; allowed {lo} to {hi}")
+        return value
+    return parse
+
+
+def real_number(lo: float, hi: float, unit: str = ""):
+    """An argparse type: a finite number in [lo, hi], else the allowed range."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise argparse.ArgumentTypeError(f"{text!r}; allowed {lo:g} to {hi:g}{' ' + unit if unit else ''}")
+        return value
+    return parse
