@@ -381,6 +381,8 @@ def main(argv=None) -> int:
     except Terminated:
         print("terminated", file=sys.stderr)
         return 143
+    except SystemExit as exc:   # argparse: --help (0) or a usage error already printed (2)
+        return exc.code if isinstance(exc.code, int) else 2
     except Exception as exc:  # a bug in neurolearn: one line, the traceback with --debug
         if debug:
             raise
