@@ -5,33 +5,63 @@ Errors print as one line (``error: ...``) with a non-zero exit; ``--debug`` show
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from neurolearn.errors import InputError, NeurolearnError
+from neurolearn.errors import InputError, NeurolearnError, Terminated
+from neurolearn.atomic import check_output
+from neurolearn.ir.limits import MAX_COUNT, MAX_SEED, MAX_STEPS, real_number, whole_number
 
 BACKENDS = ("float", "fixed", "lava")
 
 
-def _load_input(args, n_in: int) -> np.ndarray:
-    """The input spikes: --input FILE.npy, or Poisson spikes at --rate seeded by --seed."""
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``error: argument --steps: ...; see 'neurolearn simulate --help'`` (exit 2)."""
+
+    def error(self, message):
+        print(f"error: {' '.join(message.split())}; see '{self.prog} --help'", file=sys.stderr)
+        sys.exit(2)
+
+
+def _check_run_memory(plan, batch: int, steps: int, what: str) -> None:
+    """Refuse a run whose input and recordings (spikes, u, v and bursts per neuron and step) exceed the limit."""
+    from neurolearn.ir.limits import check_memory
+
+    neurons = sum(layer.size for layer in plan.layers)
+    check_memory(float(batch) * steps * (plan.input_size + 11.0 * neurons),
+                 f"{what}: {batch} sample(s) x {steps} steps x ({plan.input_size} inputs + {neurons} neurons recorded)")
+
+
+def _load_input(args, plan) -> np.ndarray:
+    """The input spikes: --input FILE.npy, or Poisson spikes at --rate seeded by --seed; the memory of the run
+    (input and recordings) is checked first."""
     from neurolearn.sims.result import as_batch
     from neurolearn.train.encoders import poisson_spikes
 
+    n_in = plan.input_size
     if args.input is None:
         steps = args.steps or 100
+        _check_run_memory(plan, args.batch, steps, f"--steps {steps} x --batch {args.batch}")
         return poisson_spikes(np.full((args.batch, n_in), args.rate), steps, args.seed)
     path = Path(args.input)
+    if not path.is_file():
+        raise InputError(f"--input {path}: no such file")
     try:
-        arr = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (ValueError, OSError) as exc:
-        raise InputError(f"{path}: not a .npy array ({exc})") from None
-    arr = as_batch(arr, n_in, what=str(path))
+        head = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(f"--input {path}: not a .npy array ({' '.join(str(exc).split())[:200]})") from None
+    if not isinstance(head, np.ndarray) or head.dtype.kind not in "biuf":
+        kind = head.dtype if isinstance(head, np.ndarray) else type(head).__name__
+        raise InputError(f"--input {path}: values of type {kind}; allowed: numbers 0 or 1 (spikes)")
+    shape = head.shape if head.ndim == 3 else (1,) + head.shape
+    if len(shape) == 3:
+        _check_run_memory(plan, shape[0], max(shape[1], args.steps or 0), f"--input {path}")
+    arr = as_batch(np.array(head), n_in, what=str(path))
     if args.steps is not None:
         if args.steps < arr.shape[1]:
             raise InputError(f"{path}: has {arr.shape[1]} steps but --steps {args.steps}; pass a shorter "
@@ -58,13 +88,15 @@ def _target(args):
 def cmd_compile(args) -> int:
     from neurolearn.compile.build import compile_model
 
+    check_output(args.output, "-o", directory=True)
     target = _target(args)
     extras = None
     if target is not None:
         from neurolearn.hardware.fit import fit_files
 
         extras = fit_files(target, source=str(args.model))
-    build = compile_model(args.model, args.output, dt=args.dt, extras=extras)
+    build = compile_model(args.model, args.output, dt=args.dt, extras=extras, strict=args.strict)
+    _print_warnings(build.warnings)
     p = build.plan
     n_burst = sum(L.burst is not None for L in p.layers)
     kinds = (f"{len(p.layers) - n_burst} LIF, {n_burst} BurstLIF, {len(p.connections) - len(p.learning)} Dense, "
@@ -79,10 +111,14 @@ def cmd_fit(args) -> int:
     from neurolearn.compile.build import load_build
     from neurolearn.hardware.fit import check_fit, format_fit, plot_utilization
 
+    if args.plot:
+        check_output(args.plot, "--plot", directory=False)
     report = check_fit(load_build(args.build).plan, _target(args))
     print(format_fit(report, max_rows=args.max_rows))
     if args.plot:
-        plot_utilization(report, args.plot)
+        from neurolearn.atomic import atomic_file
+
+        atomic_file(args.plot, lambda tmp: plot_utilization(report, tmp))
         print(f"wrote {args.plot}")
     return 0 if report.fits else 1
 
@@ -93,6 +129,8 @@ def cmd_deploy(args) -> int:
     from neurolearn.hardware.fit import check_fit, format_fit
     from neurolearn.lava.loihi_runtime import runtime_status
 
+    if args.output:
+        check_output(args.output, "-o", directory=True)
     build = load_build(args.build)
     target = _target(args)
     fit = check_fit(build.plan, target)
@@ -114,7 +152,7 @@ def cmd_deploy(args) -> int:
 def _run_on_hardware(args, build, target) -> int:  # pragma: no cover - needs Intel's runtime and a board
     from neurolearn.lava.loihi_runtime import run_on_board
 
-    spikes = _load_input(args, build.plan.input_size)[0]
+    spikes = _load_input(args, build.plan)[0]
     out = run_on_board(build.plan, spikes, args.host, args.board)
     np.savez(args.output or "loihi_output.npz", **{f"{k}/spikes": v for k, v in out.items()})
     print(f"ran {spikes.shape[0]} steps on {target.name}")
@@ -150,9 +188,12 @@ def cmd_simulate(args) -> int:
     from neurolearn.compile.build import load_build
     from neurolearn.ir.features import choose_backend
 
+    if Path(args.output).suffix != ".npz":
+        raise InputError(f"-o {args.output}: output must end in .npz")
+    check_output(args.output, "-o", directory=False)
     build = load_build(args.build)
     backend = choose_backend(args.backend, build.plan.features())
-    spikes = _load_input(args, build.plan.input_size)
+    spikes = _load_input(args, build.plan)
     res = _simulate(backend, build, spikes)
     _atomic_save(res, args.output)
     counts = ", ".join(f"{k} {int(r.spikes.sum())}" for k, r in res.layers.items())
@@ -214,7 +255,8 @@ def cmd_verify(args) -> int:
     target = Path(args.target)
     with tempfile.TemporaryDirectory() as tmp:
         if target.suffix == ".nir" or target.is_file():
-            build = compile_model(target, Path(tmp) / "build", dt=args.dt)
+            build = compile_model(target, Path(tmp) / "build", dt=args.dt, strict=args.strict)
+            _print_warnings(build.warnings)
             if "learning" in build.plan.features():
                 raise InputError(f"{target}: compiles to a learning build; compile it ('neurolearn compile') and "
                                  "verify the build with --learning, or use 'neurolearn train --spiking --on-chip'")
@@ -222,7 +264,7 @@ def cmd_verify(args) -> int:
             build = load_build(target)
             if "learning" in build.plan.features():
                 raise InputError(f"{target}: a learning build; verify it with 'neurolearn verify {target} --learning'")
-        spikes = _load_input(args, build.plan.input_size)
+        spikes = _load_input(args, build.plan)
         rows = run_ladder(build, spikes, progress=_progress("lava samples"))
     print(format_table(rows))
     bad = [r for r in rows if not r.ok]
@@ -230,18 +272,24 @@ def cmd_verify(args) -> int:
     return 1 if bad else 0
 
 
+def _print_warnings(lines) -> None:
+    for line in lines:
+        print(f"warning: {line}", file=sys.stderr)
+
+
 def cmd_demo(args) -> int:
     from neurolearn.demo import run_demo
 
-    return run_demo(out=Path(args.output), seed=args.seed, epochs=args.epochs)
+    return run_demo(out=check_output(args.output, "-o", directory=True), seed=args.seed, epochs=args.epochs)
 
 
 def _add_input_args(p, steps_help):
     p.add_argument("--input", help="spikes .npy of shape (steps, n_in) or (batch, steps, n_in), values 0/1")
-    p.add_argument("--steps", type=int, help=steps_help)
-    p.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
-    p.add_argument("--rate", type=float, default=0.2, help="spike probability per step of random input")
-    p.add_argument("--batch", type=int, default=1, help="samples of random input (default 1)")
+    p.add_argument("--steps", type=whole_number(1, MAX_STEPS), help=steps_help)
+    p.add_argument("--seed", type=whole_number(0, MAX_SEED), default=0, help="seed of the random input (default 0)")
+    p.add_argument("--rate", type=real_number(0.0, 1.0), default=0.2,
+                   help="spike probability per step of random input, 0 to 1")
+    p.add_argument("--batch", type=whole_number(1, MAX_COUNT), default=1, help="samples of random input (default 1)")
 
 
 def _add_target_args(p, required):
@@ -250,7 +298,10 @@ def _add_target_args(p, required):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="neurolearn", description=__doc__.splitlines()[0])
+    from neurolearn.nir.extension import DT_RANGE
+
+    dt_type = real_number(*DT_RANGE, unit="s")
+    parser = _Parser(prog="neurolearn", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -261,7 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compile", help="NIR file -> build directory (plan.json, report.md)")
     p.add_argument("model", help=".nir file")
     p.add_argument("-o", "--output", required=True, help="build directory to write")
-    p.add_argument("--dt", type=float, help="time step in seconds, for files that do not record one")
+    p.add_argument("--dt", type=dt_type, help="time step in seconds, for files that do not record one")
+    p.add_argument("--strict", action="store_true", help="refuse (exit 1, nothing written) a build in which a "
+                   "parameter rounds to zero, saturates or is clipped; otherwise each kind is a warning line")
     _add_target_args(p, required=False)
     p.set_defaults(func=cmd_compile)
 
@@ -269,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("build", help="build directory")
     _add_target_args(p, required=True)
     p.add_argument("--plot", help="write a PNG of per-core utilization here")
-    p.add_argument("--max-rows", type=int, default=40, help="cores to list (default 40)")
+    p.add_argument("--max-rows", type=whole_number(1, MAX_COUNT), default=40, help="cores to list (default 40)")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("deploy", help="run on Loihi via Lava (needs Intel's runtime), else write a bundle")
@@ -277,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_args(p, required=True)
     p.add_argument("--host", help="Loihi Ethernet host (otherwise SLURM, as Lava uses)")
     p.add_argument("-o", "--output", help="bundle directory (default: BUILD-TARGET-bundle)")
-    p.add_argument("--max-rows", type=int, default=40)
+    p.add_argument("--max-rows", type=whole_number(1, MAX_COUNT), default=40)
     _add_input_args(p, "steps to run on the chip (default 100)")
     p.set_defaults(func=cmd_deploy)
 
@@ -290,39 +343,53 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="fixed vs lava bit for bit, float vs snntorch, float vs fixed")
     p.add_argument("target", help="build directory or .nir file")
-    p.add_argument("--dt", type=float, help="time step in seconds, for .nir files that do not record one")
+    p.add_argument("--dt", type=dt_type, help="time step in seconds, for .nir files that do not record one")
+    p.add_argument("--strict", action="store_true",
+                   help="a .nir file: refuse a build that rounds a parameter to zero, saturates or clips (exit 1)")
     p.add_argument("--learning", action="store_true",
                    help="learning build: neurolearn vs Lava over its schedule, every epoch (events, bursts, weights)")
-    p.add_argument("--epochs", type=int, help="with --learning: only the first N epochs of the schedule")
+    p.add_argument("--epochs", type=whole_number(1, MAX_COUNT),
+                   help="with --learning: only the first N epochs of the schedule")
     _add_input_args(p, "steps to run (default 100 for random input)")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("demo", help="train a small digits network, compile it, run every backend, verify")
     p.add_argument("-o", "--output", default="demo-out", help="directory for the model and build")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--seed", type=whole_number(0, MAX_SEED), default=0)
+    p.add_argument("--epochs", type=whole_number(1, MAX_COUNT), default=15)
     p.set_defaults(func=cmd_demo)
     return parser
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run one command; errors are one line and an exit code (docs/errors.md), tracebacks only with --debug."""
+    from neurolearn.atomic import terminate_as_exception
+
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
-        return args.func(args)
+        with terminate_as_exception():
+            args = build_parser().parse_args(argv)
+            return args.func(args)
     except NeurolearnError as exc:
-        if args.debug:
+        if debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        if debug:
+            raise
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
+    except SystemExit as exc:   # argparse: --help (0) or a usage error already printed (2)
+        return exc.code if isinstance(exc.code, int) else 2
     except Exception as exc:  # a bug in neurolearn: one line, the traceback with --debug
-        if args.debug:
+        if debug:
             raise
-        print(f"error: internal error ({type(exc).__name__}: {exc}); rerun with --debug for the traceback "
-              "and please report it", file=sys.stderr)
+        print(f"error: internal error ({type(exc).__name__}: {' '.join(str(exc).split())[:300]}); rerun with "
+              "--debug for the traceback and please report it", file=sys.stderr)
         return 70
 
 

@@ -1,6 +1,8 @@
 """One error hierarchy. Each message is one line naming the file, node, parameter, value and range.
 
-The CLI prints ``str(error)`` and exits non-zero; ``--debug`` shows the traceback.
+The CLI prints ``str(error)`` and exits with the error's ``exit_code`` (docs/errors.md): 1 a check failed,
+2 bad input or usage, 3 a runtime or backend is absent; 70 is a bug in neurolearn, 130 and 143 an interruption
+(SIGINT, SIGTERM). ``--debug`` shows the traceback.
 """
 from __future__ import annotations
 
@@ -45,6 +47,23 @@ class RuleError(NeurolearnError):
 
 class InputError(NeurolearnError):
     """Bad user input: arguments, arrays or files other than NIR graphs."""
+
+
+class ResourceLimitError(InputError):
+    """Input that would need more memory, nesting or nodes than neurolearn's stated limits (ir/limits.py)."""
+
+
+class LossyBuildError(QuantizationError):
+    """``--strict``: a build that rounds a parameter to zero, saturates or clips (a failed check: exit 1)."""
+
+    exit_code = 1
+
+
+class Terminated(SystemExit):
+    """SIGTERM, raised as an exception so that temporaries are removed on the way out (exit 143)."""
+
+    def __init__(self):
+        super().__init__(143)
 
 
 class BackendUnavailableError(NeurolearnError):

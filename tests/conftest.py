@@ -8,6 +8,12 @@ settings.register_profile("dev", deadline=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--fuzz-long", action="store_true",
+                     help="fuzz tests run thousands of mutated files instead of a few hundred "
+                          "(tools/fuzz_nir.py runs the >= 5,000-file acceptance run with hang detection)")
+
+
 def lava_available() -> bool:
     """Lava (lava-nc 0.10.0) is importable: Python 3.10 with neurolearn[lava]."""
     import importlib.util

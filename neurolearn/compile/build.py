@@ -13,7 +13,6 @@ so a failed compile leaves nothing half-written (and an existing BUILD untouched
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from contextlib import contextmanager
@@ -23,16 +22,20 @@ from pathlib import Path
 from typing import Callable
 
 from neurolearn.atomic import atomic_dir
+from neurolearn.compile.lossy import inference_losses, learning_losses, refuse_if_strict
 from neurolearn.compile.normalize import to_network
+from neurolearn.compile.precheck import check_graph
 from neurolearn.compile.quantize import quantize
 from neurolearn.compile.report import render_learning_report, render_report
-from neurolearn.errors import InputError
+from neurolearn.errors import InputError, PlanFormatError
+from neurolearn.ir.limits import check_memory
 from neurolearn.ir.features import missing_features
 from neurolearn.ir.network import Network
 from neurolearn.ir.plan import Plan
 from neurolearn.nir import read
 from neurolearn.nir.burst_encoding import is_burst_graph
-from neurolearn.nir.extension import block
+from neurolearn.nir.extension import block, graph_dt
+from neurolearn.nir.graph import flatten
 from neurolearn.rules.plugin import registered_rules
 
 MODEL, PLAN, REPORT, SCHEDULE = "model.nir", "plan.json", "report.md", "schedule.npz"
@@ -47,6 +50,7 @@ class Build:
     path: Path
     plan: Plan
     compiled_network: Network | None = field(default=None, repr=False)   # known when just compiled
+    warnings: tuple[str, ...] = ()   # what the compile lost, one line per kind (compile/lossy.py)
 
     @cached_property
     def network(self) -> Network | None:
@@ -56,12 +60,15 @@ class Build:
             return self.compiled_network
         graph = read(self.path / MODEL)
         dt = None if "dt" in block(graph) else self.plan.dt  # a foreign file: the dt given at compile time
-        return to_network(graph, dt=dt, file=str(self.path / MODEL))
+        return checked_network(graph, dt, str(self.path / MODEL))
 
 
 def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | None = None,
-                  extras: Callable[[Plan, Path], None] | None = None) -> Build:
+                  extras: Callable[[Plan, Path], None] | None = None, strict: bool = False) -> Build:
     """Compile a .nir file into the build directory ``out`` (replacing a previous build there).
+
+    ``Build.warnings`` lists what was rounded to zero, saturated or clipped (one line per kind, also in
+    report.md); with ``strict`` any of them refuses the build (LossyBuildError, nothing written).
 
     ``extras(plan, tmp)`` runs before the build is moved into place (e.g. the hardware fit check of
     :func:`neurolearn.hardware.fit.fit_files`): it may add files to ``tmp``, or raise, and then nothing is
@@ -74,15 +81,33 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
         from neurolearn.compile.burst_mapping import compile_burst_network
         from neurolearn.nir.burst_encoding import from_nir
 
-        compiled = compile_burst_network(from_nir(graph, file=str(model)), file=str(model))
-        write_learning_build(out, model, compiled.plan, compiled.notes, extras=extras)
-        return Build(path=out, plan=compiled.plan)
-    net = to_network(graph, dt=dt, file=str(model))
+        burst_net = from_nir(graph, file=str(model))
+        compiled = compile_burst_network(burst_net, file=str(model))
+        lost = learning_losses(burst_net, compiled.plan)
+        refuse_if_strict(lost, strict, str(model))
+        write_learning_build(out, model, compiled.plan, compiled.notes + tuple(f"WARNING {w}" for w in lost),
+                             extras=extras)
+        return Build(path=out, plan=compiled.plan, warnings=lost)
+    net = checked_network(graph, dt, str(model))
     q = quantize(net, file=str(model))
-    with _build_dir(out, model, q.plan, render_report(net, q, model.name)) as tmp:
+    lost = inference_losses(net, q.plan)
+    refuse_if_strict(lost, strict, str(model))
+    report = render_report(net, q, model.name)
+    if lost:
+        report += "\n## Warnings (printed by neurolearn compile; --strict refuses them)\n\n" + \
+            "".join(f"- {w}\n" for w in lost)
+    with _build_dir(out, model, q.plan, report) as tmp:
         if extras is not None:
             extras(q.plan, tmp)
-    return Build(path=out, plan=q.plan, compiled_network=net)
+    return Build(path=out, plan=q.plan, compiled_network=net, warnings=lost)
+
+
+def checked_network(graph, dt: float | None, file: str) -> Network:
+    """The float network of ``graph``, after :func:`neurolearn.compile.precheck.check_graph` has checked every
+    value the compiler's arithmetic will meet."""
+    dt = graph_dt(graph, dt, file)
+    check_graph(flatten(graph, file=file), dt, file)
+    return to_network(graph, dt=dt, file=file)
 
 
 def write_learning_build(out: str | os.PathLike, model: str | os.PathLike, plan: Plan, notes, schedule=None,
@@ -120,8 +145,13 @@ def load_build(path: str | os.PathLike) -> Build:
         if not (path / name).is_file():
             raise InputError(f"{path}: not a neurolearn build directory (missing {name}); "
                              "create one with 'neurolearn compile MODEL.nir -o BUILD'")
+    file = path / PLAN
+    size = file.stat().st_size
+    check_memory(20.0 * size, f"{file}: a plan.json of {size} bytes")   # parsed JSON takes ~20x its text
     try:
-        plan = Plan.from_json((path / PLAN).read_text(), file=str(path / PLAN))
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise InputError(f"{path / PLAN}: unreadable plan ({exc})") from exc
-    return Build(path=path, plan=plan)
+        text = file.read_bytes().decode("utf8")
+    except UnicodeDecodeError as exc:
+        raise PlanFormatError(f"{file}: not UTF-8 text (byte {exc.start}); plan.json is JSON") from None
+    except OSError as exc:
+        raise PlanFormatError(f"{file}: cannot read ({exc.strerror or exc})") from None
+    return Build(path=path, plan=Plan.from_json(text, file=str(file)))

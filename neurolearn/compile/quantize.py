@@ -84,7 +84,7 @@ def _scale(pop: Population, weights: list[np.ndarray], file) -> tuple[float, lis
     s = s0 * 2**k
     exps = []
     for lim, pk, w in zip(limits, peaks, weights):
-        e = max(0, math.ceil(math.log2(pk * s / lim) - 1e-9))  # tolerance: pk * s == lim exactly
+        e = max(0, math.ceil(math.log2(pk * s / lim) - 1e-9)) if pk > 0 else 0  # all-zero weights: exponent 0
         if e > P.WEIGHT_EXP_RANGE[1]:
             raise QuantizationError(
                 f"{where(file, pop.name, 'weight')}: peak {pk:g} needs weight_exp {e} at scale {s:g}; "

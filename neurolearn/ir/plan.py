@@ -7,12 +7,14 @@ Ranges are those of Lava 0.10.0's bit-accurate models (``PyLifModelBitAcc``, ``P
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 import numpy as np
 
-from neurolearn.errors import QuantizationError, ShapeError, where
+from neurolearn.errors import NeurolearnError, PlanFormatError, QuantizationError, ShapeError, where
 from neurolearn.ir.program import LearningProgram
 
 PLAN_FORMAT = "neurolearn-plan"
@@ -313,27 +315,116 @@ class Plan:
         }
 
     @classmethod
-    def from_dict(cls, d: dict, file: str | None = None) -> "Plan":
-        if d.get("format") != PLAN_FORMAT:
-            raise QuantizationError(f"{file or 'plan'}: not a neurolearn plan (format={d.get('format')!r})")
-        if d.get("version") not in (1, PLAN_VERSION):
-            raise QuantizationError(f"{file or 'plan'}: plan version {d.get('version')} unsupported "
-                                    f"(this neurolearn reads versions 1..{PLAN_VERSION})")
-        return cls(
-            dt=float(d["dt"]),
-            input_name=d["input"]["name"],
-            input_size=int(d["input"]["size"]),
-            layers=tuple(LayerPlan(**layer) for layer in d["layers"]),
-            connections=tuple(ConnectionPlan(**c) for c in d["connections"]),
-            outputs=tuple(d["outputs"]),
-            source=d.get("source", ""),
-            learning={name: Plasticity.from_dict(pl) for name, pl in d.get("learning", {}).items()},
-            teacher=BandTeacherPlan(**d["teacher"]) if d.get("teacher") else None,
-        )
+    def from_dict(cls, d, file: str | None = None) -> "Plan":
+        """The plan of a plan.json document, checked against :data:`SCHEMA_FILE` first; PlanFormatError naming
+        ``file`` (and the field) for anything that is not a valid plan."""
+        name = file or "plan"
+        if isinstance(d, dict) and d.get("format") != PLAN_FORMAT:
+            raise PlanFormatError(f"{name}: not a neurolearn plan (format={_short(d.get('format'))})")
+        if isinstance(d, dict) and d.get("version") not in (1, PLAN_VERSION):
+            raise PlanFormatError(f"{name}: plan version {_short(d.get('version'))} unsupported "
+                                  f"(this neurolearn reads versions 1..{PLAN_VERSION})")
+        check_plan_schema(d, name)
+        _check_rectangular(d, name)
+        d = _integers(d)
+        try:
+            return cls(
+                dt=float(d["dt"]),
+                input_name=d["input"]["name"],
+                input_size=int(d["input"]["size"]),
+                layers=tuple(LayerPlan(**layer) for layer in d["layers"]),
+                connections=tuple(ConnectionPlan(**c) for c in d["connections"]),
+                outputs=tuple(d["outputs"]),
+                source=d.get("source", ""),
+                learning={k: Plasticity.from_dict(pl) for k, pl in d.get("learning", {}).items()},
+                teacher=BandTeacherPlan(**d["teacher"]) if d.get("teacher") else None,
+            )
+        except NeurolearnError as exc:
+            raise PlanFormatError(f"{name}: {exc}") from None
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
 
     @classmethod
     def from_json(cls, text: str, file: str | None = None) -> "Plan":
-        return cls.from_dict(json.loads(text), file=file)
+        try:
+            doc = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise PlanFormatError(f"{file or 'plan'}: not JSON ({' '.join(str(exc).split())[:200]})") from None
+        return cls.from_dict(doc, file=file)
+
+
+# ---- the JSON Schema of plan.json ----------------------------------------------------------------------------------
+SCHEMA_FILE = Path(__file__).with_name("plan_schema.json")   # published in docs/plan-format.md
+
+
+@functools.lru_cache(maxsize=1)
+def plan_schema() -> dict:
+    """The JSON Schema of plan.json (:data:`SCHEMA_FILE`)."""
+    return json.loads(SCHEMA_FILE.read_text())
+
+
+@functools.lru_cache(maxsize=1)
+def _validator():
+    import fastjsonschema
+
+    return fastjsonschema.compile(plan_schema())
+
+
+@functools.lru_cache(maxsize=1)
+def _integer_keys() -> frozenset:
+    """Names of the schema's integer-valued properties (a JSON number such as 3.0 becomes the int 3)."""
+    keys, defs = set(), plan_schema()["definitions"]
+
+    def visit(node):
+        if isinstance(node, dict):
+            for key, sub in node.get("properties", {}).items():
+                ref = sub.get("$ref", "") if isinstance(sub, dict) else ""
+                target = defs.get(ref.rsplit("/", 1)[-1], {}) if ref else sub
+                if isinstance(target, dict) and target.get("type") == "integer":
+                    keys.add(key)
+            for sub in node.values():
+                visit(sub)
+        elif isinstance(node, list):
+            for sub in node:
+                visit(sub)
+    visit(plan_schema())
+    return frozenset(keys)
+
+
+def check_plan_schema(doc, file: str = "plan") -> None:
+    """PlanFormatError naming ``file`` and the field unless ``doc`` (a parsed plan.json) satisfies the schema."""
+    import fastjsonschema
+
+    try:
+        _validator()(doc)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        field = "/".join(str(p) for p in exc.path[1:]) or "the document"
+        value = _short(exc.value)
+        raise PlanFormatError(f"{file}: '{field}' = {value}: {exc.message.removeprefix(exc.name).strip()} "
+                              f"(schema {SCHEMA_FILE.name}: {exc.rule})") from None
+
+
+def _check_rectangular(doc: dict, file: str) -> None:
+    """Matrices (weights, tags) whose rows all have one length (a JSON Schema cannot say so)."""
+    mats = [(f"connections/{i}/weights", c["weights"]) for i, c in enumerate(doc["connections"])]
+    mats += [(f"learning/{k}/{t}", pl[t]) for k, pl in doc.get("learning", {}).items() for t in ("tag_1", "tag_2")
+             if pl.get(t) is not None]
+    for where_, rows in mats:
+        if len({len(r) for r in rows}) > 1:
+            raise PlanFormatError(f"{file}: '{where_}': rows of different lengths; a matrix has one length per row")
+
+
+def _integers(doc):
+    """``doc`` with the integral floats of integer fields as ints (the schema has checked they are integral)."""
+    keys = _integer_keys()
+    if isinstance(doc, dict):
+        return {k: int(v) if k in keys and isinstance(v, float) else _integers(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_integers(v) for v in doc]
+    return doc
+
+
+def _short(value) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."

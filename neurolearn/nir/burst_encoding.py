@@ -73,39 +73,45 @@ def is_burst_graph(graph: nir.NIRGraph) -> bool:
 
 
 def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
-    """Read back a graph written by :func:`to_nir` (exactly: same weights, parameters, rules)."""
+    """Read back a graph written by :func:`to_nir` (exactly: same weights, parameters, rules), checking its shape
+    first: an Input named 'input'; each cell a LIF soma and an LI apical node with its burst block, of one size
+    and one positive threshold; each weight a Linear or Affine with one edge in (the input or a soma) and one out
+    (a soma for events, an apical node for bursts) of the right shape; event weights one chain from the input
+    through every cell, without branches or cycles. NIRFormatError naming the node otherwise."""
     dt = graph_dt(graph, None, file)
-    cells: dict[str, dict] = {}
-    for name, node in graph.nodes.items():
-        info = block(node)
-        if info.get("module") == "BurstLIF":
-            cells.setdefault(info["cell"], {})[info["compartment"]] = node
-    order, weights, feedback, biases = [], {}, {}, {}
-    src_of = {b: a for a, b in graph.edges}
-    dst_of = {a: b for a, b in graph.edges}
+    cells = _cells(graph, file)
+    if not isinstance(graph.nodes.get("input"), nir.Input):
+        raise NIRFormatError(f"{where(file, 'input')}: a burst network's input is an Input node named 'input'")
+    n_in = int(np.prod(graph.nodes["input"].input_type["input"]))
+    sizes = {"input": n_in, **{cell: parts["soma"].v_threshold.size for cell, parts in cells.items()}}
+    ins, outs = {}, {}
+    for a, b in graph.edges:
+        outs.setdefault(a, []).append(b)
+        ins.setdefault(b, []).append(a)
+    weights, feedback, biases = {}, {}, {}
     for name, node in graph.nodes.items():
         if not isinstance(node, (nir.Linear, nir.Affine)):
             continue
-        src, dst = src_of[name], dst_of[name]
-        upper, lower = src.split(".")[0], dst.split(".")[0]
-        if block(node).get("carries") == "bursts":
-            feedback[(upper, lower)] = np.asarray(node.weight)
+        src, dst = _one(ins, name, "incoming", file), _one(outs, name, "outgoing", file)
+        bursts = block(node).get("carries") == "bursts"
+        upper, lower = _end(src, cells, file, name, "soma", allow_input=not bursts), \
+            _end(dst, cells, file, name, "apical" if bursts else "soma", allow_input=False)
+        w = np.asarray(node.weight, dtype=np.float64)
+        if w.shape != (sizes[lower], sizes[upper]):
+            raise NIRFormatError(f"{where(file, name, 'weight')}: shape {w.shape}; expected ({sizes[lower]}, "
+                                 f"{sizes[upper]}) from '{src}' to '{dst}'")
+        pair = (upper, lower)
+        if pair in (feedback if bursts else weights):
+            raise NIRFormatError(f"{where(file, name)}: a second weight from '{upper}' to '{lower}'")
+        if bursts:
+            feedback[pair] = w
         else:
-            weights[("input" if src == "input" else upper, lower)] = np.asarray(node.weight)
+            weights[pair] = w
             if isinstance(node, nir.Affine):
-                biases[lower] = np.asarray(node.bias)
-    # layers in feedforward order: follow the event weights from the input
-    current = "input"
-    while True:
-        nxt = [dst for (src, dst) in weights if src == current]
-        if not nxt:
-            break
-        current = nxt[0]
-        order.append(current)
+                biases[lower] = np.asarray(node.bias, dtype=np.float64).reshape(-1)
+    order = _chain(weights, cells, file)
     layers = []
     for cell in order:
-        if set(cells.get(cell, {})) != {"soma", "apical"}:
-            raise NIRFormatError(f"{where(file, cell)}: a burst cell needs a soma and an apical node")
         soma, apical = cells[cell]["soma"], cells[cell]["apical"]
         burst = block(apical)["burst"]
         # the exact keep factors travel in the metadata (1 - dt/tau can differ in the last bit)
@@ -113,6 +119,75 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
                              threshold=float(soma.v_threshold.flat[0]), burst_offset=float(burst["offset"]),
                              burst_slope=float(burst["slope"]), stochastic=bool(burst["stochastic"]))
         layers.append(BurstLayer(cell, int(soma.v_threshold.size), params, int(burst["seed"])))
-    n_in = int(np.prod(graph.nodes["input"].input_type["input"]))
     return BurstNetwork(dt=dt, input_size=n_in, layers=tuple(layers), weights=weights, feedback=feedback,
                         rules=dict(block(graph).get("rules", {})), biases=biases)
+
+
+def _cells(graph: nir.NIRGraph, file) -> dict[str, dict]:
+    """cell -> {"soma": LIF, "apical": LI}, each complete, of one size, with one positive threshold."""
+    cells: dict[str, dict] = {}
+    for name, node in graph.nodes.items():
+        info = block(node)
+        if info.get("module") != "BurstLIF":
+            continue
+        cell, part = info.get("cell"), info.get("compartment")
+        want = {"soma": nir.LIF, "apical": nir.LI}.get(part)
+        if not isinstance(cell, str) or want is None or not isinstance(node, want):
+            raise NIRFormatError(f"{where(file, name)}: a BurstLIF compartment needs metadata 'cell' and "
+                                 "'compartment' (a LIF soma or an LI apical dendrite)")
+        if part in cells.setdefault(cell, {}):
+            raise NIRFormatError(f"{where(file, name)}: burst cell '{cell}' has two {part} nodes")
+        cells[cell][part] = node
+    for cell, parts in cells.items():
+        if set(parts) != {"soma", "apical"}:
+            raise NIRFormatError(f"{where(file, cell)}: a burst cell needs a soma and an apical node")
+        if "burst" not in block(parts["apical"]):
+            raise NIRFormatError(f"{where(file, cell)}: the apical node has no metadata 'burst' (offset, slope, ...)")
+        thr = np.asarray(parts["soma"].v_threshold, dtype=np.float64).reshape(-1)
+        if thr.min() <= 0 or thr.max() != thr.min():
+            raise NIRFormatError(f"{where(file, cell, 'v_threshold')}: {thr.min():g} .. {thr.max():g}; allowed: one "
+                                 "value > 0 for the whole burst layer")
+        n_apical = np.asarray(parts["apical"].tau).size
+        if n_apical not in (1, thr.size):
+            raise NIRFormatError(f"{where(file, cell)}: soma has {thr.size} neurons, apical dendrite {n_apical}")
+    return cells
+
+
+def _one(table: dict, name: str, what: str, file) -> str:
+    ends = table.get(name, [])
+    if len(ends) != 1:
+        raise NIRFormatError(f"{where(file, name)}: {len(ends)} {what} edges; a burst network's weight has one")
+    return ends[0]
+
+
+def _end(node: str, cells: dict, file, weight: str, part: str, allow_input: bool) -> str:
+    """The cell an edge of ``weight`` reaches at ``node`` (its ``part``), or "input"."""
+    if allow_input and node == "input":
+        return "input"
+    cell, _, rest = node.rpartition(".")
+    if cell not in cells or rest != part:
+        raise NIRFormatError(f"{where(file, weight)}: connects to '{node}'; expected "
+                             f"{'the input or ' if allow_input else ''}a burst cell's {part} (CELL.{part})")
+    return cell
+
+
+def _chain(weights: dict, cells: dict, file) -> list[str]:
+    """The cells in feedforward order: event weights form one chain input -> ... through every cell."""
+    nxt: dict[str, str] = {}
+    for src, dst in weights:
+        if src in nxt:
+            raise NIRFormatError(f"{where(file, src)}: event weights to '{nxt[src]}' and '{dst}'; a burst network is "
+                                 "one chain of layers")
+        nxt[src] = dst
+    order, current = [], "input"
+    while current in nxt:
+        current = nxt[current]
+        if current in order:
+            raise NIRFormatError(f"{where(file, current)}: event weights form a cycle "
+                                 f"({' -> '.join(order + [current])})")
+        order.append(current)
+    missing = sorted(set(cells) - set(order))
+    if missing or len(order) != len(weights):
+        raise NIRFormatError(f"{where(file, (missing or sorted(set(nxt) - set(order) - {'input'}) or ['?'])[0])}: "
+                             "not on the chain of event weights from the input")
+    return order

@@ -43,6 +43,7 @@ MODULES = ("Leaky", "Synaptic", "RLeaky", "BurstLIF")
 COMPARTMENTS = ("soma", "apical")
 CARRIES = ("events", "bursts")
 INTEGRATIONS = ("euler",)
+DT_RANGE = (1e-9, 1e3)   # seconds: a time step outside it is a mistake (and 5e-324 underflows every weight)
 
 # Allowed keys of each block and their Python types (unknown keys are ignored: a newer
 # writer of the same schema version may add optional fields).
@@ -108,8 +109,9 @@ def _check_dt(dt: Any, file: str | None, what: str) -> float:
     if isinstance(dt, bool) or not isinstance(dt, (int, float, np.integer, np.floating)):
         raise InputError(f"{where(file) or 'graph'}: {what} {shown(dt)} is not a number of seconds")
     dt = float(dt)
-    if not (math.isfinite(dt) and dt > 0):
-        raise InputError(f"{where(file) or 'graph'}: {what} = {shown(dt)}; allowed: finite and > 0 seconds")
+    if not DT_RANGE[0] <= dt <= DT_RANGE[1]:
+        raise InputError(f"{where(file) or 'graph'}: {what} = {shown(dt)}; allowed {DT_RANGE[0]:g} to {DT_RANGE[1]:g} "
+                         "seconds")
     return dt
 
 
@@ -152,6 +154,11 @@ def _check_graph_block(info: dict, file: str | None) -> None:
     if "version" not in info:
         raise NIRFormatError(f"{prefix}: metadata '{KEY}' has no 'version'")
     _check_types(info, _GRAPH_KEYS, prefix)
+    _check_finite_values(info, prefix, KEY)
+    for name, entry in info.get("rules", {}).items():
+        if not isinstance(entry, dict):
+            raise NIRFormatError(f"{prefix}: metadata '{KEY}.rules.{name}' = {_shown(entry)}; allowed: a dict (a "
+                                 "rule's parameters, or a record such as a training run's 'task')")
     version = info["version"]
     if version > SCHEMA_VERSION:
         raise NIRFormatError(
@@ -162,8 +169,9 @@ def _check_graph_block(info: dict, file: str | None) -> None:
         raise NIRFormatError(f"{prefix}: neurolearn schema version {version}; allowed 1..{SCHEMA_VERSION}")
     if "dt" in info:
         dt = info["dt"]
-        if not (math.isfinite(dt) and dt > 0):
-            raise NIRFormatError(f"{prefix}: metadata 'dt' = {shown(dt)}; allowed: finite and > 0 seconds")
+        if not DT_RANGE[0] <= dt <= DT_RANGE[1]:
+            raise NIRFormatError(f"{prefix}: metadata 'dt' = {shown(dt)}; allowed {DT_RANGE[0]:g} to {DT_RANGE[1]:g} "
+                                 "seconds")
     if "integration" in info and info["integration"] not in INTEGRATIONS:
         raise NIRFormatError(
             f"{prefix}: metadata 'integration' = {shown(info['integration'])}; allowed: {', '.join(INTEGRATIONS)}"
@@ -180,6 +188,9 @@ def _validate_nodes(graph: nir.NIRGraph, file: str | None, prefix: str) -> None:
             raise NIRFormatError(f"{where(file, full)}: metadata '{KEY}' is not a dict")
         info = normalize(info)
         _check_types(info, _NODE_KEYS, where(file, full))
+        _check_finite_values(info, where(file, full), KEY)
+        if "burst" in info:
+            _check_burst_block(info["burst"], where(file, full))
         for key, allowed in (("reset", RESETS), ("module", MODULES), ("compartment", COMPARTMENTS),
                              ("carries", CARRIES)):
             if key in info and info[key] not in allowed:
@@ -190,6 +201,43 @@ def _validate_nodes(graph: nir.NIRGraph, file: str | None, prefix: str) -> None:
             _validate_nodes(node, file, full + ".")
         else:
             _check_finite(node, full, file)
+
+
+def _check_finite_values(value: Any, prefix: str, path: str) -> None:
+    """Every number in a metadata block is real and finite (NaN would pass every later comparison)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite_values(v, prefix, f"{path}.{k}")
+        return
+    arr = value if isinstance(value, np.ndarray) else None
+    if isinstance(value, (float, complex)) or (arr is not None and arr.dtype.kind in "fc"):
+        vals = np.asarray(value)
+        if vals.dtype.kind == "c" or not np.all(np.isfinite(vals)):
+            raise NIRFormatError(f"{prefix}: metadata '{path}' = {_shown(value)}; allowed: finite real numbers")
+
+
+def _check_burst_block(burst: Any, prefix: str) -> None:
+    """The apical node's burst generator: offset finite, slope > 0, stochastic a bool, seed 0..2^31-1, keep
+    factors beta and beta_d in [0, 1)."""
+    if not isinstance(burst, dict):
+        raise NIRFormatError(f"{prefix}: metadata '{KEY}.burst' is not a dict")
+    checks = {"offset": (float, lambda v: True, "finite"), "slope": (float, lambda v: v > 0, "> 0"),
+              "stochastic": (bool, lambda v: True, "true or false"),
+              "seed": (int, lambda v: 0 <= v <= 2**31 - 1, "0 to 2^31-1"),
+              "beta": (float, lambda v: 0 <= v < 1, "[0, 1)"), "beta_d": (float, lambda v: 0 <= v < 1, "[0, 1)")}
+    for key, (kind, ok, allowed) in checks.items():
+        value = burst.get(key)
+        numeric = kind is float and isinstance(value, (int, float)) and not isinstance(value, bool)
+        if value is None or not (numeric or (isinstance(value, kind) and not (kind is int and isinstance(value, bool)))):
+            raise NIRFormatError(f"{prefix}: metadata '{KEY}.burst.{key}' = {_shown(value)}; allowed: "
+                                 f"{kind.__name__} {allowed}")
+        if not ok(value):
+            raise NIRFormatError(f"{prefix}: metadata '{KEY}.burst.{key}' = {value!r}; allowed {allowed}")
+
+
+def _shown(value: Any) -> str:
+    text = " ".join(repr(value.tolist() if isinstance(value, np.ndarray) else value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_types(info: dict, schema: dict, prefix: str) -> None:

@@ -89,6 +89,8 @@ def _port(graph: nir.NIRGraph, prefix: str, name: str, kind: str, file) -> str:
 
 def _splice(edges: list[tuple[str, str]], port: str, file) -> list[tuple[str, str]]:
     """Remove node ``port`` by connecting each of its sources to each of its targets."""
+    if (port, port) in edges:
+        raise NIRFormatError(f"{where(file, port)}: an edge from this Input/Output node to itself")
     targets = [dst for src, dst in edges if src == port]
     out: list[tuple[str, str]] = []
     for src, dst in edges:

@@ -29,6 +29,8 @@ from neurolearn.ir.program import SEED_RANGE, ChipRule
 from neurolearn.nir.extension import normalize
 
 RULES: dict[str, type["LearningRule"]] = {}   # rule name (as stored in NIR) -> rule class
+RATE_FORM_RULES = ("burstprop", "backprop", "fa")   # what ``neurolearn train`` records for rate-form training:
+#                                                    known, without a learning-engine form (inference builds)
 
 
 @dataclass(frozen=True)
@@ -227,9 +229,23 @@ def rule_from_params(params: Mapping, where: str = "") -> LearningRule:
 def registered_rules(block: Mapping, file: str | None = None) -> dict[str, LearningRule]:
     """The rules of a NIR rules block (connection name -> entry) whose name is registered, validated:
     RuleError naming file, connection and parameter. Entries that are no rule (no ``"rule"`` key, such as
-    a training run's ``"task"``) and rules registered nowhere here (the rate-form training rules) are left
-    out; the compiler reports them."""
+    a training run's ``"task"``) and the rate-form training rules (:data:`RATE_FORM_RULES`, no learning-engine
+    form) are left out; the compiler reports them. Any other rule name (a typo such as "stpd") is refused, so
+    a misspelt rule never compiles silently into an inference build."""
     if not isinstance(block, Mapping):
         raise RuleError(f"{where(file) or 'graph'}: metadata 'rules' is not a dict")
-    return {key: rule_from_params(params, where(file, key)) for key, params in block.items()
-            if isinstance(params, Mapping) and isinstance(params.get("rule"), str) and params["rule"] in RULES}
+    rules = {}
+    for key, params in block.items():
+        if not isinstance(params, Mapping):
+            raise RuleError(f"{where(file, key)}: rules entry {_shown(params)} is not a dict")
+        if "rule" not in params:
+            continue
+        name = params["rule"]
+        if isinstance(name, str) and name in RATE_FORM_RULES:
+            continue
+        if not (isinstance(name, str) and name in RULES):
+            raise RuleError(f"{where(file, key, 'rule')} = {_shown(name)}: not a known rule; registered rules: "
+                            f"{', '.join(sorted(RULES))}; rate-form training rules (compiled for inference): "
+                            f"{', '.join(RATE_FORM_RULES)}")
+        rules[key] = rule_from_params(params, where(file, key))
+    return rules

@@ -10,15 +10,19 @@ import json
 from pathlib import Path
 
 from neurolearn.errors import InputError
+from neurolearn.atomic import check_output
+from neurolearn.ir.limits import MAX_COUNT, MAX_SEED, check_memory, whole_number
 from neurolearn.nets import FEEDBACK
 from neurolearn.train.catalog import HIDDEN, RATE_RULE_NAMES, SPIKING_TASKS, TASKS
 
 METRICS = "metrics.json"
 MODEL = "model.nir"
+MAX_THREADS = 1024
 
 
 def add_train_parser(subparsers) -> None:
     """Add the ``train`` subcommand to an argparse subparsers object."""
+
     p = subparsers.add_parser("train", help="train burstprop (rate or --spiking), backprop or feedback alignment")
     p.add_argument("--rule", choices=RATE_RULE_NAMES, required=True)
     p.add_argument("--task", choices=TASKS, required=True)
@@ -27,12 +31,12 @@ def add_train_parser(subparsers) -> None:
                         "(Kolen-Pollack); default learned")
     p.add_argument("--data", help="MNIST-format directory for --task fashion-mnist "
                                   "(default /usr/share/datasets/fashion-mnist)")
-    p.add_argument("--epochs", type=int, required=True)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=whole_number(1, MAX_COUNT), required=True)
+    p.add_argument("--seed", type=whole_number(0, MAX_SEED), default=0)
     p.add_argument("--hidden", help="hidden layer sizes, comma-separated (default: " +
                    "; ".join(f"{t} {','.join(map(str, h))}" for t, h in HIDDEN.items()) + ")")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 is fastest for small nets "
+    p.add_argument("--batch-size", type=whole_number(1, MAX_COUNT), default=32)
+    p.add_argument("--threads", type=whole_number(1, MAX_THREADS), help="torch CPU threads (default: torch's; 1 is fastest for small nets "
                                                "and on a busy machine)")
     p.add_argument("--spiking", action="store_true",
                    help="spiking form: two-compartment burst neurons and the spiking burstprop rule "
@@ -52,8 +56,9 @@ def _hidden(text: str | None):
         sizes = tuple(int(s) for s in text.split(","))
     except ValueError:
         sizes = ()
-    if not sizes or min(sizes) < 1:
-        raise InputError(f"--hidden {text!r}: give positive layer sizes separated by commas, e.g. 500,500")
+    if not sizes or min(sizes) < 1 or max(sizes) > MAX_COUNT:
+        raise InputError(f"--hidden {text!r}: give layer sizes 1 to {MAX_COUNT} separated by commas, e.g. 500,500")
+    check_memory(16.0 * sum(a * b for a, b in zip(sizes, sizes[1:])), f"--hidden {text}")  # W, Y, their gradients
     return sizes
 
 
@@ -64,6 +69,7 @@ def cmd_train(args) -> int:
 
     if args.on_chip and not args.spiking:
         raise InputError("--on-chip needs --spiking (the burst network learns on chip)")
+    check_output(args.output, "-o", directory=True)
     if args.spiking:
         return _train_spiking(args)
     if args.feedback is not None and args.rule != "burstprop":
@@ -75,8 +81,6 @@ def cmd_train(args) -> int:
         raise InputError(f"{out}: exists and is not a neurolearn run directory; choose another -o")
     hidden = _hidden(args.hidden)
     if args.threads is not None:
-        if args.threads < 1:
-            raise InputError(f"--threads {args.threads}; allowed >= 1")
         torch.set_num_threads(args.threads)
     task = load_task(args.task, args.data)
     rule = preset_rule(args.rule, args.task, feedback=args.feedback, n_hidden=None if hidden is None else len(hidden))

@@ -235,3 +235,12 @@ def test_two_factor_learning_build_from_nir_bit_exact_with_lava(tmp_path):
     ours = simulate_learning(plan, x)
     assert all((ours.synapses[n].weights[0, -1] != ours.synapses[n].weights[0, 0]).any() for n in rules)
     assert_same_bits(ours, simulate_learning_lava(plan, x), plan.learning)
+
+
+def test_rate_form_rule_names_are_the_training_rules():
+    """The rate-form rules the compiler knows (and compiles for inference) are exactly what `neurolearn train`
+    offers and records."""
+    from neurolearn.rules.plugin import RATE_FORM_RULES
+    from neurolearn.train.catalog import RATE_RULE_NAMES
+
+    assert RATE_FORM_RULES == RATE_RULE_NAMES and not set(RATE_FORM_RULES) & set(RULES)

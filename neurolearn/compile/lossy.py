@@ -1,0 +1,86 @@
+"""What a build loses, by kind, one line each: parameters that round to zero, saturate or are clipped.
+
+``neurolearn compile`` prints each line as a warning (report.md lists them too); ``--strict`` refuses the build
+(:class:`~neurolearn.errors.LossyBuildError`, exit 1, nothing written).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from neurolearn.errors import LossyBuildError
+from neurolearn.ir import plan as P
+from neurolearn.ir.burst_network import BurstNetwork
+from neurolearn.ir.network import Network
+
+DECAY_ONE = 4096   # Lava's 12-bit decays: keep (4096 - d) / 4096
+
+
+def _line(kind: str, items: list[tuple[str, int, str]]) -> str | None:
+    """'KIND: 12 weights (a 10, b 2), 1 threshold (lif)' from (what, count, where) items."""
+    by_what: dict[str, list[tuple[int, str]]] = {}
+    for what, count, where in items:
+        if count:
+            by_what.setdefault(what, []).append((count, where))
+    if not by_what:
+        return None
+    parts = []
+    for what, found in by_what.items():
+        total = sum(c for c, _ in found)
+        shown = ", ".join(f"{w} {c}" for c, w in found[:4]) + (", ..." if len(found) > 4 else "")
+        parts.append(f"{total} {what}{'s' if total != 1 else ''} ({shown})")
+    return f"{kind}: " + "; ".join(parts)
+
+
+def _wrap_items(plan: P.Plan) -> list[tuple[str, int, str]]:
+    """Connections whose worst-case input (every source spiking at once) leaves int32 (a_in << 6)."""
+    items = []
+    for c in plan.connections:
+        worst = int(np.abs(c.weights).sum(axis=1).max()) << (max(c.weight_exp, 0) + 6)
+        items.append(("connection whose worst-case input exceeds int32", int(worst >= 2**31), c.name))
+    return items
+
+
+def inference_losses(net: Network, plan: P.Plan) -> tuple[str, ...]:
+    """Loss lines of an inference build: weights, thresholds, biases and leaks that round to zero; connections
+    that may saturate (wrap) Lava's int32 input."""
+    zero = []
+    conns = {c.name: c for c in plan.connections}
+    for pr in net.projections:
+        c = conns.get(pr.name)
+        if c is not None:
+            zero.append(("weight", int(np.count_nonzero((pr.weight != 0) & (c.weights == 0))), pr.name))
+    layers = {layer.name: layer for layer in plan.layers}
+    for pop in net.populations:
+        layer = layers[pop.name]
+        if pop.threshold is not None and pop.threshold > 0 and layer.vth == 0:
+            zero.append(("threshold", 1, pop.name))
+        float_bias = (np.asarray(pop.bias) != 0) | (np.asarray(pop.input_bias) != 0)
+        zero.append(("bias", int(np.count_nonzero(float_bias & (layer.bias == 0))), pop.name))
+        if pop.beta < 1.0 and layer.dv == 0:
+            zero.append(("leak (dv)", 1, pop.name))
+    lines = [_line("rounded to zero", zero), _line("may saturate", _wrap_items(plan))]
+    return tuple(line for line in lines if line)
+
+
+def learning_losses(net: BurstNetwork, plan: P.Plan) -> tuple[str, ...]:
+    """Loss lines of a learning build: weights that round to zero, decays clipped to Lava's 12 bits or rounded
+    to no leak. (The burst-probability table tops out at 255/256 by design; report.md gives its error.)"""
+    zero, clipped = [], []
+    conns = {c.name: c for c in plan.connections}
+    for (src, dst), w in list(net.weights.items()):
+        c = conns.get(f"W:{src}->{dst}")
+        if c is not None:
+            zero.append(("weight", int(np.count_nonzero((np.asarray(w) != 0) & (c.weights == 0))), c.name))
+    for layer in net.layers:
+        for what, keep in (("beta", layer.params.beta), ("beta_d", layer.params.beta_d)):
+            d = int(round(DECAY_ONE * (1 - keep)))
+            clipped.append((f"decay {what}", int(d > DECAY_ONE - 1), layer.name))
+            zero.append((f"leak ({what})", int(keep < 1 and d == 0), layer.name))
+    lines = [_line("rounded to zero", zero), _line("clipped", clipped)]
+    return tuple(line for line in lines if line)
+
+
+def refuse_if_strict(lines: tuple[str, ...], strict: bool, file: str) -> None:
+    """With ``strict``, LossyBuildError naming ``file`` and every kind of loss."""
+    if strict and lines:
+        raise LossyBuildError(f"{file}: --strict: the build would lose precision: " + " | ".join(lines))

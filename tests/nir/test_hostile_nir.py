@@ -1,0 +1,201 @@
+"""Issue 12's crash, hang and silently-accepted classes, each as a file a hostile user could hand to
+``neurolearn compile``: every one ends in one error line (a NeurolearnError) within seconds, nothing written."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import nir
+import numpy as np
+import pytest
+
+from neurolearn.cli import main
+from neurolearn.errors import NIRFormatError
+from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
+from neurolearn.nir import hdf5_tree, read, write
+from neurolearn.nir.burst_encoding import to_nir
+from tests.fuzz_mutations import apply, write_seeds
+from tests.helpers import lif_graph
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def refused(path, capsys, *words, code=2):
+    """Compile ``path``: one 'error:' line containing ``words``, exit ``code``, no build, no temporaries."""
+    out = Path(path).with_name("build")
+    t0 = time.perf_counter()
+    got = main(["compile", str(path), "-o", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert got == code and len(err) == 1 and err[0].startswith("error: "), err
+    assert "internal error" not in err[0] and all(w in err[0] for w in words), err[0]
+    assert not out.exists() and not list(out.parent.glob(".build.*"))
+    assert time.perf_counter() - t0 < 20
+    return err[0]
+
+
+def edited(tmp_path, edit, graph=None):
+    path = tmp_path / "m.nir"
+    write(path, graph if graph is not None else lif_graph())
+    with h5py.File(path, "r+") as f:
+        edit(f)
+    return path
+
+
+def put(f, key, value):
+    del f[key]
+    f[key] = value
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda f: (f["node/nodes/lif"].__delitem__("type"), f["node/nodes/lif"].create_group("type")),
+     ["node 'lif'", "'type' is not text"]),
+    (lambda f: put(f, "node/nodes/lif/type", np.bytes_(b"\xff\xfeLIF")), ["not UTF-8"]),
+    (lambda f: (f["node/nodes"].__delitem__("fc"), f["node/nodes"].__setitem__("fc", np.ones(3))),
+     ["node 'fc'", "not an HDF5 group"]),
+    (lambda f: (f["node"].__delitem__("metadata"), f["node"].__setitem__("metadata", np.ones(2))),
+     ["'metadata'", "a dataset"]),
+    (lambda f: put(f, "node/nodes/fc/bias", "abc"), ["node 'fc'", "'bias'", "text"]),
+    (lambda f: put(f, "node/nodes/lif/tau", np.full(3, 0.01 + 1j)), ["'tau'", "complex"]),
+    (lambda f: put(f, "node/nodes/lif/tau", np.zeros(0)), ["'tau'", "empty array"]),
+    (lambda f: put(f, "node/nodes/input/shape", np.array([1e9])), ["would need", "of memory; limit"]),
+    (lambda f: put(f, "node/nodes/input/shape", np.array([-1])), ["'shape'", "positive integers"]),
+    (lambda f: put(f, "node/nodes/input/shape", np.array([np.inf])), ["'shape'", "positive integers"]),
+    (lambda f: put(f, "node/nodes/input/shape", "4"), ["'shape'", "positive integers"]),
+    (lambda f: put(f, "node/nodes/lif/v_threshold", np.full(3, -1.0)), ["'v_threshold'", "allowed > 0"]),
+    (lambda f: put(f, "node/nodes/lif/v_leak", np.full(3, 1e308)), ["'v_leak'", "magnitude <= 1e+12"]),
+    (lambda f: put(f, "node/nodes/fc/weight", np.full((3, 4), 1e-310)), ["'weight'", "underflow"]),
+    (lambda f: put(f, "node/metadata/neurolearn/dt", 5e-324), ["'dt' = 5e-324", "allowed 1e-09 to 1000"]),
+    (lambda f: put(f, "node/metadata/neurolearn/dt", np.nan), ["'neurolearn.dt' = nan"]),
+    (lambda f: put(f, "node/nodes/lif/tau", np.full(3, 1e-3)), ["'tau' = 0.001 s", "dt = 0.001 s"]),
+    (lambda f: put(f, "node/edges", np.array([["input", "fc"], ["fc", "ghost"]], dtype=h5py.string_dtype())),
+     ["'ghost'", "not a node"]),
+    (lambda f: f["node/metadata/neurolearn"].__setitem__("extra", np.nan), ["'neurolearn.extra' = nan", "finite"]),
+])
+def test_bad_files_are_refused_in_one_line(tmp_path, capsys, edit, words):
+    refused(edited(tmp_path, edit), capsys, *words)
+
+
+def test_huge_input_is_refused_before_allocating(tmp_path, capsys):
+    g = lif_graph(weight=np.ones((3, 4)))
+    g.nodes["input"] = nir.Input(np.array([1_000_000]))
+    g.nodes["fc"] = nir.Affine(weight=np.ones((3, 1)), bias=np.zeros(3))
+    nir.write(str(tmp_path / "m.nir"), g)
+    refused(tmp_path / "m.nir", capsys, "1000000 neurons", "would need 29.1 TiB of memory; limit")  # not allocated
+
+
+def test_nested_graph_edge_to_missing_node(tmp_path, capsys):
+    seeds = write_seeds(tmp_path / "seeds")
+    nested = next(p for p in seeds if p.stem == "nested")
+    with h5py.File(nested, "r+") as f:
+        put(f, "node/nodes/sub/edges", np.array([["input", "lif"], ["lif", "nowhere"]], dtype=h5py.string_dtype()))
+    refused(nested, capsys, "'sub.nowhere'")
+
+
+@pytest.mark.parametrize("depth", [33, 1000])
+def test_deep_nesting_is_refused_fast(tmp_path, capsys, depth):
+    seed = write_seeds(tmp_path / "seeds")[0]
+    apply(seed, tmp_path / "deep.nir", [("nest", depth)])
+    refused(tmp_path / "deep.nir", capsys, "nest deeper than")
+
+
+def test_byte_flips_and_truncations_never_crash(tmp_path, capsys):
+    """HDF5's own errors (bad object header, bad symbol table node signature, ...) come back as one line."""
+    seed = write_seeds(tmp_path / "seeds")[0]
+    size = seed.stat().st_size
+    for i, op in enumerate([("flip", k / 23, k % 8) for k in range(23)] + [("truncate", k / 7) for k in range(7)]):
+        path = tmp_path / f"f{i}.nir"
+        apply(seed, path, [op])
+        out = tmp_path / f"b{i}"
+        code = main(["compile", str(path), "-o", str(out)])
+        err = capsys.readouterr().err
+        assert "internal error" not in err and "Traceback" not in err, (op, err)
+        assert code == 0 or (code == 2 and not out.exists()), (op, size, err)
+
+
+# ---- burst networks -----------------------------------------------------------------------------------------------
+def burst_graph(rules=None, **params):
+    p = BurstParams(beta=0.8, beta_d=0.8, burst_offset=0.5)._replace(**params)
+    rng = np.random.default_rng(0)
+    return to_nir(BurstNetwork(
+        dt=1e-3, input_size=4, layers=(BurstLayer("h", 3, p, 1), BurstLayer("o", 2, p, 2)),
+        weights={("input", "h"): rng.uniform(0, 0.8, (3, 4)), ("h", "o"): rng.uniform(0, 0.8, (2, 3))},
+        feedback={("o", "h"): rng.normal(0, 1, (3, 2))},
+        rules={"W:input->h": {"rule": "stdp"}} if rules is None else rules))
+
+
+def test_burst_network_compiles(tmp_path):
+    write(tmp_path / "m.nir", burst_graph())
+    assert main(["compile", str(tmp_path / "m.nir"), "-o", str(tmp_path / "b")]) == 0
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda f: f["node/nodes"].copy(f["node/nodes/W:h->o"], "W:spare"), ["'W:spare'", "0 incoming edges"]),
+    (lambda f: f["node/nodes/h.apical/metadata/neurolearn"].__delitem__("burst"), ["no metadata 'burst'"]),
+    (lambda f: put(f, "node/nodes/h.apical/metadata/neurolearn/burst/offset", np.nan), ["burst.offset' = nan"]),
+    (lambda f: put(f, "node/nodes/h.apical/metadata/neurolearn/burst/slope", -1.0), ["burst.slope' = -1.0"]),
+    (lambda f: put(f, "node/nodes/h.soma/v_threshold", np.zeros(3)), ["'v_threshold'", "> 0"]),
+    (lambda f: put(f, "node/edges", np.array(
+        [[a.decode(), "h.soma" if b == b"o.soma" and a == b"W:h->o" else b.decode()] for a, b in f["node/edges"][()]]
+        + [["h.soma", "W:h->o"]][:0], dtype=h5py.string_dtype())), ["'W:h->o'"]),
+])
+def test_bad_burst_networks_are_refused(tmp_path, capsys, edit, words):
+    refused(edited(tmp_path, edit, burst_graph()), capsys, *words)
+
+
+def test_event_weights_in_a_cycle_are_refused(tmp_path, capsys):
+    """A chain input -> h -> o -> h loops forever unless refused."""
+    g = burst_graph()
+    g.nodes["W:o->h"] = nir.Linear(weight=np.ones((3, 2)), metadata={"neurolearn": {"carries": "events"}})
+    g.edges += [("o.soma", "W:o->h"), ("W:o->h", "h.soma")]
+    write(tmp_path / "m.nir", g)
+    refused(tmp_path / "m.nir", capsys, "cycle")
+
+
+def test_misspelt_rule_is_refused_not_compiled_for_inference(tmp_path, capsys):
+    write(tmp_path / "m.nir", burst_graph(rules={"W:input->h": {"rule": "stpd"}}))
+    refused(tmp_path / "m.nir", capsys, "'stpd': not a known rule", "registered rules:", "burstprop, backprop, fa")
+    g = lif_graph(dt=1e-3)
+    g.metadata["neurolearn"]["rules"] = {"fc": {"rule": "stpd"}}
+    write(tmp_path / "m.nir", g)
+    refused(tmp_path / "m.nir", capsys, "'stpd': not a known rule")
+
+
+@pytest.mark.parametrize("rule", ["burstprop", "backprop", "fa"])
+def test_rate_form_rules_compile_for_inference(tmp_path, capsys, rule):
+    write(tmp_path / "m.nir", burst_graph(rules={"W:input->h": {"rule": rule, "lr": 0.1}, "task": {"name": "xor"}}))
+    assert main(["compile", str(tmp_path / "m.nir"), "-o", str(tmp_path / "b")]) == 0
+    assert f"learning rule '{rule}'" in (tmp_path / "b" / "report.md").read_text()
+
+
+# ---- hangs and Ctrl-C ---------------------------------------------------------------------------------------------
+def test_a_read_that_hangs_is_stopped(tmp_path):
+    """The reader process blocks forever opening a FIFO, as libhdf5 spins on some corrupt files: the read is
+    refused after its time limit and the next read works."""
+    fifo = tmp_path / "pipe.nir"
+    os.mkfifo(fifo)
+    t0 = time.perf_counter()
+    with pytest.raises(NIRFormatError, match=r"pipe.nir: reading the HDF5 data took longer than 1 s"):
+        hdf5_tree.read_tree(str(fifo), timeout=1.0)
+    assert time.perf_counter() - t0 < 15
+    write(tmp_path / "ok.nir", lif_graph(dt=1e-3))
+    assert read(tmp_path / "ok.nir").nodes["lif"].tau.size == 3
+
+
+def test_ctrl_c_stops_a_hanging_read(tmp_path):
+    fifo = tmp_path / "pipe.nir"
+    os.mkfifo(fifo)
+    code = f"from neurolearn.nir.hdf5_tree import read_tree\nread_tree({str(fifo)!r}, timeout=300)"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert "KeyboardInterrupt" in err
+
+
+def test_a_fifo_is_not_a_nir_file(tmp_path, capsys):
+    os.mkfifo(tmp_path / "pipe.nir")
+    refused(tmp_path / "pipe.nir", capsys, "not a regular file")
