@@ -44,9 +44,9 @@ def _load_input(args, n_in: int) -> np.ndarray:
 
 
 def _progress(desc):
-    from tqdm import tqdm
+    from neurolearn.progress import progress_bar
 
-    return lambda it: tqdm(it, desc=desc, leave=False, disable=None)
+    return lambda it: progress_bar(it, desc, unit="samples", every=10, min_seconds=30)
 
 
 def _target(args):
