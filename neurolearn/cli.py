@@ -1,4 +1,4 @@
-"""The ``neurolearn`` command: train | compile | simulate | verify | fit | deploy | demo.
+"""The ``neurolearn`` command: train | sweep | compile | simulate | verify | fit | deploy | demo.
 
 Errors print as one line (``error: ...``) with a non-zero exit; ``--debug`` shows the traceback.
 """
@@ -253,8 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     from neurolearn.train.cli import add_train_parser
+    from neurolearn.train.sweep import add_sweep_parser
 
     add_train_parser(sub)
+    add_sweep_parser(sub)
 
     p = sub.add_parser("compile", help="NIR file -> build directory (plan.json, report.md)")
     p.add_argument("model", help=".nir file")
