@@ -185,15 +185,16 @@ def execute_run(run, run_fn: Callable = train_run, progress: bool = False) -> di
     """Run ``run_fn(run, progress)`` with ``run.threads`` torch and numba threads and denormals flushed; the
     record: the run, its metrics or its error (``Type: message``, with the traceback), where and how long.
     The thread settings are restored afterwards (the serial engine runs in the caller's process)."""
-    import numba
     import numpy as np
     import torch
 
+    from neurolearn.sims.threads import set_kernel_threads
+
     record = {"key": run.key, "run": asdict(run), "host": socket.gethostname(), "pid": os.getpid()}
-    threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
+    threads = torch.get_num_threads()
     np.finfo(np.float32), np.finfo(np.float64)   # cached before flushing, which would make numpy warn
     torch.set_num_threads(run.threads)
-    numba.set_num_threads(min(run.threads, numba.config.NUMBA_NUM_THREADS))
+    numba_threads = set_kernel_threads(run.threads)
     torch.set_flush_denormal(True)   # saturated sigmoids otherwise slow some runs by denormal arithmetic
     start = time.perf_counter()
     try:
@@ -203,7 +204,7 @@ def execute_run(run, run_fn: Callable = train_run, progress: bool = False) -> di
         record["traceback"] = traceback.format_exc()
     finally:
         torch.set_num_threads(threads)
-        numba.set_num_threads(numba_threads)
+        set_kernel_threads(numba_threads)
         torch.set_flush_denormal(False)
     record["run_seconds"] = time.perf_counter() - start
     return record
