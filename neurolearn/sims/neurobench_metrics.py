@@ -63,7 +63,7 @@ class WorkloadMetrics:
     effective_acs: float
     effective_macs: float
     dense_sops: float
-    membrane_updates: float
+    membrane_updates: float | None            # None: voltages not recorded (a learning run's events only)
     synaptic_operations_by_connection: dict   # name -> (effective ops, dense ops) per sample
 
 
@@ -142,12 +142,15 @@ def _workload(res: SimResult, inputs: np.ndarray, steps: int, edges, spiking: di
         return window(name, "bursts" if carries == "bursts" else "spikes") != 0
 
     by_layer, active_total, total = {}, 0, 0
-    updates = 0
+    with_v = all(rec.v is not None for rec in res.layers.values())
+    updates = 0 if with_v else None
     for name in res.layers:
         act = activity(name)
         by_layer[name] = 1.0 - np.count_nonzero(act) / act.size
         active_total += np.count_nonzero(act)
         total += act.size
+        if not with_v:
+            continue
         v, s = window(name, "v"), window(name, "spikes") != 0
         changed = v[:, 1:] != v[:, :-1]
         if spiking[name]:
@@ -172,7 +175,7 @@ def _workload(res: SimResult, inputs: np.ndarray, steps: int, edges, spiking: di
         acs, macs = (acs + ops, macs) if events else (acs, macs + ops)
         dense += full
     return WorkloadMetrics(batch, steps, 1.0 - active_total / total if total else 0.0, by_layer, acs / batch,
-                           macs / batch, dense / batch, updates / batch, by_conn)
+                           macs / batch, dense / batch, None if updates is None else updates / batch, by_conn)
 
 
 def fixed_workload_metrics(plan, spikes: np.ndarray, simulate=None) -> tuple[WorkloadMetrics, SimResult]:
@@ -202,6 +205,23 @@ def float_workload_metrics(network, spikes: np.ndarray) -> tuple[WorkloadMetrics
     return _workload(res, spikes, spikes.shape[1], edges, spiking, {}), res
 
 
+def epoch_workload_metrics(plan, run, inputs: np.ndarray) -> WorkloadMetrics:
+    """Workload metrics of a learning run (:class:`~neurolearn.sims.epochs.EpochRun`: events and bursts of one
+    long input ``inputs`` (steps, n_in)), over the steps every layer answered; membrane updates are None (a
+    learning run records no voltages)."""
+    from neurolearn.sims.result import LayerRecord
+
+    delays = plan.depths()
+    steps = inputs.shape[0] - max(delays.values())
+    if steps < 1:
+        raise InputError(f"neurobench metrics: {inputs.shape[0]} steps; needs more than the deepest delay")
+    res = SimResult("learning", {n: LayerRecord(spikes=s[None], bursts=run.bursts[n][None])
+                                 for n, s in run.spikes.items()}, delays)
+    edges = [_Edge(c.name, c.source, c.weights, c.recurrent, c.carries, c.input_range) for c in plan.connections]
+    spiking = {layer.name: layer.spiking for layer in plan.layers}
+    return _workload(res, inputs[None], steps, edges, spiking, delays)
+
+
 def format_neurobench(static: StaticMetrics, workload: WorkloadMetrics | None = None) -> str:
     """The metrics as a short report (NeuroBench's names)."""
     lines = ["NeuroBench metrics",
@@ -216,5 +236,6 @@ def format_neurobench(static: StaticMetrics, workload: WorkloadMetrics | None = 
                   + ", ".join(f"{k} {v:.4f}" for k, v in w.activation_sparsity_by_layer.items()) + ")",
                   f"  synaptic operations   effective ACs {w.effective_acs:.1f}, effective MACs {w.effective_macs:.1f}, "
                   f"dense {w.dense_sops:.1f}",
-                  f"  membrane updates      {w.membrane_updates:.1f}"]
+                  "  membrane updates      " + ("n/a (voltages not recorded)" if w.membrane_updates is None
+                                                 else f"{w.membrane_updates:.1f}")]
     return "\n".join(lines)

@@ -45,12 +45,39 @@ def test_hand_computed_on_a_tiny_plan():
     assert "footprint             33 bytes" in text and "effective ACs 4.0" in text
 
 
-def test_workload_refuses_a_run_without_voltages():
+def test_learning_run_events_give_the_same_workload_without_membrane_updates():
+    from neurolearn.sims.epochs import EpochRun
+    from neurolearn.sims.neurobench_metrics import epoch_workload_metrics
+
+    plan = tiny_plan()
+    x = (np.random.default_rng(3).random((1, 40, 2)) < 0.4).astype(np.uint8)
+    full, res = fixed_workload_metrics(plan, x)
+    run = EpochRun("fixed", {n: r.spikes[0] for n, r in res.layers.items()},
+                   {n: np.zeros_like(r.spikes[0]) for n, r in res.layers.items()}, {})
+    padded = np.concatenate([x[0], np.zeros((2, 2), np.uint8)])
+    events = epoch_workload_metrics(plan, run, padded)
+    assert events.membrane_updates is None and full.membrane_updates > 0
+    assert (events.activation_sparsity_by_layer, events.synaptic_operations_by_connection, events.steps) == \
+        (full.activation_sparsity_by_layer, full.synaptic_operations_by_connection, 40)
+    assert "membrane updates      n/a" in format_neurobench(plan_static_metrics(plan), events)
+    with pytest.raises(InputError, match="2 steps; needs more than the deepest delay"):
+        epoch_workload_metrics(plan, run, padded[:2])
+
+
+def test_without_voltages_no_membrane_updates_and_no_readout_activity():
+    from dataclasses import replace
+
     from neurolearn.sims.fixed import simulate_fixed
 
-    with pytest.raises(InputError, match="layer 'a' has no recorded v"):
-        fixed_workload_metrics(tiny_plan(), np.ones((3, 2), np.uint8),
-                               lambda p, x: simulate_fixed(p, x, record_uv=False))
+    def no_uv(p, x):
+        return simulate_fixed(p, x, record_uv=False)
+
+    w, _ = fixed_workload_metrics(tiny_plan(), np.ones((3, 2), np.uint8), no_uv)
+    assert w.membrane_updates is None and w.effective_acs > 0
+    plan = tiny_plan()
+    readout = replace(plan, layers=(plan.layers[0], replace(plan.layers[1], spiking=False)))
+    with pytest.raises(InputError, match="layer 'b' has no recorded v"):    # a readout's activity is its voltage
+        fixed_workload_metrics(readout, np.ones((3, 2), np.uint8), no_uv)
 
 
 def snntorch_net():
