@@ -45,7 +45,8 @@ def add_train_parser(subparsers) -> None:
     p.set_defaults(func=cmd_train)
 
 
-def _hidden(text: str | None):
+def parse_hidden_sizes(text: str | None):
+    """``--hidden 500,500`` as (500, 500); None stays None."""
     if text is None:
         return None
     try:
@@ -73,7 +74,7 @@ def cmd_train(args) -> int:
     out = Path(args.output)
     if out.exists() and not (out / METRICS).is_file():
         raise InputError(f"{out}: exists and is not a neurolearn run directory; choose another -o")
-    hidden = _hidden(args.hidden)
+    hidden = parse_hidden_sizes(args.hidden)
     if args.threads is not None:
         if args.threads < 1:
             raise InputError(f"--threads {args.threads}; allowed >= 1")

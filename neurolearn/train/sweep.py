@@ -370,16 +370,6 @@ def sweep_table(records: list) -> str:
 
 # ---- the command -------------------------------------------------------------------------------------------
 
-def _sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(s) for s in text.split(","))
-    except ValueError:
-        sizes = ()
-    if not sizes or min(sizes) < 1:
-        raise InputError(f"--hidden {text!r}: give positive layer sizes separated by commas, e.g. 500,500")
-    return sizes
-
-
 def add_sweep_parser(subparsers) -> None:
     """Add the ``sweep`` subcommand to an argparse subparsers object."""
     p = subparsers.add_parser("sweep", help="a grid of training runs (tasks x rules x seeds x sizes) on Ray or serially")
@@ -407,7 +397,9 @@ def cmd_sweep(args) -> int:
         raise InputError(f"--seeds {args.seeds}; allowed >= 1")
     if args.address and args.engine == "serial":
         raise InputError("--address needs --engine ray (or auto)")
-    hidden = [_sizes(h) for h in args.hidden] if args.hidden else [None]
+    from neurolearn.train.cli import parse_hidden_sizes
+
+    hidden = [parse_hidden_sizes(h) for h in args.hidden] if args.hidden else [None]
     runs = sweep_grid(args.tasks, args.rules, args.seeds, args.epochs, hidden, threads=args.threads)
     if args.data is not None:
         from dataclasses import replace
