@@ -232,6 +232,7 @@ def _ray(todo, run_fn, progress, address):
 
     ray = ray_module()
     started = not ray.is_initialized()
+    address = address or os.environ.get("RAY_ADDRESS")   # Ray's own way to name a cluster
     if started:
         ray.init(address=address, num_cpus=None if address else os.cpu_count(), include_dashboard=False,
                  logging_level=logging.WARNING, log_to_driver=progress)
