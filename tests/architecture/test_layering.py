@@ -21,6 +21,8 @@ HEAVY = {
     "snntorch": {"nir/export.py", "nir/to_torch.py", "train", "demo"},
     "lava": {"lava"},
     "numba": {"dynamics", "sims"},
+    "ray": {"train/sweep.py"},      # optional (neurolearn[sweep]), loaded when a sweep runs on Ray
+    "neurobench": set(),            # the tests check neurolearn's metrics against it; the package never needs it
 }
 
 
