@@ -1,4 +1,4 @@
-"""The ``neurolearn`` command: train | compile | simulate | verify | fit | deploy | demo.
+"""The ``neurolearn`` command: train | sweep | compile | simulate | verify | metrics | fit | deploy | demo.
 
 Errors print as one line (``error: ...``) with a non-zero exit; ``--debug`` shows the traceback.
 """
@@ -74,9 +74,9 @@ def _load_input(args, plan) -> np.ndarray:
 
 
 def _progress(desc):
-    from tqdm import tqdm
+    from neurolearn.progress import progress_bar
 
-    return lambda it: tqdm(it, desc=desc, leave=False, disable=None)
+    return lambda it: progress_bar(it, desc, unit="samples", every=10, min_seconds=30)
 
 
 def _target(args):
@@ -266,7 +266,9 @@ def cmd_verify(args) -> int:
                 raise InputError(f"{target}: a learning build; verify it with 'neurolearn verify {target} --learning'")
         spikes = _load_input(args, build.plan)
         rows = run_ladder(build, spikes, progress=_progress("lava samples"))
+        section = _neurobench_section(build, spikes)[0]
     print(format_table(rows))
+    print("\n" + section)
     bad = [r for r in rows if not r.ok]
     print(f"\n{len(bad)} mismatching row(s)" if bad else "\nall layers match (0 mismatches)")
     return 1 if bad else 0
@@ -275,6 +277,51 @@ def cmd_verify(args) -> int:
 def _print_warnings(lines) -> None:
     for line in lines:
         print(f"warning: {line}", file=sys.stderr)
+
+
+def _neurobench_section(build, spikes, backend: str = "fixed"):
+    """NeuroBench's static and workload metrics of ``build`` on ``spikes`` (the fixed-point simulation), and
+    the simulation."""
+    from neurolearn.sims.neurobench_metrics import fixed_workload_metrics, format_neurobench, plan_static_metrics
+
+    workload, res = fixed_workload_metrics(build.plan, spikes, lambda plan, x: _simulate(backend, build, x))
+    return format_neurobench(plan_static_metrics(build.plan), workload), res
+
+
+def cmd_metrics(args) -> int:
+    from neurolearn.compile.build import load_build
+    from neurolearn.ir.features import choose_backend
+
+    build = load_build(args.build)
+    backend = choose_backend("fixed", build.plan.features())
+    labels = None
+    if args.task is not None:
+        if args.input is not None:
+            raise InputError("give --input or --task, not both")
+        from neurolearn.demo import MAX_RATE, STEPS
+        from neurolearn.train.datasets import digits
+        from neurolearn.train.encoders import poisson_spikes
+
+        if build.plan.input_size != 64:
+            raise InputError(f"{build.path}: --task digits needs 64 inputs (8x8 pixels); the plan has "
+                             f"{build.plan.input_size}")
+        _, _, x_te, labels = digits(seed=0)
+        n = len(x_te) if args.samples is None else args.samples
+        if not 1 <= n <= len(x_te):
+            raise InputError(f"--samples {n}; allowed 1..{len(x_te)} (the digits test set)")
+        spikes = poisson_spikes(x_te[:n] * MAX_RATE, args.steps or STEPS, seed=args.seed)
+        labels = labels[:n]
+    else:
+        spikes = _load_input(args, build.plan)
+    text, res = _neurobench_section(build, spikes, backend)
+    print(f"{build.path}: {spikes.shape[0]} sample(s) x {spikes.shape[1]} steps, {backend} simulation")
+    print(text)
+    if labels is not None:
+        out = build.plan.outputs[0]
+        d = res.delays.get(out, 0)
+        counts = res.layers[out].spikes[:, d:d + spikes.shape[1]].sum(1)
+        print(f"  classification accuracy {float((counts.argmax(1) == labels).mean()):.4f} (most events of '{out}')")
+    return 0
 
 
 def cmd_demo(args) -> int:
@@ -306,8 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     from neurolearn.train.cli import add_train_parser
+    from neurolearn.train.sweep import add_sweep_parser
 
     add_train_parser(sub)
+    add_sweep_parser(sub)
 
     p = sub.add_parser("compile", help="NIR file -> build directory (plan.json, report.md)")
     p.add_argument("model", help=".nir file")
@@ -352,6 +401,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --learning: only the first N epochs of the schedule")
     _add_input_args(p, "steps to run (default 100 for random input)")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("metrics", help="NeuroBench's metrics of a build: footprint, sparsity, synaptic operations")
+    p.add_argument("build", help="build directory")
+    p.add_argument("--task", choices=("digits",), help="the digits test set, Poisson-coded as in the demo")
+    p.add_argument("--samples", type=whole_number(1, MAX_COUNT),
+                   help="with --task: the first N test samples (default all)")
+    _add_input_args(p, "steps per sample (default 100 for random input; with --task the demo's 25)")
+    p.set_defaults(func=cmd_metrics)
 
     p = sub.add_parser("demo", help="train a small digits network, compile it, run every backend, verify")
     p.add_argument("-o", "--output", default="demo-out", help="directory for the model and build")

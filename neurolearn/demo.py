@@ -50,8 +50,8 @@ def train_demo_model(x_tr, y_tr, epochs: int, seed: int, progress=True):
     """A new :func:`build_model` trained by surrogate-gradient BPTT on spike counts (cross-entropy of the
     count logits). Deterministic given ``seed`` (initial weights, input spikes and batch order)."""
     import torch
-    from tqdm import tqdm
 
+    from neurolearn.progress import progress_bar
     from neurolearn.train.encoders import poisson_spikes
 
     torch.manual_seed(seed)
@@ -60,7 +60,7 @@ def train_demo_model(x_tr, y_tr, epochs: int, seed: int, progress=True):
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     rng = np.random.default_rng(seed)
-    bar = tqdm(range(epochs), desc="train (snntorch)", disable=None if progress else True)
+    bar = progress_bar(range(epochs), "train (snntorch)", unit="epochs", enabled=progress)
     for epoch in bar:
         order = rng.permutation(len(x_tr))
         spikes = poisson_spikes(x_tr * MAX_RATE, STEPS, seed=seed * 1000 + epoch)

@@ -72,7 +72,7 @@ def simulate_lava(plan: Plan, spikes: np.ndarray, record_uv: bool = True, progre
 
 def run_lava(plan: Plan, schedule: Schedule, progress: bool = False) -> EpochRun:
     """The whole schedule in Lava (fixed_pt): one graph, run epoch by epoch, weights read after each."""
-    from tqdm import tqdm
+    from neurolearn.progress import progress_bar
 
     lava = require_lava()
     graph = lava_learning_graph(plan, schedule.spikes)
@@ -87,7 +87,7 @@ def run_lava(plan: Plan, schedule: Schedule, progress: bool = False) -> EpochRun
     weights = {name: [] for name in plan.learning}
     done, started = 0, None
     try:
-        for end in tqdm(schedule.epoch_ends, desc="Lava (fixed_pt)", disable=not progress):
+        for end in progress_bar(schedule.epoch_ends, "Lava (fixed_pt)", unit="epochs", enabled=progress):
             anchor.run(condition=lava["RunSteps"](num_steps=end + 1 - done), run_cfg=cfg)
             if started is None:
                 started, first = time.perf_counter(), end + 1

@@ -49,7 +49,8 @@ def add_train_parser(subparsers) -> None:
     p.set_defaults(func=cmd_train)
 
 
-def _hidden(text: str | None):
+def parse_hidden_sizes(text: str | None):
+    """``--hidden 500,500`` as (500, 500); None stays None."""
     if text is None:
         return None
     try:
@@ -79,7 +80,7 @@ def cmd_train(args) -> int:
     out = Path(args.output)
     if out.exists() and not (out / METRICS).is_file():
         raise InputError(f"{out}: exists and is not a neurolearn run directory; choose another -o")
-    hidden = _hidden(args.hidden)
+    hidden = parse_hidden_sizes(args.hidden)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     task = load_task(args.task, args.data)
@@ -222,11 +223,19 @@ def _train_onchip(args, out: Path) -> int:
         (tmp / METRICS).write_text(json.dumps(metrics, indent=1))
         onchip.plot_onchip(metrics, tmp / "onchip.png")
     fx, fl = metrics["fixed"], metrics["float"]
+    print(_onchip_neurobench(compiled.plan, fixed, schedule))
     print(f"on-chip burstprop XOR, seed {args.seed}, {args.epochs} epochs ({schedule.steps} steps): fixed point "
           f"{'solved' if fx['xor_solved'] else 'NOT solved'} {[round(r, 3) for r in fx['eval_rates']]}, float twin "
           f"{'solved' if fl['xor_solved'] else 'NOT solved'} {[round(r, 3) for r in fl['eval_rates']]} (output "
           f"events/step for 00 10 01 11); wrote {out}/{{{MODEL}, build, {METRICS}, onchip.png}}")
     return 0
+
+
+def _onchip_neurobench(plan, run, schedule) -> str:
+    """NeuroBench's metrics of an on-chip run: the learning build's integers, the events of its whole schedule."""
+    from neurolearn.sims.neurobench_metrics import epoch_workload_metrics, format_neurobench, plan_static_metrics
+
+    return format_neurobench(plan_static_metrics(plan), epoch_workload_metrics(plan, run, schedule.spikes))
 
 
 def _spiking_plots(metrics: dict, directory: Path) -> list[str]:

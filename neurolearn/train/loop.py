@@ -133,7 +133,7 @@ def train(rule: Rule, task: Task, *, epochs: int, seed: int, hidden: Sequence[in
     seconds spent on training updates, the mean burst probability per hidden layer (burstprop) and
     the W-Y angles (layers with their own Y). Raises TrainingError on NaN/inf, naming epoch and layer.
     """
-    from tqdm import tqdm
+    from neurolearn.progress import progress_bar
 
     if epochs < 1 or batch_size < 1:
         raise InputError(f"epochs = {epochs}, batch_size = {batch_size}; both must be >= 1")
@@ -157,8 +157,7 @@ def train(rule: Rule, task: Task, *, epochs: int, seed: int, hidden: Sequence[in
     history = [record(0)]
     with torch.no_grad():
         before = net(x_te).tolist() if task.name == "xor" else None
-    bar = tqdm(range(1, epochs + 1), desc=f"{rule.name} {task.name} seed {seed}", leave=False,
-               disable=None if progress else True)
+    bar = progress_bar(range(1, epochs + 1), f"{rule.name} {task.name} seed {seed}", unit="epochs", enabled=progress)
     for epoch in bar:
         order = torch.from_numpy(rng.permutation(len(x_tr)))
         loss, correct, burst = torch.zeros(()), torch.zeros((), dtype=torch.long), None

@@ -156,7 +156,7 @@ def train_spiking(task: SpikingTask, cfg: SpikingConfig, rule: BurstpropSpiking,
     """Train with the spiking burstprop rule; evaluate on the test set every ``eval_every`` epochs (0: only
     after the last). Each epoch's history also holds the training presentations' predicted rates
     (``train_rates``, per sample in presentation order) when the training set is at most one batch."""
-    from tqdm import tqdm
+    from neurolearn.progress import progress_bar
 
     net = BurstNet(task.n_in, task.classes, cfg, seed)
     states = tuple(_torch_state(rule.init_state(n_pre, n_post))
@@ -165,7 +165,7 @@ def train_spiking(task: SpikingTask, cfg: SpikingConfig, rule: BurstpropSpiking,
     order_rng = np.random.default_rng(seed)
     onehot = np.eye(task.classes)[task.y_train] if task.classes > 1 else task.y_train[:, None].astype(float)
     history = []
-    bar = tqdm(range(epochs), desc=f"spiking burstprop on {task.name}", disable=None if progress else True)
+    bar = progress_bar(range(epochs), f"spiking burstprop on {task.name}", unit="epochs", enabled=progress)
     for epoch in bar:
         order = order_rng.permutation(len(task.x_train))
         p_sum = np.zeros(2)

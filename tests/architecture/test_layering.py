@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2] / "neurolearn"
 
 # Stages in the order of DESIGN.md section 2: a module may import its own stage and the ones above it.
-STAGES = ["errors", "atomic", "ir", "dynamics", "nir", "rules", "compile", "sims", "lava", "hardware", "nets",
+STAGES = ["errors", "atomic", "progress", "ir", "dynamics", "nir", "rules", "compile", "sims", "lava", "hardware", "nets",
           "train", "verify", "demo", "cli", "__main__"]
 TOP = {"verify", "demo", "cli", "__main__"}   # the command and its orchestrators: one tier
 # Third-party stacks and the stages (or single modules) allowed to import them.
@@ -21,6 +21,8 @@ HEAVY = {
     "snntorch": {"nir/export.py", "nir/to_torch.py", "train", "demo"},
     "lava": {"lava"},
     "numba": {"dynamics", "sims"},
+    "ray": {"train/sweep.py"},      # optional (neurolearn[sweep]), loaded when a sweep runs on Ray
+    "neurobench": set(),            # the tests check neurolearn's metrics against it; the package never needs it
 }
 
 

@@ -67,6 +67,7 @@ def test_verify_build_passes_with_zero_mismatches(build, capsys):
     out = capsys.readouterr().out
     assert "fixed vs lava" in out and "snntorch vs float" in out and "MISMATCH" not in out
     assert "all layers match (0 mismatches)" in out
+    assert "NeuroBench metrics" in out and "per sample (2 samples x 30 steps)" in out   # verify's section
 
 
 @pytest.mark.lava

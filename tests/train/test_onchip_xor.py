@@ -39,6 +39,8 @@ def test_train_on_chip_build_reload_and_verify(tmp_path, capsys):
                  "--seed", "4", "-o", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["fixed"]["epoch_rates"]) == 2 and (out / "onchip.png").stat().st_size > 0
+    printed = capsys.readouterr().out   # train's NeuroBench section: the build's integers, the run's events
+    assert "NeuroBench metrics" in printed and "membrane updates      n/a (voltages not recorded)" in printed
     build = load_build(out / "build")
     schedule = Schedule.load(out / "build" / SCHEDULE)
     compiled, schedule0, _ = compile_xor(4, OnChipConfig(epochs=2))
