@@ -6,6 +6,7 @@ A mutation is data (a tuple naming its kind and arguments), so a failing case pr
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import shutil
@@ -386,7 +387,7 @@ def mutate_plan(plan: dict, ops: list[tuple]):
                 walk(v, trail + (k,))
         walk(doc, ())
         if how == "root":
-            doc = PLAN_VALUES[vi]
+            doc = copy.deepcopy(PLAN_VALUES[vi])   # a fresh object: later ops must not nest it in itself
             continue
         if not leaves:
             continue
@@ -397,7 +398,7 @@ def mutate_plan(plan: dict, ops: list[tuple]):
         if how == "delete":
             del parent[path[-1]]
         else:
-            parent[path[-1]] = PLAN_VALUES[vi]
+            parent[path[-1]] = copy.deepcopy(PLAN_VALUES[vi])
     return doc
 
 
