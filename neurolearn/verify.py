@@ -128,8 +128,9 @@ def run_ladder(build, spikes: np.ndarray, progress=None, lava: bool = True) -> l
         if pop.name not in rec or "out" not in rec[pop.name]:
             continue
         r = rec[pop.name]
-        s = r["out"].transpose(0, 1).numpy()
-        v = r["mem"].transpose(0, 1).numpy() if "mem" in r else None
+        flat = (spikes.shape[0], spikes.shape[1], pop.size)   # maps (C, H, W) as the layer's C-order neurons
+        s = r["out"].transpose(0, 1).numpy().reshape(flat)
+        v = r["mem"].transpose(0, 1).numpy().reshape(flat) if "mem" in r else None
         if pop.spiking:
             rows += compare_float(flt, s.astype(np.uint8), v, pop.name, pop.threshold, "snntorch vs float")
         else:  # non-spiking nodes output their voltage

@@ -13,6 +13,9 @@ CubaLIF    ``snn.Synaptic(alpha = 1 - dt/tau_syn, beta = 1 - dt/tau_mem)`` fed
 LI, I      :class:`LeakyIntegrator` (output = membrane voltage; I has beta = 1)
 CubaLI     :class:`CurrentIntegrator` (output = membrane voltage)
 Linear     ``nn.Linear`` (bias for Affine); Flatten -> ``nn.Flatten``; Scale -> :class:`Scale`
+Conv1d/2d  ``nn.Conv1d`` / ``nn.Conv2d`` (with bias); AvgPool2d -> ``nn.AvgPool2d`` (counting the padding,
+           torch's default); SumPool2d -> :class:`SumPool`
+Delay      :class:`StepDelay`: ``y[t] = x[t - round(delay / dt)]``, zeros before the first input
 =========  =====================================================================================
 
 Gains that are exactly 1 (after rounding to the model dtype) and zero leak terms are skipped,
@@ -36,6 +39,7 @@ import torch
 from torch import nn
 
 from neurolearn.errors import InputError, NIRFormatError, ShapeError, UnsupportedNodeError, where
+from neurolearn.nir.connections import delay_steps, node_ints, pool_params
 from neurolearn.nir.extension import KEY, block, graph_dt, node_reset, node_reset_delay, validate
 from neurolearn.nir.graph import flatten
 from neurolearn.nir.io import read
@@ -86,6 +90,38 @@ class Scale(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.scale
+
+
+class SumPool(nn.Module):
+    """NIR SumPool2d: the sum over each window (zero padding), i.e. average pooling times the window size."""
+
+    def __init__(self, kernel_size, stride, padding):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.avg_pool2d(x, self.kernel_size, self.stride, self.padding, divisor_override=1)
+
+
+class StepDelay(nn.Module):
+    """NIR Delay in whole steps: ``y[t] = x[t - steps]`` per element (``steps`` shaped like one sample), zero
+    while ``t < steps``."""
+
+    def __init__(self, steps: torch.Tensor):
+        super().__init__()
+        self.register_buffer("steps", steps)
+        self.history: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.history = (self.history + [x])[-(int(self.steps.max()) + 1):]
+        out = torch.zeros_like(x)
+        for d in torch.unique(self.steps).tolist():
+            if d < len(self.history):
+                out = torch.where(self.steps == d, self.history[-1 - d], out)
+        return out
+
+    def reset_mem(self) -> None:
+        self.history = []
 
 
 class LeakyIntegrator(nn.Module):
@@ -233,11 +269,19 @@ class NIRNetwork(nn.Module):
         if torch.is_tensor(x):
             if len(self.inputs) != 1:
                 raise InputError(f"graph has inputs {self.inputs}; pass a dict of tensors by input name")
-            return {self.inputs[0]: x}
+            x = {self.inputs[0]: x}
         missing = set(self.inputs) - set(x)
         if missing:
             raise InputError(f"missing inputs {sorted(missing)}; graph inputs: {self.inputs}")
-        return {k: x[k] for k in self.inputs}
+        return {k: self._shaped(k, x[k]) for k in self.inputs}
+
+    def _shaped(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """Input ``x`` (batch, ...) in its Input node's shape: a flat (batch, n) input becomes (batch, C, H, W)
+        for a convolutional network."""
+        shape = self.in_shapes[name]
+        if shape is not None and x.dim() == 2 and len(shape) > 1 and x.shape[1] == int(np.prod(shape)):
+            return x.reshape(x.shape[0], *shape)
+        return x
 
 
 def _shape(types) -> tuple[int, ...] | None:
@@ -350,6 +394,14 @@ def _build(node: nir.NIRNode, name: str, dt: float, file):
         return None, nn.Flatten(start + 1 if start >= 0 else start, end + 1 if end >= 0 else end)
     if kind is nir.Scale:
         return None, Scale(_tensor(_f64(node, "scale")))
+    if kind in (nir.Conv1d, nir.Conv2d):
+        return None, _conv(node, name, file)
+    if kind is nir.SumPool2d:
+        return None, SumPool(*pool_params(node, name, file))
+    if kind is nir.AvgPool2d:
+        return None, nn.AvgPool2d(*pool_params(node, name, file))
+    if kind is nir.Delay:
+        return None, StepDelay(torch.as_tensor(delay_steps(node, name, dt, file)[0]))
     if kind is nir.LIF:
         beta, tau = _keep(node, name, "tau", dt, file), _f64(node, "tau")
         gain = _gain(_f64(node, "r") * dt / tau, dt / tau * _f64(node, "v_leak"))
@@ -386,6 +438,24 @@ def _linear(node, name: str, file) -> nn.Linear:
         layer.weight.copy_(torch.as_tensor(weight))
         if bias is not None:
             layer.bias.copy_(torch.as_tensor(np.array(np.broadcast_to(bias, (weight.shape[0],)))))
+    return layer
+
+
+def _conv(node, name: str, file) -> nn.Module:
+    """``nn.Conv1d`` / ``nn.Conv2d`` holding a NIR convolution's weight and bias ('same' padding as torch's)."""
+    weight = np.asarray(node.weight)
+    n = weight.ndim - 2
+    if n not in (1, 2) or n != (1 if isinstance(node, nir.Conv1d) else 2):
+        raise UnsupportedNodeError(f"{where(file, name, 'weight')}: shape {weight.shape}; expected (C_out, C_in / "
+                                   f"groups, {'K' if isinstance(node, nir.Conv1d) else 'kH, kW'})")
+    padding = node.padding if isinstance(node.padding, str) else node_ints(node.padding, n, name, "padding", file)
+    layer = (nn.Conv1d if n == 1 else nn.Conv2d)(
+        weight.shape[1] * int(node.groups), weight.shape[0], weight.shape[2:], groups=int(node.groups),
+        stride=node_ints(node.stride, n, name, "stride", file), padding=padding,
+        dilation=node_ints(node.dilation, n, name, "dilation", file))
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(weight))
+        layer.bias.copy_(torch.as_tensor(np.broadcast_to(np.asarray(node.bias), (weight.shape[0],)).copy()))
     return layer
 
 
