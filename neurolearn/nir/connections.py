@@ -113,3 +113,15 @@ def delay_steps(node: nir.Delay, name: str, dt: float, file=None) -> tuple[np.nd
         raise UnsupportedNodeError(f"{where(file, name, 'delay')}: {d.min(initial=0):g} s; allowed finite >= 0 s")
     steps = np.round(d / dt).astype(np.int64)
     return steps, float(np.abs(steps * dt - d).max(initial=0.0))
+
+
+def true_conv_types(graph: nir.NIRGraph, file=None) -> None:
+    """Set the input and output types of ``graph``'s Conv1d / Conv2d nodes that record an input_shape to what
+    they are: NIR 1.0 counts weight.shape[1] = C_in / groups input channels and a square kernel. In place: call
+    it on a copy (:func:`neurolearn.nir.graph.flatten` makes one)."""
+    for name, node in graph.nodes.items():
+        if isinstance(node, CONV_TYPES) and node.input_shape is not None:
+            geo = conv_geometry(node, name, None, file)[0]
+            out = geo.out_shape if isinstance(node, nir.Conv2d) else (geo.out_shape[0], geo.out_shape[2])
+            shape = geo.in_shape if isinstance(node, nir.Conv2d) else (geo.in_shape[0], geo.in_shape[2])
+            node.input_type, node.output_type = {"input": np.array(shape)}, {"output": np.array(out)}

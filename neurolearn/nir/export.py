@@ -129,8 +129,11 @@ def _conv(path: str, m, shape) -> tuple[nir.NIRNode, tuple[int, ...]]:
     args = dict(weight=weight, stride=m.stride[0] if one_d else tuple(m.stride), padding=padding,
                 dilation=m.dilation[0] if one_d else tuple(m.dilation), groups=m.groups, bias=bias)
     node = nir.Conv1d(input_shape=shape[1], **args) if one_d else nir.Conv2d(input_shape=tuple(shape[1:]), **args)
-    node.input_type = {"input": np.array(shape)}   # NIR 1.0 counts weight.shape[1] = C_in / groups channels
-    return node, tuple(int(s) for s in node.output_type["output"])
+    with torch.no_grad():
+        out = tuple(m(torch.zeros((1, *shape), dtype=m.weight.dtype)).shape[1:])
+    # NIR 1.0's types count weight.shape[1] = C_in / groups input channels and a square kH x kH kernel
+    node.input_type, node.output_type = {"input": np.array(shape)}, {"output": np.array(out)}
+    return node, out
 
 
 def _avg_pool(path: str, m: nn.AvgPool2d, shape) -> tuple[nir.NIRNode, tuple[int, ...]]:

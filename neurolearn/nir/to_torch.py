@@ -39,17 +39,19 @@ import torch
 from torch import nn
 
 from neurolearn.errors import InputError, NIRFormatError, ShapeError, UnsupportedNodeError, where
-from neurolearn.nir.connections import delay_steps, node_ints, pool_params
+from neurolearn.nir.connections import delay_steps, node_ints, pool_params, true_conv_types
 from neurolearn.nir.extension import KEY, block, graph_dt, node_reset, node_reset_delay, validate
 from neurolearn.nir.graph import flatten
 from neurolearn.nir.io import read
 
 
-def import_from_nir(graph_or_path: nir.NIRGraph | str | os.PathLike, *, dt: float | None = None) -> "NIRNetwork":
+def import_from_nir(graph_or_path: nir.NIRGraph | str | os.PathLike, *, dt: float | None = None,
+                    dtype: torch.dtype | None = None) -> "NIRNetwork":
     """A runnable torch model of a NIR graph or ``.nir`` file.
 
     ``dt`` (seconds) is needed only when the file records none; a value that conflicts with the
-    recorded one raises InputError.
+    recorded one raises InputError. ``dtype``: of its parameters and states (default: torch's default dtype);
+    float64 keeps the file's float64 weights exact.
     """
     if isinstance(graph_or_path, (str, os.PathLike)):
         file = str(graph_or_path)
@@ -62,7 +64,14 @@ def import_from_nir(graph_or_path: nir.NIRGraph | str | os.PathLike, *, dt: floa
             f"import_from_nir: expected a nir.NIRGraph or a path, got {type(graph_or_path).__name__}"
         )
     dt = graph_dt(graph, dt, file)
-    return NIRNetwork(flatten(graph, file), dt, file)
+    flat = flatten(graph, file)
+    true_conv_types(flat, file)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype or default)
+    try:
+        return NIRNetwork(flat, dt, file)
+    finally:
+        torch.set_default_dtype(default)
 
 
 class Gain(nn.Module):
@@ -235,7 +244,8 @@ class NIRNetwork(nn.Module):
                     inp = inp + p
             else:  # only delayed inputs, first step
                 inp = torch.zeros((ref.shape[0], *self.in_shapes[name]), device=ref.device)
-            values[name] = self.cores[i](self.gains[i](inp))
+            out = self.cores[i](self.gains[i](inp))
+            values[name] = out if out.dtype == inp.dtype else out.to(inp.dtype)   # snntorch's spikes: float32
         self._prev = {s: values[s] for s in self.delayed_sources}
         self._last = values
         if len(self.outputs) == 1:

@@ -41,7 +41,7 @@ def _apply(pr: Projection, weight: np.ndarray, sparse: SparseLayout | None, dtyp
                                   dilation=g.dilation, groups=g.groups).reshape(x.shape[0], -1)
     if sparse is not None:
         at = torch.as_tensor(np.stack([sparse.rows, sparse.cols]), device=device)
-        m = torch.sparse_coo_tensor(at, w, sparse.shape).coalesce()
+        m = torch.sparse_coo_tensor(at, w, sparse.shape, check_invariants=True).coalesce()
         return lambda x: torch.sparse.mm(m, x.T).T
     return lambda x: x @ w.T
 
