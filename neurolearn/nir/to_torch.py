@@ -243,7 +243,7 @@ class NIRNetwork(nn.Module):
                 for p in parts[1:]:
                     inp = inp + p
             else:  # only delayed inputs, first step
-                inp = torch.zeros((ref.shape[0], *self.in_shapes[name]), device=ref.device)
+                inp = torch.zeros((ref.shape[0], *self.in_shapes[name]), dtype=ref.dtype, device=ref.device)
             out = self.cores[i](self.gains[i](inp))
             values[name] = out if out.dtype == inp.dtype else out.to(inp.dtype)   # snntorch's spikes: float32
         self._prev = {s: values[s] for s in self.delayed_sources}
@@ -438,12 +438,20 @@ def _build(node: nir.NIRNode, name: str, dt: float, file):
     raise UnsupportedNodeError(f"{where(file, name)} has type {kind.__name__}; not runnable in torch")
 
 
-def _linear(node, name: str, file) -> nn.Linear:
+class SpikeLinear(nn.Linear):
+    """``nn.Linear`` casting its input to its weight's dtype first: an ``RLeaky``'s recurrence reads snntorch's
+    spikes, float32 whatever the model's dtype."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.to(self.weight.dtype))
+
+
+def _linear(node, name: str, file, cls=nn.Linear) -> nn.Linear:
     weight = np.asarray(node.weight)
     if weight.ndim != 2:
         raise UnsupportedNodeError(f"{where(file, name, 'weight')}: shape {weight.shape}; allowed: 2-D (out, in)")
     bias = getattr(node, "bias", None)
-    layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    layer = cls(weight.shape[1], weight.shape[0], bias=bias is not None)
     with torch.no_grad():
         layer.weight.copy_(torch.as_tensor(weight))
         if bias is not None:
@@ -495,7 +503,7 @@ def _rleaky(graph: nir.NIRGraph, name: str, w_name: str, dt: float, file):
     common = dict(beta=_tensor(beta), **_spiking(node, name, file))
     if all_to_all:
         cell = snn.RLeaky(all_to_all=True, linear_features=shape[0], **common)
-        cell.recurrent = _linear(w, w_name, file)
+        cell.recurrent = _linear(w, w_name, file, SpikeLinear)
         if g is not None:
             with torch.no_grad():
                 cell.recurrent.weight.mul_(g[0].reshape(-1, 1) if g[0].dim() else g[0])
