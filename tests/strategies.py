@@ -3,6 +3,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from neurolearn.ir import plan as P
+from neurolearn.ir.geometry import SparseLayout
 
 
 def edgy(lo, hi):
@@ -49,6 +50,63 @@ def plans(draw, max_layers=4, max_size=8, recurrent=True):
         prev, prev_n = name, n
     return P.Plan(dt=1e-3, input_name="in", input_size=n_in, layers=tuple(layers),
                   connections=tuple(conns), outputs=(names[-1],))
+
+
+@st.composite
+def conv_geometries(draw, in_shape=None, max_side=6):
+    """A convolution that fits its input: any groups, kernel, stride, padding and dilation (small)."""
+    from hypothesis import assume
+
+    from neurolearn.errors import ShapeError
+    from neurolearn.ir.geometry import ConvGeometry
+
+    c = in_shape[0] if in_shape else draw(st.integers(1, 3))
+    groups = draw(st.sampled_from([g for g in range(1, c + 1) if c % g == 0]))
+    shape = in_shape or (c, draw(st.integers(1, max_side)), draw(st.integers(1, max_side)))
+    pair = lambda lo, hi: st.tuples(st.integers(lo, hi), st.integers(lo, hi))  # noqa: E731
+    try:
+        return ConvGeometry(shape, groups * draw(st.integers(1, 3)), draw(pair(1, 3)), stride=draw(pair(1, 3)),
+                            padding=draw(pair(0, 2)), dilation=draw(pair(1, 2)), groups=groups)
+    except ShapeError:
+        assume(False)
+
+
+def _layer(draw, name, n):
+    return P.LayerPlan(name=name, size=n, du=draw(edgy(*P.DU_RANGE)), dv=draw(edgy(*P.DV_RANGE)),
+                       vth=draw(st.integers(0, 400)), bias_mant=np.array([draw(st.integers(-300, 300)) for _ in range(n)]),
+                       bias_exp=np.array([draw(edgy(*P.BIAS_EXP_RANGE)) for _ in range(n)]))
+
+
+@st.composite
+def connection_plans(draw, kinds=("conv", "sparse", "delays", "sparse+delays", "dense")):
+    """Input -> a convolution -> layer l0 -> a connection of one of ``kinds`` -> l1 (-> l1 recurrent, maybe
+    sparse or delayed). Convolutions take Lava's Conv weights as given (any value in [-256, 255])."""
+    geo = draw(conv_geometries())
+    w = lambda shape: draw(weight_matrices(shape))  # noqa: E731
+    layers = [_layer(draw, "l0", geo.n_out)]
+    conns = [P.ConnectionPlan("conv0", "in", "l0", w(geo.kernel_shape), conv=geo)]
+    kind = draw(st.sampled_from(kinds))
+    n1 = draw(st.integers(1, 6))
+    if kind == "conv":
+        g1 = draw(conv_geometries(in_shape=geo.out_shape))
+        n1, conns = g1.n_out, conns + [P.ConnectionPlan("c1", "l0", "l1", w(g1.kernel_shape), conv=g1)]
+    else:
+        mask = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).random((n1, geo.n_out)) < 0.4
+        mat, sparse = w((n1, geo.n_out)), "sparse" in kind
+        delays = draw(st.integers(0, 5)) if "delays" in kind else None
+        conns.append(P.ConnectionPlan(
+            "c1", "l0", "l1", mat[mask] if sparse else mat, weight_exp=draw(edgy(*P.WEIGHT_EXP_RANGE)),
+            num_weight_bits=draw(edgy(*P.NUM_WEIGHT_BITS_RANGE)),
+            sparse=SparseLayout.of(mask) if sparse else None,
+            delays=None if delays is None else np.random.default_rng(delays).integers(
+                0, delays + 1, int(mask.sum()) if sparse else mat.shape)))
+    layers.append(_layer(draw, "l1", n1))
+    if draw(st.booleans()):
+        mask = np.random.default_rng(n1).random((n1, n1)) < 0.5
+        conns.append(P.ConnectionPlan("rec", "l1", "l1", w((n1, n1))[mask], sparse=SparseLayout.of(mask),
+                                      delays=np.full(int(mask.sum()), draw(st.integers(0, 3))), recurrent=True))
+    return P.Plan(dt=1e-3, input_name="in", input_size=geo.n_in, layers=tuple(layers), connections=tuple(conns),
+                  outputs=("l1",))
 
 
 @st.composite

@@ -1,7 +1,8 @@
 """NIR graph -> :class:`~neurolearn.ir.network.Network`: fix dt, fold gains and linear maps.
 
-Each neuron node becomes a population. The linear nodes between two neuron nodes (Linear, Affine,
-Scale, Flatten, summed fan-in) collapse into one weight matrix and a bias. Edges that close a cycle
+Each neuron node becomes a population. The linear nodes between two neuron nodes (Linear, Affine, Scale,
+Flatten, Conv1d, Conv2d, SumPool2d, AvgPool2d, Delay, summed fan-in) collapse into one connection and a bias
+(:mod:`neurolearn.compile.connections`: a matrix, a convolution or a sparse matrix, with delays). Edges that close a cycle
 (recurrence) become recurrent projections: they carry the previous step's spikes, as in snntorch's
 ``RLeaky``. Discretization is forward Euler with the graph's dt (snntorch's convention):
 
@@ -15,14 +16,14 @@ from __future__ import annotations
 import nir
 import numpy as np
 
+from neurolearn.compile.connections import ChainCollapser, projection
 from neurolearn.errors import NIRFormatError, ShapeError, UnsupportedNodeError, where
-from neurolearn.ir.network import Network, Population, Projection
+from neurolearn.ir.network import Network, Population
 from neurolearn.nir.extension import block, graph_dt, node_reset, node_reset_delay
 from neurolearn.nir.graph import flatten
 from neurolearn.rules.plugin import RULES
 
 NEURON_TYPES = (nir.LIF, nir.CubaLIF, nir.IF, nir.LI, nir.CubaLI, nir.I)
-LINEAR_TYPES = (nir.Linear, nir.Affine, nir.Scale, nir.Flatten)
 
 
 def _size(shape) -> int:
@@ -89,82 +90,6 @@ def neuron_population(node, name: str, dt: float, file=None) -> tuple[Population
     return pop, gain
 
 
-class _Collapser:
-    """Collapses chains of linear nodes into (source -> weight) terms plus a bias."""
-
-    def __init__(self, graph: nir.NIRGraph, sizes: dict[str, int], file):
-        self.nodes, self.sizes, self.file = graph.nodes, sizes, file
-        self.preds: dict[str, list[str]] = {k: [] for k in graph.nodes}
-        for a, b in graph.edges:
-            self.preds[b].append(a)
-
-    def terms(self, name: str, visiting=()):
-        """The value at ``name``'s output as sum_k W_k x_{src_k} + bias, for sources that are the
-        graph input or neuron nodes. Returns ({src: W}, bias)."""
-        node = self.nodes[name]
-        n = self.sizes[name]
-        if isinstance(node, (nir.Input,) + NEURON_TYPES):
-            return {name: np.eye(n)}, np.zeros(n)
-        if name in visiting:
-            raise NIRFormatError(f"{where(self.file, name)}: a cycle through linear nodes only "
-                                 f"({' -> '.join(visiting + (name,))}) has no neuron to delay it")
-        total, bias = self.inputs_of(name, visiting + (name,))
-        mat, off = self._affine(name, node)
-        return {src: mat @ w for src, w in total.items()}, mat @ bias + off
-
-    def inputs_of(self, name: str, visiting=()):
-        """The sum of everything arriving at ``name``'s input, as ({src: W}, bias)."""
-        if not self.preds[name]:
-            raise ShapeError(f"{where(self.file, name)}: has no input edge")
-        total, bias = {}, np.zeros(self._in_size(name))
-        for pred in self.preds[name]:
-            t, b = self.terms(pred, visiting)
-            if b.size != bias.size:
-                raise ShapeError(f"{where(self.file, name)}: input from '{pred}' has size {b.size}, "
-                                 f"expected {bias.size}")
-            bias = bias + b
-            for src, w in t.items():
-                total[src] = total[src] + w if src in total else w
-        return total, bias
-
-    def _in_size(self, name):
-        node = self.nodes[name]
-        if isinstance(node, (nir.Linear, nir.Affine)):
-            return node.weight.shape[1]
-        return self.sizes[name] if not isinstance(node, nir.Flatten) else _size(node.input_type["input"])
-
-    def _affine(self, name, node):
-        if isinstance(node, (nir.Linear, nir.Affine)):
-            w = np.asarray(node.weight, dtype=np.float64)
-            if w.ndim != 2:
-                raise ShapeError(f"{where(self.file, name, 'weight')}: expected 2-D, got shape {w.shape}")
-            b = np.asarray(node.bias, dtype=np.float64) if isinstance(node, nir.Affine) else np.zeros(w.shape[0])
-            return w, b.reshape(-1)
-        if isinstance(node, nir.Scale):
-            s = np.asarray(node.scale, dtype=np.float64).reshape(-1)
-            return np.diag(s), np.zeros(s.size)
-        n = self.sizes[name]  # Flatten, Output
-        return np.eye(n), np.zeros(n)
-
-
-def _sizes(graph: nir.NIRGraph, file) -> dict[str, int]:
-    sizes = {}
-    for name, node in graph.nodes.items():
-        if isinstance(node, (nir.Linear, nir.Affine)):
-            sizes[name] = np.asarray(node.weight).shape[0]
-        elif isinstance(node, nir.Scale):
-            sizes[name] = np.asarray(node.scale).size
-        elif isinstance(node, nir.Input):
-            sizes[name] = _size(node.input_type["input"])
-        elif isinstance(node, nir.Output):
-            sizes[name] = _size(node.output_type["output"])
-        elif isinstance(node, nir.Flatten):
-            sizes[name] = _size(node.input_type["input"])
-        else:
-            sizes[name] = _size(node.input_type.get("input")) if node.input_type else np.asarray(node.r).size
-    return sizes
-
-
 def _order(pops: list[str], edges: dict[str, set[str]], roots: list[str]):
     """Topological order of populations along feedforward edges and the set of back edges (DFS)."""
     order, state, back = [], {}, set()
@@ -194,8 +119,8 @@ def to_network(graph: nir.NIRGraph, dt: float | None = None, file: str | None = 
         raise NIRFormatError(f"{where(file) or 'graph'}: {len(inputs)} Input nodes ({inputs}); "
                              "neurolearn compiles graphs with exactly one Input")
     flat, pending = _set_aside_burst_parts(flat)
-    sizes = _sizes(flat, file)
-    collapse = _Collapser(flat, sizes, file)
+    sources = tuple(inputs) + tuple(k for k, v in flat.nodes.items() if isinstance(v, NEURON_TYPES))
+    collapse = ChainCollapser(flat, sources, dt, file)
     pops, gains = {}, {}
     for name, node in flat.nodes.items():
         if isinstance(node, NEURON_TYPES):
@@ -216,13 +141,13 @@ def to_network(graph: nir.NIRGraph, dt: float | None = None, file: str | None = 
     order, back = _order(list(pops), edges, inputs)
     projections = []
     for tgt in order:
-        for src, w in incoming[tgt].items():
-            w = gains[tgt][:, None] * w
-            want = (pops[tgt].size, sizes[src])
-            if w.shape != want:
-                raise ShapeError(f"{where(file, tgt)}: weights from '{src}' have shape {w.shape}, expected {want}")
+        for src, term in incoming[tgt].items():
+            want = (pops[tgt].size, collapse.size(src))
+            if (term.n_out, term.n_in) != want:
+                raise ShapeError(f"{where(file, tgt)}: weights from '{src}' have shape {(term.n_out, term.n_in)}, "
+                                 f"expected {want}")
             rec = (src, tgt) in back or src == tgt
-            projections.append(Projection(name=f"{src}->{tgt}", source=src, target=tgt, weight=w, recurrent=rec))
+            projections.append(projection(f"{src}->{tgt}", src, tgt, term, gains[tgt], rec))
 
     outputs = []
     for name, node in flat.nodes.items():
@@ -233,9 +158,9 @@ def to_network(graph: nir.NIRGraph, dt: float | None = None, file: str | None = 
                         f"{where(file, name)}: output is fed by '{src}' ({type(flat.nodes[src]).__name__}), "
                         "not a neuron node; end the graph with a neuron (LIF, LI, ...) before the Output")
                 outputs.append(src)
-    return Network(dt=dt, input_name=inputs[0], input_size=sizes[inputs[0]],
+    return Network(dt=dt, input_name=inputs[0], input_size=collapse.size(inputs[0]),
                    populations=tuple(pops[p] for p in order), projections=tuple(projections),
-                   outputs=tuple(outputs), pending=pending)
+                   outputs=tuple(outputs), pending=pending, notes=tuple(collapse.notes))
 
 
 def _set_aside_burst_parts(graph: nir.NIRGraph):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurolearn.compile.connections import peak_fan_in
 from neurolearn.errors import QuantizationError, shown, where
 from neurolearn.ir import plan as P
 from neurolearn.ir.network import Network, Population
@@ -67,8 +68,9 @@ def _decays(pop: Population, file):
     return du, dv
 
 
-def _scale(pop: Population, weights: list[np.ndarray], file) -> tuple[float, list[int]]:
-    """The population's scale s and each incoming connection's weight_exp."""
+def _scale(pop: Population, weights: list[np.ndarray], file, fixed_exp: bool = False) -> tuple[float, list[int]]:
+    """The population's scale s and each incoming connection's weight_exp (``fixed_exp``: all 0, as a Lava Conv
+    among them needs)."""
     limits = [254 if (w.min() < 0 < w.max()) else 255 for w in weights]
     peaks = [float(np.abs(w).max()) for w in weights]
     s0 = min((lim / pk for lim, pk in zip(limits, peaks) if pk > 0), default=None)
@@ -76,7 +78,7 @@ def _scale(pop: Population, weights: list[np.ndarray], file) -> tuple[float, lis
     if s0 is None:  # no weights at all: only the threshold and bias matter
         s0 = VTH_TARGET / theta if theta else 1.0
     k = 0
-    if theta:
+    if theta and not fixed_exp:
         k = max(0, math.ceil(math.log2(VTH_TARGET / (theta * s0)))) if theta * s0 < VTH_TARGET else 0
         k = min(k, P.WEIGHT_EXP_RANGE[1])
         if theta * s0 * 2**k > P.VTH_RANGE[1]:
@@ -130,7 +132,7 @@ def quantize(net: Network, file: str | None = None) -> QuantizationResult:
                          "converted to its steady-state voltage contribution input_bias/(1-alpha); "
                          "transients after reset differ")
         incoming = net.incoming(pop.name)
-        s, exps = _scale(pop, [pr.weight for pr in incoming], file)
+        s, exps = _scale(pop, [pr.weight for pr in incoming], file, any(pr.conv is not None for pr in incoming))
         scale = 64.0 * s
         du, dv = _decays(pop, file)
         for param, val, integer, rep in (
@@ -170,13 +172,16 @@ def quantize(net: Network, file: str | None = None) -> QuantizationResult:
             convs.append(Conversion(pr.name, f"weight{[int(k) for k in i]} (worst)", float(pr.weight[i]),
                                     f"{int(w[i])}*2^{e}", float(rep[i]), s))
             conns.append(P.ConnectionPlan(name=pr.name, source=pr.source, target=pr.target, weights=w,
-                                          weight_exp=e, recurrent=pr.recurrent))
-            worst_in = int(np.abs(w).sum(axis=1).max()) << (e + 6)
+                                          weight_exp=e, recurrent=pr.recurrent, conv=pr.conv, sparse=pr.sparse,
+                                          delays=pr.delays))
+            worst_in = peak_fan_in(pr, w) << (e + 6)
             if worst_in >= 2**31:
                 notes.append(f"{pr.name}: if every source spiked at once the input (a_in << 6) would reach "
                              f"{worst_in}, beyond int32: Lava's arithmetic would wrap")
-        peak_in = sum(int(np.abs(_weights_int(pr.weight, s, e)).sum(axis=1).max()) << (e + 6)
-                      for pr, e in zip(incoming, exps))
+            if pr.conv is not None and peak_fan_in(pr, w) >= 2**23:
+                notes.append(f"{pr.name}: if every source spiked at once a convolution output would reach "
+                             f"{peak_fan_in(pr, w)}, beyond Lava's Conv's 24 bits: it would wrap")
+        peak_in = sum(peak_fan_in(pr, _weights_int(pr.weight, s, e)) << (e + 6) for pr, e in zip(incoming, exps))
         u_peak = peak_in / max(1e-12, (du + 1) / 4096 if du < 4095 else 1.0)
         if u_peak >= 2**23:
             notes.append(f"{pop.name}: worst-case current {u_peak:.3g} exceeds the 24-bit range 2^23: "

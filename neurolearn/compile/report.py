@@ -13,9 +13,10 @@ def render_report(net: Network, q: QuantizationResult, source: str) -> str:
         "",
         f"- time step dt = {net.dt:g} s (forward Euler, snntorch's discretization)",
         f"- input `{plan.input_name}`: {plan.input_size} channels (binary spikes)",
-        f"- {len(plan.layers)} Lava LIF processes, {len(plan.connections)} Lava Dense processes",
+        f"- {len(plan.layers)} Lava LIF processes, "
+        + ", ".join(f"{n} Lava {kind} processes" for kind, n in _process_counts(plan).items()),
         f"- outputs: {', '.join(f'`{o}`' for o in plan.outputs)}",
-        "- each Dense adds one step of delay: layer lag behind the input (steps): "
+        "- each connection adds one step of delay: layer lag behind the input (steps): "
         + ", ".join(f"`{k}` {v}" for k, v in plan.depths().items() if k != plan.input_name),
         "- reset: to zero after a spike (Lava's LIF); Lava reports v = 0 on a spike step, and so does "
         "neurolearn's float reference; snntorch with `reset_delay=True` reports the pre-reset value there",
@@ -30,14 +31,18 @@ def render_report(net: Network, q: QuantizationResult, source: str) -> str:
         lines.append(f"| `{layer.name}` | {pop.kind} | {layer.size} | {pop.alpha:.6g} | {pop.beta:.6g} | {thr} "
                      f"| {layer.du} | {layer.dv} | {layer.vth} | {layer.scale:.6g} |")
     lines += ["", "## Connections", "",
-              "| connection | source -> target | shape | weight_exp | sign | recurrent | int range |",
-              "|---|---|---|---|---|---|---|"]
+              "| connection | source -> target | Lava process | targets x sources | weight_exp | sign | recurrent "
+              "| int range |",
+              "|---|---|---|---|---|---|---|---|"]
     for c in plan.connections:
         w = c.weights
         sign = "mixed (LSB dropped: even values)" if w.min() < 0 < w.max() else (
             "excitatory" if w.min() >= 0 else "inhibitory")
-        lines.append(f"| `{c.name}` | `{c.source}` -> `{c.target}` | {w.shape[0]}x{w.shape[1]} | {c.weight_exp} "
-                     f"| {sign} | {'yes' if c.recurrent else 'no'} | [{w.min()}, {w.max()}] |")
+        if c.conv is not None:
+            sign = "mixed (Lava's Conv uses them as given; even for Loihi)" if w.min() < 0 < w.max() else sign
+        lines.append(f"| `{c.name}` | `{c.source}` -> `{c.target}` | {_process(c)} | {c.shape[0]}x{c.shape[1]} "
+                     f"| {c.weight_exp} | {sign} | {'yes' if c.recurrent else 'no'} | [{w.min()}, {w.max()}] |")
+    lines += [""] + [f"- {n}" for n in net.notes] if net.notes else []
     lines += ["", "## Conversions", "",
               "Each float parameter, the integer Lava is given, what that integer represents, and the "
               "rounding error. For arrays the largest or the worst-rounded element is shown.", "",
@@ -54,6 +59,28 @@ def render_report(net: Network, q: QuantizationResult, source: str) -> str:
     lines += ["", "Headroom: u and v are 24-bit (|x| < 2^23 integer units); divide by each layer's scale "
               "for float units. The exact integers are in `plan.json` (format: docs/plan-format.md).", ""]
     return "\n".join(lines)
+
+
+def _process(c) -> str:
+    """The Lava process of connection ``c`` in words."""
+    if c.conv is not None:
+        g = c.conv
+        return (f"Conv {g.in_shape} -> {g.out_shape}, kernel {g.kernel}, stride {g.stride}, padding {g.padding}, "
+                f"dilation {g.dilation}, groups {g.groups}")
+    kind = f"Sparse ({c.sparse.nnz} weights)" if c.sparse is not None else "Dense"
+    if c.delays is not None:
+        return f"Delay{kind}, delays {int(c.delays.min(initial=0))}..{int(c.delays.max(initial=0))} steps"
+    return kind
+
+
+def _process_counts(plan: Plan) -> dict[str, int]:
+    """How many connections of each Lava process kind."""
+    counts: dict[str, int] = {}
+    for c in plan.connections:
+        kind = "Conv" if c.conv is not None else ("Delay" if c.delays is not None else "") + (
+            "Sparse" if c.sparse is not None else "Dense")
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
 
 
 def render_learning_report(plan: Plan, notes, model_name: str) -> str:

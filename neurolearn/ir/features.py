@@ -18,7 +18,12 @@ FEATURES = {
     "input_ranges": "connections reading a range of the input channels",
     "teacher": "a band teacher gating the teacher channels of the input",
     "learning": "learning connections (LearningDense programs)",
+    "convolution": "convolutions (Lava Conv: NIR Conv1d, Conv2d, SumPool2d, AvgPool2d)",
+    "sparse": "sparse weight matrices (Lava Sparse)",
+    "delays": "synaptic delays (Lava DelayDense, DelaySparse: NIR Delay)",
 }
+ON_CHIP_LEARNING = frozenset(FEATURES) - {"convolution", "sparse", "delays"}   # the learning backends' features
+CONNECTION_KINDS = frozenset({"recurrence", "convolution", "sparse", "delays"})  # LIF layers, any connection
 
 
 @dataclass(frozen=True)
@@ -35,15 +40,16 @@ class BackendSpec:
 BACKENDS = {spec.name: spec for spec in (
     BackendSpec("float", "float reference (torch, snntorch's discretization)", frozenset({"recurrence"}),
                 "neurolearn.sims.float_ref.simulate_float", kind="float"),
-    BackendSpec("fixed", "fixed-point simulator (batched, bit-exact with Lava)", frozenset({"recurrence"}),
+    BackendSpec("fixed", "fixed-point simulator (batched, bit-exact with Lava)", CONNECTION_KINDS,
                 "neurolearn.sims.fixed.simulate_fixed"),
-    BackendSpec("learning", "fixed-point learning simulator (bit-exact with Lava)", frozenset(FEATURES),
+    BackendSpec("learning", "fixed-point learning simulator (bit-exact with Lava)", ON_CHIP_LEARNING,
                 "neurolearn.sims.learning.simulate_learning"),
-    BackendSpec("float-twin", "float twin of an on-chip learning run", frozenset(FEATURES),
+    BackendSpec("float-twin", "float twin of an on-chip learning run", ON_CHIP_LEARNING,
                 "neurolearn.sims.float_twin.run_float_twin", kind="float"),
-    BackendSpec("lava", "Lava Loihi2SimCfg(select_tag='fixed_pt'), LIF and Dense", frozenset({"recurrence"}),
+    BackendSpec("lava", "Lava Loihi2SimCfg(select_tag='fixed_pt'), LIF, Dense, Sparse, Conv and delays",
+                CONNECTION_KINDS,
                 "neurolearn.lava.runner.simulate_lava", kind="lava"),
-    BackendSpec("lava-learning", "Lava fixed_pt with BurstLIF, BandTeacher and LearningDense", frozenset(FEATURES),
+    BackendSpec("lava-learning", "Lava fixed_pt with BurstLIF, BandTeacher and LearningDense", ON_CHIP_LEARNING,
                 "neurolearn.lava.runner.simulate_learning_lava", kind="lava"),
     BackendSpec("loihi", "Loihi core mapping, fit check and deployment", frozenset({"recurrence"}),
                 "neurolearn.hardware.fit.check_fit", kind="hardware"),

@@ -8,7 +8,8 @@ Every backend runs this one model, each in its own number format:
     s[t]    = v[t] > threshold ;  v[t] = 0 where s[t]   (reset to zero, as Lava's LIF)
 
 This is snntorch's discretization of ``Leaky``/``Synaptic``/``RLeaky`` (forward Euler, input
-gain folded into W). Units: ``alpha``/``beta`` are per-step keep factors in [0, 1]; ``u``, ``v``,
+gain folded into W). ``W x`` is a matrix product, a convolution or a sparse matrix product; a projection with
+``delays`` reads ``x_src[t - delay]`` per weight (NIR Delay nodes, in steps). Units: ``alpha``/``beta`` are per-step keep factors in [0, 1]; ``u``, ``v``,
 ``bias``, ``threshold`` share the NIR graph's voltage unit; ``dt`` is in seconds.
 Lava adds one step of delay per Dense: the fixed-point backends see a layer at graph depth k
 ``k`` steps later (see :func:`Network.depths`).
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurolearn.errors import QuantizationError, ShapeError, UnsupportedNodeError
+from neurolearn.ir.geometry import ConvGeometry, SparseLayout
 
 NEURON_KINDS = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I")
 
@@ -59,17 +61,37 @@ class Population:
 
 @dataclass(frozen=True)
 class Projection:
-    """Weights from a source (the input or a population) onto a target population."""
+    """Weights from a source (the input or a population) onto a target population, gains folded in: a
+    (n_target, n_source) matrix; with ``conv`` the kernel (C_out, C_in / groups, kH, kW) of a convolution; with
+    ``sparse`` the values stored at its positions. ``delays``: integer steps >= 0 shaped like ``weight``."""
 
     name: str
     source: str
     target: str
-    weight: np.ndarray = field(repr=False)  # (n_target, n_source), gains folded in
+    weight: np.ndarray = field(repr=False)
     recurrent: bool = False  # a back edge: reads the source's spikes of the previous step
+    conv: ConvGeometry | None = None
+    sparse: SparseLayout | None = None
+    delays: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        want = self.conv.kernel_shape if self.conv else (self.sparse.nnz,) if self.sparse else None
+        if (want is None and np.ndim(self.weight) != 2) or (want is not None and np.shape(self.weight) != want):
+            raise ShapeError(f"projection '{self.name}': weight shape {np.shape(self.weight)}, expected "
+                             f"{want or '(n_target, n_source)'}")
+        if self.delays is not None:
+            d = np.asarray(self.delays)
+            if self.conv is not None or d.shape != np.shape(self.weight) or not np.issubdtype(d.dtype, np.integer) \
+                    or d.min(initial=0) < 0:
+                raise ShapeError(f"projection '{self.name}': delays must be integer steps >= 0 shaped like the weights "
+                                 f"{np.shape(self.weight)} (a convolution has none)")
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.weight.shape)
+        """(n_target, n_source)."""
+        if self.conv is not None:
+            return (self.conv.n_out, self.conv.n_in)
+        return self.sparse.shape if self.sparse is not None else tuple(self.weight.shape)
 
 
 @dataclass(frozen=True)
@@ -83,6 +105,7 @@ class Network:
     projections: tuple[Projection, ...]
     outputs: tuple[str, ...]
     pending: tuple[str, ...] = ()  # parts of the graph not compiled yet (e.g. burst dendrites), one line each
+    notes: tuple[str, ...] = ()    # how nodes became connections (pooling, fusion, rounded delays), one line each
 
     def __post_init__(self):
         sizes = {self.input_name: self.input_size}

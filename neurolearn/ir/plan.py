@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from neurolearn.errors import NeurolearnError, PlanFormatError, QuantizationError, ShapeError, where
+from neurolearn.ir.geometry import ConvGeometry, SparseLayout
 from neurolearn.ir.program import LearningProgram
 
 PLAN_FORMAT = "neurolearn-plan"
-PLAN_VERSION = 2                # 2 added burst layers, apical ports, input ranges and learning; reads 1 and 2
+PLAN_VERSION = 3                # 2 added burst layers, apical ports, input ranges and learning; 3 convolutions,
+                                # sparse matrices and delays; reads 1 to 3
 
 # Legal ranges, inclusive (Lava LavaPyType precisions; weight_exp as on Loihi).
 DU_RANGE = (0, 4095)            # 12-bit current decay; Lava adds 1 (ds_offset)
@@ -41,6 +43,8 @@ SEED_RANGE = (0, 2**31 - 1)
 PORTS = ("soma", "apical")
 CARRIES = ("events", "bursts")
 SIGN_MODES = ("mixed", "excitatory", "inhibitory")   # LearningDense weights clip to [-256, 255], [0, 255], [-255, 0]
+DELAY_RANGE = (0, 63)           # DelayDense / DelaySparse: steps beyond the usual one (6 bits on Loihi 2)
+CONV_GEOMETRY_MAX = 127         # Lava's Conv keeps kernel size, stride, padding, dilation and groups in int8 Vars
 
 
 def _check_range(value, rng, file, node, param):
@@ -123,7 +127,11 @@ class LayerPlan:
 
 @dataclass(frozen=True)
 class ConnectionPlan:
-    """One Lava ``Dense`` process: ``weights`` (n_target, n_source) as passed to ``Dense(weights=...)``."""
+    """One Lava connection process. ``weights`` as passed to it: a Lava ``Dense``, (n_target, n_source); with
+    ``conv``, a Lava ``Conv`` whose kernel is ``weights`` (C_out, C_in / groups, kH, kW) (torch's layout; Lava
+    takes it flipped, see docs/plan-format.md); with ``sparse``, a Lava ``Sparse`` whose stored weights are
+    ``weights`` (nnz,). ``delays`` (integer steps, shaped like ``weights``) make a Dense a ``DelayDense`` and a
+    Sparse a ``DelaySparse``."""
 
     name: str
     source: str
@@ -135,6 +143,9 @@ class ConnectionPlan:
     port: str = "soma"                          # the target's input: soma (basal) or apical dendrite
     carries: str = "events"                     # what the source sends: events, or bursts (burst layers)
     input_range: tuple[int, int] | None = None  # for the input: channels lo..hi-1 only
+    conv: ConvGeometry | None = None            # a Lava Conv (weights: the kernel)
+    sparse: SparseLayout | None = None          # a Lava Sparse (weights: the stored values)
+    delays: np.ndarray | None = field(default=None, repr=False)   # steps beyond the usual one, per weight
 
     def __post_init__(self):
         if self.port not in PORTS or self.carries not in CARRIES:
@@ -142,16 +153,68 @@ class ConnectionPlan:
                              f"allowed {'|'.join(PORTS)} / {'|'.join(CARRIES)}")
         if self.input_range is not None:
             object.__setattr__(self, "input_range", tuple(int(i) for i in self.input_range))
-        w = np.asarray(self.weights)
-        if w.ndim != 2:
-            raise ShapeError(f"{where(None, self.name, 'weights')}: expected 2-D, got shape {w.shape}")
-        if not np.issubdtype(w.dtype, np.integer):
-            if not np.all(np.isfinite(w)) or not np.array_equal(w, np.round(w)):
-                raise QuantizationError(f"{where(None, self.name, 'weights')}: not all integers")
-        object.__setattr__(self, "weights", w.astype(np.int64))
+        for fname, cls in (("conv", ConvGeometry), ("sparse", SparseLayout)):
+            if isinstance(getattr(self, fname), dict):
+                try:
+                    object.__setattr__(self, fname, cls(**getattr(self, fname)))
+                except ShapeError as exc:
+                    raise ShapeError(f"connection '{self.name}': {exc}") from None
+        object.__setattr__(self, "weights", _integers(self.weights, self.name, "weights"))
+        want = self.conv.kernel_shape if self.conv else (self.sparse.nnz,) if self.sparse else None
+        if (want is None and self.weights.ndim != 2) or (want is not None and self.weights.shape != want):
+            raise ShapeError(f"{where(None, self.name, 'weights')}: shape {self.weights.shape}, expected "
+                             f"{want or '2-D (n_target, n_source)'}")
         _check_range(self.weights, WEIGHT_RANGE, None, self.name, "weights")
         _check_range(self.weight_exp, WEIGHT_EXP_RANGE, None, self.name, "weight_exp")
         _check_range(self.num_weight_bits, NUM_WEIGHT_BITS_RANGE, None, self.name, "num_weight_bits")
+        if self.delays is not None:
+            object.__setattr__(self, "delays", _integers(self.delays, self.name, "delays"))
+            if self.delays.shape != self.weights.shape:
+                raise ShapeError(f"{where(None, self.name, 'delays')}: shape {self.delays.shape}, expected the "
+                                 f"weights' {self.weights.shape}")
+            _check_range(self.delays, DELAY_RANGE, None, self.name, "delays")
+        if self.conv is not None:
+            self._check_conv()
+
+    def _check_conv(self):
+        """What Lava's Conv takes: no sparse layout, delays or input range; weight_exp 0 and 8 weight bits (its
+        fixed_pt model applies neither); geometry within its int8 Vars."""
+        g = self.conv
+        for what, bad in (("sparse", self.sparse is not None), ("delays", self.delays is not None),
+                          ("input_range", self.input_range is not None)):
+            if bad:
+                raise ShapeError(f"{where(None, self.name, what)}: a convolution has none (Lava's Conv takes no "
+                                 f"{what})")
+        if self.weight_exp != 0 or self.num_weight_bits != 8:
+            raise QuantizationError(f"{where(None, self.name, 'weight_exp')}: {self.weight_exp} with "
+                                    f"num_weight_bits {self.num_weight_bits}; Lava's Conv (fixed_pt) applies neither: "
+                                    "allowed weight_exp 0, num_weight_bits 8")
+        for name in ("kernel", "stride", "padding", "dilation", "groups"):
+            value = getattr(g, name)
+            if max(np.atleast_1d(value)) > CONV_GEOMETRY_MAX:
+                raise ShapeError(f"{where(None, self.name, name)}: {value}; Lava's Conv holds it in 8 bits: allowed "
+                                 f"<= {CONV_GEOMETRY_MAX}")
+
+    @property
+    def kind(self) -> str:
+        """'conv', 'sparse' or 'dense': the Lava process (DelayDense and DelaySparse: 'dense', 'sparse')."""
+        return "conv" if self.conv is not None else "sparse" if self.sparse is not None else "dense"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(n_target, n_source): the neurons it connects."""
+        if self.conv is not None:
+            return (self.conv.n_out, self.conv.n_in)
+        return self.sparse.shape if self.sparse is not None else tuple(self.weights.shape)
+
+
+def _integers(values, node: str, param: str) -> np.ndarray:
+    """``values`` as int64, or QuantizationError if any is not an integer."""
+    arr = np.asarray(values)
+    if not np.issubdtype(arr.dtype, np.integer):
+        if arr.dtype == object or not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.round(arr)):
+            raise QuantizationError(f"{where(None, node, param)}: not all integers")
+    return arr.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -238,8 +301,8 @@ class Plan:
                 raise ShapeError(f"plan: connection '{c.name}' targets the apical dendrite of '{c.target}', "
                                  "which is not a burst layer")
             want = (sizes[c.target], n_src)
-            if c.weights.shape != want:
-                raise ShapeError(f"plan: connection '{c.name}' weights shape {c.weights.shape}, expected {want}")
+            if c.shape != want:
+                raise ShapeError(f"plan: connection '{c.name}' weights shape {c.shape}, expected {want}")
         order = {layer.name: i for i, layer in enumerate(self.layers)}
         for c in self.connections:
             if not c.recurrent and c.source != self.input_name and order[c.source] >= order[c.target]:
@@ -277,7 +340,10 @@ class Plan:
                 "apical": any(c.port == "apical" for c in self.connections),
                 "input_ranges": any(c.input_range is not None for c in self.connections),
                 "teacher": self.teacher is not None,
-                "learning": bool(self.learning)}
+                "learning": bool(self.learning),
+                "convolution": any(c.conv is not None for c in self.connections),
+                "sparse": any(c.sparse is not None for c in self.connections),
+                "delays": any(c.delays is not None for c in self.connections)}
         return frozenset(name for name, on in used.items() if on)
 
     def layer(self, name: str) -> LayerPlan:
@@ -321,12 +387,12 @@ class Plan:
         name = file or "plan"
         if isinstance(d, dict) and d.get("format") != PLAN_FORMAT:
             raise PlanFormatError(f"{name}: not a neurolearn plan (format={_short(d.get('format'))})")
-        if isinstance(d, dict) and d.get("version") not in (1, PLAN_VERSION):
+        if isinstance(d, dict) and d.get("version") not in range(1, PLAN_VERSION + 1):
             raise PlanFormatError(f"{name}: plan version {_short(d.get('version'))} unsupported "
                                   f"(this neurolearn reads versions 1..{PLAN_VERSION})")
         check_plan_schema(d, name)
         _check_rectangular(d, name)
-        d = _integers(d)
+        d = _integral_fields(d)
         try:
             return cls(
                 dt=float(d["dt"]),
@@ -407,7 +473,8 @@ def check_plan_schema(doc, file: str = "plan") -> None:
 
 def _check_rectangular(doc: dict, file: str) -> None:
     """Matrices (weights, tags) whose rows all have one length (a JSON Schema cannot say so)."""
-    mats = [(f"connections/{i}/weights", c["weights"]) for i, c in enumerate(doc["connections"])]
+    mats = [(f"connections/{i}/weights", c["weights"]) for i, c in enumerate(doc["connections"])
+            if not c.get("conv") and not c.get("sparse")]   # a kernel or sparse values: checked by their shapes
     mats += [(f"learning/{k}/{t}", pl[t]) for k, pl in doc.get("learning", {}).items() for t in ("tag_1", "tag_2")
              if pl.get(t) is not None]
     for where_, rows in mats:
@@ -415,13 +482,13 @@ def _check_rectangular(doc: dict, file: str) -> None:
             raise PlanFormatError(f"{file}: '{where_}': rows of different lengths; a matrix has one length per row")
 
 
-def _integers(doc):
+def _integral_fields(doc):
     """``doc`` with the integral floats of integer fields as ints (the schema has checked they are integral)."""
     keys = _integer_keys()
     if isinstance(doc, dict):
-        return {k: int(v) if k in keys and isinstance(v, float) else _integers(v) for k, v in doc.items()}
+        return {k: int(v) if k in keys and isinstance(v, float) else _integral_fields(v) for k, v in doc.items()}
     if isinstance(doc, list):
-        return [_integers(v) for v in doc]
+        return [_integral_fields(v) for v in doc]
     return doc
 
 

@@ -1,4 +1,5 @@
-"""Plan -> Lava process graph: one ``RingBuffer`` input, one ``Dense`` per connection, one ``LIF`` per layer.
+"""Plan -> Lava process graph: one ``RingBuffer`` input, one ``Dense`` (``Sparse``, ``Conv``, ``DelayDense``,
+``DelaySparse``) per connection, one ``LIF`` per layer.
 
 Only stock Lava processes are used. The construction itself lives in :mod:`neurolearn.lava.graph_script`
 (numpy and Lava only), which deployment bundles carry as their run script.
@@ -13,6 +14,7 @@ from typing import Mapping
 import numpy as np
 
 from neurolearn.errors import BackendUnavailableError, ShapeError
+from neurolearn.ir.features import require
 from neurolearn.ir.plan import Plan, Plasticity
 from neurolearn.ir.program import Y_TRACES, LearningProgram
 from neurolearn.lava import graph_script
@@ -98,6 +100,7 @@ def lava_learning_graph(plan: Plan, spikes: np.ndarray, learning: Mapping[str, P
     """Lava processes for ``plan`` fed by ``spikes`` (steps, n_in); y_traces[name]: (steps, 3, n_post)
     for three-factor programs onto plain LIF layers. Connections with an ``input_range`` get a
     RingBuffer of their own; burst layers are neurolearn's ``BurstLIF``."""
+    require(plan.features(), "lava-learning")
     lava = require_lava()
     from lava.proc.dense.process import LearningDense
     from lava.utils.weightutils import SignMode

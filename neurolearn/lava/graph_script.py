@@ -1,4 +1,4 @@
-"""Build and run a neurolearn ``plan.json`` with Lava: numpy and Lava only, no neurolearn.
+"""Build and run a neurolearn ``plan.json`` with Lava: numpy and Lava (and scipy, Lava's own) only, no neurolearn.
 
 neurolearn's Lava backend builds its graphs with :func:`build`, and ``neurolearn deploy`` copies this
 file verbatim into deployment bundles as ``run_on_loihi.py``, so a machine with Intel's Loihi runtime
@@ -9,6 +9,8 @@ runs exactly the graph neurolearn verified on CPU::
 ``--cpu`` runs Lava's bit-accurate CPU models (``Loihi2SimCfg(select_tag="fixed_pt")``) instead of the
 chip (``Loihi2HwCfg``), e.g. to compare with ``neurolearn simulate BUNDLE --backend fixed``.
 Timing: the input ``RingBuffer`` sends column ``t - 1`` at step ``t``; each Dense delivers one step later.
+Layers are flat; a convolution's source and target are (channels, height, width) maps in C order, which Lava's
+``Conv`` reads and writes as (width, height, channels): the graph transposes through Lava's virtual ports.
 """
 import argparse
 import json
@@ -27,13 +29,16 @@ def import_lava(hardware=False):
         mp.set_start_method(None, force=True)
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
-    from lava.proc.dense.process import Dense
+    from lava.proc.conv.process import Conv
+    from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF
     from lava.proc.monitor.process import Monitor
+    from lava.proc.sparse.process import DelaySparse, Sparse
 
     return dict(RunSteps=RunSteps, Loihi2SimCfg=Loihi2SimCfg, Loihi2HwCfg=Loihi2HwCfg, Dense=Dense,
-                RingBuffer=RingBuffer, LIF=LIF, Monitor=Monitor)
+                RingBuffer=RingBuffer, LIF=LIF, Monitor=Monitor, Conv=Conv, DelayDense=DelayDense, Sparse=Sparse,
+                DelaySparse=DelaySparse)
 
 
 def build_neurons(layers, spikes, lava):
@@ -57,12 +62,10 @@ def build(plan, spikes, lava):
     source, lifs = build_neurons(plan["layers"], spikes, lava)
     denses = {}
     for c in plan["connections"]:
-        dense = lava["Dense"](weights=np.asarray(c["weights"], dtype=np.int32), weight_exp=c["weight_exp"],
-                              num_weight_bits=c["num_weight_bits"], name=c["name"])
-        src = source if c["source"] == plan["input"]["name"] else lifs[c["source"]]
-        src.s_out.connect(dense.s_in)
-        dense.a_out.connect(lifs[c["target"]].a_in)
-        denses[c["name"]] = dense
+        proc, connect_in, a_out = build_connection(c, lava)
+        connect_in((source if c["source"] == plan["input"]["name"] else lifs[c["source"]]).s_out)
+        a_out.connect(lifs[c["target"]].a_in)
+        denses[c["name"]] = proc
     return source, lifs, denses
 
 
@@ -77,6 +80,37 @@ def beyond_stock_lava(plan):
         ("a teacher", bool(plan.get("teacher"))), ("learning", bool(plan.get("learning"))))
         if used]
     return None if not uses else ", ".join(uses)
+
+
+def build_connection(c, lava):
+    """The Lava process of connection ``c`` (a dict of plan.json): Dense, DelayDense, Sparse, DelaySparse or
+    Conv. Returns (process, a function connecting a flat source port to its s_in, its a_out as a flat port)."""
+    weights = np.asarray(c["weights"], dtype=np.int32)
+    common = dict(weight_exp=c["weight_exp"], num_weight_bits=c["num_weight_bits"], name=c["name"])
+    delays = None if c.get("delays") is None else np.asarray(c["delays"], dtype=np.int64)
+    if c.get("conv"):
+        g = c["conv"]
+        (ch, h, w), xy = g["in_shape"], (lambda pair: (int(pair[1]), int(pair[0])))   # Lava: (x, y) = (w, h)
+        # Lava convolves (flips the kernel) where torch cross-correlates; its kernel is (C_out, kW, kH, C_in/g)
+        kernel = np.ascontiguousarray(np.flip(weights, (2, 3)).transpose(0, 3, 2, 1))
+        proc = lava["Conv"](weight=kernel, input_shape=(w, h, ch), padding=xy(g["padding"]), stride=xy(g["stride"]),
+                            dilation=xy(g["dilation"]), groups=int(g["groups"]), name=c["name"])
+        n_out = int(np.prod(proc.output_shape))
+        return (proc, lambda port: port.reshape((ch, h, w)).transpose((2, 1, 0)).connect(proc.s_in),
+                proc.a_out.transpose((2, 1, 0)).reshape((n_out,)))
+    if c.get("sparse"):
+        from scipy.sparse import csr_matrix
+
+        sp = c["sparse"]
+        at, shape = (np.asarray(sp["rows"], dtype=np.int64), np.asarray(sp["cols"], dtype=np.int64)), sp["shape"]
+        mat = csr_matrix((weights, at), shape=tuple(shape))
+        proc = (lava["Sparse"](weights=mat, **common) if delays is None else
+                lava["DelaySparse"](weights=mat, delays=csr_matrix((delays, at), shape=tuple(shape)), **common))
+    elif delays is not None:
+        proc = lava["DelayDense"](weights=weights, delays=delays, **common)
+    else:
+        proc = lava["Dense"](weights=weights, **common)
+    return proc, lambda port: port.connect(proc.s_in), proc.a_out
 
 
 def run(plan, spikes, hardware, lava):

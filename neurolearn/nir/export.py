@@ -22,7 +22,8 @@ import neurolearn
 from neurolearn.errors import InputError, ShapeError, UnsupportedNodeError, shown
 from neurolearn.nir.extension import KEY, SCHEMA_VERSION
 
-SUPPORTED_MODULES = "nn.Sequential (nested allowed), nn.Linear, nn.Flatten, snn.Leaky, snn.Synaptic, snn.RLeaky"
+SUPPORTED_MODULES = ("nn.Sequential (nested allowed), nn.Linear, nn.Conv1d, nn.Conv2d, nn.AvgPool2d, nn.Flatten, "
+                     "snn.Leaky, snn.Synaptic, snn.RLeaky")
 
 
 def export_to_nir(model: nn.Module, *, dt: float, input_shape: Sequence[int] | None = None) -> nir.NIRGraph:
@@ -91,6 +92,10 @@ def _convert(path: str, m: nn.Module, shape: tuple[int, ...], dt: float) -> tupl
         return _linear(path, m, shape), (m.out_features,)
     if kind is nn.Flatten:
         return _flatten(path, m, shape)
+    if kind in (nn.Conv1d, nn.Conv2d):
+        return _conv(path, m, shape)
+    if kind is nn.AvgPool2d:
+        return _avg_pool(path, m, shape)
     if kind is snn.Leaky:
         return _leaky(path, m, shape, dt, "Leaky"), shape
     if kind is snn.Synaptic:
@@ -107,6 +112,43 @@ def _linear(path: str, m: nn.Linear, shape) -> nir.NIRNode:
     if m.bias is None:
         return nir.Linear(weight=weight)
     return nir.Affine(weight=weight, bias=m.bias.detach().cpu().numpy().copy())
+
+
+def _conv(path: str, m, shape) -> tuple[nir.NIRNode, tuple[int, ...]]:
+    """nn.Conv1d / nn.Conv2d -> NIR Conv1d / Conv2d (zero padding only; no bias: bias 0)."""
+    one_d = isinstance(m, nn.Conv1d)
+    kind = type(m).__name__
+    if len(shape) != (2 if one_d else 3) or shape[0] != m.in_channels:
+        raise ShapeError(f"module '{path}' ({kind}): input shape {shape}; expected ({m.in_channels}, "
+                         f"{'L' if one_d else 'H, W'})")
+    if m.padding_mode != "zeros":
+        raise UnsupportedNodeError(f"module '{path}' ({kind}): padding_mode {m.padding_mode!r}; allowed 'zeros'")
+    weight = m.weight.detach().cpu().numpy().copy()
+    bias = np.zeros(m.out_channels, weight.dtype) if m.bias is None else m.bias.detach().cpu().numpy().copy()
+    padding = m.padding if isinstance(m.padding, str) else (m.padding[0] if one_d else tuple(m.padding))
+    args = dict(weight=weight, stride=m.stride[0] if one_d else tuple(m.stride), padding=padding,
+                dilation=m.dilation[0] if one_d else tuple(m.dilation), groups=m.groups, bias=bias)
+    node = nir.Conv1d(input_shape=shape[1], **args) if one_d else nir.Conv2d(input_shape=tuple(shape[1:]), **args)
+    with torch.no_grad():
+        out = tuple(m(torch.zeros((1, *shape), dtype=m.weight.dtype)).shape[1:])
+    # NIR 1.0's types count weight.shape[1] = C_in / groups input channels and a square kH x kH kernel
+    node.input_type, node.output_type = {"input": np.array(shape)}, {"output": np.array(out)}
+    return node, out
+
+
+def _avg_pool(path: str, m: nn.AvgPool2d, shape) -> tuple[nir.NIRNode, tuple[int, ...]]:
+    """nn.AvgPool2d (floor mode, counting the padding) -> NIR AvgPool2d."""
+    if len(shape) != 3:
+        raise ShapeError(f"module '{path}' (AvgPool2d): input shape {shape}; expected (C, H, W)")
+    if m.ceil_mode or not m.count_include_pad or m.divisor_override is not None:
+        raise UnsupportedNodeError(f"module '{path}' (AvgPool2d): ceil_mode={m.ceil_mode}, count_include_pad="
+                                   f"{m.count_include_pad}, divisor_override={m.divisor_override}; allowed False, "
+                                   "True, None (NIR's AvgPool2d)")
+    pair = lambda v: np.broadcast_to(np.asarray(v, np.int64), (2,)).copy()  # noqa: E731
+    kernel, stride, padding = pair(m.kernel_size), pair(m.kernel_size if m.stride is None else m.stride), \
+        pair(m.padding)
+    out = (shape[0],) + tuple(int(n + 2 * p - k) // int(s) + 1 for n, k, s, p in zip(shape[1:], kernel, stride, padding))
+    return nir.AvgPool2d(kernel_size=kernel, stride=stride, padding=padding), out
 
 
 def _flatten(path: str, m: nn.Flatten, shape) -> tuple[nir.NIRNode, tuple[int, ...]]:

@@ -13,6 +13,9 @@ CubaLIF    ``snn.Synaptic(alpha = 1 - dt/tau_syn, beta = 1 - dt/tau_mem)`` fed
 LI, I      :class:`LeakyIntegrator` (output = membrane voltage; I has beta = 1)
 CubaLI     :class:`CurrentIntegrator` (output = membrane voltage)
 Linear     ``nn.Linear`` (bias for Affine); Flatten -> ``nn.Flatten``; Scale -> :class:`Scale`
+Conv1d/2d  ``nn.Conv1d`` / ``nn.Conv2d`` (with bias); AvgPool2d -> ``nn.AvgPool2d`` (counting the padding,
+           torch's default); SumPool2d -> :class:`SumPool`
+Delay      :class:`StepDelay`: ``y[t] = x[t - round(delay / dt)]``, zeros before the first input
 =========  =====================================================================================
 
 Gains that are exactly 1 (after rounding to the model dtype) and zero leak terms are skipped,
@@ -36,16 +39,19 @@ import torch
 from torch import nn
 
 from neurolearn.errors import InputError, NIRFormatError, ShapeError, UnsupportedNodeError, shown, where
+from neurolearn.nir.connections import delay_steps, node_ints, pool_params, true_conv_types
 from neurolearn.nir.extension import KEY, block, graph_dt, node_reset, node_reset_delay, validate
 from neurolearn.nir.graph import flatten
 from neurolearn.nir.io import read
 
 
-def import_from_nir(graph_or_path: nir.NIRGraph | str | os.PathLike, *, dt: float | None = None) -> "NIRNetwork":
+def import_from_nir(graph_or_path: nir.NIRGraph | str | os.PathLike, *, dt: float | None = None,
+                    dtype: torch.dtype | None = None) -> "NIRNetwork":
     """A runnable torch model of a NIR graph or ``.nir`` file.
 
     ``dt`` (seconds) is needed only when the file records none; a value that conflicts with the
-    recorded one raises InputError.
+    recorded one raises InputError. ``dtype``: of its parameters and states (default: torch's default dtype);
+    float64 keeps the file's float64 weights exact.
     """
     if isinstance(graph_or_path, (str, os.PathLike)):
         file = str(graph_or_path)
@@ -58,7 +64,14 @@ def import_from_nir(graph_or_path: nir.NIRGraph | str | os.PathLike, *, dt: floa
             f"import_from_nir: expected a nir.NIRGraph or a path, got {type(graph_or_path).__name__}"
         )
     dt = graph_dt(graph, dt, file)
-    return NIRNetwork(flatten(graph, file), dt, file)
+    flat = flatten(graph, file)
+    true_conv_types(flat, file)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype or default)
+    try:
+        return NIRNetwork(flat, dt, file)
+    finally:
+        torch.set_default_dtype(default)
 
 
 class Gain(nn.Module):
@@ -86,6 +99,38 @@ class Scale(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.scale
+
+
+class SumPool(nn.Module):
+    """NIR SumPool2d: the sum over each window (zero padding), i.e. average pooling times the window size."""
+
+    def __init__(self, kernel_size, stride, padding):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.avg_pool2d(x, self.kernel_size, self.stride, self.padding, divisor_override=1)
+
+
+class StepDelay(nn.Module):
+    """NIR Delay in whole steps: ``y[t] = x[t - steps]`` per element (``steps`` shaped like one sample), zero
+    while ``t < steps``."""
+
+    def __init__(self, steps: torch.Tensor):
+        super().__init__()
+        self.register_buffer("steps", steps)
+        self.history: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.history = (self.history + [x])[-(int(self.steps.max()) + 1):]
+        out = torch.zeros_like(x)
+        for d in torch.unique(self.steps).tolist():
+            if d < len(self.history):
+                out = torch.where(self.steps == d, self.history[-1 - d], out)
+        return out
+
+    def reset_mem(self) -> None:
+        self.history = []
 
 
 class LeakyIntegrator(nn.Module):
@@ -198,8 +243,9 @@ class NIRNetwork(nn.Module):
                 for p in parts[1:]:
                     inp = inp + p
             else:  # only delayed inputs, first step
-                inp = torch.zeros((ref.shape[0], *self.in_shapes[name]), device=ref.device)
-            values[name] = self.cores[i](self.gains[i](inp))
+                inp = torch.zeros((ref.shape[0], *self.in_shapes[name]), dtype=ref.dtype, device=ref.device)
+            out = self.cores[i](self.gains[i](inp))
+            values[name] = out if out.dtype == inp.dtype else out.to(inp.dtype)   # snntorch's spikes: float32
         self._prev = {s: values[s] for s in self.delayed_sources}
         self._last = values
         if len(self.outputs) == 1:
@@ -233,11 +279,19 @@ class NIRNetwork(nn.Module):
         if torch.is_tensor(x):
             if len(self.inputs) != 1:
                 raise InputError(f"graph has inputs {self.inputs}; pass a dict of tensors by input name")
-            return {self.inputs[0]: x}
+            x = {self.inputs[0]: x}
         missing = set(self.inputs) - set(x)
         if missing:
             raise InputError(f"missing inputs {sorted(missing)}; graph inputs: {self.inputs}")
-        return {k: x[k] for k in self.inputs}
+        return {k: self._shaped(k, x[k]) for k in self.inputs}
+
+    def _shaped(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """Input ``x`` (batch, ...) in its Input node's shape: a flat (batch, n) input becomes (batch, C, H, W)
+        for a convolutional network."""
+        shape = self.in_shapes[name]
+        if shape is not None and x.dim() == 2 and len(shape) > 1 and x.shape[1] == int(np.prod(shape)):
+            return x.reshape(x.shape[0], *shape)
+        return x
 
 
 def _shape(types) -> tuple[int, ...] | None:
@@ -350,6 +404,14 @@ def _build(node: nir.NIRNode, name: str, dt: float, file):
         return None, nn.Flatten(start + 1 if start >= 0 else start, end + 1 if end >= 0 else end)
     if kind is nir.Scale:
         return None, Scale(_tensor(_f64(node, "scale")))
+    if kind in (nir.Conv1d, nir.Conv2d):
+        return None, _conv(node, name, file)
+    if kind is nir.SumPool2d:
+        return None, SumPool(*pool_params(node, name, file))
+    if kind is nir.AvgPool2d:
+        return None, nn.AvgPool2d(*pool_params(node, name, file))
+    if kind is nir.Delay:
+        return None, StepDelay(torch.as_tensor(delay_steps(node, name, dt, file)[0]))
     if kind is nir.LIF:
         beta, tau = _keep(node, name, "tau", dt, file), _f64(node, "tau")
         gain = _gain(_f64(node, "r") * dt / tau, dt / tau * _f64(node, "v_leak"))
@@ -376,16 +438,42 @@ def _build(node: nir.NIRNode, name: str, dt: float, file):
     raise UnsupportedNodeError(f"{where(file, name)} has type {kind.__name__}; not runnable in torch")
 
 
-def _linear(node, name: str, file) -> nn.Linear:
+class SpikeLinear(nn.Linear):
+    """``nn.Linear`` casting its input to its weight's dtype first: an ``RLeaky``'s recurrence reads snntorch's
+    spikes, float32 whatever the model's dtype."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.to(self.weight.dtype))
+
+
+def _linear(node, name: str, file, cls=nn.Linear) -> nn.Linear:
     weight = np.asarray(node.weight)
     if weight.ndim != 2:
         raise UnsupportedNodeError(f"{where(file, name, 'weight')}: shape {weight.shape}; allowed: 2-D (out, in)")
     bias = getattr(node, "bias", None)
-    layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    layer = cls(weight.shape[1], weight.shape[0], bias=bias is not None)
     with torch.no_grad():
         layer.weight.copy_(torch.as_tensor(weight))
         if bias is not None:
             layer.bias.copy_(torch.as_tensor(np.array(np.broadcast_to(bias, (weight.shape[0],)))))
+    return layer
+
+
+def _conv(node, name: str, file) -> nn.Module:
+    """``nn.Conv1d`` / ``nn.Conv2d`` holding a NIR convolution's weight and bias ('same' padding as torch's)."""
+    weight = np.asarray(node.weight)
+    n = weight.ndim - 2
+    if n not in (1, 2) or n != (1 if isinstance(node, nir.Conv1d) else 2):
+        raise UnsupportedNodeError(f"{where(file, name, 'weight')}: shape {weight.shape}; expected (C_out, C_in / "
+                                   f"groups, {'K' if isinstance(node, nir.Conv1d) else 'kH, kW'})")
+    padding = node.padding if isinstance(node.padding, str) else node_ints(node.padding, n, name, "padding", file)
+    layer = (nn.Conv1d if n == 1 else nn.Conv2d)(
+        weight.shape[1] * int(node.groups), weight.shape[0], weight.shape[2:], groups=int(node.groups),
+        stride=node_ints(node.stride, n, name, "stride", file), padding=padding,
+        dilation=node_ints(node.dilation, n, name, "dilation", file))
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(weight))
+        layer.bias.copy_(torch.as_tensor(np.broadcast_to(np.asarray(node.bias), (weight.shape[0],)).copy()))
     return layer
 
 
@@ -415,7 +503,7 @@ def _rleaky(graph: nir.NIRGraph, name: str, w_name: str, dt: float, file):
     common = dict(beta=_tensor(beta), **_spiking(node, name, file))
     if all_to_all:
         cell = snn.RLeaky(all_to_all=True, linear_features=shape[0], **common)
-        cell.recurrent = _linear(w, w_name, file)
+        cell.recurrent = _linear(w, w_name, file, SpikeLinear)
         if g is not None:
             with torch.no_grad():
                 cell.recurrent.weight.mul_(g[0].reshape(-1, 1) if g[0].dim() else g[0])

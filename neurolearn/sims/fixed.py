@@ -1,12 +1,18 @@
 """neurolearn's fixed-point simulator: bit-exact with Lava 0.10.0's ``Loihi2SimCfg(select_tag="fixed_pt")``.
 
-It runs a :class:`~neurolearn.ir.plan.Plan` (Lava ``Dense`` + ``LIF`` processes and an input
-``RingBuffer``) over a batch of independent samples in one compiled loop: no per-step messaging,
-integer arithmetic identical to ``PyLifModelBitAcc`` and ``PyDenseModelBitAcc``:
+It runs a :class:`~neurolearn.ir.plan.Plan` (Lava ``Dense``, ``Sparse``, ``DelayDense``, ``DelaySparse``, ``Conv``
+and ``LIF`` processes and an input ``RingBuffer``) over a batch of independent samples in one compiled loop: no
+per-step messaging, integer arithmetic identical to ``PyLifModelBitAcc``, ``PyDenseModelBitAcc``,
+``PySparseModelBitAcc``, ``PyDelayDenseModelBitAcc``, ``PyDelaySparseModelBitAcc`` and ``PyConvModelFixed``;
+event-driven: only the rows (kernel slices) of the sources that spiked are read:
 
 * Dense: weights clipped to 8 bits and LSB-truncated by sign mode and ``num_weight_bits`` (once);
   the summed activation is shifted by ``weight_exp`` (floor for negative exponents) and reaches the
   target one step later (every Dense adds one step of delay), wrapped to int32 as Lava's channel does.
+  Sparse: the same on the stored weights. DelayDense and DelaySparse: the weights of each delay d are summed
+  and shifted apart and reach the target 1 + d steps later.
+* Conv: the kernel as given (no ``weight_exp``, no truncation), sums wrapped to 24 bits, one step later
+  (:mod:`neurolearn.dynamics.conv`).
 * LIF: ``u = trunc0(u * (4096 - du - 1) / 4096) + (a_in << 6)``, wrapped once at +-2**23;
   ``v = trunc0(v * (4096 - dv) / 4096) + u + (bias_mant << bias_exp)``, saturated to 24 bits;
   spike where ``v > vth << 6``; ``v = 0`` after a spike. ``trunc0`` rounds toward zero.
@@ -16,6 +22,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from neurolearn.dynamics.conv import conv_gather, conv_scatter
 from neurolearn.dynamics.lif import lif_current, lif_voltage, wrap32
 from neurolearn.ir.features import require
 from neurolearn.ir.plan import Plan
@@ -49,18 +56,43 @@ def _sum_rows(w, rows, count, nt, acc, acc16):
             acc[j] += acc16[j]
 
 
-@numba.njit(parallel=True, cache=True)
-def _simulate(inp, lif, conns, weights, out):
-    """All samples in parallel; each sample runs in an ordinary (fully optimized) compiled function. (The
-    tables of FixedTables one by one: numba's parallel loops take no nested tuples.)"""
-    for b in numba.prange(out.spikes.shape[0]):
-        _simulate_sample(b, inp, lif, conns, weights, out)
+@numba.njit(cache=True)
+def _shifted(acc, e):
+    """Lava's weight_exp on a summed activation: ``acc << e``, or ``acc >> -e`` (floor)."""
+    return acc << e if e >= 0 else acc >> (-e)
 
 
 @numba.njit(cache=True)
-def _simulate_sample(b, inp, lif, conns, weights, out):
+def _listed(c, t, rows, count, nt, lists, e, ring, acc, used):
+    """A Sparse or delayed connection at step t: the spiking sources' weights summed per delay d, shifted, added
+    to the activation ring for step t + 1 + d (wrap32, as Lava's int32 buffer)."""
+    first, slots, at = lists.first[c], lists.slots[c], lists.ring_at[c]
+    for k in range(count):
+        for s in range(lists.ptr[first + rows[k]], lists.ptr[first + rows[k] + 1]):
+            d = lists.delay[s]
+            acc[d * nt + lists.tgt[s]] += lists.weight[s]
+            used[d] = True
+    for d in range(slots):
+        if used[d]:
+            used[d] = False
+            o = at + ((t + 1 + d) % slots) * nt
+            for j in range(nt):
+                ring[o + j] = wrap32(ring[o + j] + _shifted(acc[d * nt + j], e))
+                acc[d * nt + j] = 0
+
+
+@numba.njit(parallel=True, cache=True)
+def _simulate(inp, lif, conns, weights, lists, convs, out):
+    """All samples in parallel; each sample runs in an ordinary (fully optimized) compiled function. (The
+    tables of FixedTables one by one: numba's parallel loops take no nested tuples.)"""
+    for b in numba.prange(out.spikes.shape[0]):
+        _simulate_sample(b, inp, lif, conns, weights, lists, convs, out)
+
+
+@numba.njit(cache=True)
+def _simulate_sample(b, inp, lif, conns, weights, lists, convs, out):
     """Sample b, every step: its input (InputSpikes) through the network (LifNeurons, Connections,
-    PackedWeights) -> the recordings (LayerOutputs)."""
+    PackedWeights, SourceLists, ConvTables) -> the recordings (LayerOutputs)."""
     _, steps, n = out.spikes.shape
     record_uv = out.u.size > 0
     n_conn = conns.tgt.size
@@ -76,8 +108,23 @@ def _simulate_sample(b, inp, lif, conns, weights, out):
     rows = np.zeros(max(n, max_in), np.int64)  # the source rows that spiked, per connection
     s = np.zeros(n, np.bool_)
     fired = np.zeros(n, np.int64)  # indices of neurons that spiked this step
+    n_ring, n_acc = 0, 0
+    for c in range(n_conn):
+        n_ring += lists.slots[c] * conns.n_tgt[c] if lists.first[c] >= 0 else 0
+        n_acc = max(n_acc, lists.slots[c] * conns.n_tgt[c] if lists.first[c] >= 0 else 0)
+    ring = np.zeros(n_ring, np.int64)  # listed connections' pending activations, a ring of steps each
+    acc_d = np.zeros(n_acc, np.int64)  # a listed connection's sums per delay
+    used = np.zeros(64, np.bool_)
+    acc_c = np.zeros(n, np.int32)  # a convolution's output map (H_out, W_out, C_out)
+    quiet = np.zeros(n_conn, np.bool_)  # a convolution's activations are all 0
     for t in range(steps):
-        # 1. every LIF receives what its Dense processes computed on the previous step
+        # 1. every LIF receives what its connections computed for this step
+        for c in range(n_conn):
+            if lists.first[c] >= 0:
+                o, ob, nt = lists.ring_at[c] + (t % lists.slots[c]) * conns.n_tgt[c], conns.buf[c], conns.n_tgt[c]
+                for j in range(nt):
+                    abuf[ob + j] = ring[o + j]
+                    ring[o + j] = 0
         deliver(a_in, abuf, conns)
         # 2. LIF dynamics: u wraps once at +-2**23, v saturates at 24 bits, reset to 0 on a spike
         for i in range(n):
@@ -97,7 +144,7 @@ def _simulate_sample(b, inp, lif, conns, weights, out):
                 out.v[b, t, i] = v[i]
         for k in range(n_fired):
             out.spikes[b, t, fired[k]] = 1
-        # 3. every Dense sums the weights of this step's spikes (delivered on the next step)
+        # 3. every connection sums the weights of this step's spikes (delivered on the next step, or later)
         r = b * steps + t
         for c in range(n_conn):
             nt, src = conns.n_tgt[c], conns.src[c]
@@ -112,6 +159,19 @@ def _simulate_sample(b, inp, lif, conns, weights, out):
                     if 0 <= f < conns.n_src[c]:
                         rows[count] = f
                         count += 1
+            kind = conns.kind[c]
+            if kind == 1:
+                _listed(c, t, rows, count, nt, lists, conns.weight_exp[c], ring, acc_d, used)
+                continue
+            if kind == 2:
+                if count or not quiet[c]:
+                    geo = convs.geo[c]
+                    kern = convs.kern[convs.kern_at[c]:]
+                    for k in range(count):
+                        conv_scatter(acc_c, kern, rows[k], geo)
+                    conv_gather(abuf[conns.buf[c]:], acc_c, geo)
+                    quiet[c] = count == 0
+                continue
             _sum_rows(weights.rows[c], rows, count, nt, acc, acc16)
             e, sh, off, ob = conns.weight_exp[c], weights.shift[c], weights.offset[c] * count, conns.buf[c]
             if e >= 0:
@@ -133,5 +193,5 @@ def simulate_fixed(plan: Plan, spikes: np.ndarray, record_uv: bool = True) -> Si
     batch, steps, _ = inp.shape
     out = layer_outputs(batch, steps, sum(layer.size for layer in plan.layers), record_uv, bursts=False)
     net = fixed_tables(plan)
-    _simulate(input_spikes(inp), net.lif, net.conns, net.weights, out)
+    _simulate(input_spikes(inp), net.lif, net.conns, net.weights, net.lists, net.convs, out)
     return SimResult(backend="fixed", layers=layer_records(plan, out), delays=plan.depths())

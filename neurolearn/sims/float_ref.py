@@ -1,15 +1,21 @@
 """Rung L1: the float reference. Runs a :class:`Network` in torch with snntorch's discretization.
 
 No synaptic delay on feedforward projections (as in an snntorch ``nn.Sequential``); recurrent
-projections read the previous step's spikes (as ``snn.RLeaky``). Voltages are reported after the
-reset (Lava's convention: 0 on a spike step). Batched over samples; runs on CPU or GPU.
+projections read the previous step's spikes (as ``snn.RLeaky``); a projection's ``delays`` (NIR Delay nodes)
+add their steps per weight. Convolutions run as ``torch.nn.functional.conv2d``, sparse projections as sparse
+matrix products. Voltages are reported after the reset (Lava's convention: 0 on a spike step). Batched over
+samples; runs on CPU or GPU.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from neurolearn.ir.network import Network
+from neurolearn.ir.geometry import SparseLayout
+from neurolearn.ir.network import Network, Projection
 from neurolearn.sims.result import LayerRecord, SimResult, as_batch
 
 
@@ -26,28 +32,64 @@ def lif_step(x, u, v, alpha: float, beta: float, bias, threshold: float | None):
     return s, u, v * (1.0 - s)
 
 
+def _apply(pr: Projection, weight: np.ndarray, sparse: SparseLayout | None, dtype, device) -> Callable:
+    """x (batch, n_source) -> (batch, n_target) through ``weight`` (laid out as ``pr``'s, or by ``sparse``)."""
+    w = torch.as_tensor(np.asarray(weight), dtype=dtype, device=device)
+    if pr.conv is not None:
+        g = pr.conv
+        return lambda x: F.conv2d(x.reshape(-1, *g.in_shape), w, stride=g.stride, padding=g.padding,
+                                  dilation=g.dilation, groups=g.groups).reshape(x.shape[0], -1)
+    if sparse is not None:
+        at = torch.as_tensor(np.stack([sparse.rows, sparse.cols]), device=device)
+        m = torch.sparse_coo_tensor(at, w, sparse.shape, check_invariants=True).coalesce()
+        return lambda x: torch.sparse.mm(m, x.T).T
+    return lambda x: x @ w.T
+
+
+def _lagged(pr: Projection, dtype, device) -> list[tuple[int, Callable]]:
+    """[(lag, x -> contribution)]: a projection reads its source ``lag`` steps back (recurrent: one more), one
+    term per distinct delay."""
+    base = int(pr.recurrent)
+    if pr.delays is None:
+        return [(base, _apply(pr, pr.weight, pr.sparse, dtype, device))]
+    terms = []
+    for d in np.unique(pr.delays):
+        at = pr.delays == d
+        if pr.sparse is not None:
+            layout = SparseLayout(pr.sparse.shape, pr.sparse.rows[at], pr.sparse.cols[at])
+            terms.append((base + int(d), _apply(pr, pr.weight[at], layout, dtype, device)))
+        else:
+            terms.append((base + int(d), _apply(pr, np.where(at, pr.weight, 0.0), None, dtype, device)))
+    return terms
+
+
 def simulate_float(net: Network, spikes: np.ndarray, dtype=torch.float32, device="cpu") -> SimResult:
     """Run ``net`` on input spikes (steps, n_in) or (batch, steps, n_in); record spikes, u, v per layer."""
     inp = torch.as_tensor(as_batch(spikes, net.input_size), dtype=dtype, device=device)
     batch, steps, _ = inp.shape
-    weights = {pr.name: torch.as_tensor(pr.weight, dtype=dtype, device=device) for pr in net.projections}
+    terms = {pr.name: _lagged(pr, dtype, device) for pr in net.projections}
     biases = {p.name: torch.as_tensor(p.bias, dtype=dtype, device=device) for p in net.populations}
     in_biases = {p.name: torch.as_tensor(p.input_bias, dtype=dtype, device=device) for p in net.populations}
-    state = {p.name: [torch.zeros(batch, p.size, dtype=dtype, device=device) for _ in range(3)]
-             for p in net.populations}  # u, v, s
+    state = {p.name: [torch.zeros(batch, p.size, dtype=dtype, device=device) for _ in range(2)]
+             for p in net.populations}  # u, v
     rec = {p.name: [[], [], []] for p in net.populations}
+    sizes = {net.input_name: net.input_size, **{p.name: p.size for p in net.populations}}
+
+    def spikes_of(name: str, t: int):
+        if t < 0:
+            return torch.zeros(batch, sizes[name], dtype=dtype, device=device)
+        return inp[:, t] if name == net.input_name else rec[name][0][t]
+
     with torch.no_grad():
         for t in range(steps):
-            now = {net.input_name: inp[:, t]}
-            prev = {name: st[2] for name, st in state.items()}
             for p in net.populations:
                 x = in_biases[p.name].expand(batch, p.size)
                 for pr in net.incoming(p.name):
-                    x = x + (prev[pr.source] if pr.recurrent else now[pr.source]) @ weights[pr.name].T
-                u, v, _ = state[p.name]
+                    for lag, apply in terms[pr.name]:
+                        x = x + apply(spikes_of(pr.source, t - lag))
+                u, v = state[p.name]
                 s, u, v = lif_step(x, u, v, p.alpha, p.beta, biases[p.name], p.threshold)
-                state[p.name] = [u, v, s]
-                now[p.name] = s
+                state[p.name] = [u, v]
                 for lst, val in zip(rec[p.name], (s, u, v)):
                     lst.append(val)
     layers = {

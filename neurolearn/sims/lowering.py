@@ -16,6 +16,7 @@ import numpy as np
 from numba.typed import List
 
 from neurolearn.dynamics.burst_neuron import burst_uniforms, integer_draws
+from neurolearn.dynamics.conv import conv_sum_bound, geometry_row, kernel_by_input
 from neurolearn.dynamics.dense import effective_weights, sign_mode, truncate_weights
 from neurolearn.dynamics.lif import ACTIVATION_SHIFT, DECAY_BITS
 from neurolearn.errors import InputError, QuantizationError, ShapeError
@@ -92,6 +93,34 @@ class Connections(NamedTuple):
     port: np.ndarray       # 0 soma, 1 apical dendrite
     carries: np.ndarray    # 0 the source's events, 1 its bursts
     input_lo: np.ndarray   # first input channel read (``input_range``)
+    kind: np.ndarray       # KINDS index: 0 Dense (PackedWeights), 1 Sparse or delayed (SourceLists), 2 Conv
+
+
+KINDS = ("dense", "listed", "conv")
+
+
+class SourceLists(NamedTuple):
+    """Sparse and delayed connections (Lava Sparse, DelayDense, DelaySparse) by source neuron: source j of
+    connection c reaches entries k in ptr[first[c] + j] .. ptr[first[c] + j + 1] - 1: target tgt[k], Lava's
+    effective weight weight[k], delay[k] steps beyond the usual one. Activations wait in a ring of slots[c]
+    steps x n_tgt starting at ring_at[c]."""
+
+    first: np.ndarray     # per connection (-1: not listed)
+    slots: np.ndarray     # per connection: max delay + 1
+    ring_at: np.ndarray   # per connection
+    ptr: np.ndarray       # int64
+    tgt: np.ndarray       # int64
+    weight: np.ndarray    # int64
+    delay: np.ndarray     # int64
+
+
+class ConvTables(NamedTuple):
+    """Convolutions (Lava Conv): per connection its geometry row (:func:`~neurolearn.dynamics.conv.geometry_row`,
+    zeros if not a conv) and where its kernel (:func:`~neurolearn.dynamics.conv.kernel_by_input`) starts."""
+
+    geo: np.ndarray       # (n_conn, 15) int64
+    kern_at: np.ndarray   # per connection
+    kern: np.ndarray      # int32
 
 
 class PackedWeights(NamedTuple):
@@ -163,6 +192,8 @@ class FixedTables(NamedTuple):
     lif: LifNeurons
     conns: Connections
     weights: PackedWeights
+    lists: SourceLists
+    convs: ConvTables
 
 
 class LearningTables(NamedTuple):
@@ -256,9 +287,11 @@ def _connections(plan: Plan) -> Connections:
     """Every connection's endpoints and exponent; activation buffers one after another."""
     offsets, rows, buf = _layer_offsets(plan), [], 0
     for c in plan.connections:
-        n_tgt, n_src = c.weights.shape
+        n_tgt, n_src = c.shape
+        kind = "conv" if c.conv is not None else "dense" if c.sparse is None and c.delays is None else "listed"
         rows.append((-1 if c.source == plan.input_name else offsets[c.source], n_src, offsets[c.target], n_tgt,
-                     c.weight_exp, buf, c.port == "apical", c.carries == "bursts", (c.input_range or (0,))[0]))
+                     c.weight_exp, buf, c.port == "apical", c.carries == "bursts", (c.input_range or (0,))[0],
+                     KINDS.index(kind)))
         buf += n_tgt
     return _table(Connections, rows)
 
@@ -306,10 +339,62 @@ def pack_weights(weights: np.ndarray, num_weight_bits: int):
     return packed.astype(np.int8), offset, shift
 
 
+def _source_lists(plan: Plan, kinds) -> SourceLists:
+    """The sparse and delayed connections' synapses by source (Lava's effective weights; zero weights dropped:
+    they add nothing to any delay's sum)."""
+    per, ptrs, tgts, weights, delays, rows, ring = [], [np.zeros(0, np.int64)], [], [], [], 0, 0
+    for c, kind in zip(plan.connections, kinds):
+        if kind != KINDS.index("listed"):
+            per.append((-1, 1, 0))
+            continue
+        n_tgt, n_src = c.shape
+        w = effective_weights(c.weights, c.num_weight_bits)
+        d = np.zeros_like(w) if c.delays is None else c.delays
+        if c.sparse is not None:
+            tgt, src = c.sparse.rows, c.sparse.cols
+        else:
+            tgt, src = np.nonzero(w)
+            w, d = w[tgt, src], d[tgt, src]
+        keep = w != 0
+        order = np.argsort(src[keep], kind="stable")
+        tgt, src, w, d = tgt[keep][order], src[keep][order], w[keep][order], d[keep][order]
+        slots = int(c.delays.max(initial=0)) + 1 if c.delays is not None else 1
+        per.append((rows, slots, ring))
+        ptrs.append(sum(map(len, tgts)) + np.searchsorted(src, np.arange(n_src + 1)))
+        tgts.append(tgt)
+        weights.append(w)
+        delays.append(d)
+        rows, ring = rows + n_src + 1, ring + slots * n_tgt
+    cat = lambda arrs: np.concatenate([np.zeros(0, np.int64)] + arrs).astype(np.int64)  # noqa: E731
+    return _table(SourceLists, per, ptr=cat(ptrs), tgt=cat(tgts), weight=cat(weights), delay=cat(delays))
+
+
+def _conv_tables(plan: Plan) -> ConvTables:
+    """The convolutions' geometry rows and kernels (checked: exact in int32, as Lava's sums)."""
+    geo, at, kerns = np.zeros((len(plan.connections), 15), np.int64), [], [np.zeros(0, np.int32)]
+    size = 0
+    for i, c in enumerate(plan.connections):
+        at.append(size)
+        if c.conv is None:
+            continue
+        if conv_sum_bound(c.conv) >= 2**31 - 2**23:
+            raise ShapeError(f"connection '{c.name}': a kernel of {c.conv.kernel} x {c.conv.in_shape[0] // c.conv.groups}"
+                             " inputs per output; the simulator (and Lava's int32 sums) support sums below 2**31")
+        geo[i] = geometry_row(c.conv)
+        kerns.append(kernel_by_input(c.weights, c.conv))
+        size += kerns[-1].size
+    return ConvTables(geo, np.array(at, np.int64), np.concatenate(kerns))
+
+
 def fixed_tables(plan: Plan) -> FixedTables:
     """The fixed-point simulator's tables (a plan without bursts, apical ports, input ranges, teacher)."""
+    conns = _connections(plan)
     rows, packing = List(), []
-    for c in plan.connections:
+    for c, kind in zip(plan.connections, conns.kind):
+        if kind != KINDS.index("dense"):
+            rows.append(np.zeros((0, 0), np.int8))
+            packing.append((0, 0))
+            continue
         if c.weights.shape[1] * 256 >= 2**31:
             raise ShapeError(f"connection '{c.name}': {c.weights.shape[1]} sources; the simulator sums in "
                              "int32 and supports fewer than 2**23")
@@ -318,7 +403,8 @@ def fixed_tables(plan: Plan) -> FixedTables:
         packing.append((offset, shift))
     if not plan.connections:  # numba needs a typed, non-empty list to infer its type
         rows.append(np.zeros((0, 0), np.int8))
-    return FixedTables(_lif_neurons(plan), _connections(plan), _table(PackedWeights, packing, rows=rows))
+    return FixedTables(_lif_neurons(plan), conns, _table(PackedWeights, packing, rows=rows),
+                       _source_lists(plan, conns.kind), _conv_tables(plan))
 
 
 # ---- the learning simulator ------------------------------------------------------------------------

@@ -110,11 +110,12 @@ def test_truncated_nir_file(tmp_path, capsys):
     assert not (tmp_path / "b").exists()
 
 
-def test_unsupported_node(tmp_path, capsys):
-    g = lif_graph(extra={"delay": nir.Delay(delay=np.ones(3))})
+def test_delay_beyond_lava(tmp_path, capsys):
+    g = lif_graph(extra={"delay": nir.Delay(delay=np.full(3, 0.1))})   # 100 steps of 1 ms
+    g.edges[:] = [("input", "fc"), ("fc", "delay"), ("delay", "lif"), ("lif", "output")]
     write(tmp_path / "d.nir", g)
     msg = run_err(["compile", str(tmp_path / "d.nir"), "-o", str(tmp_path / "b")], capsys)
-    assert "Delay" in msg and "supported" in msg
+    assert "'input->lif'" in msg and "'delays' = 100 outside [0, 63]" in msg
 
 
 def test_mismatched_shapes(tmp_path, capsys):

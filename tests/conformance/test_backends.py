@@ -9,6 +9,7 @@ from neurolearn.cli import main
 from neurolearn.errors import UnsupportedFeatureError
 from neurolearn.ir import plan as P
 from neurolearn.ir.features import BACKENDS, FAMILIES, FEATURES, missing_features
+from neurolearn.ir.geometry import ConvGeometry, SparseLayout
 from neurolearn.ir.program import LearningProgram
 
 STEPS = 60
@@ -32,6 +33,19 @@ def feature_plan(feature: str, seed: int = 0):
     n_in, extra = 6, {}
     layers = [_layer("l0", 5, rng, burst=feature in ("bursts", "apical", "teacher")), _layer("l1", 4, rng)]
     conns = [P.ConnectionPlan("ff0", "in", "l0", w(5, n_in)), P.ConnectionPlan("ff1", "l0", "l1", w(4, 5))]
+    if feature == "convolution":   # every geometry parameter away from its default
+        geo = ConvGeometry((2, 5, 4), 4, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)
+        n_in, layers[0] = geo.n_in, _layer("l0", geo.n_out, rng)
+        conns = [P.ConnectionPlan("ff0", "in", "l0", rng.integers(-100, 200, geo.kernel_shape), conv=geo),
+                 P.ConnectionPlan("ff1", "l0", "l1", w(4, geo.n_out))]
+    if feature == "sparse":
+        mask = rng.random((4, 5)) < 0.5
+        conns[1] = P.ConnectionPlan("ff1", "l0", "l1", w(4, 5)[mask], sparse=SparseLayout.of(mask), weight_exp=-1)
+    if feature == "delays":
+        conns[0] = P.ConnectionPlan("ff0", "in", "l0", w(5, n_in), delays=rng.integers(0, 6, (5, n_in)))
+        mask = rng.random((4, 5)) < 0.6
+        conns[1] = P.ConnectionPlan("ff1", "l0", "l1", w(4, 5)[mask], sparse=SparseLayout.of(mask), weight_exp=1,
+                                    delays=rng.integers(0, 4, int(mask.sum())))
     if feature == "recurrence":
         conns.append(P.ConnectionPlan("rec", "l1", "l1", w(4, 4), recurrent=True))
     if feature == "bursts":

@@ -10,12 +10,14 @@ import pytest
 
 from neurolearn.errors import PlanFormatError
 from neurolearn.ir import plan as P
+from neurolearn.ir.geometry import ConvGeometry, SparseLayout
 from neurolearn.ir.program import LearningProgram
 from tests.helpers import random_burst_net
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "plan-format.md"
 DEFINITIONS = {"LayerPlan": P.LayerPlan, "BurstPlan": P.BurstPlan, "ConnectionPlan": P.ConnectionPlan,
-               "Plasticity": P.Plasticity, "LearningProgram": LearningProgram, "BandTeacherPlan": P.BandTeacherPlan}
+               "Plasticity": P.Plasticity, "LearningProgram": LearningProgram, "BandTeacherPlan": P.BandTeacherPlan,
+               "ConvGeometry": ConvGeometry, "SparseLayout": SparseLayout}
 
 
 @pytest.mark.parametrize("name", sorted(DEFINITIONS))
@@ -47,12 +49,14 @@ def test_schema_top_level_matches_to_dict(small_plan):
     ("BurstPlan", "dv_d", P.DV_RANGE), ("BurstPlan", "lut_shift", P.LUT_SHIFT_RANGE),
     ("BurstPlan", "pbar_shift", P.PBAR_SHIFT_RANGE), ("BurstPlan", "valence_levels", P.VALENCE_LEVELS_RANGE),
     ("BurstPlan", "seed", P.SEED_RANGE), ("BurstPlan", "lut_offset", P.STATE_RANGE),
+    ("ConnectionPlan", "delays", P.DELAY_RANGE),
 ])
 def test_schema_ranges_are_plan_ranges(definition, prop, rng):
     schema = P.plan_schema()
     node = schema["definitions"][definition]["properties"][prop]
-    while "$ref" in node or "items" in node:
-        node = schema["definitions"][node["$ref"].rsplit("/", 1)[-1]] if "$ref" in node else node["items"]
+    while {"$ref", "items", "anyOf", "oneOf"} & set(node):   # anyOf: a number or a deeper tensor; oneOf: null or it
+        node = (schema["definitions"][node["$ref"].rsplit("/", 1)[-1]] if "$ref" in node else
+                node["anyOf"][0] if "anyOf" in node else node["oneOf"][-1] if "oneOf" in node else node["items"])
     assert (node["minimum"], node["maximum"]) == rng
 
 

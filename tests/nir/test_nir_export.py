@@ -184,10 +184,20 @@ def test_export_refuses_unsupported_modules(make, match):
         export_to_nir(nn.Sequential(make(), nn.Linear(4, 2)), dt=1e-4, input_shape=(4,))
 
 
-def test_export_refuses_conv_with_its_path():
-    net = nn.Sequential(nn.Linear(4, 4), nn.Sequential(nn.Conv2d(1, 2, 3)))
-    with pytest.raises(UnsupportedNodeError, match=r"module '1.0' has type Conv2d; supported: .*snn.RLeaky"):
+def test_export_refuses_max_pooling_with_its_path():
+    net = nn.Sequential(nn.Linear(4, 4), nn.Sequential(nn.MaxPool2d(2)))
+    with pytest.raises(UnsupportedNodeError, match=r"module '1.0' has type MaxPool2d; supported: .*snn.RLeaky"):
         export_to_nir(net, dt=1e-4)
+
+
+def test_export_refuses_a_convolution_of_the_wrong_input_and_what_nir_cannot_say():
+    with pytest.raises(ShapeError, match=r"module '1' \(Conv2d\): input shape \(4,\); expected \(1, H, W\)"):
+        export_to_nir(nn.Sequential(nn.Linear(4, 4), nn.Conv2d(1, 2, 3)), dt=1e-4)
+    with pytest.raises(UnsupportedNodeError, match=r"module '0' \(Conv2d\): padding_mode 'circular'"):
+        export_to_nir(nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, padding_mode="circular")), dt=1e-4,
+                      input_shape=(1, 5, 5))
+    with pytest.raises(UnsupportedNodeError, match=r"module '0' \(AvgPool2d\): ceil_mode=True"):
+        export_to_nir(nn.Sequential(nn.AvgPool2d(2, ceil_mode=True)), dt=1e-4, input_shape=(1, 5, 5))
 
 
 def test_export_refuses_non_sequential_and_bad_arguments():

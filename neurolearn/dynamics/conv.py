@@ -1,0 +1,89 @@
+"""Lava's Conv as its fixed-point model computes it (mirrored; Lava 0.10.0's ``PyConvModelFixed`` is the spec).
+
+Each step the Conv sends what it computed on the previous step (one step of delay, as Dense), then convolves
+this step's binary input with its kernel **as given**: no ``weight_exp``, no clipping or truncation to
+``num_weight_bits`` (the fixed_pt model applies neither), sums exact (scipy's ``convolve2d`` in float64, cast to
+int32), and wraps the result to 24 bits (``signed_clamp(x, 24)``: ``((x + 2**23) mod 2**24) - 2**23``).
+Lava convolves a (width, height, channels) map with a kernel flipped in both spatial axes; that is torch's
+cross-correlation of the (channels, height, width) map with the unflipped kernel, which is how neurolearn stores
+it (:mod:`neurolearn.ir.geometry`).
+
+Event-driven: a spike of input neuron ``f`` adds its slice of the kernel into the output map
+(:func:`conv_scatter`); no matrix is formed. The geometry travels as one int64 row (:data:`GEOMETRY`).
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from neurolearn.ir.geometry import ConvGeometry
+
+CONV_BITS = 24   # Lava's Conv wraps its output to 24-bit signed
+GEOMETRY = ("c_in", "h", "w", "c_out", "h_out", "w_out", "kh", "kw", "sh", "sw", "ph", "pw", "dh", "dw", "groups")
+
+
+def geometry_row(g: ConvGeometry) -> np.ndarray:
+    """The geometry as the int64 row the kernels read (fields in :data:`GEOMETRY` order)."""
+    return np.array(g.in_shape + g.out_shape[:1] + g.out_shape[1:] + g.kernel + g.stride + g.padding + g.dilation
+                    + (g.groups,), np.int64)
+
+
+def kernel_by_input(kernel: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """The kernel (C_out, C_in / groups, kH, kW) laid out for :func:`conv_scatter`: flat, by input channel c,
+    then (p, q), then the c's group's output channels (contiguous), int32."""
+    k_grp, c_grp = g.out_channels // g.groups, g.in_shape[0] // g.groups
+    w = np.asarray(kernel).reshape(g.groups, k_grp, c_grp, *g.kernel)   # [group, kk, cl, p, q]
+    return np.ascontiguousarray(w.transpose(0, 2, 3, 4, 1)).reshape(-1).astype(np.int32)   # [group, cl, p, q, kk]
+
+
+@numba.njit(cache=True, inline="always")
+def wrap24(x):
+    """Lava's ``signed_clamp(x, 24)``: two's-complement wrap to 24 bits."""
+    return ((x + 2**23) & (2**24 - 1)) - 2**23
+
+
+@numba.njit(cache=True)
+def conv_scatter(acc, kern, f, geo):
+    """Add the kernel slice of a spike of input neuron ``f`` ((c, y, x) in C order) into ``acc``, the output map
+    laid out (H_out, W_out, C_out) (channels contiguous); ``kern`` from :func:`kernel_by_input`, ``geo`` a
+    :func:`geometry_row`. Output (yo, xo) reads input (yo sh + p dh - ph, xo sw + q dw - pw) through kernel (p, q)."""
+    c_in, h, w, c_out, h_out, w_out, kh, kw = geo[0], geo[1], geo[2], geo[3], geo[4], geo[5], geo[6], geo[7]
+    sh, sw, ph, pw, dh, dw, groups = geo[8], geo[9], geo[10], geo[11], geo[12], geo[13], geo[14]
+    c, y, x = f // (h * w), (f // w) % h, f % w
+    k_grp = c_out // groups
+    first = (c // (c_in // groups)) * k_grp
+    for p in range(kh):
+        ty = y + ph - p * dh
+        if ty < 0:
+            break
+        if ty % sh or ty // sh >= h_out:
+            continue
+        row = (ty // sh) * w_out
+        for q in range(kw):
+            tx = x + pw - q * dw
+            if tx < 0:
+                break
+            if tx % sw or tx // sw >= w_out:
+                continue
+            o = (row + tx // sw) * c_out + first
+            k0 = ((c * kh + p) * kw + q) * k_grp
+            for kk in range(k_grp):
+                acc[o + kk] += kern[k0 + kk]
+
+
+@numba.njit(cache=True)
+def conv_gather(out, acc, geo):
+    """out[(k, yo, xo) in C order] = wrap24(acc[(yo, xo, k)]): the Conv's activations in the target's neuron
+    order; zeroes ``acc``."""
+    c_out, h_out, w_out = geo[3], geo[4], geo[5]
+    hw = h_out * w_out
+    for o in range(hw):
+        for k in range(c_out):
+            out[k * hw + o] = wrap24(np.int64(acc[o * c_out + k]))
+            acc[o * c_out + k] = 0
+
+
+def conv_sum_bound(g: ConvGeometry) -> int:
+    """The largest |sum| one output of a Conv with 8-bit weights can reach in one step (exact in int32 below
+    2**31 - 2**23, where Lava's int32 ``signed_clamp`` is exact too)."""
+    return 256 * g.kernel[0] * g.kernel[1] * (g.in_shape[0] // g.groups)
