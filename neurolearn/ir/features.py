@@ -17,6 +17,7 @@ FEATURES = {
     "apical": "connections into a burst layer's apical dendrite",
     "input_ranges": "connections reading a range of the input channels",
     "teacher": "a band teacher gating the teacher channels of the input",
+    "class_teacher": "a class teacher gating each class's teacher channels by its population's running rate",
     "learning": "learning connections (LearningDense programs)",
 }
 
@@ -43,7 +44,8 @@ BACKENDS = {spec.name: spec for spec in (
                 "neurolearn.sims.float_twin.run_float_twin", kind="float"),
     BackendSpec("lava", "Lava Loihi2SimCfg(select_tag='fixed_pt'), LIF and Dense", frozenset({"recurrence"}),
                 "neurolearn.lava.runner.simulate_lava", kind="lava"),
-    BackendSpec("lava-learning", "Lava fixed_pt with BurstLIF, BandTeacher and LearningDense", frozenset(FEATURES),
+    BackendSpec("lava-learning", "Lava fixed_pt with BurstLIF, BandTeacher, ClassTeacher and LearningDense",
+                frozenset(FEATURES),
                 "neurolearn.lava.runner.simulate_learning_lava", kind="lava"),
     BackendSpec("loihi", "Loihi core mapping, fit check and deployment", frozenset({"recurrence"}),
                 "neurolearn.hardware.fit.check_fit", kind="hardware"),

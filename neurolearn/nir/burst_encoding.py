@@ -4,7 +4,8 @@ NIR has no compartments and no plasticity. A burst layer ``L`` is written as two
 ``L.soma`` (LIF: the event-generating soma) and ``L.apical`` (LI: the dendrite), tagged in their
 neurolearn metadata; feedforward weights are ``Linear`` nodes from soma to soma (they carry events);
 feedback ``Y`` is a ``Linear`` from the upper soma to the lower apical node tagged
-``{"carries": "bursts"}``; the rules are in the graph's neurolearn block. Plain ``nir.read`` loads
+``{"carries": "bursts"}``, balance ``Z`` one tagged ``{"carries": "events"}``; the rules are in the graph's
+neurolearn block. Plain ``nir.read`` loads
 the file; a tool that ignores the metadata sees LIF/LI nodes and linear maps.
 
 Per-step keep factors map to NIR time constants with forward Euler: ``tau = dt / (1 - beta)`` and
@@ -60,6 +61,10 @@ def to_nir(net: BurstNetwork) -> nir.NIRGraph:
         name = f"Y:{upper}->{lower}"
         nodes[name] = nir.Linear(weight=np.asarray(y, dtype=np.float64), metadata={KEY: {"carries": "bursts"}})
         edges += [(f"{upper}.soma", name), (name, f"{lower}.apical")]
+    for (upper, lower), z in net.balance.items():
+        name = f"Z:{upper}->{lower}"
+        nodes[name] = nir.Linear(weight=np.asarray(z, dtype=np.float64), metadata={KEY: {"carries": "events"}})
+        edges += [(f"{upper}.soma", name), (name, f"{lower}.apical")]
     last = net.layers[-1]
     nodes["output"] = nir.Output(np.array([last.size]))
     edges.append((f"{last.name}.soma", "output"))
@@ -80,7 +85,7 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
         info = block(node)
         if info.get("module") == "BurstLIF":
             cells.setdefault(info["cell"], {})[info["compartment"]] = node
-    order, weights, feedback, biases = [], {}, {}, {}
+    order, weights, feedback, biases, balance = [], {}, {}, {}, {}
     src_of = {b: a for a, b in graph.edges}
     dst_of = {a: b for a, b in graph.edges}
     for name, node in graph.nodes.items():
@@ -90,6 +95,8 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
         upper, lower = src.split(".")[0], dst.split(".")[0]
         if block(node).get("carries") == "bursts":
             feedback[(upper, lower)] = np.asarray(node.weight)
+        elif dst.endswith(".apical"):
+            balance[(upper, lower)] = np.asarray(node.weight)
         else:
             weights[("input" if src == "input" else upper, lower)] = np.asarray(node.weight)
             if isinstance(node, nir.Affine):
@@ -115,4 +122,4 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
         layers.append(BurstLayer(cell, int(soma.v_threshold.size), params, int(burst["seed"])))
     n_in = int(np.prod(graph.nodes["input"].input_type["input"]))
     return BurstNetwork(dt=dt, input_size=n_in, layers=tuple(layers), weights=weights, feedback=feedback,
-                        rules=dict(block(graph).get("rules", {})), biases=biases)
+                        rules=dict(block(graph).get("rules", {})), biases=biases, balance=balance)

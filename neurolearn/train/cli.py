@@ -210,7 +210,7 @@ def _train_onchip(args, out: Path) -> int:
     cfg = onchip.OnChipConfig(epochs=args.epochs)
     compiled, schedule, net = onchip.compile_xor(args.seed, cfg)
     fixed = run_fixed(compiled.plan, schedule)
-    flt = run_float_twin(net, compiled, schedule, cfg.rule, cfg.teacher)
+    flt = run_float_twin(net, compiled, schedule, cfg.teacher)
     metrics = onchip.onchip_metrics(fixed, flt, schedule, cfg, args.seed)
     with atomic_dir(out) as tmp:
         write(tmp / MODEL, to_nir(net))
