@@ -185,19 +185,25 @@ def cmd_verify_learning(args) -> int:
         raise InputError(f"{build.path}: no {SCHEDULE} (the input to learn from); 'neurolearn train --spiking "
                          "--on-chip' writes builds that carry one")
     schedule = Schedule.load(build.path / SCHEDULE)
-    if args.epochs is not None:
-        schedule = schedule.first_epochs(args.epochs)
+    if args.samples is not None and args.epochs is not None:
+        raise InputError("--samples and --epochs: give one (--samples for builds of online classification runs)")
+    unit, count = ("samples", args.samples) if args.samples is not None else ("epochs", args.epochs)
+    if count is not None and unit != schedule.ends:
+        raise InputError(f"{build.path / SCHEDULE}: its ends are {schedule.ends}, not {unit}; use --{schedule.ends} N")
+    if count is not None:
+        schedule = schedule.first_epochs(count)
     t0 = time.perf_counter()
     ours = run_fixed(build.plan, schedule)
     t1 = time.perf_counter()
     lava = run_lava(build.plan, schedule, progress=True)
     t2 = time.perf_counter()
     rows = compare_epochs(ours, lava, schedule)
-    print(format_epochs(rows, ("neurolearn", "Lava")))
+    what = schedule.ends[:-1]
+    print(format_epochs(rows, ("neurolearn", "Lava"), what))
     print(f"\n{schedule.steps} steps: neurolearn {t1 - t0:.2f} s, Lava {t2 - t1:.1f} s ({(t2 - t1) / (t1 - t0):.0f}x)")
     bad = [r.epoch for r in rows if not r.ok]
-    print(f"{len(bad)} epoch(s) differ, first {bad[0]}" if bad else
-          f"all {len(rows)} epochs bit-identical (events, bursts, weights)")
+    print(f"{len(bad)} {what}(s) differ, first {bad[0]}" if bad else
+          f"all {len(rows)} {schedule.ends} bit-identical (events, bursts, weights)")
     return 1 if bad else 0
 
 
@@ -207,8 +213,8 @@ def cmd_verify(args) -> int:
 
     if args.learning:
         return cmd_verify_learning(args)
-    if args.epochs is not None:
-        raise InputError("--epochs applies to --learning only")
+    if args.epochs is not None or args.samples is not None:
+        raise InputError("--epochs and --samples apply to --learning only")
     target = Path(args.target)
     with tempfile.TemporaryDirectory() as tmp:
         if target.suffix == ".nir" or target.is_file():
@@ -292,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning", action="store_true",
                    help="learning build: neurolearn vs Lava over its schedule, every epoch (events, bursts, weights)")
     p.add_argument("--epochs", type=int, help="with --learning: only the first N epochs of the schedule")
+    p.add_argument("--samples", type=int, help="with --learning, a build of an online classification run: only its "
+                                               "first N training samples, compared after every sample")
     _add_input_args(p, "steps to run (default 100 for random input)")
     p.set_defaults(func=cmd_verify)
 
