@@ -41,7 +41,7 @@ def main():
         t = time.perf_counter()
         fx = run_fixed(compiled.plan, schedule)
         t_fx = time.perf_counter() - t
-        fl = run_float_twin(net, compiled, schedule, cfg.rule, cfg.teacher)
+        fl = run_float_twin(net, compiled, schedule, cfg.teacher)
         r_fx, r_fl = eval_rates(fx, schedule), eval_rates(fl, schedule)
         fixed_ok += solved(fx, schedule)
         float_ok += solved(fl, schedule)

@@ -5,16 +5,14 @@ Errors print as one line (``error: ...``) with a non-zero exit; ``--debug`` show
 from __future__ import annotations
 
 import argparse
-import math
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from neurolearn.errors import InputError, NeurolearnError, Terminated
 from neurolearn.atomic import check_output
+from neurolearn.errors import InputError, NeurolearnError, Terminated
 from neurolearn.ir.limits import MAX_COUNT, MAX_SEED, MAX_STEPS, real_number, whole_number
 
 BACKENDS = ("float", "fixed", "lava")
@@ -227,8 +225,13 @@ def cmd_verify_learning(args) -> int:
         raise InputError(f"{build.path}: no {SCHEDULE} (the input to learn from); 'neurolearn train --spiking "
                          "--on-chip' writes builds that carry one")
     schedule = Schedule.load(build.path / SCHEDULE)
-    if args.epochs is not None:
-        schedule = schedule.first_epochs(args.epochs)
+    if args.samples is not None and args.epochs is not None:
+        raise InputError("--samples and --epochs: give one (--samples for builds of online classification runs)")
+    unit, count = ("samples", args.samples) if args.samples is not None else ("epochs", args.epochs)
+    if count is not None and unit != schedule.ends:
+        raise InputError(f"{build.path / SCHEDULE}: its ends are {schedule.ends}, not {unit}; use --{schedule.ends} N")
+    if count is not None:
+        schedule = schedule.first_epochs(count)
     require_lava()   # before neurolearn's run of the whole schedule, not after
     t0 = time.perf_counter()
     ours = run_fixed(build.plan, schedule)
@@ -236,11 +239,12 @@ def cmd_verify_learning(args) -> int:
     lava = run_lava(build.plan, schedule, progress=True)
     t2 = time.perf_counter()
     rows = compare_epochs(ours, lava, schedule)
-    print(format_epochs(rows, ("neurolearn", "Lava")))
+    what = schedule.ends[:-1]
+    print(format_epochs(rows, ("neurolearn", "Lava"), what))
     print(f"\n{schedule.steps} steps: neurolearn {t1 - t0:.2f} s, Lava {t2 - t1:.1f} s ({(t2 - t1) / (t1 - t0):.0f}x)")
     bad = [r.epoch for r in rows if not r.ok]
-    print(f"{len(bad)} epoch(s) differ, first {bad[0]}" if bad else
-          f"all {len(rows)} epochs bit-identical (events, bursts, weights)")
+    print(f"{len(bad)} {what}(s) differ, first {bad[0]}" if bad else
+          f"all {len(rows)} {schedule.ends} bit-identical (events, bursts, weights)")
     return 1 if bad else 0
 
 
@@ -250,8 +254,8 @@ def cmd_verify(args) -> int:
 
     if args.learning:
         return cmd_verify_learning(args)
-    if args.epochs is not None:
-        raise InputError("--epochs applies to --learning only")
+    if args.epochs is not None or args.samples is not None:
+        raise InputError("--epochs and --samples apply to --learning only")
     target = Path(args.target)
     with tempfile.TemporaryDirectory() as tmp:
         if target.suffix == ".nir" or target.is_file():
@@ -399,6 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learning build: neurolearn vs Lava over its schedule, every epoch (events, bursts, weights)")
     p.add_argument("--epochs", type=whole_number(1, MAX_COUNT),
                    help="with --learning: only the first N epochs of the schedule")
+    p.add_argument("--samples", type=whole_number(1, MAX_COUNT),
+                   help="with --learning, a build of an online classification run: only its first N training samples, "
+                        "compared after every sample")
     _add_input_args(p, "steps to run (default 100 for random input)")
     p.set_defaults(func=cmd_verify)
 

@@ -170,11 +170,12 @@ def compare_epochs(a, b, schedule) -> list[EpochAgreement]:
     return rows
 
 
-def format_epochs(rows: list[EpochAgreement], labels: tuple[str, str]) -> str:
-    """One line per epoch: mismatching events/bursts per layer and weights per connection ('=': none)."""
+def format_epochs(rows: list[EpochAgreement], labels: tuple[str, str], unit: str = "epoch") -> str:
+    """One line per epoch (or sample, ``unit``): mismatching events/bursts per layer and weights per connection
+    ('=': none)."""
     layers, conns = list(rows[0].spikes), list(rows[0].weights)
-    head = ["epoch", "steps"] + [f"{n} events/bursts" for n in layers] + [f"{n} weights" for n in conns]
-    lines = [f"{labels[0]} vs {labels[1]}: mismatching values per epoch ('=' is bit-identical)", " | ".join(head)]
+    head = [unit, "steps"] + [f"{n} events/bursts" for n in layers] + [f"{n} weights" for n in conns]
+    lines = [f"{labels[0]} vs {labels[1]}: mismatching values per {unit} ('=' is bit-identical)", " | ".join(head)]
     for r in rows:
         cells = [str(r.epoch), str(r.steps)]
         cells += ["=" if not any(r.spikes[n]) else f"{r.spikes[n][0]}/{r.spikes[n][1]}" for n in layers]

@@ -252,7 +252,7 @@ def rules_programs():
 def rules_nir_build():
     """STDP and dendritic balance compiled from a .nir file onto BurstLIF layers (the .nir and report.md too)."""
     from neurolearn.compile.build import compile_model
-    from neurolearn.rules import DendriticBalance, STDP
+    from neurolearn.rules import STDP, DendriticBalance
     from tests.rules.test_rule_plugins import write_net
 
     rules = {"W:input->hidden": STDP(a_plus=0.02, a_minus=0.025).to_params(),

@@ -28,8 +28,8 @@ from neurolearn.compile.precheck import check_graph
 from neurolearn.compile.quantize import quantize
 from neurolearn.compile.report import render_learning_report, render_report
 from neurolearn.errors import InputError, PlanFormatError
-from neurolearn.ir.limits import check_memory
 from neurolearn.ir.features import missing_features
+from neurolearn.ir.limits import check_memory
 from neurolearn.ir.network import Network
 from neurolearn.ir.plan import Plan
 from neurolearn.nir import read

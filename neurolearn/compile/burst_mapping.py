@@ -3,11 +3,11 @@
 Each burst layer becomes a ``BurstLIF`` (:class:`~neurolearn.ir.plan.BurstPlan`), each event
 weight W a ``LearningDense`` running its rule's learning-engine program (any registered rule,
 :mod:`neurolearn.rules`; a ``Dense`` if it has no rule), each feedback Y a ``Dense`` from the upper
-layer's bursts into the lower layer's apical dendrite. A three-factor program compiles only where its
-third factors are what BurstLIF sends (burstprop's valence and Pbar): the plan has no route for third
-factors from the input (BTSP's plateau) or from a dendrite's voltage. Optionally a **teacher**: two
-extra input channels (push up, push down) into the top layer's dendrites, the instructive signal of
-supervised burstprop.
+layer's bursts into the lower layer's apical dendrite, each balance Z one from its events. A three-factor
+program compiles only where its third factors are what BurstLIF sends (burstprop's valence and Pbar): the
+plan has no route for third factors from the input (BTSP's plateau) or from a dendrite's voltage.
+Optionally a **teacher**: extra input channels (push up, push down; one pair per class population) into the
+top layer's dendrites, the instructive signal of supervised burstprop.
 
 Units: one float voltage unit is ``vth << 6`` integer units (a layer's threshold ``threshold`` becomes
 ``vth * threshold``); a weight w (voltage units per event) becomes ``w * vth / 2**weight_exp``. Every
@@ -28,6 +28,8 @@ from neurolearn.ir.program import ChipRule
 from neurolearn.rules.plugin import ChipUnits, LearningRule, rule_from_params
 
 LUT_BINS_PER_SLOPE = 16    # burst table resolution: bins per unit of (v_d - offset) / slope
+VALENCE_FIELDS = ("valence", "pbar_fixed", "rate_target", "rate_shift", "homeo_gain", "homeo_shift", "homeo_cap",
+                  "dead_zone")   # BurstPlan fields a rule's post_neuron may set
 LEARNING_HEADROOM = 1.0    # range of learning weights as a multiple of their initial largest magnitude (beyond
 #                            it they saturate at the 8-bit limits, as on chip; the on-chip metrics count them)
 
@@ -39,23 +41,28 @@ class BurstCompiled:
     plan: Plan
     vth: int                                  # integer threshold (one float voltage unit = vth << 6)
     weight_units: dict                        # connection -> integer weight units per float unit
-    teacher: tuple[int, int] | None = None    # input channels (up, down) of the teacher, if any
+    teacher: tuple[int, ...] | None = None    # input channels of the teacher (up, down per class), if any
     notes: tuple[str, ...] = field(default=())
 
 
-def burst_lut(offset: float, slope: float, scale: float, file: str | None = None, node: str = ""):
+def burst_lut(offset: float, slope: float, scale: float, file: str | None = None, node: str = "",
+              centred: bool = False):
     """The 256-entry burst probability table of ``sigmoid((v_d - offset) / slope)`` and its
-    (lut_offset, lut_shift, largest error of p) for v_d in integer units ``v_d * scale``."""
+    (lut_offset, lut_shift, largest error of p) for v_d in integer units ``v_d * scale``. ``centred``: entry
+    128 holds p(offset) = 1/2 exactly (the bins are moved down half a bin, so the index rounds to the nearest
+    bin instead of flooring: a dendrite at the offset reads exactly 1/2, which a valence measured against a
+    fixed Pbar of 1/2 needs); else the bins' centres are read (entry 128 is p half a bin above the offset)."""
     step = slope * scale / LUT_BINS_PER_SLOPE
     shift = max(0, round(math.log2(step)))
-    off = int(round(offset * scale))
+    off = int(round(offset * scale)) - (2 ** (shift - 1) if centred and shift else 0)
     if not -(2**23) < off < 2**23:
         raise QuantizationError(f"{where(file, node, 'burst_offset')} = {offset}: {off} outside 24 bits")
-    bins = (np.arange(256) - 128 + 0.5) * 2.0**shift        # v_d - offset at each bin centre (integers)
+    bins = (np.arange(256) - 128 + (0.0 if centred else 0.5)) * 2.0**shift   # v_d - offset read by each bin
     lut = np.clip(np.round(256 / (1 + np.exp(-bins / (slope * scale)))), 0, 255).astype(np.int64)
     vd = np.linspace(off - 300 * 2.0**shift, off + 300 * 2.0**shift, 20001).astype(np.int64)
     idx = np.clip(((vd - off) >> shift) + 128, 0, 255)
-    err = float(np.max(np.abs(lut[idx] / 256 - 1 / (1 + np.exp(-(vd - off) / (slope * scale))))))
+    centre = int(round(offset * scale))
+    err = float(np.max(np.abs(lut[idx] / 256 - 1 / (1 + np.exp(-(vd - centre) / (slope * scale))))))
     return lut, off, shift, err
 
 
@@ -65,16 +72,19 @@ def _decay(keep: float, name: str, what: str):
     return d, f"{name}.{what}: keep {keep} -> {(4096 - d) / 4096:.6f} ({4096 - d}/4096)"
 
 
-def _weights(w: np.ndarray, vth: int, headroom: float, name: str, file: str | None):
+def _weights(w: np.ndarray, vth: int, headroom: float, name: str, file: str | None, even: bool = False):
     """Integers and weight_exp for float weights w (threshold units): the smallest exponent >= 0 whose
-    range holds headroom * max|w|."""
+    range holds headroom * max|w|. ``even``: mixed-sign weights rounded to the nearest even integer (Lava
+    truncates them to multiples of 2 toward -inf: rounding to the nearest integer first would leave every weight
+    half a unit low on average, a bias summed over all active inputs)."""
     w = np.asarray(w, dtype=float)
     top = float(np.max(np.abs(w))) * headroom if w.size else 0.0
     exp = 0
     while top * vth / 2**exp > 254 and exp < 7:
         exp += 1
     units = vth / 2**exp
-    q = np.round(w * units).astype(np.int64)
+    step = 2 if even and w.size and w.min() < 0 < w.max() else 1
+    q = (step * np.round(w * units / step)).astype(np.int64)
     if q.size and (q.max() > 255 or q.min() < -256):
         raise QuantizationError(f"{where(file, name, 'weight')}: max |w| = {np.abs(w).max():.3g} does not fit "
                                 f"8 bits even with weight_exp 7 at vth {vth}")
@@ -113,11 +123,15 @@ def _chip_rule(rule: LearningRule, units: ChipUnits, name: str, file: str | None
 
 
 def compile_burst_network(net: BurstNetwork, vth: int = 128, teacher_layer: str | None = None,
-                          teacher_strength: float = 3.0, rng_seed: int = 0, file: str | None = None) -> BurstCompiled:
+                          teacher_strength: float = 3.0, rng_seed: int = 0, file: str | None = None,
+                          teacher_classes: int = 1, round_even: bool = False) -> BurstCompiled:
     """The learning plan of ``net`` (see the module docstring). ``vth``: the integer threshold (the
     resolution of voltages and weights); ``teacher_layer``:
     add the teacher channels into that layer's dendrites with ``teacher_strength`` (threshold units
-    per step); ``rng_seed``: the learning engine's trace random streams."""
+    per step): one pair (up, down) for all its neurons, or with ``teacher_classes`` C > 1 one pair per class
+    population (channels up_c, down_c = input_size + 2c, + 2c + 1, into the c-th block of size / C neurons);
+    ``rng_seed``: the learning engine's trace random streams; ``round_even``: mixed-sign weights to the nearest
+    even integer (see :func:`_weights`)."""
     scale = vth * 64
     notes, layers, conns, learning, units, chips, posts = [], [], [], {}, {}, {}, {}
     rules = _learning_rules(net, file)
@@ -125,7 +139,7 @@ def compile_burst_network(net: BurstNetwork, vth: int = 128, teacher_layer: str 
     for (src, dst), w in net.weights.items():   # weights first: the rules' programs fix the post neurons
         name = f"W:{src}->{dst}"
         rule = rules.get(name)
-        weights[name] = _weights(w, vth, LEARNING_HEADROOM if rule else 1.0, name, file)
+        weights[name] = _weights(w, vth, LEARNING_HEADROOM if rule else 1.0, name, file, round_even)
         if rule is not None:
             chips[name] = _chip_rule(rule, ChipUnits(weights[name][2], net.dt, rng_seed), name, file)
             if chips[name].post_neuron:
@@ -140,12 +154,18 @@ def compile_burst_network(net: BurstNetwork, vth: int = 128, teacher_layer: str 
                                     "with alpha = 0 (no synaptic current state) only")
         dv, n_v = _decay(p.beta, layer.name, "beta")
         dv_d, n_d = _decay(p.beta_d, layer.name, "beta_d")
-        lut, off, shift, err = burst_lut(p.burst_offset, p.burst_slope, scale, file, layer.name)
-        notes += [n_v, n_d, f"{layer.name}: burst probability table, largest error of p {err:.4f}"]
+        post = posts.get(layer.name, {})
+        centred = bool(post.get("lut_centred", False))
+        lut, off, shift, err = burst_lut(p.burst_offset, p.burst_slope, scale, file, layer.name, centred)
+        notes += [n_v, n_d, f"{layer.name}: burst probability table{' (centred)' if centred else ''}, largest "
+                            f"error of p {err:.4f}"]
         if not p.stochastic:
             raise QuantizationError(f"{where(file, layer.name, 'stochastic')} = False: BurstLIF draws bursts; "
                                     "deterministic bursts are not compiled")
-        post = posts.get(layer.name, {})
+        pbar_init = post.get("pbar_init", PBAR_ONE // 4)
+        if post.get("pbar_fixed"):   # Pbar fixed at the table's p at v_d = 0: the dendrite at rest
+            pbar_init = int(lut[min(max((-off >> shift) + 128, 0), 255)]) << 7
+            notes.append(f"{layer.name}: Pbar fixed at p(v_d = 0) = {pbar_init / PBAR_ONE:.4f}")
         bias = net.biases.get(layer.name)
         if bias is not None and np.any(bias):
             raise QuantizationError(f"{where(file, layer.name, 'bias')}: burst layers with a bias are not compiled")
@@ -154,35 +174,40 @@ def compile_burst_network(net: BurstNetwork, vth: int = 128, teacher_layer: str 
                                 bias_mant=np.zeros(layer.size, int), bias_exp=np.zeros(layer.size, int),
                                 scale=float(scale),
                                 burst=BurstPlan(dv_d=dv_d, lut=lut, lut_offset=off, lut_shift=shift,
-                                                pbar_shift=post.get("pbar_shift", 5),
-                                                pbar_init=post.get("pbar_init", PBAR_ONE // 4),
-                                                valence_levels=post.get("valence_levels", 0),
-                                                seed=layer.seed)))
-    n_in = net.input_size + (2 if teacher_layer else 0)
+                                                pbar_shift=post.get("pbar_shift", 5), pbar_init=pbar_init,
+                                                valence_levels=post.get("valence_levels", 0), seed=layer.seed,
+                                                **{k: post[k] for k in VALENCE_FIELDS if k in post})))
+    n_in = net.input_size + (2 * teacher_classes if teacher_layer else 0)
     for (src, dst), (q, exp, u) in zip(net.weights, weights.values()):
         name = f"W:{src}->{dst}"
         units[name] = u
         if q.min() < 0 < q.max():
-            notes.append(f"{name}: mixed-sign weights lose their lowest bit in Lava (multiples of 2)")
+            notes.append(f"{name}: mixed-sign weights lose their lowest bit in Lava (multiples of 2)"
+                         + ("; compiled to the nearest even integer" if round_even else ""))
         conns.append(ConnectionPlan(name, src, dst, q, weight_exp=exp,
                                     input_range=(0, net.input_size) if src == "input" and teacher_layer else None))
         if name in chips:
             learning[name] = Plasticity(chips[name].program)
             notes += [f"{name}: {a}" for a in chips[name].approximations]
-    for (upper, lower), y in net.feedback.items():
-        name = f"Y:{upper}->{lower}"
-        q, exp, u = _weights(y, vth, 1.0, name, file)
-        units[name] = u
-        conns.append(ConnectionPlan(name, upper, lower, q, weight_exp=exp, port="apical", carries="bursts",
-                                    recurrent=True))
+    for kind, carries, feedback in (("Y", "bursts", net.feedback), ("Z", "events", net.balance)):
+        for (upper, lower), y in feedback.items():
+            name = f"{kind}:{upper}->{lower}"
+            q, exp, u = _weights(y, vth, 1.0, name, file, round_even)
+            units[name] = u
+            conns.append(ConnectionPlan(name, upper, lower, q, weight_exp=exp, port="apical", carries=carries,
+                                        recurrent=True))
     teacher = None
     if teacher_layer:
         size = {L.name: L.size for L in net.layers}[teacher_layer]
-        q, exp, u = _weights(np.array([[teacher_strength, -teacher_strength]] * size), vth, 1.0, "teacher", file)
+        if teacher_classes < 1 or size % teacher_classes:
+            raise QuantizationError(f"{where(file, teacher_layer, 'teacher_classes')} = {teacher_classes}: the layer's "
+                                    f"{size} neurons must split into that many equal populations")
+        pair = np.kron(np.eye(teacher_classes), np.ones((size // teacher_classes, 1))) * teacher_strength
+        q, exp, u = _weights(np.stack([pair, -pair], axis=2).reshape(size, -1), vth, 1.0, "teacher", file, round_even)
         conns.append(ConnectionPlan("teacher", "input", teacher_layer, q, weight_exp=exp, port="apical",
                                     input_range=(net.input_size, n_in)))
         units["teacher"] = u
-        teacher = (net.input_size, net.input_size + 1)
+        teacher = tuple(range(net.input_size, n_in))
     for name, u in units.items():
         notes.append(f"{name}: {u:g} integer units per weight unit")
     plan = Plan(dt=net.dt, input_name="input", input_size=n_in, layers=tuple(layers), connections=tuple(conns),

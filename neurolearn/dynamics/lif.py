@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.extending import register_jitable
 
 STATE_MAX = 2**23 - 1      # u, v, v_d are 24-bit signed: |x| <= 2**23 - 1
 DECAY_BITS = 12            # decays are fractions of 2**12
@@ -58,11 +59,12 @@ def lif_voltage(v, u, keep_v, bias):
     return min(max(y, -STATE_MAX), STATE_MAX)
 
 
+@register_jitable
 def lif_float_step(x, u, v, alpha, beta, bias, threshold):
     """One float step: ``(input, u, v, parameters) -> (spikes, u, v)``, v reset to 0 where it spikes.
 
     ``threshold`` None: a non-spiking neuron (LI, CubaLI, I), no spikes and no reset. Only arithmetic
-    operators: works on numpy arrays, torch tensors and numba scalars alike."""
+    operators: works on numpy arrays, torch tensors and numba scalars alike (callable from numba code)."""
     u = alpha * u + x
     v = beta * v + u + bias
     if threshold is None:

@@ -29,7 +29,10 @@ class BurstLayer:
 @dataclass(frozen=True)
 class BurstNetwork:
     """A layered burstprop network: ``weights[(src, dst)]`` (n_dst, n_src) carries events
-    (``src`` is the input or a layer), ``feedback[(upper, lower)]`` (n_lower, n_upper) carries bursts."""
+    (``src`` is the input or a layer), ``feedback[(upper, lower)]`` (n_lower, n_upper) carries bursts,
+    ``balance[(upper, lower)]`` (n_lower, n_upper) carries the upper layer's events into the lower layer's
+    apical dendrite (e.g. ``-p0 Y``: the dendrite then sees ``Y (B - p0 E)``, zero on average without a
+    teacher)."""
 
     dt: float
     input_size: int
@@ -38,3 +41,4 @@ class BurstNetwork:
     feedback: dict = field(repr=False)
     rules: dict = field(default_factory=dict)  # connection name -> rule parameters (JSON-able)
     biases: dict = field(default_factory=dict, repr=False)  # layer -> (n,) bias of its feedforward input
+    balance: dict = field(default_factory=dict, repr=False)

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from neurolearn.errors import NeurolearnError, PlanFormatError, QuantizationError, ShapeError, where
+from neurolearn.errors import NeurolearnError, PlanFormatError, QuantizationError, ShapeError, shown, where
 from neurolearn.ir.geometry import ConvGeometry, SparseLayout
 from neurolearn.ir.program import LearningProgram
 
 PLAN_FORMAT = "neurolearn-plan"
 PLAN_VERSION = 3                # 2 added burst layers, apical ports, input ranges and learning; 3 convolutions,
-                                # sparse matrices and delays; reads 1 to 3
+                                # sparse matrices, delays, the burst neuron's valence modes and homeostasis and the
+                                # class teacher; reads 1 to 3
 
 # Legal ranges, inclusive (Lava LavaPyType precisions; weight_exp as on Loihi).
 DU_RANGE = (0, 4095)            # 12-bit current decay; Lava adds 1 (ds_offset)
@@ -39,6 +40,11 @@ LUT_SHIFT_RANGE = (0, 23)
 PBAR_ONE = 2**15                # Pbar = 1 in the burst neuron's integers
 PBAR_SHIFT_RANGE = (0, 15)
 VALENCE_LEVELS_RANGE = (0, 7)   # y1 = 64 + 8 q, |q| <= levels: a 7-bit trace
+VALENCES = ("burst", "expected")   # the burst neuron's valence: B - Pbar, or p(v_d) - Pbar
+HOMEO_GAIN_RANGE = (0, 255)
+SHIFT_RANGE = (0, 15)
+HOMEO_CAP_RANGE = (0, 7)
+TEACHER_SHIFT_RANGE = (0, 16)
 SEED_RANGE = (0, 2**31 - 1)
 PORTS = ("soma", "apical")
 CARRIES = ("events", "bursts")
@@ -60,13 +66,18 @@ class BurstPlan:
     """The apical compartment and burst generator of a neurolearn ``BurstLIF`` process (integers).
 
     Per step: ``v_d = clip(trunc0(v_d * (4096 - dv_d) / 4096) + (a_apical << 6))`` (24 bits); an event
-    bursts where ``r < lut[clip(((v_d - lut_offset) >> lut_shift) + 128, 0, 255)]``, r = floor(256 *
+    bursts where ``r < p``, ``p = lut[clip(((v_d - lut_offset) >> lut_shift) + 128, 0, 255)]``, r = floor(256 *
     uniform) from ``numpy.random.default_rng(seed)`` (two uniforms per neuron and step: this one, then the
-    valence's rounding); on each event
-    ``pbar += ((burst << 15) - pbar) >> pbar_shift``. Third factors, every step: the valence B - Pbar
-    (Pbar before this step's update) as ``y1 = 64 + 8 q``, ``q = floor(((burst << 15) - pbar) * levels +
-    r2) >> 15)`` (stochastic rounding, r2 = floor(2**15 * the second uniform)); ``y2 = (pbar * 127) >> 15``
-    (Pbar in 1/127); ``y3 = 0``."""
+    valence's rounding). The event rate ``ebar += (event << 15) - (ebar >> rate_shift)`` (Ebar = ebar >>
+    rate_shift, 2**15 = one event per step; it starts at ``rate_target``). Third factors, every step: the
+    valence (Pbar before this step's update) as ``y1 = 64 + 8 q``, ``q = clip((valence * levels + r2) >> 15,
+    -7, 7)`` (stochastic rounding, r2 = floor(2**15 * the second uniform)); ``y2 = (pbar * 127) >> 15``
+    (Pbar in 1/127); ``y3 = 0``. The valence is ``aim - pbar + h``, 0 where its magnitude is below
+    ``dead_zone``: ``aim`` = ``burst << 15`` (``valence`` 'burst') or ``p << 7`` ('expected': the burst
+    probability, no draw noise); ``h = ((rate_target - Ebar) * homeo_gain) >> homeo_shift``, below the
+    target times ``min(rate_target / Ebar, 2**homeo_cap)`` (``homeo_cap`` 0: not scaled). On each event
+    ``pbar += (aim - pbar) >> pbar_shift`` unless ``pbar_fixed``
+    (:func:`neurolearn.dynamics.burst_neuron.burst_int_step`)."""
 
     dv_d: int
     lut: np.ndarray = field(repr=False)   # (256,) burst probability * 256
@@ -76,6 +87,14 @@ class BurstPlan:
     pbar_init: int = PBAR_ONE // 4
     valence_levels: int = 4
     seed: int = 0
+    valence: str = "burst"        # 'burst' (B - Pbar) or 'expected' (p - Pbar)
+    pbar_fixed: bool = False      # Pbar stays at pbar_init
+    rate_target: int = 0          # homeostasis: target event rate, 2**-15 events per step (0 with gain 0: none)
+    rate_shift: int = 10          # Ebar averages over about 2**rate_shift steps
+    homeo_gain: int = 0           # homeostasis gain: homeo_gain / 2**homeo_shift
+    homeo_shift: int = 0
+    homeo_cap: int = 0            # below the target, h times min(rate_target / Ebar, 2**homeo_cap); 0: unscaled
+    dead_zone: int = 0            # valences of magnitude below this (2**-15) are sent as 0
 
     def __post_init__(self):
         object.__setattr__(self, "lut", np.asarray(self.lut, dtype=np.int64).reshape(-1))
@@ -83,8 +102,23 @@ class BurstPlan:
             raise ShapeError(f"burst: lut shape {self.lut.shape} != ({LUT_SIZE},)")
         for pname, rng in (("dv_d", DV_RANGE), ("lut", LUT_RANGE), ("lut_offset", STATE_RANGE),
                            ("lut_shift", LUT_SHIFT_RANGE), ("pbar_shift", PBAR_SHIFT_RANGE),
-                           ("pbar_init", (0, PBAR_ONE)), ("valence_levels", VALENCE_LEVELS_RANGE), ("seed", SEED_RANGE)):
+                           ("pbar_init", (0, PBAR_ONE)), ("valence_levels", VALENCE_LEVELS_RANGE), ("seed", SEED_RANGE),
+                           ("rate_target", (0, PBAR_ONE)), ("rate_shift", SHIFT_RANGE),
+                           ("homeo_gain", HOMEO_GAIN_RANGE), ("homeo_shift", SHIFT_RANGE),
+                           ("homeo_cap", HOMEO_CAP_RANGE), ("dead_zone", (0, PBAR_ONE))):
             _check_range(getattr(self, pname), rng, None, "burst", pname)
+        if self.valence not in VALENCES:
+            raise QuantizationError(f"burst: valence {self.valence!r}; allowed {', '.join(VALENCES)}")
+        if not isinstance(self.pbar_fixed, (bool, np.bool_)):
+            raise QuantizationError(f"burst: pbar_fixed {self.pbar_fixed!r}; allowed true or false")
+        if self.homeo_cap and self.rate_target >> self.homeo_cap < 1:
+            raise QuantizationError(f"burst: homeo_cap = {self.homeo_cap} needs rate_target >> homeo_cap >= 1 "
+                                    f"(rate_target = {self.rate_target})")
+
+    def valence_shape(self) -> tuple[int, ...]:
+        """The valence's constants as :func:`~neurolearn.dynamics.burst_neuron.burst_int_step` takes them."""
+        return (int(self.valence == "expected"), int(self.pbar_fixed), self.rate_target, self.rate_shift,
+                self.homeo_gain, self.homeo_shift, self.homeo_cap, self.dead_zone)
 
 
 @dataclass(frozen=True)
@@ -238,6 +272,35 @@ class BandTeacherPlan:
 
 
 @dataclass(frozen=True)
+class ClassTeacherPlan:
+    """A class teacher (neurolearn's ``ClassTeacher`` process): ``layer`` holds ``classes`` populations of
+    equal size; input channels ``first + 2c`` (up) and ``first + 2c + 1`` (down) request teaching of class c.
+    Each step it counts each population's events since the sample began (a step without requests after one
+    with them starts a sample) and passes up_c where requested and ``(count_c << shift) < hi * steps``,
+    down_c where requested and ``(count_c << shift) > lo * steps``
+    (:func:`neurolearn.dynamics.class_teacher.class_teacher_step`). The teacher connection reads exactly
+    channels (first, first + 2 classes)."""
+
+    layer: str
+    first: int
+    classes: int
+    lo: int
+    hi: int
+    shift: int = 8
+
+    def __post_init__(self):
+        if self.classes < 1 or not 0 <= self.lo <= self.hi:
+            raise QuantizationError(f"class teacher: classes = {self.classes}, band lo = {self.lo}, hi = {self.hi}; "
+                                    "need classes >= 1 and 0 <= lo <= hi")
+        _check_range(self.shift, TEACHER_SHIFT_RANGE, None, "class teacher", "shift")
+
+    @property
+    def channels(self) -> tuple[int, int]:
+        """The request channels it reads: first .. first + 2 classes - 1."""
+        return self.first, self.first + 2 * self.classes
+
+
+@dataclass(frozen=True)
 class Plasticity:
     """What makes a connection a ``LearningDense``: its program, Lava's ``sign_mode`` for the weights
     (saturation and LSB truncation) and the initial tags, (n_post, n_pre) integers (default 0)."""
@@ -273,7 +336,7 @@ class Plan:
     outputs: tuple[str, ...]
     source: str = ""
     learning: dict = field(default_factory=dict)   # connection name -> Plasticity (a LearningDense)
-    teacher: BandTeacherPlan | None = None             # gates the teacher channels of the input
+    teacher: BandTeacherPlan | ClassTeacherPlan | None = None   # gates the teacher channels of the input
 
     def __post_init__(self):
         sizes = {self.input_name: self.input_size}
@@ -313,15 +376,21 @@ class Plan:
                 raise ShapeError(f"plan: output '{o}' is not a layer")
         t = self.teacher
         if t is not None:
-            if t.layer not in order or t.down != t.up + 1 or not 0 <= t.up < self.input_size - 1:
-                raise ShapeError(f"plan: teacher watches '{t.layer}' with channels up {t.up}, down {t.down}; needs a "
-                                 f"layer and down = up + 1 < {self.input_size} (the input size)")
+            band = isinstance(t, BandTeacherPlan)
+            lo_ch, hi_ch = (t.up, t.up + 2) if band else t.channels
+            if t.layer not in order or (band and t.down != t.up + 1) or not 0 <= lo_ch < hi_ch <= self.input_size:
+                what = f"up {t.up}, down {t.down}; needs" if band else f"{lo_ch}..{hi_ch - 1}; needs"
+                raise ShapeError(f"plan: teacher watches '{t.layer}' with channels {what} a layer"
+                                 + (" and down = up + 1" if band else "") + f" within the input ({self.input_size})")
+            if not band and self.layer(t.layer).size % t.classes:
+                raise ShapeError(f"plan: class teacher: layer '{t.layer}' has {self.layer(t.layer).size} neurons, "
+                                 f"not a multiple of {t.classes} classes")
             for c in self.connections:
                 lo, hi = c.input_range or (0, self.input_size)
-                if c.source == self.input_name and lo < t.up + 2 and t.up < hi and (lo, hi) != (t.up, t.up + 2):
-                    raise ShapeError(f"plan: connection '{c.name}' reads the teacher channels {t.up}, {t.down} with "
-                                     f"input_range {c.input_range}; a connection fed by the teacher reads exactly "
-                                     f"({t.up}, {t.up + 2})")
+                if c.source == self.input_name and lo < hi_ch and lo_ch < hi and (lo, hi) != (lo_ch, hi_ch):
+                    raise ShapeError(f"plan: connection '{c.name}' reads the teacher channels {lo_ch}..{hi_ch - 1} "
+                                     f"with input_range {c.input_range}; a connection fed by the teacher reads "
+                                     f"exactly ({lo_ch}, {hi_ch})")
         names = {c.name: c for c in self.connections}
         for name, pl in self.learning.items():
             if name not in names:
@@ -339,7 +408,8 @@ class Plan:
                 "bursts": any(layer.burst is not None for layer in self.layers),
                 "apical": any(c.port == "apical" for c in self.connections),
                 "input_ranges": any(c.input_range is not None for c in self.connections),
-                "teacher": self.teacher is not None,
+                "teacher": isinstance(self.teacher, BandTeacherPlan),
+                "class_teacher": isinstance(self.teacher, ClassTeacherPlan),
                 "learning": bool(self.learning),
                 "convolution": any(c.conv is not None for c in self.connections),
                 "sparse": any(c.sparse is not None for c in self.connections),
@@ -377,7 +447,8 @@ class Plan:
             "connections": [conv(c) for c in self.connections],
             "outputs": list(self.outputs),
             "learning": {name: pl.to_dict() for name, pl in self.learning.items()},
-            "teacher": None if self.teacher is None else asdict(self.teacher),
+            "teacher": None if self.teacher is None else {"kind": "band" if isinstance(self.teacher, BandTeacherPlan)
+                                                          else "class", **asdict(self.teacher)},
         }
 
     @classmethod
@@ -403,7 +474,7 @@ class Plan:
                 outputs=tuple(d["outputs"]),
                 source=d.get("source", ""),
                 learning={k: Plasticity.from_dict(pl) for k, pl in d.get("learning", {}).items()},
-                teacher=BandTeacherPlan(**d["teacher"]) if d.get("teacher") else None,
+                teacher=_teacher_from_dict(d.get("teacher")),
             )
         except NeurolearnError as exc:
             raise PlanFormatError(f"{name}: {exc}") from None
@@ -495,3 +566,14 @@ def _integral_fields(doc):
 def _short(value) -> str:
     text = " ".join(repr(value).split())
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _teacher_from_dict(d: dict | None) -> BandTeacherPlan | ClassTeacherPlan | None:
+    """plan.json's teacher: a band teacher (kind 'band'; plans of version 2 have no kind) or a class teacher."""
+    if not d:
+        return None
+    kind = d.get("kind", "band")
+    if kind not in ("band", "class"):
+        raise PlanFormatError(f"plan: teacher kind {shown(kind)}; allowed band, class")
+    args = {k: v for k, v in d.items() if k != "kind"}
+    return BandTeacherPlan(**args) if kind == "band" else ClassTeacherPlan(**args)

@@ -15,7 +15,7 @@ import numpy as np
 
 from neurolearn.errors import BackendUnavailableError, ShapeError
 from neurolearn.ir.features import require
-from neurolearn.ir.plan import Plan, Plasticity
+from neurolearn.ir.plan import BandTeacherPlan, Plan, Plasticity
 from neurolearn.ir.program import Y_TRACES, LearningProgram
 from neurolearn.lava import graph_script
 
@@ -78,18 +78,29 @@ def _burst_lif(layer):
                     bias_mant=layer.bias_mant.astype(np.int32), bias_exp=layer.bias_exp.astype(np.int32),
                     burst_lut=bp.lut.astype(np.int32), lut_offset=bp.lut_offset, lut_shift=bp.lut_shift,
                     pbar_init=bp.pbar_init, pbar_shift=bp.pbar_shift, valence_levels=bp.valence_levels, seed=bp.seed,
-                    name=layer.name)
+                    valence_expected=int(bp.valence == "expected"), pbar_fixed=int(bp.pbar_fixed),
+                    rate_target=bp.rate_target, rate_shift=bp.rate_shift, homeo_gain=bp.homeo_gain,
+                    homeo_shift=bp.homeo_shift, homeo_cap=bp.homeo_cap, dead_zone=bp.dead_zone,
+                    ebar_init=bp.rate_target << bp.rate_shift, name=layer.name)
 
 
-def _band_teacher(plan: Plan, c, requests, lifs):
-    """A BandTeacher between the teacher channels' RingBuffer and their Dense; returns its output port."""
-    from neurolearn.lava.processes.process import BandTeacher
+def _teacher_gate(plan: Plan, c, requests, lifs):
+    """The plan's teacher (a BandTeacher or a ClassTeacher) between the teacher channels' RingBuffer and their
+    Dense; returns its output port."""
+    from neurolearn.lava.processes.process import BandTeacher, ClassTeacher
 
     t = plan.teacher
-    if c.input_range != (t.up, t.up + 2) or t.down != t.up + 1:
-        raise ShapeError(f"plan: connection '{c.name}': in Lava the teacher channels need input_range "
-                         f"({t.up}, {t.up + 2}) with down = up + 1")
-    teacher = BandTeacher(n_watch=plan.layer(t.layer).size, lo=t.lo, hi=t.hi, name="teacher_gate")
+    if isinstance(t, BandTeacherPlan):
+        if c.input_range != (t.up, t.up + 2) or t.down != t.up + 1:
+            raise ShapeError(f"plan: connection '{c.name}': in Lava the teacher channels need input_range "
+                             f"({t.up}, {t.up + 2}) with down = up + 1")
+        teacher = BandTeacher(n_watch=plan.layer(t.layer).size, lo=t.lo, hi=t.hi, name="teacher_gate")
+    else:
+        if c.input_range != t.channels:
+            raise ShapeError(f"plan: connection '{c.name}': in Lava the class teacher's channels need input_range "
+                             f"{t.channels}")
+        teacher = ClassTeacher(n_watch=plan.layer(t.layer).size, classes=t.classes, lo=t.lo, hi=t.hi, shift=t.shift,
+                               name="teacher_gate")
     requests.connect(teacher.s_request_in)
     lifs[t.layer].s_out.connect(teacher.s_watch_in)
     return teacher.s_out
@@ -136,8 +147,9 @@ def lava_learning_graph(plan: Plan, spikes: np.ndarray, learning: Mapping[str, P
         elif c.input_range is not None:
             lo, hi = c.input_range
             src = lava["RingBuffer"](data=np.ascontiguousarray(np.asarray(spikes)[:, lo:hi].T, dtype=np.int32)).s_out
-            if plan.teacher is not None and lo <= plan.teacher.up < hi:
-                src = _band_teacher(plan, c, src, lifs)
+            t = plan.teacher
+            if t is not None and lo <= (t.up if isinstance(t, BandTeacherPlan) else t.first) < hi:
+                src = _teacher_gate(plan, c, src, lifs)
         else:
             src = source.s_out
         src.connect(dense.s_in)

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from neurolearn.dynamics.burst_neuron import burst_float_step
+from neurolearn.dynamics.burst_neuron import PLAIN_VALENCE, burst_float_step
 from neurolearn.dynamics.lif import lif_float_step
 from neurolearn.errors import InputError
 from neurolearn.ir.burst_network import BurstParams
@@ -39,8 +39,9 @@ def burst_neuron_step(basal: Tensor, apical: Tensor, state: BurstNeuronState, pa
     """
     s, i, v = lif_float_step(basal, state.i, state.v, params.alpha, params.beta, 0.0, params.threshold)
     draw = rand.numpy() if params.stochastic else 0.5   # p > 1/2 exactly where v_d > burst_offset
-    burst, v_d, _, _, _, p = _dendrite(s.numpy() > 0, state.v_d.numpy(), 0.0, apical.numpy(), params.beta_d,
-                                       params.burst_offset, params.burst_slope, 0, 0, draw)
+    burst, v_d, _, _, _, _, p, _ = _dendrite(s.numpy() > 0, state.v_d.numpy(), 0.0, 0.0, apical.numpy(),
+                                             params.beta_d, params.burst_offset, params.burst_slope, 0, 0, draw,
+                                             PLAIN_VALENCE)
     return (s.to(basal.dtype), torch.from_numpy(burst).to(basal.dtype), torch.from_numpy(p),
             BurstNeuronState(i, v, torch.from_numpy(v_d)))
 

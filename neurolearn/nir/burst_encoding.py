@@ -4,7 +4,8 @@ NIR has no compartments and no plasticity. A burst layer ``L`` is written as two
 ``L.soma`` (LIF: the event-generating soma) and ``L.apical`` (LI: the dendrite), tagged in their
 neurolearn metadata; feedforward weights are ``Linear`` nodes from soma to soma (they carry events);
 feedback ``Y`` is a ``Linear`` from the upper soma to the lower apical node tagged
-``{"carries": "bursts"}``; the rules are in the graph's neurolearn block. Plain ``nir.read`` loads
+``{"carries": "bursts"}``, balance ``Z`` one tagged ``{"carries": "events"}``; the rules are in the graph's
+neurolearn block. Plain ``nir.read`` loads
 the file; a tool that ignores the metadata sees LIF/LI nodes and linear maps.
 
 Per-step keep factors map to NIR time constants with forward Euler: ``tau = dt / (1 - beta)`` and
@@ -60,6 +61,10 @@ def to_nir(net: BurstNetwork) -> nir.NIRGraph:
         name = f"Y:{upper}->{lower}"
         nodes[name] = nir.Linear(weight=np.asarray(y, dtype=np.float64), metadata={KEY: {"carries": "bursts"}})
         edges += [(f"{upper}.soma", name), (name, f"{lower}.apical")]
+    for (upper, lower), z in net.balance.items():
+        name = f"Z:{upper}->{lower}"
+        nodes[name] = nir.Linear(weight=np.asarray(z, dtype=np.float64), metadata={KEY: {"carries": "events"}})
+        edges += [(f"{upper}.soma", name), (name, f"{lower}.apical")]
     last = net.layers[-1]
     nodes["output"] = nir.Output(np.array([last.size]))
     edges.append((f"{last.name}.soma", "output"))
@@ -76,7 +81,7 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
     """Read back a graph written by :func:`to_nir` (exactly: same weights, parameters, rules), checking its shape
     first: an Input named 'input'; each cell a LIF soma and an LI apical node with its burst block, of one size
     and one positive threshold; each weight a Linear or Affine with one edge in (the input or a soma) and one out
-    (a soma for events, an apical node for bursts) of the right shape; event weights one chain from the input
+    (a soma for events; an apical node for bursts, and for balance events) of the right shape; event weights one chain from the input
     through every cell, without branches or cycles. NIRFormatError naming the node otherwise."""
     dt = graph_dt(graph, None, file)
     cells = _cells(graph, file)
@@ -88,23 +93,26 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
     for a, b in graph.edges:
         outs.setdefault(a, []).append(b)
         ins.setdefault(b, []).append(a)
-    weights, feedback, biases = {}, {}, {}
+    weights, feedback, biases, balance = {}, {}, {}, {}
     for name, node in graph.nodes.items():
         if not isinstance(node, (nir.Linear, nir.Affine)):
             continue
         src, dst = _one(ins, name, "incoming", file), _one(outs, name, "outgoing", file)
         bursts = block(node).get("carries") == "bursts"
-        upper, lower = _end(src, cells, file, name, "soma", allow_input=not bursts), \
-            _end(dst, cells, file, name, "apical" if bursts else "soma", allow_input=False)
+        apical = bursts or dst.endswith(".apical")   # feedback Y (bursts) or balance Z (events) into a dendrite
+        upper, lower = _end(src, cells, file, name, "soma", allow_input=not apical), \
+            _end(dst, cells, file, name, "apical" if apical else "soma", allow_input=False)
         w = np.asarray(node.weight, dtype=np.float64)
         if w.shape != (sizes[lower], sizes[upper]):
             raise NIRFormatError(f"{where(file, name, 'weight')}: shape {w.shape}; expected ({sizes[lower]}, "
                                  f"{sizes[upper]}) from '{src}' to '{dst}'")
         pair = (upper, lower)
-        if pair in (feedback if bursts else weights):
+        if pair in (feedback if bursts else balance if apical else weights):
             raise NIRFormatError(f"{where(file, name)}: a second weight from '{upper}' to '{lower}'")
         if bursts:
             feedback[pair] = w
+        elif apical:
+            balance[pair] = w
         else:
             weights[pair] = w
             if isinstance(node, nir.Affine):
@@ -120,7 +128,7 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
                              burst_slope=float(burst["slope"]), stochastic=bool(burst["stochastic"]))
         layers.append(BurstLayer(cell, int(soma.v_threshold.size), params, int(burst["seed"])))
     return BurstNetwork(dt=dt, input_size=n_in, layers=tuple(layers), weights=weights, feedback=feedback,
-                        rules=dict(block(graph).get("rules", {})), biases=biases)
+                        rules=dict(block(graph).get("rules", {})), biases=biases, balance=balance)
 
 
 def _cells(graph: nir.NIRGraph, file) -> dict[str, dict]:

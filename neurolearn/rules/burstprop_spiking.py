@@ -11,6 +11,12 @@ Homeostasis (the original's, optional): where a neuron's ``Ebar`` is below ``e_m
 event adds ``eta (e_min - Ebar)``; where it is above ``e_max`` each of its events and bursts adds
 ``-(Ebar - e_max) / Ebar`` to the valence ``B - Pbar E``.
 
+The on-chip classification form (``valence="expected"``, ``pbar="fixed"``, ``rate_target``): the neuron
+sends its expected burst minus a fixed Pbar, ``p(v_d) - Pbar``, plus a homeostasis term ``homeo_gain
+(rate_target - Ebar)`` (Ebar its own event rate over ``tau_rate`` steps; below the target scaled by ``rate_target
+/ Ebar``, at most ``homeo_cap``), and nothing where that is smaller than ``dead_zone``: all computed by the
+neuron (:mod:`neurolearn.dynamics.burst_neuron`), so its float form is the float twin's neuron.
+
 On chip (:meth:`BurstpropSpiking.chip_rule`), with ``t_epoch`` 1 and the post neuron a ``BurstLIF``
 that sends its valence ``B - Pbar`` as ``y1 = 64 + 8 q`` (q: the valence in steps of 1/Q,
 stochastically rounded, so unbiased)::
@@ -63,6 +69,13 @@ class BurstpropSpiking(LearningRule):
     rate_init: float = param(0.02, "events per step", gt=0, le=1)              # initial Ebar
     e_min: float | None = param(None, "events per step", ge=0, le=1, optional=True)  # homeostasis floor
     e_max: float | None = param(None, "events per step", ge=0, le=1, optional=True)  # homeostasis ceiling
+    valence: str = param("burst", choices=("burst", "expected"))   # B - Pbar, or p(v_d) - Pbar (on chip)
+    pbar: str = param("average", choices=("average", "fixed"))     # Pbar: per-event average, or fixed at p(0)
+    rate_target: float | None = param(None, "events per step", gt=0, lt=1, optional=True)  # in-valence homeostasis
+    homeo_gain: float = param(1.0, "valence per event per step", ge=0, le=255)
+    homeo_cap: float = param(1.0, ge=1, le=128)    # below the target: gain times min(target / Ebar, cap)
+    tau_rate: float = param(1024.0, "steps", ge=1, le=32768)   # Ebar's average
+    dead_zone: float = param(0.0, ge=0, lt=1)      # valences of smaller magnitude are sent as 0
 
     def check(self):
         if self.e_min is not None and self.e_max is not None and not self.e_min < self.e_max:
@@ -110,11 +123,34 @@ class BurstpropSpiking(LearningRule):
                  f"tau_pre {self.tau_pre} steps -> x1_tau {tau}, with Lava's stochastically rounded decay",
                  f"Ebar/Bbar over tau_avg {self.tau_avg} steps -> Pbar per event, 2^-{shift} (~{2 ** shift} events)",
                  f"x1 saturates at 127: Etilde above {127 / impulse:.2f} events is clipped")
-        return ChipRule(program, float_update="dW = eta (B - Pbar E) Etilde",
-                        third_factors={"y1": f"64 + 8 q, q = (B - Pbar) * {levels} stochastically rounded"},
-                        delivered_by="post neuron (BurstLIF s_out_y1)", approximations=notes,
+        post, more = self._neuron_settings()
+        what = "B - Pbar" if self.valence == "burst" else "p(v_d) - Pbar"
+        return ChipRule(program, float_update=f"dW = eta E ({what}{' + homeostasis' if self.rate_target else ''}) "
+                                              "Etilde",
+                        third_factors={"y1": f"64 + 8 q, q = ({what}) * {levels} stochastically rounded"},
+                        delivered_by="post neuron (BurstLIF s_out_y1)", approximations=notes + more,
                         post_neuron={"valence_levels": levels, "pbar_shift": shift,
-                                     "pbar_init": int(round(self.p_init * PBAR_ONE))})
+                                     "pbar_init": int(round(self.p_init * PBAR_ONE)), **post})
+
+    def _neuron_settings(self) -> tuple[dict, tuple[str, ...]]:
+        """The BurstLIF valence settings of this rule (:class:`~neurolearn.ir.plan.BurstPlan` fields) and notes
+        on their rounding."""
+        post = {"valence": self.valence, "pbar_fixed": self.pbar == "fixed",
+                "lut_centred": self.valence == "expected" or self.pbar == "fixed"}
+        notes = []
+        if self.rate_target is not None:
+            shift = int(round(math.log2(self.tau_rate)))
+            gain_shift = next(s for s in range(16) if self.homeo_gain * 2**s >= 128 or s == 15)
+            gain = min(255, int(round(self.homeo_gain * 2**gain_shift)))
+            cap = int(round(math.log2(self.homeo_cap)))
+            post.update(rate_target=int(round(self.rate_target * PBAR_ONE)), rate_shift=shift, homeo_gain=gain,
+                        homeo_shift=gain_shift, homeo_cap=cap)
+            notes.append(f"homeostasis: target {self.rate_target} events/step, Ebar over 2^{shift} steps (tau_rate "
+                         f"{self.tau_rate}), gain {gain}/2^{gain_shift} = {gain / 2**gain_shift:g} (asked "
+                         f"{self.homeo_gain}), cap 2^{cap} = {2**cap} (asked {self.homeo_cap})")
+        if self.dead_zone:
+            post["dead_zone"] = int(round(self.dead_zone * PBAR_ONE))
+        return post, tuple(notes)
 
     def init_state(self, n_pre: int, n_post: int, batch: int = 1) -> BurstpropState:
         return BurstpropState(trace=np.zeros((batch, n_pre)), ebar=np.full(n_post, self.rate_init),
@@ -125,7 +161,13 @@ class BurstpropSpiking(LearningRule):
         (n_post, n_pre), averaged over the batch rows (independent samples). ``step``: ``pre``, ``post``
         (events), ``bursts``; ``third``: the post neurons' own Pbar before this step (the on-chip estimator,
         see :func:`neurolearn.dynamics.burst_neuron.burst_float_step`), or None for Bbar / Ebar after it.
-        Written in operators numpy arrays and torch tensors share (host-side training runs it in torch)."""
+        Written in operators numpy arrays and torch tensors share (host-side training runs it in torch).
+        The on-chip classification form (expected valence, fixed Pbar, in-valence homeostasis) is the neuron's
+        (:func:`neurolearn.dynamics.burst_neuron.burst_float_step`): refused here."""
+        if self.valence != "burst" or self.pbar != "average" or self.rate_target is not None or self.dead_zone:
+            raise RuleError(f"rule '{self.name}': valence {self.valence!r}, pbar {self.pbar!r}, rate_target, dead_zone "
+                            "are computed by the burst neuron; its float form runs in the float twin "
+                            "(neurolearn.sims.float_twin), not in float_step")
         self._require(step, "post", "bursts")
         k_pre, k_avg = math.exp(-1.0 / self.tau_pre), math.exp(-1.0 / self.tau_avg)
         state = BurstpropState(trace=k_pre * state.trace + step.pre,

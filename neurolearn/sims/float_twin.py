@@ -1,106 +1,323 @@
-"""The float twin of an on-chip learning run: the compiled network's structure and timing (one step per
-Dense), float weights, traces and Pbar, the neurons' float steps (:mod:`neurolearn.dynamics`), and the same
-input spikes, burst draws and band teacher as the fixed-point run, so that float and fixed point can be
-compared sample by sample.
+"""The float twin of an on-chip learning run: the compiled network's structure and timing (one step per Dense,
+the same teacher), float weights, traces, Pbar and Ebar, the neurons' float steps (:mod:`neurolearn.dynamics`),
+and the same input spikes and burst draws as the fixed-point run, so that float and fixed point can be compared
+sample by sample.
+
+Every learning connection learns by burstprop's float rule ``dW_ij = eta E_i valence_i Etilde_j``: the valence
+is what the post neuron's float step computes (``B - Pbar``, or ``p - Pbar`` plus its homeostasis, as its
+integer step sends it on chip, unrounded), Etilde the presynaptic event trace (+1 per event, decaying with the
+rule's ``tau_pre`` rounded to steps as on chip). The per-step loop is compiled (numba), and a
+:class:`FloatTwinSession` runs a long stream chunk by chunk, as :class:`~neurolearn.sims.learning.ChipSession`.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+import copy
+import math
+from typing import NamedTuple
 
+import numba
 import numpy as np
 
 from neurolearn.compile.burst_mapping import BurstCompiled
 from neurolearn.dynamics.band_teacher import band_teacher_step
-from neurolearn.dynamics.burst_neuron import burst_float_step, burst_uniforms
+from neurolearn.dynamics.burst_neuron import BurstStream, burst_float_step
+from neurolearn.dynamics.class_teacher import class_teacher_step
 from neurolearn.dynamics.lif import lif_float_step
+from neurolearn.errors import InputError, ShapeError
 from neurolearn.ir.burst_network import BurstNetwork
-from neurolearn.ir.plan import BandTeacherPlan
+from neurolearn.ir.features import require
+from neurolearn.ir.plan import PBAR_ONE
 from neurolearn.ir.schedule import Schedule
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
-from neurolearn.rules.plugin import StepInput
+from neurolearn.rules.plugin import rule_from_params
 from neurolearn.sims.epochs import EpochRun
+from neurolearn.sims.lowering import (
+    Connections,
+    TeacherTable,
+    input_spikes,
+    layer_offsets,
+    plan_connections,
+    teacher_table,
+)
+from neurolearn.sims.result import as_batch
 
-_dendrite = burst_float_step.py_func
-_band_teacher = band_teacher_step.py_func
+
+class TwinTables(NamedTuple):
+    """What the twin's kernel reads: float neurons (per neuron), the plan's connections and teacher, and the
+    learners (per learning connection)."""
+
+    keep_u: np.ndarray       # float: alpha, the somatic current's keep per step
+    keep_v: np.ndarray       # beta
+    threshold: np.ndarray
+    dendrite: np.ndarray     # bool: a burst neuron
+    keep_d: np.ndarray       # beta_d
+    offset: np.ndarray       # burst_offset (voltage units)
+    slope: np.ndarray        # burst_slope
+    pbar_shift: np.ndarray   # float: Pbar's per-event average 2**-pbar_shift
+    valence: np.ndarray      # (n, 8) int64: the valence's constants (BurstPlan.valence_shape)
+    draw: np.ndarray         # int64: column of its burst draws
+    conns: Connections
+    teacher: TeacherTable
+    at: np.ndarray           # per connection: its first synapse (synapse (i, j) at at + j * n_tgt + i)
+    learner: np.ndarray      # per connection: its learner, -1 none
+    eta: np.ndarray          # per learner: learning rate (weight units per unit trace)
+    keep_pre: np.ndarray     # per learner: exp(-1 / tau_pre)
+    x_at: np.ndarray         # per learner: its pres' traces start here
 
 
-def run_float_twin(net: BurstNetwork, compiled: BurstCompiled, schedule: Schedule, rule: BurstpropSpiking,
-                   teacher_strength: float) -> EpochRun:
-    """The float twin: the compiled network's structure and timing (one step per Dense), the neurons'
-    float steps (:mod:`neurolearn.dynamics`, float64), float weights, traces and Pbar, the same input spikes
-    and the same burst random draws as the fixed-point run. Every learning connection learns by ``rule``'s
-    float step, with its trace's tau rounded to steps as on chip and the neurons' own Pbar."""
-    plan = compiled.plan
-    layers = {L.name: L for L in net.layers}
-    u_burst = {L.name: burst_uniforms(L.burst.seed, schedule.steps, L.size)[:, 0] for L in plan.layers}
-    w = {c.name: _float_weights(net, c.name, teacher_strength, c.weights.shape) for c in plan.connections}
-    state = {n: [np.zeros(L.size) for _ in range(3)] for n, L in layers.items()}   # u, v, v_d
-    pbar = {n: np.full(L.size, rule.p_init) for n, L in layers.items()}
-    shift = rule.pbar_shift()
-    rule = replace(rule, tau_pre=float(round(rule.tau_pre)))
-    states = {c.name: rule.init_state(c.weights.shape[1], c.weights.shape[0])
-              for c in plan.connections if c.name in plan.learning}
-    buf = {c.name: np.zeros(c.weights.shape[0]) for c in plan.connections}
-    out = {n: {k: np.zeros((schedule.steps, L.size), np.uint8) for k in ("spikes", "bursts")} for n, L in layers.items()}
-    weights = {name: [] for name in plan.learning}
-    ends = set(schedule.epoch_ends)
-    gate = _Gate(plan.teacher)
-    levels = {L.name: L.burst.valence_levels for L in plan.layers}
-    for t in range(schedule.steps):
-        ev, bu, p_old = {}, {}, {}
-        for n, L in layers.items():
-            soma = sum(buf[c.name] for c in plan.connections if c.target == n and c.port == "soma")
-            apical = sum(buf[c.name] for c in plan.connections if c.target == n and c.port == "apical")
-            u, v, v_d = state[n]
-            prm = L.params
-            s, u, v = lif_float_step(soma, u, v, prm.alpha, prm.beta, 0.0, prm.threshold)
-            ev[n], p_old[n] = s > 0, pbar[n]
-            bu[n], v_d, pbar[n], _, _, _ = _dendrite(ev[n], v_d, pbar[n], apical, prm.beta_d, prm.burst_offset,
-                                                     prm.burst_slope, shift, levels[n], u_burst[n][t])
-            state[n] = [u, v, v_d]
-            out[n]["spikes"][t], out[n]["bursts"][t] = ev[n], bu[n]
-        inp = gate.step(schedule.spikes[t].astype(bool), ev)
-        for c in plan.connections:
-            if c.source == plan.input_name:
-                lo, hi = c.input_range or (0, plan.input_size)
-                pre = inp[lo:hi]
+class TwinState(NamedTuple):
+    """Everything the twin carries from step to step, floats unless said."""
+
+    u: np.ndarray
+    v: np.ndarray
+    v_d: np.ndarray
+    pbar: np.ndarray
+    ebar: np.ndarray
+    abuf: np.ndarray     # every connection's activations, delivered next step
+    w: np.ndarray        # every synapse's weight (float weight units)
+    trace: np.ndarray    # every learner's presynaptic event traces
+    teach: np.ndarray    # int64 (3 + classes,): as ChipState.teach
+
+
+@numba.njit(cache=True, nogil=True)
+def _twin_steps(st, inp, tab, u_burst, spikes, bursts, learn):
+    """Steps 0..steps-1 from state st (updated in place): input (InputSpikes, one stream) -> events and bursts
+    (steps, n) of every neuron; the learners learn if ``learn``."""
+    conns, teach = tab.conns, tab.teacher
+    steps, n = spikes.shape
+    a_in = np.zeros((2, n))
+    s = np.zeros((2, n), np.bool_)
+    val = np.zeros(n)
+    n_max = 1
+    for c in range(conns.tgt.size):
+        n_max = max(n_max, conns.n_src[c], conns.n_tgt[c])
+    pre, posts, a_sum = np.zeros(n_max, np.int64), np.zeros(n_max, np.int64), np.zeros(n_max)
+    n_req = 2 * teach.classes
+    requests, gate, events = np.zeros(n_req, np.bool_), np.zeros(n_req, np.bool_), np.zeros(teach.classes, np.int64)
+    per_class = teach.size // teach.classes
+    asked, count, band_open, class_count = st.teach[0] != 0, st.teach[1], st.teach[2] != 0, st.teach[3:]
+    for t in range(steps):
+        a_in[:] = 0.0
+        for c in range(conns.tgt.size):
+            port, tgt, ob = conns.port[c], conns.tgt[c], conns.buf[c]
+            for i in range(conns.n_tgt[c]):
+                a_in[port, tgt + i] += st.abuf[ob + i]
+        for i in range(n):
+            e, st.u[i], st.v[i] = lif_float_step(a_in[0, i], st.u[i], st.v[i], tab.keep_u[i], tab.keep_v[i], 0.0,
+                                                 tab.threshold[i])
+            s[0, i] = e > 0
+            spikes[t, i] = s[0, i]
+            if tab.dendrite[i]:
+                vs = tab.valence[i]
+                s[1, i], st.v_d[i], st.pbar[i], st.ebar[i], _, _, _, val[i] = burst_float_step(
+                    s[0, i], st.v_d[i], st.pbar[i], st.ebar[i], a_in[1, i], tab.keep_d[i], tab.offset[i],
+                    tab.slope[i], tab.pbar_shift[i], 0.0, u_burst[t, tab.draw[i]],
+                    (vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6], vs[7]))
+                bursts[t, i] = s[1, i]
+        if teach.kind:   # the same integer teacher as on chip, on the twin's events
+            requests[:] = False
+            for k in range(inp.ptr[t], inp.ptr[t + 1]):
+                ch = inp.idx[k] - teach.up
+                if teach.kind == 1:
+                    requests[0] |= inp.idx[k] == teach.up
+                    requests[1] |= inp.idx[k] == teach.down
+                elif 0 <= ch < n_req:
+                    requests[ch] = True
+            if teach.kind == 1:
+                fired = 0
+                for i in range(teach.first, teach.first + teach.size):
+                    fired += s[0, i]
+                count, asked, band_open = band_teacher_step(requests[0], requests[1], fired, count, asked, band_open,
+                                                            teach.lo, teach.hi)
+                gate[:] = band_open
             else:
-                pre = bu[c.source] if c.carries == "bursts" else ev[c.source]
-            buf[c.name] = w[c.name][:, pre].sum(axis=1)
-            if c.name in plan.learning:
-                step = StepInput(pre[None], ev[c.target][None], bu[c.target][None], p_old[c.target])
-                states[c.name], dw = rule.float_step(states[c.name], w[c.name], step)
-                w[c.name] += dw
-        if t in ends:
+                for c in range(teach.classes):
+                    events[c] = 0
+                    for i in range(teach.first + c * per_class, teach.first + (c + 1) * per_class):
+                        events[c] += s[0, i]
+                asked, count = class_teacher_step(requests, events, class_count, asked, count, teach.hi, teach.lo,
+                                                  teach.shift, gate)
+        for c in range(conns.tgt.size):
+            n_pre, n_post, base, src = conns.n_src[c], conns.n_tgt[c], tab.at[c], conns.src[c]
+            cnt = 0
+            if src < 0:
+                lo = conns.input_lo[c]
+                for k in range(inp.ptr[t], inp.ptr[t + 1]):
+                    ch = inp.idx[k]
+                    g = ch - teach.up if teach.kind == 2 else (0 if ch == teach.up or ch == teach.down else -1)
+                    if lo <= ch < lo + n_pre and (teach.kind == 0 or g < 0 or g >= n_req or gate[g]):
+                        pre[cnt] = ch - lo
+                        cnt += 1
+            else:
+                carry = conns.carries[c]
+                for j in range(n_pre):
+                    if s[carry, src + j]:
+                        pre[cnt] = j
+                        cnt += 1
+            a_sum[:n_post] = 0.0
+            for k in range(cnt):
+                row = base + pre[k] * n_post
+                for i in range(n_post):
+                    a_sum[i] += st.w[row + i]
+            ob = conns.buf[c]
+            for i in range(n_post):
+                st.abuf[ob + i] = a_sum[i]
+            l = tab.learner[c]
+            if l < 0 or not learn:
+                continue
+            # burstprop: the trace (with this step's pre events), then dW = eta E valence trace (posts with events)
+            xo, tgt, keep = tab.x_at[l], conns.tgt[c], tab.keep_pre[l]
+            for j in range(n_pre):
+                st.trace[xo + j] *= keep
+            for k in range(cnt):
+                st.trace[xo + pre[k]] += 1.0
+            n_ev = 0
+            for i in range(n_post):
+                if s[0, tgt + i] and val[tgt + i] != 0.0:
+                    posts[n_ev] = i
+                    n_ev += 1
+            if n_ev == 0:
+                continue
+            for j in range(n_pre):
+                x = st.trace[xo + j]
+                if x == 0.0:
+                    continue
+                row = base + j * n_post
+                for k in range(n_ev):
+                    st.w[row + posts[k]] += tab.eta[l] * val[tgt + posts[k]] * x
+    st.teach[0], st.teach[1], st.teach[2] = asked, count, band_open
+
+
+def _float_weights(net: BurstNetwork, compiled: BurstCompiled, teacher_strength: float) -> dict:
+    """Every connection's float weights (n_post, n_pre): the network's W, Y, Z; the teacher's sign times its
+    strength."""
+    out = {}
+    for c in compiled.plan.connections:
+        if c.name == "teacher":
+            out[c.name] = np.sign(c.weights) * float(teacher_strength)
+            continue
+        kind, ends = c.name.split(":")
+        src, dst = ends.split("->")
+        table = {"W": net.weights, "Y": net.feedback, "Z": net.balance}[kind]
+        out[c.name] = np.asarray(table[(src, dst)], dtype=float)
+    return out
+
+
+def _rules(net: BurstNetwork, names) -> dict[str, BurstpropSpiking]:
+    """The burstprop rule of each learning connection (other rules have no float twin)."""
+    rules = {}
+    for name in names:
+        rule = rule_from_params(net.rules[name], name)
+        if not isinstance(rule, BurstpropSpiking):
+            raise InputError(f"float twin: connection '{name}' learns by '{rule.name}'; the twin runs burstprop only")
+        rules[name] = rule
+    return rules
+
+
+class FloatTwinSession:
+    """The float twin of a compiled burst network, run as one continuous stream chunk by chunk (state and burst
+    draws carry over), as :class:`~neurolearn.sims.learning.ChipSession` runs the chip."""
+
+    def __init__(self, net: BurstNetwork, compiled: BurstCompiled, teacher_strength: float = 0.0):
+        plan = compiled.plan
+        require(plan.features(), "float-twin")
+        self.plan = plan
+        layers = {L.name: L for L in net.layers}
+        offsets = layer_offsets(plan)
+        sizes = [L.size for L in plan.layers]
+        n = int(sum(sizes))
+
+        def per_neuron(value):
+            return np.concatenate([np.zeros(0)] + [np.full(L.size, value(L), float) for L in plan.layers])
+
+        prm = {L.name: layers[L.name].params for L in plan.layers}
+        bursty = [L for L in plan.layers if L.burst is not None]
+        draw_at = dict(zip([L.name for L in bursty], np.cumsum([0] + [L.size for L in bursty])))
+        weights = _float_weights(net, compiled, teacher_strength)
+        rules = _rules(net, [c.name for c in plan.connections if c.name in plan.learning])
+        at, w, learner, eta, keep, x_at, n_syn, n_x = [], [], [], [], [], [], 0, 0
+        for c in plan.connections:
+            at.append(n_syn)
+            w.append(np.ascontiguousarray(weights[c.name].T).reshape(-1))
+            n_syn += c.weights.size
+            if c.name in rules:
+                learner.append(len(eta))
+                eta.append(rules[c.name].eta)
+                keep.append(math.exp(-1.0 / float(round(rules[c.name].tau_pre))))
+                x_at.append(n_x)
+                n_x += c.weights.shape[1]
+            else:
+                learner.append(-1)
+        self.tables = TwinTables(
+            keep_u=per_neuron(lambda L: prm[L.name].alpha), keep_v=per_neuron(lambda L: prm[L.name].beta),
+            threshold=per_neuron(lambda L: prm[L.name].threshold),
+            dendrite=per_neuron(lambda L: L.burst is not None).astype(np.bool_),
+            keep_d=per_neuron(lambda L: prm[L.name].beta_d), offset=per_neuron(lambda L: prm[L.name].burst_offset),
+            slope=per_neuron(lambda L: prm[L.name].burst_slope),
+            pbar_shift=per_neuron(lambda L: 0 if L.burst is None else L.burst.pbar_shift),
+            valence=np.concatenate([np.zeros((0, 8), np.int64)] + [
+                np.zeros((L.size, 8), np.int64) if L.burst is None else
+                np.tile(np.array(L.burst.valence_shape(), np.int64), (L.size, 1)) for L in plan.layers]),
+            draw=np.concatenate([np.zeros(0, np.int64)] + [
+                np.zeros(L.size, np.int64) if L.burst is None else draw_at[L.name] + np.arange(L.size)
+                for L in plan.layers]),
+            conns=plan_connections(plan), teacher=teacher_table(plan), at=np.array(at, np.int64),
+            learner=np.array(learner, np.int64), eta=np.array(eta, float), keep_pre=np.array(keep, float),
+            x_at=np.array(x_at, np.int64))
+        pbar0 = per_neuron(lambda L: 0 if L.burst is None else L.burst.pbar_init / PBAR_ONE)
+        ebar0 = per_neuron(lambda L: 0 if L.burst is None else L.burst.rate_target / PBAR_ONE)
+        self.state = TwinState(np.zeros(n), np.zeros(n), np.zeros(n), pbar0, ebar0,
+                               np.zeros(int(self.tables.conns.n_tgt.sum())), np.concatenate([np.zeros(0)] + w),
+                               np.zeros(n_x), np.zeros(3 + self.tables.teacher.classes, np.int64))
+        self._streams = [BurstStream(L.burst.seed, L.size) for L in bursty]
+        self._n_burst = int(sum(L.size for L in bursty))
+        self.offsets = offsets   # each layer's first neuron
+
+    def run(self, spikes: np.ndarray, learn: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Run input spikes (steps, n_in) on from the current state; returns every neuron's events and bursts,
+        (steps, n) uint8 each."""
+        inp = as_batch(spikes, self.plan.input_size)
+        if inp.shape[0] != 1:
+            raise ShapeError(f"input: shape {np.shape(spikes)}; the twin runs one stream (steps, n_in)")
+        k, n = inp.shape[1], self.state.u.size
+        u_burst = np.concatenate([np.zeros((k, 0))] + [s.take(k)[:, 0] for s in self._streams], axis=1)
+        spk, brs = np.zeros((k, n), np.uint8), np.zeros((k, n), np.uint8)
+        _twin_steps(self.state, input_spikes(inp), self.tables, np.ascontiguousarray(u_burst), spk, brs, learn)
+        return spk, brs
+
+    def weights(self, name: str) -> np.ndarray:
+        """Connection ``name``'s float weights now, (n_post, n_pre)."""
+        names = [c.name for c in self.plan.connections]
+        if name not in names:
+            raise InputError(f"weights: no connection '{name}' (the plan has {', '.join(names)})")
+        c = self.plan.connections[names.index(name)]
+        n_post, n_pre = c.weights.shape
+        at = int(self.tables.at[names.index(name)])
+        return self.state.w[at:at + n_pre * n_post].reshape(n_pre, n_post).T.copy()
+
+    def fork(self) -> "FloatTwinSession":
+        """An independent copy of the twin now: state, weights and burst streams."""
+        twin = copy.copy(self)
+        twin.state = copy.deepcopy(self.state)
+        twin._streams = copy.deepcopy(self._streams)
+        return twin
+
+
+def run_float_twin(net: BurstNetwork, compiled: BurstCompiled, schedule: Schedule,
+                   teacher_strength: float) -> EpochRun:
+    """The float twin over a whole schedule: events and bursts of every layer at every step, the learning
+    connections' float weights after each epoch end."""
+    twin = FloatTwinSession(net, compiled, teacher_strength)
+    spikes, bursts, weights, start = [], [], {name: [] for name in compiled.plan.learning}, 0
+    for stop in sorted({e + 1 for e in schedule.epoch_ends} | {schedule.steps}):
+        s, b = twin.run(schedule.spikes[start:stop])
+        spikes.append(s)
+        bursts.append(b)
+        if stop - 1 in schedule.epoch_ends:
             for name in weights:
-                weights[name].append(w[name].copy())
-    return EpochRun("float-twin", {n: o["spikes"] for n, o in out.items()}, {n: o["bursts"] for n, o in out.items()},
-                     {n: np.stack(v) for n, v in weights.items()})
-
-
-class _Gate:
-    """The band teacher (:func:`~neurolearn.dynamics.band_teacher.band_teacher_step`) on the twin's input."""
-
-    def __init__(self, plan: BandTeacherPlan | None):
-        self.plan, self.count, self.asked, self.open = plan, 0, False, False
-
-    def step(self, inp: np.ndarray, events: dict) -> np.ndarray:
-        """This step's input with the teacher channels dropped while the gate is closed."""
-        t = self.plan
-        if t is None:
-            return inp
-        self.count, self.asked, self.open = _band_teacher(bool(inp[t.up]), bool(inp[t.down]),
-                                                          int(events[t.layer].sum()), self.count, self.asked,
-                                                          self.open, t.lo, t.hi)
-        if not self.open:
-            inp = inp.copy()
-            inp[[t.up, t.down]] = False
-        return inp
-
-
-def _float_weights(net: BurstNetwork, name: str, teacher: float, shape) -> np.ndarray:
-    if name == "teacher":
-        return np.tile([teacher, -teacher], (shape[0], 1)).astype(float)
-    kind, ends = name.split(":")
-    src, dst = ends.split("->")
-    return np.array((net.weights if kind == "W" else net.feedback)[(src, dst)], dtype=float)
+                weights[name].append(twin.weights(name))
+        start = stop
+    spk, brs = np.concatenate(spikes), np.concatenate(bursts)
+    layers = {L.name: slice(twin.offsets[L.name], twin.offsets[L.name] + L.size) for L in compiled.plan.layers}
+    return EpochRun("float-twin", {n: spk[:, sl] for n, sl in layers.items()},
+                    {n: brs[:, sl] for n, sl in layers.items()}, {n: np.stack(v) for n, v in weights.items()})

@@ -11,6 +11,7 @@ on threads.
 """
 from __future__ import annotations
 
+import copy
 from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping, Sequence
 
@@ -19,16 +20,21 @@ import numpy as np
 
 from neurolearn.dynamics.band_teacher import band_teacher_step
 from neurolearn.dynamics.burst_neuron import burst_int_step
+from neurolearn.dynamics.class_teacher import class_teacher_step
 from neurolearn.dynamics.lif import lif_current, lif_voltage, wrap32
+from neurolearn.errors import InputError, ShapeError
 from neurolearn.ir.features import require
 from neurolearn.ir.plan import Plan, Plasticity
 from neurolearn.sims.fixed import deliver
 from neurolearn.sims.learning_engine import TraceState, learn_epoch, spike_step
 from neurolearn.sims.lowering import (
+    ChipState,
+    ChipStreams,
     input_spikes,
     layer_outputs,
     layer_records,
     learning_tables,
+    no_synapse_outputs,
     synapse_outputs,
     synapse_records,
 )
@@ -36,39 +42,49 @@ from neurolearn.sims.result import LearningResult, SimResult, as_batch
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_sample(b, inp, net, out, rec, n_thr):
-    """Sample b, every step: its input (InputSpikes) through the network (LearningTables) -> the layers'
-    recordings (LayerOutputs) and the learners' after the steps with rec.row[t] >= 0 (SynapseOutputs). Neurons
-    are LIF, plus the burst neuron's dendrite and burst generator where bursts.lut >= 0; the band teacher
-    drops teacher-channel input spikes while it is closed. Big learners learn on n_thr threads."""
-    lif, bursts, teach, conns, ln = net.lif, net.bursts, net.teacher, net.conns, net.learners
-    syn_at, learner = net.synapses.at, net.synapses.learner
-    keep_u, keep_v, vth6, bias, has_dendrite = lif.keep_u, lif.keep_v, lif.vth6, lif.bias, bursts.lut >= 0
-    _, steps, n = out.spikes.shape
-    rec_uv = out.u.size > 0
-    u_st = np.zeros(n, np.int64)
-    v_st = np.zeros(n, np.int64)
-    vd_st = np.zeros(n, np.int64)
-    pbar = bursts.pbar0.copy()
-    a_in = np.zeros((2, n), np.int64)      # soma, apical
-    s = np.zeros((2, n), np.bool_)         # events, bursts
-    y_out = np.zeros((3, n), np.int64)     # third factors sent by burst neurons
+def fresh_state(net):
+    """The ChipState of a network at rest: zeros, Pbar and Ebar at their initial values, the initial weights."""
+    conns, ln = net.conns, net.learners
+    n = net.lif.keep_u.size
     n_max = max(n, 1)
     for c in range(conns.tgt.size):
         n_max = max(n_max, conns.n_src[c], conns.n_tgt[c])
     t_max, n_x, n_y = 1, 0, 0
     for l in range(ln.conn.size):
         t_max, n_x, n_y = max(t_max, ln.t_epoch[l]), n_x + conns.n_src[ln.conn[l]], n_y + conns.n_tgt[ln.conn[l]]
-    pre = np.zeros(n_max, np.int64)
-    abuf = np.zeros(conns.n_tgt.sum(), np.int64)
-    a_sum = np.zeros(n_max, np.int64)
-    syn = net.synapses.wdt.copy()
     tr = TraceState(np.zeros((2, n_x), np.int64), np.zeros((3, n_y), np.int64), np.zeros(n_x, np.int64),
                     np.zeros(n_y, np.int64), np.zeros((t_max + 1, 2, n_max), np.int64),
                     np.zeros((t_max + 1, 3, n_max), np.int64))
-    count, was_asked, gate = 0, False, False
+    return ChipState(np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64), net.bursts.pbar0.copy(),
+                     net.bursts.ebar0.copy(), np.zeros(conns.n_tgt.sum(), np.int64), net.synapses.wdt.copy(), tr,
+                     np.zeros(3 + net.teacher.classes, np.int64))
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_steps(b, st, inp, net, out, rec, n_thr, learn):
+    """Sample b, every step, from state st (updated in place): its input (InputSpikes) through the network
+    (LearningTables) -> the layers' recordings (LayerOutputs) and the learners' after the steps with
+    rec.row[t] >= 0 (SynapseOutputs). Neurons are LIF, plus the burst neuron's dendrite and burst generator where
+    bursts.lut >= 0; the teacher drops teacher-channel input spikes it does not pass. Big learners learn on n_thr
+    threads; nothing learns unless ``learn`` (the learners are then Dense with their weights as they are)."""
+    lif, bursts, teach, conns, ln = net.lif, net.bursts, net.teacher, net.conns, net.learners
+    syn_at, learner = net.synapses.at, net.synapses.learner
+    keep_u, keep_v, vth6, bias, has_dendrite = lif.keep_u, lif.keep_v, lif.vth6, lif.bias, bursts.lut >= 0
+    _, steps, n = out.spikes.shape
+    rec_uv, rec_b = out.u.size > 0, out.bursts.size > 0
+    u_st, v_st, vd_st, pbar, ebar, abuf, syn, tr = st.u, st.v, st.v_d, st.pbar, st.ebar, st.abuf, st.syn, st.traces
+    a_in = np.zeros((2, n), np.int64)      # soma, apical
+    s = np.zeros((2, n), np.bool_)         # events, bursts
+    y_out = np.zeros((3, n), np.int64)     # third factors sent by burst neurons
+    pre = np.zeros(max(tr.xh.shape[2], 1), np.int64)
+    a_sum = np.zeros(max(tr.xh.shape[2], 1), np.int64)
+    n_req = 2 * teach.classes
+    requests, gate, events = np.zeros(n_req, np.bool_), np.zeros(n_req, np.bool_), np.zeros(teach.classes, np.int64)
+    per_class = teach.size // teach.classes
+    asked, count, band_open, class_count = st.teach[0] != 0, st.teach[1], st.teach[2] != 0, st.teach[3:]
     for t in range(steps):
         step = t + 1
+        r0 = b * steps + t
         # neurons: LIF as neurolearn.sims.fixed; burst neurons add the apical dendrite and the burst draw
         deliver(a_in, abuf, conns)
         for i in range(n):
@@ -78,36 +94,52 @@ def _run_sample(b, inp, net, out, rec, n_thr):
             v_st[i] = 0 if s[0, i] else y
             out.spikes[b, t, i] = s[0, i]
             if has_dendrite[i]:
-                dr = bursts.draw[i]
-                s[1, i], vd_st[i], pbar[i], y_out[0, i], y_out[1, i] = burst_int_step(
-                    s[0, i], vd_st[i], pbar[i], a_in[1, i], bursts.keep_d[i], bursts.luts[bursts.lut[i]],
+                dr, vs = bursts.draw[i], bursts.valence[i]
+                s[1, i], vd_st[i], pbar[i], ebar[i], y_out[0, i], y_out[1, i] = burst_int_step(
+                    s[0, i], vd_st[i], pbar[i], ebar[i], a_in[1, i], bursts.keep_d[i], bursts.luts[bursts.lut[i]],
                     bursts.lut_offset[i], bursts.lut_shift[i], bursts.pbar_shift[i], bursts.levels[i],
-                    bursts.draws[t, 0, dr], bursts.draws[t, 1, dr])
-                out.bursts[b, t, i] = s[1, i]
+                    bursts.draws[t, 0, dr], bursts.draws[t, 1, dr],
+                    (vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6], vs[7]))
+                if rec_b:
+                    out.bursts[b, t, i] = s[1, i]
                 if rec_uv:
                     out.v_d[b, t, i] = vd_st[i]
             if rec_uv:
                 out.u[b, t, i] = u_st[i]
                 out.v[b, t, i] = v_st[i]
-        if teach.on:  # the band teacher: count the prediction, decide when a request starts
-            r0 = b * steps + t
-            up = down = False
+        if teach.kind:  # the teacher: which of this step's requests pass (gate[k]: channel teach.up + k)
+            requests[:] = False
             for k in range(inp.ptr[r0], inp.ptr[r0 + 1]):
-                up |= inp.idx[k] == teach.up
-                down |= inp.idx[k] == teach.down
-            events = 0
-            for i in range(teach.first, teach.first + teach.size):
-                events += s[0, i]
-            count, was_asked, gate = band_teacher_step(up, down, events, count, was_asked, gate, teach.lo, teach.hi)
+                ch = inp.idx[k] - teach.up
+                if teach.kind == 1:
+                    requests[0] |= inp.idx[k] == teach.up
+                    requests[1] |= inp.idx[k] == teach.down
+                elif 0 <= ch < n_req:
+                    requests[ch] = True
+            if teach.kind == 1:
+                fired = 0
+                for i in range(teach.first, teach.first + teach.size):
+                    fired += s[0, i]
+                count, asked, band_open = band_teacher_step(requests[0], requests[1], fired, count, asked, band_open,
+                                                            teach.lo, teach.hi)
+                gate[:] = band_open
+            else:
+                for c in range(teach.classes):
+                    events[c] = 0
+                    for i in range(teach.first + c * per_class, teach.first + (c + 1) * per_class):
+                        events[c] += s[0, i]
+                asked, count = class_teacher_step(requests, events, class_count, asked, count, teach.hi, teach.lo,
+                                                  teach.shift, gate)
         for c in range(conns.tgt.size):
             # Dense: sum the weights of this step's pre spikes (events or bursts), deliver next step
             n_pre, n_post, base, src = conns.n_src[c], conns.n_tgt[c], syn_at[c], conns.src[c]
             cnt = 0
             if src < 0:
-                r0, lo = b * steps + t, conns.input_lo[c]
+                lo = conns.input_lo[c]
                 for k in range(inp.ptr[r0], inp.ptr[r0 + 1]):
                     ch = inp.idx[k]
-                    if lo <= ch < lo + n_pre and (gate or not teach.on or (ch != teach.up and ch != teach.down)):
+                    g = ch - teach.up if teach.kind == 2 else (0 if ch == teach.up or ch == teach.down else -1)
+                    if lo <= ch < lo + n_pre and (teach.kind == 0 or g < 0 or g >= n_req or gate[g]):
                         pre[cnt] = ch - lo
                         cnt += 1
             else:
@@ -125,7 +157,7 @@ def _run_sample(b, inp, net, out, rec, n_thr):
             for i in range(n_post):
                 abuf[ob + i] = wrap32(a_sum[i] << e) if e >= 0 else wrap32(a_sum[i] >> (-e))
             l = learner[c]
-            if l < 0:
+            if l < 0 or not learn:
                 continue
             # learning connection: repeat spikes and spike times within the epoch, third factors, the epoch's end
             tgt, xo, yo = conns.tgt[c], ln.x_at[l], ln.y_at[l]
@@ -145,6 +177,13 @@ def _run_sample(b, inp, net, out, rec, n_thr):
                 rec.y[b, r, :, yo:yo + n_post] = tr.y[:, yo:yo + n_post]
                 rec.tx[b, r, xo:xo + n_pre] = tr.tx[xo:xo + n_pre]
                 rec.ty[b, r, yo:yo + n_post] = tr.ty[yo:yo + n_post]
+    st.teach[0], st.teach[1], st.teach[2] = asked, count, band_open
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_sample(b, inp, net, out, rec, n_thr):
+    """_run_steps for sample b from rest, learning."""
+    _run_steps(b, fresh_state(net), inp, net, out, rec, n_thr, True)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -186,3 +225,60 @@ def simulate_learning(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Pla
         list(pool.map(lambda k: _run_samples(k, n_pool, inp_lists, net, out, rec, n_thr), range(n_pool)))
     return LearningResult(SimResult(backend="fixed-learning", layers=layer_records(plan, out), delays=plan.depths()),
                           synapse_records(plan, net, rec))
+
+
+class ChipSession:
+    """A learning plan run as one continuous input stream, chunk by chunk, as the chip runs on: every state
+    (neurons, activations in flight, weights, traces, the teacher) carries over from one :meth:`run` to the
+    next and the random streams continue, so the chunks give exactly what one run over the whole stream gives.
+    Chunks must hold whole learning epochs (a multiple of every learner's t_epoch).
+
+    The learning simulator's form for long online training (millions of steps: only the chunk's input, draws
+    and recordings are held). :meth:`fork` copies the whole chip (e.g. to evaluate it without disturbing the
+    run)."""
+
+    def __init__(self, plan: Plan, threads: int | None = None):
+        require(plan.features(), "learning")
+        for name, pl in plan.learning.items():
+            target = next(c.target for c in plan.connections if c.name == name)
+            if pl.program.three_factor and plan.layer(target).burst is None:
+                raise InputError(f"connection '{name}': a session runs third factors from burst neurons only; its "
+                                 f"target '{target}' is a plain LIF (use simulate_learning with y_traces)")
+        self.plan, self.steps = plan, 0
+        self.threads = threads or numba.get_num_threads()
+        self._net = learning_tables(plan, plan.learning, {}, 1, 0)
+        self._streams = ChipStreams(plan, plan.learning)
+        self._epoch = int(np.lcm.reduce([pl.program.t_epoch for pl in plan.learning.values()] + [1]))
+        self.state = fresh_state(self._net)
+
+    def run(self, spikes: np.ndarray, learn: bool = True, bursts: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Run input spikes (steps, n_in) on from the current state; returns every neuron's events (steps, n)
+        uint8 (neurons layer after layer in plan order) and, if ``bursts``, its bursts. ``learn`` False: the
+        learning connections keep their weights (Dense with the weights as they are)."""
+        inp = as_batch(spikes, self.plan.input_size)
+        if inp.shape[0] != 1:
+            raise ShapeError(f"input: shape {np.shape(spikes)}; a session runs one stream (steps, n_in)")
+        k = inp.shape[1]
+        if k % self._epoch:
+            raise InputError(f"input: {k} steps; a chunk holds whole learning epochs (a multiple of {self._epoch})")
+        net = self._streams.tables(self._net, k)
+        out = layer_outputs(1, k, net.lif.keep_u.size, False, bursts)
+        _run_steps(0, self.state, input_spikes(inp), net, out, no_synapse_outputs(k), self.threads, learn)
+        self.steps += k
+        return out.spikes[0], (out.bursts[0] if bursts else None)
+
+    def weights(self, name: str) -> np.ndarray:
+        """Connection ``name``'s weights now, (n_post, n_pre) int64."""
+        names = [c.name for c in self.plan.connections]
+        if name not in names:
+            raise InputError(f"weights: no connection '{name}' (the plan has {', '.join(names)})")
+        c = names.index(name)
+        n_pre, n_post, at = (int(x[c]) for x in (self._net.conns.n_src, self._net.conns.n_tgt, self._net.synapses.at))
+        return self.state.syn[0, at:at + n_pre * n_post].reshape(n_pre, n_post).T.astype(np.int64)
+
+    def fork(self) -> "ChipSession":
+        """An independent copy of the chip now: state, weights and random streams."""
+        twin = copy.copy(self)
+        twin.state = copy.deepcopy(self.state)
+        twin._streams = copy.deepcopy(self._streams)
+        return twin

@@ -14,7 +14,7 @@ Every step, after its Dense work, a learning connection (:func:`spike_step`):
   ``* m >> shift << e+7``, 15-bit saturation, sign saturation, stochastic rounding (``ConnVarRandom``, seed 2)
   and clipping.
 
-Random numbers are Lava's (:func:`trace_randoms`): per step two draws of ``TraceRandom(seed, seed + 1)`` (x)
+Random numbers are Lava's (:class:`TraceStreams`): per step two draws of ``TraceRandom(seed, seed + 1)`` (x)
 and ``TraceRandom(seed + 2, seed + 3)`` (y), one ``ConnVarRandom(2)`` draw per epoch; all drawn up front.
 
 The kernels read the named tables of :mod:`neurolearn.sims.lowering`: ``ln`` (:class:`Learners`), ``prod``
@@ -78,15 +78,29 @@ class _EpochWork(NamedTuple):
 
 # ---- Lava's parameters and random streams ---------------------------------------------------------
 
-def trace_randoms(program: LearningProgram, steps: int) -> tuple[np.ndarray, ...]:
-    """Lava's random streams for ``steps`` steps: x decay, x impulse, y decay, y impulse (index 2 * step after
-    step ``step``; 2 draws a step) and the weight rounding stream (index = epoch), ``ConnVarRandom`` seed 2."""
-    s = program.rng_seed
-    n = 2 * steps + 1
-    draw_d = [np.random.default_rng(s + o).random(n) for o in (0, 2)]
-    draw_i = [np.random.default_rng(s + o).integers(0, 2**TRACE_BITS, size=n, dtype=int) for o in (1, 3)]
-    conn = np.random.default_rng(2).random(steps // program.t_epoch + 1)
-    return draw_d[0], draw_i[0], draw_d[1], draw_i[1], conn
+class TraceStreams:
+    """Lava's random streams of one ``LearningDense``, continued chunk by chunk: ``take(k)`` gives the next k
+    steps' numbers, the same however the steps are grouped (numpy's generators continue)."""
+
+    def __init__(self, program: LearningProgram):
+        s = program.rng_seed
+        self.decay = [np.random.default_rng(s + o) for o in (0, 2)]
+        self.impulse = [np.random.default_rng(s + o) for o in (1, 3)]
+        self.conn = np.random.default_rng(2)
+        self.t_epoch, self.first = program.t_epoch, True
+
+    def take(self, steps: int) -> tuple[np.ndarray, ...]:
+        """x decay, x impulse, y decay, y impulse (index 2 * step after step ``step`` of these steps, 1-based; 2
+        draws a step) and the weight rounding stream (index = epoch of these steps), ``ConnVarRandom`` seed 2.
+        Index 0 holds Lava's initial draws in the first take, 0 (unread) later; takes after the first must start
+        at an epoch's start."""
+        pad = np.zeros(0 if self.first else 1)
+        n, n_epochs = 2 * steps + self.first, steps // self.t_epoch + self.first
+        draw_d = [np.concatenate([pad, g.random(n)]) for g in self.decay]
+        draw_i = [np.concatenate([pad, g.integers(0, 2**TRACE_BITS, size=n, dtype=int)]) for g in self.impulse]
+        conn = np.concatenate([pad, self.conn.random(n_epochs)])
+        self.first = False
+        return draw_d[0], draw_i[0], draw_d[1], draw_i[1], conn
 
 
 def trace_params(program: LearningProgram):

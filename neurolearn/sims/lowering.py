@@ -15,12 +15,12 @@ import numba
 import numpy as np
 from numba.typed import List
 
-from neurolearn.dynamics.burst_neuron import burst_uniforms, integer_draws
+from neurolearn.dynamics.burst_neuron import BurstStream, integer_draws
 from neurolearn.dynamics.conv import conv_sum_bound, geometry_row, kernel_by_input
 from neurolearn.dynamics.dense import effective_weights, sign_mode, truncate_weights
 from neurolearn.dynamics.lif import ACTIVATION_SHIFT, DECAY_BITS
 from neurolearn.errors import InputError, QuantizationError, ShapeError
-from neurolearn.ir.plan import LUT_SIZE, SIGN_MODES, Plan, Plasticity
+from neurolearn.ir.plan import LUT_SIZE, SIGN_MODES, BandTeacherPlan, Plan, Plasticity
 from neurolearn.ir.program import FACTOR_BITS, TARGETS, LearningProgram
 from neurolearn.sims.learning_engine import (
     DEPENDENCIES,
@@ -28,8 +28,9 @@ from neurolearn.sims.learning_engine import (
     TAG_1_RANGE,
     TAG_2_RANGE,
     TRACE_MAX,
+    TraceState,
+    TraceStreams,
     trace_params,
-    trace_randoms,
 )
 from neurolearn.sims.result import LayerRecord, SynapseRecord
 
@@ -65,20 +66,26 @@ class BurstNeurons(NamedTuple):
     levels: np.ndarray       # valence levels
     draw: np.ndarray         # column of its random numbers in ``draws``
     pbar0: np.ndarray        # initial Pbar (2**15 = probability 1)
+    ebar0: np.ndarray        # initial event-rate accumulator (rate_target << rate_shift)
+    valence: np.ndarray      # (n, 8): the valence's constants (BurstPlan.valence_shape), zeros for plain LIF
     luts: np.ndarray         # (n_tables, 256): burst probability * 256
     draws: np.ndarray        # (steps, 2, n_burst): r_burst, r_valence of every burst neuron (BurstLIF's generator)
 
 
 class TeacherTable(NamedTuple):
-    """The band teacher (:mod:`neurolearn.dynamics.band_teacher`), ints; ``on`` 0: none."""
+    """The teacher gating the input's teacher channels, ints: ``kind`` 0 none, 1 the band teacher
+    (:mod:`neurolearn.dynamics.band_teacher`: channels up, down), 2 the class teacher
+    (:mod:`neurolearn.dynamics.class_teacher`: channels up .. up + 2 classes - 1)."""
 
-    on: int
-    first: int   # first neuron of the watched layer
-    size: int    # its neurons
-    up: int      # input channel of the up requests
-    down: int    # and of the down requests
-    lo: int      # band, events
+    kind: int
+    first: int     # first neuron of the watched layer
+    size: int      # its neurons
+    up: int        # input channel of the (first) up requests
+    down: int      # band teacher: input channel of the down requests
+    lo: int        # band: events; class: events per neuron and step times per_class << shift
     hi: int
+    classes: int   # class teacher: populations (1 for the band teacher)
+    shift: int
 
 
 class Connections(NamedTuple):
@@ -159,7 +166,7 @@ class Learners(NamedTuple):
     imp_frac: np.ndarray      # (n, 5) int64: impulse fraction, 1/256
     keep: np.ndarray          # (n, 5) float64: exp(-1/tau) per step
     zero_tau: np.ndarray      # (n, 5) bool
-    randoms: np.ndarray       # (n, 4, 2 steps + 1) float64: x decay, x impulse, y decay, y impulse (trace_randoms)
+    randoms: np.ndarray       # (n, 4, 2 steps + 1) float64: x decay, x impulse, y decay, y impulse (TraceStreams)
     rounding: np.ndarray      # (n, epochs + 1) float64: the weight rounding stream
 
 
@@ -208,6 +215,21 @@ class LearningTables(NamedTuple):
     products: Products
     factors: Factors
     y_in: np.ndarray   # (batch, steps, 3, n) int64: third factors from the input (y_traces), learners side by side
+
+
+class ChipState(NamedTuple):
+    """Everything a learning run carries from one step to the next (one sample, or one continuous stream run
+    chunk by chunk), int64 unless said: neurons, activations in flight, synapses, traces, the teacher."""
+
+    u: np.ndarray       # (n,)
+    v: np.ndarray
+    v_d: np.ndarray
+    pbar: np.ndarray
+    ebar: np.ndarray
+    abuf: np.ndarray    # (n_buf,): every connection's activations, delivered next step (Connections.buf)
+    syn: np.ndarray     # (3, n_syn) int32: w, d, t (Synapses.wdt)
+    traces: TraceState
+    teach: np.ndarray   # (3 + classes,): asked, count (band) or steps (class), gate (band), class counts
 
 
 class LayerOutputs(NamedTuple):
@@ -264,7 +286,7 @@ def input_spikes(inp: np.ndarray) -> InputSpikes:
     return InputSpikes(*_spike_lists(inp))
 
 
-def _layer_offsets(plan: Plan) -> dict[str, int]:
+def layer_offsets(plan: Plan) -> dict[str, int]:
     """The first neuron of each layer (layers numbered one after another in plan order)."""
     sizes = np.cumsum([0] + [layer.size for layer in plan.layers])
     return {layer.name: int(at) for layer, at in zip(plan.layers, sizes)}
@@ -283,9 +305,9 @@ def _lif_neurons(plan: Plan) -> LifNeurons:
                       bias=_per_neuron(plan, lambda L: L.bias))
 
 
-def _connections(plan: Plan) -> Connections:
+def plan_connections(plan: Plan) -> Connections:
     """Every connection's endpoints and exponent; activation buffers one after another."""
-    offsets, rows, buf = _layer_offsets(plan), [], 0
+    offsets, rows, buf = layer_offsets(plan), [], 0
     for c in plan.connections:
         n_tgt, n_src = c.shape
         kind = "conv" if c.conv is not None else "dense" if c.sparse is None and c.delays is None else "listed"
@@ -311,7 +333,7 @@ def layer_records(plan: Plan, out: LayerOutputs) -> dict[str, LayerRecord]:
         return arr[:, :, sl] if arr.shape == out.spikes.shape else None
 
     records = {}
-    for layer, at in zip(plan.layers, _layer_offsets(plan).values()):
+    for layer, at in zip(plan.layers, layer_offsets(plan).values()):
         sl, burst = slice(at, at + layer.size), layer.burst is not None
         records[layer.name] = LayerRecord(spikes=part(out.spikes, sl), u=part(out.u, sl), v=part(out.v, sl),
                                           bursts=part(out.bursts, sl) if burst else None,
@@ -388,7 +410,7 @@ def _conv_tables(plan: Plan) -> ConvTables:
 
 def fixed_tables(plan: Plan) -> FixedTables:
     """The fixed-point simulator's tables (a plan without bursts, apical ports, input ranges, teacher)."""
-    conns = _connections(plan)
+    conns = plan_connections(plan)
     rows, packing = List(), []
     for c, kind in zip(plan.connections, conns.kind):
         if kind != KINDS.index("dense"):
@@ -409,9 +431,9 @@ def fixed_tables(plan: Plan) -> FixedTables:
 
 # ---- the learning simulator ------------------------------------------------------------------------
 
-def _burst_neurons(plan: Plan, steps: int) -> BurstNeurons:
-    """Every neuron's dendrite and burst generator (zeros and lut -1 for plain LIF neurons) and the burst
-    neurons' random numbers for ``steps`` steps."""
+def _burst_neurons(plan: Plan) -> BurstNeurons:
+    """Every neuron's dendrite and burst generator (zeros and lut -1 for plain LIF neurons); no random numbers
+    yet (:class:`ChipStreams` draws them)."""
     bursty = [layer for layer in plan.layers if layer.burst is not None]
     lut_of = {layer.name: k for k, layer in enumerate(bursty)}
     draw_at = dict(zip(lut_of, np.cumsum([0] + [layer.size for layer in bursty])))
@@ -419,6 +441,8 @@ def _burst_neurons(plan: Plan, steps: int) -> BurstNeurons:
     def per_neuron(value, plain=0):
         return _per_neuron(plan, lambda L: plain if L.burst is None else value(L))
 
+    shapes = [np.zeros((L.size, 8), np.int64) if L.burst is None else
+              np.tile(np.array(L.burst.valence_shape(), np.int64), (L.size, 1)) for L in plan.layers]
     return BurstNeurons(lut=per_neuron(lambda L: lut_of[L.name], plain=-1),
                         keep_d=per_neuron(lambda L: _ONE - L.burst.dv_d),
                         lut_offset=per_neuron(lambda L: L.burst.lut_offset),
@@ -427,18 +451,44 @@ def _burst_neurons(plan: Plan, steps: int) -> BurstNeurons:
                         levels=per_neuron(lambda L: L.burst.valence_levels),
                         draw=per_neuron(lambda L: draw_at[L.name] + np.arange(L.size)),
                         pbar0=per_neuron(lambda L: L.burst.pbar_init),
+                        ebar0=per_neuron(lambda L: L.burst.rate_target << L.burst.rate_shift),
+                        valence=np.concatenate([np.zeros((0, 8), np.int64)] + shapes),
                         luts=np.array([layer.burst.lut for layer in bursty], np.int64).reshape(-1, LUT_SIZE),
-                        draws=np.concatenate([np.zeros((steps, 2, 0), np.int64)] + [
-                            integer_draws(burst_uniforms(layer.burst.seed, steps, layer.size)) for layer in bursty],
-                            axis=2))
+                        draws=np.zeros((0, 2, sum(layer.size for layer in bursty)), np.int64))
 
 
-def _teacher_table(plan: Plan) -> TeacherTable:
-    """The plan's band teacher (``on`` 0: none)."""
+def teacher_table(plan: Plan) -> TeacherTable:
+    """The plan's teacher (``kind`` 0: none)."""
     t = plan.teacher
     if t is None:
-        return TeacherTable(0, 0, 0, 0, 0, 0, 0)
-    return TeacherTable(1, _layer_offsets(plan)[t.layer], plan.layer(t.layer).size, t.up, t.down, t.lo, t.hi)
+        return TeacherTable(0, 0, 0, 0, 0, 0, 0, 1, 0)
+    first, size = layer_offsets(plan)[t.layer], plan.layer(t.layer).size
+    if isinstance(t, BandTeacherPlan):
+        return TeacherTable(1, first, size, t.up, t.down, t.lo, t.hi, 1, 0)
+    return TeacherTable(2, first, size, t.first, -1, t.lo, t.hi, t.classes, t.shift)
+
+
+class ChipStreams:
+    """A learning plan's random numbers, continued chunk by chunk (the same numbers however the steps are
+    grouped): every burst layer's draws (BurstLIF's generator) and every learner's trace and weight-rounding
+    streams (Lava's, :class:`~neurolearn.sims.learning_engine.TraceStreams`)."""
+
+    def __init__(self, plan: Plan, learning: Mapping[str, Plasticity]):
+        self.bursts = [BurstStream(L.burst.seed, L.size) for L in plan.layers if L.burst is not None]
+        self.traces = [TraceStreams(learning[c.name].program) for c in plan.connections if c.name in learning]
+
+    def tables(self, net: LearningTables, steps: int) -> LearningTables:
+        """``net`` with the random numbers of the next ``steps`` steps (a multiple of every learner's t_epoch)."""
+        draws = np.concatenate([np.zeros((steps, 2, 0), np.int64)] + [integer_draws(b.take(steps))
+                                                                          for b in self.bursts], axis=2)
+        streams = [t.take(steps) for t in self.traces]
+        n_l, n_round = len(streams), max([len(s[-1]) for s in streams], default=1)
+        randoms = np.array([np.stack(s[:4]) for s in streams], np.float64).reshape(n_l, 4, 2 * steps + 1)
+        rounding = np.zeros((n_l, n_round))
+        for l, s in enumerate(streams):
+            rounding[l, :len(s[-1])] = s[-1]
+        return net._replace(bursts=net.bursts._replace(draws=draws),
+                            learners=net.learners._replace(randoms=randoms, rounding=rounding))
 
 
 def _tags(pl: Plasticity, name: str, which: str, shape, rng) -> np.ndarray:
@@ -506,8 +556,9 @@ def _synapses(plan: Plan, learning: Mapping[str, Plasticity]) -> Synapses:
 
 def _learners(plan: Plan, learning: Mapping[str, Plasticity], y_traces: Mapping[str, np.ndarray], batch: int,
               steps: int) -> tuple[Learners, Products, Factors, np.ndarray]:
-    """The learners in plan order, their products and factors, and the third factors from the input."""
-    rows, traces, randoms, rounding, prods, facs, y3 = [], [], [], [], [], [], []
+    """The learners in plan order (their random streams empty: :class:`ChipStreams` draws them), their products and
+    factors, and the third factors from the input."""
+    rows, traces, prods, facs, y3 = [], [], [], [], []
     n_x = n_y = n_y3 = 0
     for ci, c in enumerate(plan.connections):
         pl = learning.get(c.name)
@@ -522,9 +573,6 @@ def _learners(plan: Plan, learning: Mapping[str, Plasticity], y_traces: Mapping[
         prods += p_rows
         facs += f_rows
         traces.append(trace_params(prog))
-        *streams, rc = trace_randoms(prog, steps)
-        randoms.append(np.stack(streams))
-        rounding.append(rc)
         if from_input:
             y3.append(_third_factors(y_traces.get(c.name), c.name, batch, steps, n_post))
             n_y3 += n_post
@@ -534,11 +582,7 @@ def _learners(plan: Plan, learning: Mapping[str, Plasticity], y_traces: Mapping[
     per_trace = {name: np.array([t[i] for t in traces], dtype).reshape(n_l, 5) for i, (name, dtype) in
                  enumerate((("imp_int", np.int64), ("imp_frac", np.int64), ("keep", np.float64),
                             ("zero_tau", np.bool_)))}
-    rounds = np.zeros((n_l, max(map(len, rounding), default=1)))
-    for l, rc in enumerate(rounding):
-        rounds[l, :len(rc)] = rc
-    learners = _table(Learners, rows, **per_trace, rounding=rounds,
-                      randoms=np.array(randoms, np.float64).reshape(n_l, 4, 2 * steps + 1))
+    learners = _table(Learners, rows, **per_trace, rounding=np.zeros((n_l, 1)), randoms=np.zeros((n_l, 4, 1)))
     return (learners, _table(Products, prods), _table(Factors, facs, {"exact": np.bool_, "sgn": np.bool_,
                                                                       "const": np.float64}),
             np.concatenate(y3, axis=3) if y3 else np.zeros((batch, steps, 3, 0), np.int64))
@@ -548,13 +592,14 @@ def learning_tables(plan: Plan, learning: Mapping[str, Plasticity], y_traces: Ma
                     steps: int) -> LearningTables:
     """The learning simulator's tables: ``learning`` (connection name -> Plasticity) learn as LearningDense,
     the other connections are plain Dense; third factors of three-factor learners onto plain LIF layers from
-    ``y_traces`` (checked)."""
+    ``y_traces`` (checked); the random numbers of the first ``steps`` steps."""
     names = [c.name for c in plan.connections]
     for name in sorted(set(learning) - set(names)):
         raise InputError(f"learning: connection '{name}' is not in the plan (it has {', '.join(names)})")
     learners, products, factors, y_in = _learners(plan, learning, y_traces, batch, steps)
-    return LearningTables(_lif_neurons(plan), _burst_neurons(plan, steps), _teacher_table(plan), _connections(plan),
-                          _synapses(plan, learning), learners, products, factors, y_in)
+    net = LearningTables(_lif_neurons(plan), _burst_neurons(plan), teacher_table(plan), plan_connections(plan),
+                         _synapses(plan, learning), learners, products, factors, y_in)
+    return ChipStreams(plan, learning).tables(net, steps)
 
 
 def synapse_outputs(record: bool | Sequence[int], batch: int, steps: int, tables: LearningTables) -> SynapseOutputs:
@@ -572,6 +617,13 @@ def synapse_outputs(record: bool | Sequence[int], batch: int, steps: int, tables
     n_x, n_y = int(conns.n_src[ln.conn].sum()), int(conns.n_tgt[ln.conn].sum())
     return SynapseOutputs(row, *(np.zeros((batch, len(at)) + shape, np.int32) for shape in
                                  ((3, tables.synapses.n_learning), (2, n_x), (3, n_y), (n_x,), (n_y,))))
+
+
+def no_synapse_outputs(steps: int) -> SynapseOutputs:
+    """Recordings of no step (a run that only needs the layers' events)."""
+    return SynapseOutputs(np.full(steps, -1, np.int64), np.zeros((1, 0, 3, 0), np.int32),
+                          np.zeros((1, 0, 2, 0), np.int32),
+                          np.zeros((1, 0, 3, 0), np.int32), np.zeros((1, 0, 0), np.int32), np.zeros((1, 0, 0), np.int32))
 
 
 def synapse_records(plan: Plan, tables: LearningTables, rec: SynapseOutputs) -> dict[str, SynapseRecord]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from neurolearn.errors import InputError
 from neurolearn.atomic import check_output
+from neurolearn.errors import InputError
 from neurolearn.ir.limits import MAX_COUNT, MAX_SEED, check_memory, whole_number
 from neurolearn.nets import FEEDBACK
 from neurolearn.train.catalog import HIDDEN, RATE_RULE_NAMES, SPIKING_TASKS, TASKS
@@ -42,9 +42,13 @@ def add_train_parser(subparsers) -> None:
                    help="spiking form: two-compartment burst neurons and the spiking burstprop rule "
                         f"(tasks: {', '.join(SPIKING_TASKS)})")
     p.add_argument("--on-chip", action="store_true",
-                   help="with --spiking --task xor: compile the network with its rule and learn inside the "
-                        "learning engine (neurolearn's fixed point, bit-identical to Lava; float twin beside it); "
-                        "writes build/ for 'neurolearn verify RUN/build --learning'")
+                   help="with --spiking: compile the network with its rule and learn inside the learning engine, "
+                        "online (neurolearn's fixed point, bit-identical to Lava; float twin beside it); tasks xor, "
+                        "digits, fashion-mnist; writes build/ for 'neurolearn verify RUN/build --learning'")
+    p.add_argument("--train-samples", type=whole_number(1, MAX_COUNT),
+                   help="--on-chip digits/fashion-mnist: learn from the first N training samples only (a quick run)")
+    p.add_argument("--test-samples", type=whole_number(1, MAX_COUNT),
+                   help="--on-chip digits/fashion-mnist: test on the first N test samples only")
     p.add_argument("-o", "--output", required=True, help="run directory to write")
     p.set_defaults(func=cmd_train)
 
@@ -168,14 +172,22 @@ def _train_spiking(args) -> int:
 
     if args.rule != "burstprop":
         raise InputError(f"--spiking trains --rule burstprop only, not {args.rule}")
-    if args.task not in SPIKING_TASKS:
-        raise InputError(f"--spiking --task {args.task}: spiking tasks are {', '.join(SPIKING_TASKS)}")
-    for flag in ("feedback", "hidden", "data"):
-        if getattr(args, flag) is not None:
-            raise InputError(f"--{flag} applies to the rate form only (omit --spiking)")
     out = Path(args.output)
     if out.exists() and not (out / METRICS).is_file():
         raise InputError(f"{out}: exists and is not a neurolearn run directory; choose another -o")
+    for flag in ("train_samples", "test_samples"):
+        value = getattr(args, flag)
+        if value is not None and (not (args.on_chip and args.task != "xor") or value < 1):
+            raise InputError(f"--{flag.replace('_', '-')} {value}: applies to --on-chip digits and fashion-mnist, "
+                             "allowed >= 1")
+    if args.on_chip and args.task != "xor":
+        return _train_onchip_classify(args, out)
+    if args.task not in SPIKING_TASKS:
+        raise InputError(f"--spiking --task {args.task}: spiking tasks are {', '.join(SPIKING_TASKS)} (and "
+                         "fashion-mnist with --on-chip)")
+    for flag in ("feedback", "hidden", "data"):
+        if getattr(args, flag) is not None:
+            raise InputError(f"--{flag} applies to the rate form only (omit --spiking)")
     if args.threads is not None:
         import torch
 
@@ -210,12 +222,10 @@ def _train_onchip(args, out: Path) -> int:
     from neurolearn.sims.float_twin import run_float_twin
     from neurolearn.train import onchip
 
-    if args.task != "xor":
-        raise InputError(f"--on-chip: task xor only, not {args.task}")
     cfg = onchip.OnChipConfig(epochs=args.epochs)
     compiled, schedule, net = onchip.compile_xor(args.seed, cfg)
     fixed = run_fixed(compiled.plan, schedule)
-    flt = run_float_twin(net, compiled, schedule, cfg.rule, cfg.teacher)
+    flt = run_float_twin(net, compiled, schedule, cfg.teacher)
     metrics = onchip.onchip_metrics(fixed, flt, schedule, cfg, args.seed)
     with atomic_dir(out) as tmp:
         write(tmp / MODEL, to_nir(net))
@@ -236,6 +246,47 @@ def _onchip_neurobench(plan, run, schedule) -> str:
     from neurolearn.sims.neurobench_metrics import epoch_workload_metrics, format_neurobench, plan_static_metrics
 
     return format_neurobench(plan_static_metrics(plan), epoch_workload_metrics(plan, run, schedule.spikes))
+
+
+def _train_onchip_classify(args, out: Path) -> int:
+    """``train --spiking --on-chip --task digits|fashion-mnist``: learn online in the learning engine (fixed point)
+    and in the float twin; write model.nir (the initial network and its rules), build/ (plan.json, report.md,
+    schedule.npz: the first training samples' input, for ``verify --learning --samples N``), metrics.json,
+    learning_curves.png, confusion.png."""
+    from dataclasses import replace
+
+    from neurolearn.atomic import atomic_dir
+    from neurolearn.compile.build import write_learning_build
+    from neurolearn.nir import write
+    from neurolearn.nir.burst_encoding import to_nir
+    from neurolearn.train import datasets
+    from neurolearn.train.onchip_classify import ONCHIP_PRESETS, plot_classifier, train_onchip_classifier
+
+    if args.feedback is not None:
+        raise InputError("--feedback applies to the rate form only (on chip, Y is fixed random)")
+    if args.data is not None and args.task != "fashion-mnist":
+        raise InputError(f"--data applies to --task fashion-mnist only, not {args.task}")
+    cfg = ONCHIP_PRESETS[args.task]
+    hidden = parse_hidden_sizes(args.hidden)
+    if hidden is not None:
+        cfg = replace(cfg, hidden=hidden)
+    data = datasets.digits(seed=0) if args.task == "digits" else \
+        datasets.fashion_mnist(args.data or datasets.FASHION_MNIST_DIR)
+    x_tr, y_tr, x_te, y_te = data
+    data = (x_tr[:args.train_samples], y_tr[:args.train_samples], x_te[:args.test_samples], y_te[:args.test_samples])
+    res = train_onchip_classifier(args.task, data, cfg, args.epochs, args.seed, progress=print)
+    with atomic_dir(out) as tmp:
+        write(tmp / MODEL, to_nir(res.network))
+        write_learning_build(tmp / "build", tmp / MODEL, res.compiled.plan, res.compiled.notes, res.prefix)
+        (tmp / METRICS).write_text(json.dumps(res.metrics, indent=1))
+        plots = plot_classifier(res.metrics, tmp)
+    m = res.metrics
+    arch = "-".join(map(str, m["architecture"]))
+    print(f"on-chip burstprop on {args.task}, seed {args.seed}, {args.epochs} epoch(s), {arch}: test accuracy "
+          f"fixed point {m['fixed']['test_accuracy']:.4f}, float twin {m['float']['test_accuracy']:.4f} "
+          f"({m['samples']['test']} test samples); simulator {m['simulator_steps_per_s']:.0f} steps/s; wrote "
+          f"{out}/{{{MODEL}, build, {METRICS}, {', '.join(plots)}}}")
+    return 0
 
 
 def _spiking_plots(metrics: dict, directory: Path) -> list[str]:

@@ -4,15 +4,25 @@ NeurolearnError line within the time limit, leaving no half-written output. A fe
 ``pytest --fuzz-long`` runs thousands (tools/fuzz_nir.py is the long run with hang detection)."""
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from neurolearn.cli import main
-from tests.fuzz_mutations import DTYPES, EDGES, META, PLAN_VALUES, SHAPES, SPECIAL, TYPES, apply, judge_command, \
-    mutate_plan, write_seeds
+from tests.fuzz_mutations import (
+    DTYPES,
+    EDGES,
+    META,
+    PLAN_VALUES,
+    SHAPES,
+    SPECIAL,
+    TYPES,
+    apply,
+    judge_command,
+    mutate_plan,
+    write_seeds,
+)
 
 TIME_LIMIT_S = 20.0
 unit = st.floats(0, 1, allow_nan=False)

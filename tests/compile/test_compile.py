@@ -13,7 +13,7 @@ from neurolearn.compile.build import compile_model, load_build
 from neurolearn.compile.normalize import to_network
 from neurolearn.compile.quantize import quantize
 from neurolearn.errors import InputError, QuantizationError, UnsupportedNodeError
-from neurolearn.nir import export_to_nir, write
+from neurolearn.nir import export_to_nir
 from neurolearn.sims.fixed import simulate_fixed
 from neurolearn.sims.float_ref import simulate_float
 from neurolearn.verify import compare_float

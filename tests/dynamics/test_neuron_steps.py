@@ -10,12 +10,14 @@ from hypothesis import strategies as st
 from neurolearn.compile.burst_mapping import burst_lut
 from neurolearn.dynamics.band_teacher import band_teacher_step
 from neurolearn.dynamics.burst_neuron import (
+    PLAIN_VALENCE,
     BurstStream,
     burst_float_step,
     burst_int_step,
     burst_uniforms,
     integer_draws,
 )
+from neurolearn.dynamics.class_teacher import class_teacher_step
 from neurolearn.dynamics.lif import lif_float_step, saturate24, trunc_decay, wrap32
 from neurolearn.ir.plan import PBAR_ONE
 
@@ -23,32 +25,40 @@ STATE = 2**23 - 1
 
 
 @numba.njit
-def _int_steps_scalar(event, v_d, pbar, a, keep, lut, off, shift, pshift, levels, rb, rv):
-    out = np.zeros((5, event.size), np.int64)
+def _int_steps_scalar(event, v_d, pbar, ebar, a, keep, lut, off, shift, pshift, levels, rb, rv, shape):
+    out = np.zeros((6, event.size), np.int64)
     for i in range(event.size):
-        b, vd, pb, y1, y2 = burst_int_step(event[i], v_d[i], pbar[i], a[i], keep, lut, off, shift, pshift, levels,
-                                           rb[i], rv[i])
-        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i] = b, vd, pb, y1, y2
+        b, vd, pb, eb, y1, y2 = burst_int_step(event[i], v_d[i], pbar[i], ebar[i], a[i], keep, lut, off, shift, pshift,
+                                               levels, rb[i], rv[i], shape)
+        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i] = b, vd, pb, eb, y1, y2
     return out
 
 
-@given(st.integers(0, 2**32 - 1), st.integers(0, 4096), st.integers(0, 23), st.integers(0, 15), st.integers(0, 7))
-def test_burst_int_step_numba_scalars_equal_numpy_arrays(seed, keep, shift, pshift, levels):
+SHAPES = st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, PBAR_ONE), st.integers(0, 15),
+                   st.integers(0, 255), st.integers(0, 15), st.integers(0, 7), st.integers(0, PBAR_ONE))
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 4096), st.integers(0, 23), st.integers(0, 15), st.integers(0, 7),
+       SHAPES)
+def test_burst_int_step_numba_scalars_equal_numpy_arrays(seed, keep, shift, pshift, levels, shape):
     rng = np.random.default_rng(seed)
     n = 64
     event = rng.random(n) < 0.5
     v_d = rng.choice([-STATE, STATE, 0, 1, -1, *rng.integers(-STATE, STATE, 8)], n)
     pbar = rng.integers(0, PBAR_ONE + 1, n)
+    ebar = rng.integers(0, (PBAR_ONE << shape[3]) + 1, n)
     a = rng.choice([-2**15, 2**15 - 1, 0, *rng.integers(-5000, 5000, 8)], n)
     lut = np.sort(rng.integers(0, 256, 256))
     off = int(rng.integers(-STATE, STATE))
     rb, rv = rng.integers(0, 256, n), rng.integers(0, PBAR_ONE, n)
-    scalars = _int_steps_scalar(event, v_d, pbar, a, keep, lut, off, shift, pshift, levels, rb, rv)
+    scalars = _int_steps_scalar(event, v_d, pbar, ebar, a, keep, lut, off, shift, pshift, levels, rb, rv, shape)
     arrays = np.stack([np.asarray(x, np.int64) for x in burst_int_step.py_func(
-        event, v_d, pbar, a, keep, lut, off, shift, pshift, levels, rb, rv)])
+        event, v_d, pbar, ebar, a, keep, lut, off, shift, pshift, levels, rb, rv, shape)])
     assert np.array_equal(scalars, arrays)
     assert np.all(np.abs(arrays[1]) <= STATE) and np.all((arrays[0] == 0) | event)  # saturated; bursts need events
-    assert np.all((arrays[3] - 64) % 8 == 0)   # y1 = 64 + 8 q
+    assert np.all((arrays[4] - 64) % 8 == 0) and np.all((arrays[4] >= 8) & (arrays[4] <= 120))  # y1 = 64 + 8 q
+    if shape[1]:
+        assert np.array_equal(arrays[2], pbar)   # Pbar fixed
 
 
 def test_lava_style_decay_equals_trunc_decay():
@@ -80,10 +90,10 @@ def test_integer_step_follows_the_float_step():
     bursts_i = bursts_f = 0
     y1_i, y1_f, vd_err, pbar_err = [], [], 0.0, 0.0
     for t in range(steps):
-        bi, vi, pi, y1, _ = burst_int_step.py_func(events[t], vi, pi, a_int[t], keep, lut, off, shift, pshift, levels,
-                                                   r[t, 0], r[t, 1])
-        bf, vf, pf, y1f, _, _ = burst_float_step.py_func(events[t], vf, pf, a_int[t] / vth, keep / 4096, offset, slope,
-                                                         pshift, levels, u[t, 0])
+        bi, vi, pi, _, y1, _ = burst_int_step.py_func(events[t], vi, pi, 0, a_int[t], keep, lut, off, shift, pshift,
+                                                      levels, r[t, 0], r[t, 1], PLAIN_VALENCE)
+        bf, vf, pf, _, y1f, _, _, _ = burst_float_step.py_func(events[t], vf, pf, 0.0, a_int[t] / vth, keep / 4096,
+                                                               offset, slope, pshift, levels, u[t, 0], PLAIN_VALENCE)
         bursts_i, bursts_f = bursts_i + bi.sum(), bursts_f + bf.sum()
         y1_i.append(y1.mean())
         y1_f.append(y1f.mean())
@@ -109,7 +119,8 @@ def test_torch_module_runs_the_float_steps():
                                     BurstNeuronState(*(torch.from_numpy(x) for x in state)), prm,
                                     torch.from_numpy(rand))
     s, i, v = lif_float_step(basal, state[0], state[1], 0.5, 0.9, 0.0, 1.0)
-    burst, v_d, _, _, _, prob = burst_float_step.py_func(s > 0, state[2], 0.0, apical, 0.8, 0.3, 0.5, 0, 0, rand)
+    burst, v_d, _, _, _, _, prob, _ = burst_float_step.py_func(s > 0, state[2], 0.0, 0.0, apical, 0.8, 0.3, 0.5, 0, 0,
+                                                               rand, PLAIN_VALENCE)
     assert np.array_equal(e.numpy(), s) and np.array_equal(b.numpy(), burst * 1.0)
     assert np.array_equal(st.v.numpy(), v) and np.array_equal(st.v_d.numpy(), v_d) and np.array_equal(p.numpy(), prob)
     assert e.sum() > 0 and b.sum() > 0
@@ -138,3 +149,65 @@ def test_band_teacher_step_spec():
     assert all(t[2] for t in trace[13:])          # count 6 > lo: down passes
     closed = band_teacher_step.py_func(True, False, 0, 5, False, True, lo, hi)
     assert closed[2] is False                     # count 5 is not below hi: closed
+
+
+def test_expected_valence_with_homeostasis_integer_follows_float():
+    """The on-chip classification neuron (expected valence, Pbar fixed at p(0) = 1/2, homeostasis capped at 8x,
+    dead zone): with a centred table a dendrite at rest sends valence 0, and over a long random drive the integer
+    step's Ebar, valence and Pbar follow the float step's."""
+    steps, n, vth = 3000, 300, 256
+    scale = vth * 64
+    lut, off, shift, _ = burst_lut(0.0, 1.0, scale, centred=True)
+    assert lut[128] == 128 and ((0 - off) >> shift) + 128 == 128      # p(v_d = 0) is exactly 1/2
+    rt = round(0.04 * PBAR_ONE)
+    shape = (1, 1, rt, 10, 128, 7, 3, round(0.1 * PBAR_ONE))
+    keep = round(4096 * 0.9)
+    rng = np.random.default_rng(1)
+    drive = rng.normal(0.0, 0.2, (steps, n))
+    a_int = np.round(drive * vth).astype(np.int64)
+    rate = np.where(np.arange(n) < n // 2, 0.01, 0.08)                  # half below the target, half above
+    events = rng.random((steps, n)) < rate
+    r = integer_draws(burst_uniforms(3, steps, n))
+    vi, pi, ei = np.zeros(n, np.int64), np.full(n, PBAR_ONE // 2, np.int64), np.full(n, rt << 10, np.int64)
+    vf, pf, ef = np.zeros(n), np.full(n, 0.5), np.full(n, rt / PBAR_ONE)
+    y_i, y_f = np.zeros(n), np.zeros(n)
+    for t in range(steps):
+        _, vi, pi, ei, y1, _ = burst_int_step.py_func(events[t], vi, pi, ei, a_int[t], keep, lut, off, shift, 15, 7,
+                                                      r[t, 0], r[t, 1], shape)
+        _, vf, pf, ef, y1f, _, _, _ = burst_float_step.py_func(events[t], vf, pf, ef, a_int[t] / vth, keep / 4096, 0.0,
+                                                               1.0, 15, 7, r[t, 0] / 256, shape)
+        y_i += y1 - 64
+        y_f += y1f - 64
+    assert np.all(pi == PBAR_ONE // 2) and np.all(pf == 0.5)
+    assert np.abs((ei >> 10) / PBAR_ONE - ef).max() < 0.002          # Ebar: the same average
+    low, high = slice(0, n // 2), slice(n // 2, n)
+    assert y_i[low].mean() > 0 > y_i[high].mean()                      # homeostasis pushes toward the target
+    assert y_i[low].mean() == pytest.approx(y_f[low].mean(), rel=0.05)  # unbiased rounding
+    assert y_i[high].mean() == pytest.approx(y_f[high].mean(), rel=0.05)
+    _, _, _, _, y1, _ = burst_int_step.py_func(np.ones(4, bool), np.zeros(4, np.int64), np.full(4, PBAR_ONE // 2),
+                                               np.full(4, rt << 10), np.zeros(4, np.int64), keep, lut, off, shift, 15,
+                                               7, np.zeros(4, np.int64), np.full(4, PBAR_ONE - 1), shape)
+    assert np.all(y1 == 64)   # at rest and at the target rate: valence 0 (in the dead zone), nothing sent
+
+
+def test_class_teacher_step_spec():
+    """Counts each population since the sample began (restart at the first step without requests after one
+    with them), passes up while the population is below its band and down while above, per class."""
+    hi, lo, shift = 3 << 8, 1 << 8, 8        # band 1..3 events per step (one neuron per class here)
+    count, asked, steps = np.zeros(2, np.int64), False, 0
+    gate = np.zeros(4, bool)
+    seen = []
+    # 3 steps without requests (class 0 fires 2 per step, class 1 none), then up_0 + down_1 requested
+    for req, ev in [((0, 0, 0, 0), (2, 0))] * 3 + [((1, 0, 0, 1), (4, 0))] * 3 + [((0, 0, 0, 0), (0, 2))] * 2:
+        asked, steps = class_teacher_step.py_func(np.array(req, bool), np.array(ev), count, asked, steps, hi, lo,
+                                                  shift, gate)
+        seen.append((count.copy(), steps, gate.copy()))
+    assert seen[2][1] == 3 and list(seen[2][0]) == [6, 0]
+    assert seen[3][2].tolist() == [True, False, False, False]    # 10 events in 4 steps: 2.5 < 3: up_0 passes
+    assert seen[4][2].tolist() == [True, False, False, False]    # 14 in 5: 2.8
+    assert seen[5][2].tolist() == [False, False, False, False]   # 18 in 6: 3, not below: closed; down_1 never
+    assert seen[6][1] == 1 and list(seen[6][0]) == [0, 2]        # a new sample: restarted
+    count[:] = [5, 0]
+    asked, steps = class_teacher_step.py_func(np.array([0, 1, 1, 0], bool), np.array([0, 0]), count, False, 1, hi,
+                                              lo, shift, gate)
+    assert gate.tolist() == [False, True, True, False]           # 5 in 2 steps > 1: down_0; 0 < 3: up_1

@@ -5,8 +5,14 @@ import sys
 import textwrap
 from pathlib import Path
 
-from neurolearn.dynamics.numba_cache import (KERNEL_DIRS, KERNEL_SOURCES, PACKAGE, STAMP, kernel_cache_dir,
-                                             sources_digest)
+from neurolearn.dynamics.numba_cache import (
+    KERNEL_DIRS,
+    KERNEL_SOURCES,
+    PACKAGE,
+    STAMP,
+    kernel_cache_dir,
+    sources_digest,
+)
 from tests.architecture.test_layering import imports
 
 ROOT = PACKAGE.parent

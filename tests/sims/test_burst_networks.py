@@ -51,8 +51,7 @@ def test_valence_is_unbiased_on_chip():
     """The program's weight change averages eta (B - Pbar E) Etilde: compare the fixed-point drift with
     the float rule on a single synapse driven for a long time (a steady depression would fail)."""
     compiled, schedule, net = compile_xor(0, OnChipConfig(epochs=3))
-    fixed, flt = run_fixed(compiled.plan, schedule), run_float_twin(net, compiled, schedule, OnChipConfig(epochs=3).rule,
-                                                                          OnChipConfig().teacher)
+    fixed, flt = run_fixed(compiled.plan, schedule), run_float_twin(net, compiled, schedule, OnChipConfig().teacher)
     name = "W:input->hidden"
     w0 = compiled.plan.connections[0].weights / compiled.weight_units[name]
     d_fixed = fixed.weights[name][-1] / compiled.weight_units[name] - w0

@@ -6,8 +6,13 @@ import pytest
 from neurolearn.cli import main
 from neurolearn.errors import InputError
 from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
-from neurolearn.sims.neurobench_metrics import (fixed_workload_metrics, float_workload_metrics, format_neurobench,
-                                                network_static_metrics, plan_static_metrics)
+from neurolearn.sims.neurobench_metrics import (
+    fixed_workload_metrics,
+    float_workload_metrics,
+    format_neurobench,
+    network_static_metrics,
+    plan_static_metrics,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -102,8 +107,12 @@ def test_agrees_with_the_neurobench_package_on_the_float_model(tmp_path):
     import torch
     from neurobench.benchmarks import Benchmark
     from neurobench.metrics.static import ConnectionSparsity, Footprint, ParameterCount
-    from neurobench.metrics.workload import (ActivationSparsity, ActivationSparsityByLayer, MembraneUpdates,
-                                             SynapticOperations)
+    from neurobench.metrics.workload import (
+        ActivationSparsity,
+        ActivationSparsityByLayer,
+        MembraneUpdates,
+        SynapticOperations,
+    )
     from neurobench.models import SNNTorchModel
     from torch.utils.data import DataLoader, TensorDataset
 

@@ -19,7 +19,7 @@ from tests.helpers import random_burst_net
 def test_xor_learned_in_fixed_point_and_float_twin():
     compiled, schedule, net = compile_xor(0)
     fixed = run_fixed(compiled.plan, schedule)
-    flt = run_float_twin(net, compiled, schedule, OnChipConfig().rule, OnChipConfig().teacher)
+    flt = run_float_twin(net, compiled, schedule, OnChipConfig().teacher)
     assert solved(fixed, schedule), eval_rates(fixed, schedule)
     assert solved(flt, schedule), eval_rates(flt, schedule)
 

@@ -7,8 +7,7 @@ import pytest
 
 from neurolearn.cli import main
 from neurolearn.errors import InputError
-from neurolearn.train.sweep import (SWEEP_JSON, TIMING_KEYS, SweepRun, execute_run, run_sweep, sweep_grid,
-                                    sweep_table)
+from neurolearn.train.sweep import SWEEP_JSON, TIMING_KEYS, SweepRun, execute_run, run_sweep, sweep_grid, sweep_table
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 # tiny runs: rate XOR (two rules) and spiking XOR, 2 seeds, 2 epochs

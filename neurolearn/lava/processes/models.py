@@ -15,13 +15,22 @@ from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloa
 
 from neurolearn.dynamics.band_teacher import band_teacher_step
 from neurolearn.dynamics.burst_neuron import BurstStream, burst_float_step, burst_int_step, integer_draws
-from neurolearn.lava.processes.process import BandTeacher, BurstLIF
+from neurolearn.dynamics.class_teacher import class_teacher_step
+from neurolearn.lava.processes.process import BandTeacher, BurstLIF, ClassTeacher
 
 # The dynamics are numba functions; these models call their Python form on numpy arrays (Lava's processes
 # run in their own OS processes, where compiling them would only add start-up time).
 _burst_int = burst_int_step.py_func
 _burst_float = burst_float_step.py_func
 _band_teacher = band_teacher_step.py_func
+_class_teacher = class_teacher_step.py_func
+_VALENCE_VARS = ("valence_expected", "pbar_fixed", "rate_target", "rate_shift", "homeo_gain", "homeo_shift",
+                 "homeo_cap", "dead_zone")
+
+
+def _valence_shape(model, kind):
+    """A BurstLIF model's valence constants in :func:`burst_int_step`'s order, as ``kind`` (int or float)."""
+    return tuple(kind(getattr(model, var)) for var in _VALENCE_VARS)
 
 
 def _send(model, event, burst):
@@ -53,6 +62,15 @@ class PyBurstLIFModelFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
     burst_slope: float = LavaPyType(float, float)
     pbar_shift: int = LavaPyType(int, np.int32, precision=4)
     valence_levels: int = LavaPyType(int, np.int32, precision=3)
+    ebar: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
+    valence_expected: int = LavaPyType(int, np.int32, precision=1)
+    pbar_fixed: int = LavaPyType(int, np.int32, precision=1)
+    rate_target: int = LavaPyType(int, np.int32, precision=16)
+    rate_shift: int = LavaPyType(int, np.int32, precision=4)
+    homeo_gain: int = LavaPyType(int, np.int32, precision=8)
+    homeo_shift: int = LavaPyType(int, np.int32, precision=4)
+    homeo_cap: int = LavaPyType(int, np.int32, precision=3)
+    dead_zone: int = LavaPyType(int, np.int32, precision=16)
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
@@ -68,10 +86,10 @@ class PyBurstLIFModelFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
         event = self.v > self.effective_vth
         self.v[event] = 0
         r_burst, r_valence = integer_draws(self.stream.next())
-        burst, self.v_d[:], self.pbar[:], self.y1[:], self.y2[:] = _burst_int(
-            event, np.int64(self.v_d), np.int64(self.pbar), np.int64(a_apical), self.decay_unity - int(self.dv_d),
-            np.int64(self.burst_lut), int(self.lut_offset), int(self.lut_shift), int(self.pbar_shift),
-            int(self.valence_levels), r_burst, r_valence)
+        burst, self.v_d[:], self.pbar[:], self.ebar[:], self.y1[:], self.y2[:] = _burst_int(
+            event, np.int64(self.v_d), np.int64(self.pbar), np.int64(self.ebar), np.int64(a_apical),
+            self.decay_unity - int(self.dv_d), np.int64(self.burst_lut), int(self.lut_offset), int(self.lut_shift),
+            int(self.pbar_shift), int(self.valence_levels), r_burst, r_valence, _valence_shape(self, int))
         self.y3[:] = 0
         _send(self, event, burst)
 
@@ -97,6 +115,15 @@ class PyBurstLIFModelFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
     burst_slope: float = LavaPyType(float, float)
     pbar_shift: float = LavaPyType(float, float)
     valence_levels: float = LavaPyType(float, float)
+    ebar: np.ndarray = LavaPyType(np.ndarray, float)
+    valence_expected: float = LavaPyType(float, float)
+    pbar_fixed: float = LavaPyType(float, float)
+    rate_target: float = LavaPyType(float, float)
+    rate_shift: float = LavaPyType(float, float)
+    homeo_gain: float = LavaPyType(float, float)
+    homeo_shift: float = LavaPyType(float, float)
+    homeo_cap: float = LavaPyType(float, float)
+    dead_zone: float = LavaPyType(float, float)
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
@@ -107,9 +134,9 @@ class PyBurstLIFModelFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
         self.subthr_dynamics(activation_in=a_in)   # the soma: Lava's own LIF
         event = self.v > self.vth
         self.v[event] = 0
-        burst, self.v_d[:], self.pbar[:], self.y1[:], self.y2[:], _ = _burst_float(
-            event, self.v_d, self.pbar, a_apical, 1 - self.dv_d, self.burst_offset, self.burst_slope,
-            self.pbar_shift, self.valence_levels, self.stream.next()[0])
+        burst, self.v_d[:], self.pbar[:], self.ebar[:], self.y1[:], self.y2[:], _, _ = _burst_float(
+            event, self.v_d, self.pbar, self.ebar, a_apical, 1 - self.dv_d, self.burst_offset, self.burst_slope,
+            self.pbar_shift, self.valence_levels, self.stream.next()[0], _valence_shape(self, float))
         self.y3[:] = 0.0
         _send(self, event, burst)
 
@@ -136,3 +163,30 @@ class PyBandTeacherModel(PyLoihiProcessModel):
             bool(up), bool(down), events, int(self.count[0]), bool(self.asked[0]), bool(self.gate[0]),
             int(self.lo[0]), int(self.hi[0]))
         self.s_out.send(np.array([up, down], np.int32) * int(self.gate[0]))
+
+
+@implements(proc=ClassTeacher, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt", "floating_pt")
+class PyClassTeacherModel(PyLoihiProcessModel):
+    """Integer counting; the same for fixed and float runs."""
+
+    s_request_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=1)
+    s_watch_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=1)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=1)
+    lo: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    hi: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    shift: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=5)
+    count: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    asked: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
+    steps: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def run_spk(self):
+        requests = np.asarray(self.s_request_in.recv()) != 0
+        watch = np.asarray(self.s_watch_in.recv()) != 0
+        events = watch.reshape(self.count.size, -1).sum(axis=1).astype(np.int64)
+        count, gate = self.count.astype(np.int64), np.zeros(requests.size, bool)
+        asked, steps = _class_teacher(requests, events, count, bool(self.asked[0]), int(self.steps[0]),
+                                      int(self.hi[0]), int(self.lo[0]), int(self.shift[0]), gate)
+        self.count[:], self.asked[0], self.steps[0] = count, asked, steps
+        self.s_out.send(gate.astype(np.int32))

@@ -8,8 +8,10 @@ folder holds nothing else and nothing here runs at import time.
 Ports: ``a_in`` basal (feedforward) input to the soma, ``a_apical_in`` feedback into the apical
 dendrite, ``s_out`` events, ``s_out_burst`` bursts (a subset of the events), and Lava's learning ports
 ``s_out_bap`` (= events) and ``s_out_y1..3`` (third factors for a ``LearningDense`` with a
-``Loihi3FLearningRule``: y1 = 64 + 8 q, q the valence B - Pbar in steps of 1/``valence_levels``, y2 =
-Pbar in 1/127, y3 = 0).
+``Loihi3FLearningRule``: y1 = 64 + 8 q, q the valence (B - Pbar, or p - Pbar, plus the homeostasis) in steps
+of 1/``valence_levels``, y2 = Pbar in 1/127, y3 = 0).
+
+``ClassTeacher`` passes each class's teacher requests by its output population's running rate.
 """
 import typing as ty
 
@@ -29,14 +31,17 @@ class BurstLIF(LearningNeuronProcess, AbstractProcess):
     model ``sigmoid((v_d - burst_offset) / burst_slope)``. ``pbar``: running burst probability per event,
     ``pbar += (burst - pbar) * 2**-pbar_shift`` (fixed point: ``pbar_one`` = 2**15 is probability 1).
     ``seed``: the generator (``numpy.random.default_rng(seed)``; per step two uniforms per neuron: the
-    burst draw, then the valence's stochastic rounding).
+    burst draw, then the valence's stochastic rounding). ``ebar``: the event rate (``rate_shift`` extra bits);
+    ``valence_expected``, ``pbar_fixed``, ``rate_target``, ``homeo_gain``, ``homeo_shift``, ``homeo_cap``,
+    ``dead_zone``: the valence (:class:`neurolearn.ir.plan.BurstPlan`).
     Units as in Lava's LIF: integers for fixed point, per-step fractions for float.
     """
 
     def __init__(self, *, shape: ty.Tuple[int, ...], du=0, dv=0, dv_d=0, vth=10, bias_mant=0, bias_exp=0,
                  burst_lut=None, lut_offset=0, lut_shift=0, burst_offset=0.0, burst_slope=1.0,
-                 pbar_init=0, pbar_shift=5, valence_levels=4, seed=0, name: ty.Optional[str] = None,
-                 log_config: ty.Optional[LogConfig] = None):
+                 pbar_init=0, pbar_shift=5, valence_levels=4, seed=0, valence_expected=0, pbar_fixed=0,
+                 rate_target=0, rate_shift=10, homeo_gain=0, homeo_shift=0, homeo_cap=0, dead_zone=0,
+                 ebar_init=0, name: ty.Optional[str] = None, log_config: ty.Optional[LogConfig] = None):
         super().__init__(shape=shape, learning_rule=None, seed=seed, name=name, log_config=log_config)
         self.a_in = InPort(shape=shape)
         self.a_apical_in = InPort(shape=shape)
@@ -59,6 +64,11 @@ class BurstLIF(LearningNeuronProcess, AbstractProcess):
         self.burst_slope = Var(shape=(1,), init=burst_slope)
         self.pbar_shift = Var(shape=(1,), init=pbar_shift)
         self.valence_levels = Var(shape=(1,), init=valence_levels)
+        self.ebar = Var(shape=shape, init=ebar_init)
+        for var, init in (("valence_expected", valence_expected), ("pbar_fixed", pbar_fixed),
+                          ("rate_target", rate_target), ("rate_shift", rate_shift), ("homeo_gain", homeo_gain),
+                          ("homeo_shift", homeo_shift), ("homeo_cap", homeo_cap), ("dead_zone", dead_zone)):
+            setattr(self, var, Var(shape=(1,), init=init))
 
 
 class BandTeacher(AbstractProcess):
@@ -79,3 +89,24 @@ class BandTeacher(AbstractProcess):
         self.count = Var(shape=(1,), init=0)
         self.gate = Var(shape=(1,), init=0)
         self.asked = Var(shape=(1,), init=0)
+
+
+class ClassTeacher(AbstractProcess):
+    """Passes each class's teacher requests (``s_request_in``: up_c at 2c, down_c at 2c + 1) to ``s_out`` by
+    its population's running rate on ``s_watch_in`` (``classes`` populations of equal size, one after another):
+    up_c while ``(count_c << shift) < hi * steps``, down_c while ``(count_c << shift) > lo * steps``, counting
+    from the sample's start (a step without requests after one with them). On Loihi 2 an embedded-core job;
+    in Lava a small process (:mod:`neurolearn.dynamics.class_teacher`)."""
+
+    def __init__(self, *, n_watch: int, classes: int, lo: int, hi: int, shift: int = 8,
+                 name: ty.Optional[str] = None, log_config: ty.Optional[LogConfig] = None):
+        super().__init__(n_watch=n_watch, classes=classes, name=name, log_config=log_config)
+        self.s_request_in = InPort(shape=(2 * classes,))
+        self.s_watch_in = InPort(shape=(n_watch,))
+        self.s_out = OutPort(shape=(2 * classes,))
+        self.lo = Var(shape=(1,), init=lo)
+        self.hi = Var(shape=(1,), init=hi)
+        self.shift = Var(shape=(1,), init=shift)
+        self.count = Var(shape=(classes,), init=0)
+        self.asked = Var(shape=(1,), init=0)
+        self.steps = Var(shape=(1,), init=0)
