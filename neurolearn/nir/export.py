@@ -6,6 +6,8 @@ snntorch's ``v <- beta v + I`` (likewise ``tau_syn``/``w_in`` for the synaptic c
 Neuron parameters are written as float64 per-neuron arrays (beta -> tau -> beta recovers a
 float32 beta bit for bit), weights in the model's own dtype. The reset mechanism and
 ``reset_delay``, which NIR cannot express, go into the node's neurolearn metadata.
+Convolutional models (``nn.Conv2d``, ``nn.AvgPool2d``, ``nn.Flatten``) need ``input_shape=(C, H, W)``;
+NIR has no max pooling, so ``nn.MaxPool2d`` is refused.
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ import neurolearn
 from neurolearn.errors import InputError, ShapeError, UnsupportedNodeError
 from neurolearn.nir.extension import KEY, SCHEMA_VERSION
 
-SUPPORTED_MODULES = "nn.Sequential (nested allowed), nn.Linear, nn.Flatten, snn.Leaky, snn.Synaptic, snn.RLeaky"
+SUPPORTED_MODULES = ("nn.Sequential (nested allowed), nn.Linear, nn.Conv2d, nn.AvgPool2d, nn.Flatten, snn.Leaky, "
+                     "snn.Synaptic, snn.RLeaky")
 
 
 def export_to_nir(model: nn.Module, *, dt: float, input_shape: Sequence[int] | None = None) -> nir.NIRGraph:
@@ -81,7 +84,10 @@ def _input_shape(leaves, input_shape) -> tuple[int, ...]:
     for _, module in leaves:
         if type(module) is nn.Linear:
             return (module.in_features,)
-    raise InputError("export_to_nir: cannot infer the input shape (no nn.Linear); pass input_shape=(...)")
+        if type(module) in (nn.Conv2d, nn.AvgPool2d):
+            break
+    raise InputError("export_to_nir: cannot infer the input shape (no nn.Linear first); pass input_shape=(...), "
+                     "e.g. (1, 28, 28) for one-channel 28x28 images")
 
 
 def _convert(path: str, m: nn.Module, shape: tuple[int, ...], dt: float) -> tuple[nir.NIRNode, tuple[int, ...]]:
@@ -91,6 +97,15 @@ def _convert(path: str, m: nn.Module, shape: tuple[int, ...], dt: float) -> tupl
         return _linear(path, m, shape), (m.out_features,)
     if kind is nn.Flatten:
         return _flatten(path, m, shape)
+    if kind is nn.Conv2d:
+        return _conv2d(path, m, shape)
+    if kind is nn.AvgPool2d:
+        return _avg_pool2d(path, m, shape)
+    if kind in (nn.MaxPool2d, nn.AdaptiveMaxPool2d):
+        raise UnsupportedNodeError(
+            f"module '{path}' ({kind.__name__}): NIR has no max pooling (only SumPool2d and AvgPool2d); "
+            "use nn.AvgPool2d"
+        )
     if kind is snn.Leaky:
         return _leaky(path, m, shape, dt, "Leaky"), shape
     if kind is snn.Synaptic:
@@ -121,6 +136,69 @@ def _flatten(path: str, m: nn.Flatten, shape) -> tuple[nir.NIRNode, tuple[int, .
     out = tuple(torch.zeros((1, *shape)).flatten(start, end).shape[1:])
     nir_end = -1 if end == ndim - 1 else end - 1
     return nir.Flatten(input_type={"input": np.array(shape)}, start_dim=start - 1, end_dim=nir_end), out
+
+
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def _image_shape(path: str, kind: str, shape, channels: int) -> None:
+    if len(shape) != 3 or shape[0] != channels:
+        raise ShapeError(f"module '{path}' ({kind}): expects input shape ({channels}, H, W), gets {shape}")
+
+
+def _conv2d(path: str, m: nn.Conv2d, shape) -> tuple[nir.NIRNode, tuple[int, ...]]:
+    """nn.Conv2d -> nir.Conv2d (weight (out, in/groups, kH, kW), bias zeros when the module has none)."""
+    _image_shape(path, "Conv2d", shape, m.in_channels)
+    if m.padding_mode != "zeros":
+        raise UnsupportedNodeError(
+            f"module '{path}' (Conv2d): padding_mode={m.padding_mode!r}; NIR pads with zeros: allowed 'zeros'"
+        )
+    out = tuple(m(torch.zeros((1, *shape), dtype=m.weight.dtype)).shape[1:])
+    if isinstance(m.padding, str):  # 'valid' or 'same' (torch pads 'same' symmetrically for odd extents)
+        pad = [0, 0] if m.padding == "valid" else [d * (k - 1) // 2 for d, k in zip(m.dilation, m.kernel_size)]
+        if m.padding == "same" and any(d * (k - 1) % 2 for d, k in zip(m.dilation, m.kernel_size)):
+            raise UnsupportedNodeError(
+                f"module '{path}' (Conv2d): padding='same' with an even kernel extent pads one side more; "
+                "NIR pads both sides alike: give padding as numbers"
+            )
+    else:
+        pad = list(m.padding)
+    weight = m.weight.detach().cpu().numpy().copy()
+    bias = m.bias.detach().cpu().numpy().copy() if m.bias is not None else np.zeros(m.out_channels, weight.dtype)
+    node = nir.Conv2d(
+        input_shape=shape[1:], weight=weight, stride=np.array(m.stride), padding=np.array(pad),
+        dilation=np.array(m.dilation), groups=m.groups, bias=bias,
+    )
+    typed = (tuple(node.input_type["input"]), tuple(node.output_type["output"]))
+    if typed != (shape, out):  # nir types the input as weight.shape[1] channels, both kernel sides as kH
+        raise UnsupportedNodeError(
+            f"module '{path}' (Conv2d): nir {nir.version} types it {typed[0]} -> {typed[1]} where torch computes "
+            f"{shape} -> {out}, so plain nir.read could not load the file; allowed: groups=1 and square kernels "
+            f"(here groups={m.groups}, kernel_size={m.kernel_size})"
+        )
+    return node, out
+
+
+def _avg_pool2d(path: str, m: nn.AvgPool2d, shape) -> tuple[nir.NIRNode, tuple[int, ...]]:
+    """nn.AvgPool2d -> nir.AvgPool2d; settings NIR cannot express are refused by name."""
+    problems = []
+    if m.ceil_mode:
+        problems.append("ceil_mode=True (allowed False)")
+    if m.divisor_override is not None:
+        problems.append(f"divisor_override={m.divisor_override} (allowed None)")
+    padding = _pair(m.padding)
+    if any(padding) and not m.count_include_pad:
+        problems.append("count_include_pad=False with padding (allowed True, or no padding)")
+    if len(shape) != 3:
+        problems.append(f"input shape {shape} (allowed (C, H, W))")
+    if problems:
+        raise UnsupportedNodeError(f"module '{path}' (AvgPool2d): {'; '.join(problems)}")
+    kernel = _pair(m.kernel_size)
+    stride = kernel if m.stride is None else _pair(m.stride)
+    out = tuple(m(torch.zeros((1, *shape))).shape[1:])
+    node = nir.AvgPool2d(kernel_size=np.array(kernel), stride=np.array(stride), padding=np.array(padding))
+    return node, out
 
 
 def _per_neuron(path: str, name: str, value, shape) -> np.ndarray:
