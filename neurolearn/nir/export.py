@@ -170,7 +170,7 @@ def _conv2d(path: str, m: nn.Conv2d, shape) -> tuple[nir.NIRNode, tuple[int, ...
         input_shape=shape[1:], weight=weight, stride=np.array(m.stride), padding=np.array(pad),
         dilation=np.array(m.dilation), groups=m.groups, bias=bias,
     )
-    typed = (tuple(node.input_type["input"]), tuple(node.output_type["output"]))
+    typed = tuple(tuple(int(v) for v in t) for t in (node.input_type["input"], node.output_type["output"]))
     if typed != (shape, out):  # nir types the input as weight.shape[1] channels, both kernel sides as kH
         raise UnsupportedNodeError(
             f"module '{path}' (Conv2d): nir {nir.version} types it {typed[0]} -> {typed[1]} where torch computes "
@@ -235,7 +235,7 @@ def _decay(path: str, kind: str, name: str, value, shape, allow_one: bool) -> np
     if bad.any():
         allowed = "(0, 1]" if allow_one else "(0, 1)"
         raise UnsupportedNodeError(
-            f"module '{path}' ({kind}): parameter '{name}' = {arr[bad].flat[0]!r} outside {allowed}"
+            f"module '{path}' ({kind}): parameter '{name}' = {float(arr[bad].flat[0])!r} outside {allowed}"
         )
     return arr
 
