@@ -6,6 +6,8 @@ snntorch's ``v <- beta v + I`` (likewise ``tau_syn``/``w_in`` for the synaptic c
 Neuron parameters are written as float64 per-neuron arrays (beta -> tau -> beta recovers a
 float32 beta bit for bit), weights in the model's own dtype. The reset mechanism and
 ``reset_delay``, which NIR cannot express, go into the node's neurolearn metadata.
+Convolutional models (``nn.Conv2d``, ``nn.AvgPool2d``, ``nn.Flatten``) need ``input_shape=(C, H, W)``;
+NIR has no max pooling, so ``nn.MaxPool2d`` is refused.
 """
 from __future__ import annotations
 
@@ -82,7 +84,10 @@ def _input_shape(leaves, input_shape) -> tuple[int, ...]:
     for _, module in leaves:
         if type(module) is nn.Linear:
             return (module.in_features,)
-    raise InputError("export_to_nir: cannot infer the input shape (no nn.Linear); pass input_shape=(...)")
+        if type(module) in (nn.Conv2d, nn.AvgPool2d):
+            break
+    raise InputError("export_to_nir: cannot infer the input shape (no nn.Linear first); pass input_shape=(...), "
+                     "e.g. (1, 28, 28) for one-channel 28x28 images")
 
 
 def _convert(path: str, m: nn.Module, shape: tuple[int, ...], dt: float) -> tuple[nir.NIRNode, tuple[int, ...]]:
@@ -96,6 +101,11 @@ def _convert(path: str, m: nn.Module, shape: tuple[int, ...], dt: float) -> tupl
         return _conv(path, m, shape)
     if kind is nn.AvgPool2d:
         return _avg_pool(path, m, shape)
+    if kind in (nn.MaxPool2d, nn.AdaptiveMaxPool2d):
+        raise UnsupportedNodeError(
+            f"module '{path}' ({kind.__name__}): NIR has no max pooling (only SumPool2d and AvgPool2d); "
+            "use nn.AvgPool2d"
+        )
     if kind is snn.Leaky:
         return _leaky(path, m, shape, dt, "Leaky"), shape
     if kind is snn.Synaptic:

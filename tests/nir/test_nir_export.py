@@ -185,9 +185,64 @@ def test_export_refuses_unsupported_modules(make, match):
 
 
 def test_export_refuses_max_pooling_with_its_path():
-    net = nn.Sequential(nn.Linear(4, 4), nn.Sequential(nn.MaxPool2d(2)))
-    with pytest.raises(UnsupportedNodeError, match=r"module '1.0' has type MaxPool2d; supported: .*snn.RLeaky"):
-        export_to_nir(net, dt=1e-4)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Sequential(nn.MaxPool2d(2)))
+    with pytest.raises(UnsupportedNodeError, match=r"^module '1.0' \(MaxPool2d\): NIR has no max pooling \(only "
+                                                   r"SumPool2d and AvgPool2d\); use nn.AvgPool2d$"):
+        export_to_nir(net, dt=1e-4, input_shape=(1, 6, 6))
+
+
+def _nir_forward(node, x: torch.Tensor) -> torch.Tensor:
+    """A NIR Conv2d / AvgPool2d / Flatten / Affine / Linear node applied to a batch, by NIR's definitions."""
+    f = torch.nn.functional
+    t = lambda a: torch.as_tensor(np.asarray(a))  # noqa: E731
+    ints = lambda a: a if isinstance(a, str) else tuple(int(v) for v in np.atleast_1d(a))  # noqa: E731
+    if isinstance(node, nir.Conv2d):
+        return f.conv2d(x, t(node.weight), t(node.bias), stride=ints(node.stride), padding=ints(node.padding),
+                        dilation=ints(node.dilation), groups=int(node.groups))
+    if isinstance(node, nir.AvgPool2d):
+        return f.avg_pool2d(x, ints(node.kernel_size), ints(node.stride), ints(node.padding))
+    if isinstance(node, nir.Flatten):
+        return x.flatten(node.start_dim + 1, node.end_dim if node.end_dim < 0 else node.end_dim + 1)
+    bias = t(node.bias) if isinstance(node, nir.Affine) else 0
+    return x @ t(node.weight).T + bias
+
+
+def test_conv_pool_flatten_export_computes_what_torch_computes(tmp_path):
+    """Each exported node, evaluated by NIR's definition, gives the torch module's output; the types are
+    torch's shapes; plain nir.read type-checks the file."""
+    torch.manual_seed(7)
+    layers = [nn.Conv2d(2, 4, 3, stride=2, padding=1, bias=False), nn.AvgPool2d(2, stride=1, padding=1),
+              nn.Conv2d(4, 6, 3, dilation=(1, 2), padding="same"), nn.AvgPool2d((2, 3)),
+              nn.Conv2d(6, 3, 1, padding="valid"), nn.Flatten(), nn.Linear(3 * 3 * 1, 5)]
+    net = nn.Sequential(*layers)
+    write(tmp_path / "c.nir", export_to_nir(net, dt=1e-3, input_shape=(2, 9, 8)))
+    graph = nir.read(str(tmp_path / "c.nir"), type_check=True)
+    x = torch.rand(3, 2, 9, 8)
+    for i, layer in enumerate(layers):
+        node = graph.nodes[str(i)]
+        want = layer(x)
+        assert list(node.input_type["input"]) == list(x.shape[1:])
+        assert list(node.output_type["output"]) == list(want.shape[1:])
+        torch.testing.assert_close(_nir_forward(node, x), want, rtol=0, atol=1e-6)
+        x = want
+    assert type(graph.nodes["0"]) is nir.Conv2d and not np.asarray(graph.nodes["0"].bias).any()
+    assert type(graph.nodes["1"]) is nir.AvgPool2d and type(graph.nodes["6"]) is nir.Affine
+
+
+def test_conv_net_with_subtractive_leaky_exports_per_neuron_arrays():
+    net = nn.Sequential(nn.Conv2d(1, 3, 3), nn.AvgPool2d(2), snn.Leaky(beta=0.8, init_hidden=True),
+                        nn.Flatten(), nn.Linear(12, 2), snn.Leaky(beta=0.9, init_hidden=True, output=True))
+    g = export_to_nir(net, dt=1e-3, input_shape=(1, 6, 6))
+    lif = g.nodes["2"]
+    assert type(lif) is nir.LIF and lif.tau.shape == (3, 2, 2) and lif.v_threshold.shape == (3, 2, 2)
+    np.testing.assert_allclose(lif.tau, np.full((3, 2, 2), 1e-3 / 0.2))
+    assert lif.metadata["neurolearn"] == {"reset": "subtract", "reset_delay": True, "module": "Leaky"}
+    assert list(g.nodes["3"].output_type["output"]) == [12]
+
+
+def test_conv_first_model_needs_input_shape():
+    with pytest.raises(InputError, match=r"no nn.Linear first\); pass input_shape=\(...\), e.g. \(1, 28, 28\)"):
+        export_to_nir(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 2)), dt=1e-3)
 
 
 def test_export_refuses_a_convolution_of_the_wrong_input_and_what_nir_cannot_say():
