@@ -5,6 +5,7 @@ Errors print as one line (``error: ...``) with a non-zero exit; ``--debug`` show
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -218,6 +219,9 @@ def cmd_verify(args) -> int:
                                  "verify the build with --learning, or use 'neurolearn train --spiking --on-chip'")
         else:
             build = load_build(target)
+            if args.dt is not None and not math.isclose(args.dt, build.plan.dt, rel_tol=1e-12):
+                raise InputError(f"{target}: --dt {args.dt!r} s, but the build was compiled with dt = "
+                                 f"{build.plan.dt!r} s; leave --dt out (a build knows its dt) or recompile")
             if "learning" in build.plan.features():
                 raise InputError(f"{target}: a learning build; verify it with 'neurolearn verify {target} --learning'")
         spikes = _load_input(args, build.plan.input_size)
@@ -288,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="fixed vs lava bit for bit, float vs snntorch, float vs fixed")
     p.add_argument("target", help="build directory or .nir file")
-    p.add_argument("--dt", type=float, help="time step in seconds, for .nir files that do not record one")
+    p.add_argument("--dt", type=float, help="time step in seconds, for .nir files that do not record one "
+                   "(a build records its own)")
     p.add_argument("--learning", action="store_true",
                    help="learning build: neurolearn vs Lava over its schedule, every epoch (events, bursts, weights)")
     p.add_argument("--epochs", type=int, help="with --learning: only the first N epochs of the schedule")

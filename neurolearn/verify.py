@@ -120,7 +120,7 @@ def run_ladder(build, spikes: np.ndarray, progress=None, lava: bool = True) -> l
     rows = compare_bits(fixed, simulate_lava(build.plan, spikes, progress=progress)) if lava else []
 
     flt = simulate_float(build.network, spikes)
-    model = import_from_nir(build.path / "model.nir")
+    model = import_from_nir(build.path / "model.nir", dt=build.plan.dt)  # older builds' copies may lack dt
     x = torch.as_tensor(spikes, dtype=torch.float32).transpose(0, 1)  # (steps, batch, n_in)
     with torch.no_grad():
         _, rec = model.run(x, record=True)

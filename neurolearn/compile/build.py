@@ -29,7 +29,7 @@ from neurolearn.ir.network import Network
 from neurolearn.ir.plan import Plan
 from neurolearn.nir import read
 from neurolearn.nir.burst_encoding import is_burst_graph
-from neurolearn.nir.extension import block
+from neurolearn.nir.extension import block, record_dt
 from neurolearn.rules.plugin import registered_rules
 
 MODEL, PLAN, REPORT, SCHEDULE = "model.nir", "plan.json", "report.md", "schedule.npz"
@@ -74,7 +74,10 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
         return Build(path=out, plan=compiled.plan)
     net = to_network(graph, dt=dt, file=str(model))
     q = quantize(net, file=str(model))
-    with _build_dir(out, model, q.plan, render_report(net, q, model.name)) as tmp:
+    given = "dt" not in block(graph)   # the file records none: dt came from the caller (--dt)
+    with _build_dir(out, model, q.plan, render_report(net, q, model.name, dt_given=given)) as tmp:
+        if given:
+            record_dt(tmp / MODEL, net.dt)   # the build's model.nir carries the dt it was compiled with
         if extras is not None:
             extras(q.plan, tmp)
     return Build(path=out, plan=q.plan, compiled_network=net)

@@ -6,12 +6,16 @@ from neurolearn.ir.network import Network
 from neurolearn.ir.plan import Plan
 
 
-def render_report(net: Network, q: QuantizationResult, source: str) -> str:
+def render_report(net: Network, q: QuantizationResult, source: str, dt_given: bool = False) -> str:
+    """``dt_given``: the file records no dt; it was given at compile time (--dt) and written into the build's
+    model.nir."""
     plan = q.plan
+    origin = ("given with --dt (the file records none; the build's model.nir now records it)" if dt_given else
+              "recorded in the file")
     lines = [
         f"# neurolearn compile report: `{source}`",
         "",
-        f"- time step dt = {net.dt:g} s (forward Euler, snntorch's discretization)",
+        f"- time step dt = {net.dt:g} s, {origin}; forward Euler, snntorch's discretization",
         f"- input `{plan.input_name}`: {plan.input_size} channels (binary spikes)",
         f"- {len(plan.layers)} Lava LIF processes, {len(plan.connections)} Lava Dense processes",
         f"- outputs: {', '.join(f'`{o}`' for o in plan.outputs)}",

@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from typing import Any
 
+import h5py
 import nir
 import numpy as np
 
@@ -102,6 +104,19 @@ def graph_dt(graph: nir.NIRGraph, dt: float | None = None, file: str | None = No
             "in the file; leave dt out to use the file's"
         )
     return recorded
+
+
+def record_dt(path: str | os.PathLike, dt: float) -> None:
+    """Write ``dt`` (seconds) into the neurolearn block of the graph in the .nir file ``path``, in place,
+    leaving every other byte of the file as it is (a build's copy of a file that records no dt)."""
+    dt = _check_dt(dt, str(path), "dt")
+    with h5py.File(path, "r+") as f:
+        info = f["node"].require_group("metadata").require_group(KEY)
+        if "dt" in info:
+            raise InputError(f"{path}: already records dt {info['dt'][()]!r} s; not overwritten")
+        if "version" not in info:
+            info.create_dataset("version", data=SCHEMA_VERSION)
+        info.create_dataset("dt", data=dt)
 
 
 def _check_dt(dt: Any, file: str | None, what: str) -> float:
