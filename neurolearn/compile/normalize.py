@@ -17,7 +17,7 @@ import numpy as np
 
 from neurolearn.errors import NIRFormatError, ShapeError, UnsupportedNodeError, where
 from neurolearn.ir.network import Network, Population, Projection
-from neurolearn.nir.extension import block, graph_dt, node_reset, node_reset_delay
+from neurolearn.nir.extension import block, graph_dt, node_reset_mode
 from neurolearn.nir.graph import flatten
 from neurolearn.rules.plugin import RULES
 
@@ -72,20 +72,13 @@ def neuron_population(node, name: str, dt: float, file=None) -> tuple[Population
         beta = _decay(dt, tau_mem, name, "tau_mem", file)
         gain = _per_neuron(node, "w_in", n) * dt / tau_syn * r * dt / tau_mem
         leak = _per_neuron(node, "v_leak", n) * dt / tau_mem
+    reset, delay, v_reset = "zero", False, np.zeros(n)
     if kind in ("LIF", "CubaLIF", "IF"):
         threshold = _uniform(node, name, "v_threshold", file)
-        reset = node_reset(node, name, file)
-        if reset != "zero":
-            raise UnsupportedNodeError(
-                f"{where(file, name, 'reset')}: '{reset}' reset (snntorch's default); Lava's LIF resets "
-                "to zero: build the snntorch model with reset_mechanism='zero'")
-        module = block(node).get("module")
-        if module in ("Synaptic", "RLeaky") and node_reset_delay(node):
-            raise UnsupportedNodeError(
-                f"{where(file, name, 'reset_delay')}: snntorch's {module} with a delayed zero reset also "
-                "discards the input of the step after a spike, which Lava's LIF does not: build it with "
-                "reset_delay=False")
-    pop = Population(name=name, kind=kind, size=n, alpha=alpha, beta=beta, threshold=threshold, bias=leak)
+        mode = node_reset_mode(node, name, file)
+        reset, delay, v_reset = mode.split("_")[0], mode.endswith("_late"), _per_neuron(node, "v_reset", n)
+    pop = Population(name=name, kind=kind, size=n, alpha=alpha, beta=beta, threshold=threshold, bias=leak,
+                     reset=reset, reset_delay=delay, v_reset=v_reset)
     return pop, gain
 
 

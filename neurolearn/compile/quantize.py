@@ -149,9 +149,14 @@ def quantize(net: Network, file: str | None = None) -> QuantizationResult:
             convs.append(Conversion(pop.name, "threshold", pop.threshold, f"vth={vth}", vth / s, s))
         else:
             vth = NONSPIKING_VTH
-            notes.append(f"{pop.name}: non-spiking ({pop.kind}): vth set to the maximum {vth}; it would "
-                         f"still spike if v exceeded {(vth << 6) / scale:g}")
+            notes.append(f"{pop.name}: non-spiking ({pop.kind}): a readout (neurolearn's NIRNeuron, reset mode "
+                         "'none'): never spikes, its voltage is the output")
         mant, bexp = _bias_int(bias, scale, pop.name, file)
+        v_reset = np.round(pop.v_reset * scale).astype(np.int64)
+        if np.any(pop.v_reset):
+            i = int(np.argmax(np.abs(pop.v_reset)))
+            convs.append(Conversion(pop.name, "v_reset", float(pop.v_reset[i]), f"{int(v_reset[i])}",
+                                    float(v_reset[i] / scale), scale))
         if np.any(bias):
             i = int(np.argmax(np.abs(bias)))
             rep = (mant << bexp) / scale
@@ -162,7 +167,8 @@ def quantize(net: Network, file: str | None = None) -> QuantizationResult:
                 convs.append(Conversion(pop.name, f"bias[{worst}] (worst)", float(bias[worst]),
                                         f"{int(mant[worst])}<<{int(bexp[worst])}", float(rep[worst]), scale))
         layers.append(P.LayerPlan(name=pop.name, size=pop.size, du=du, dv=dv, vth=vth, bias_mant=mant,
-                                  bias_exp=bexp, scale=scale, spiking=pop.spiking))
+                                  bias_exp=bexp, scale=scale, spiking=pop.spiking, reset=pop.reset,
+                                  reset_delay=pop.reset_delay, v_reset=v_reset))
         for pr, e in zip(incoming, exps):
             w = _weights_int(pr.weight, s, e)
             rep = w * 2.0**e / s

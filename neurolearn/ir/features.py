@@ -18,7 +18,12 @@ FEATURES = {
     "input_ranges": "connections reading a range of the input channels",
     "teacher": "a band teacher gating the teacher channels of the input",
     "learning": "learning connections (LearningDense programs)",
+    "reset": "layers that reset by subtraction, to a non-zero v_reset or one step late (neurolearn's NIRNeuron)",
+    "readout": "non-spiking layers whose voltage is the output: NIR LI, CubaLI, I (neurolearn's NIRNeuron)",
+    "stateless": "layers whose voltage keeps nothing between steps, dv = 4096: NIR Threshold (neurolearn's NIRNeuron)",
 }
+NIR_NEURON = frozenset({"reset", "readout", "stateless"})   # what neurolearn's NIRNeuron process adds to Lava's LIF
+BURSTS_AND_LEARNING = frozenset({"bursts", "apical", "input_ranges", "teacher", "learning"})
 
 
 @dataclass(frozen=True)
@@ -33,18 +38,19 @@ class BackendSpec:
 
 
 BACKENDS = {spec.name: spec for spec in (
-    BackendSpec("float", "float reference (torch, snntorch's discretization)", frozenset({"recurrence"}),
+    BackendSpec("float", "float reference (torch, snntorch's discretization)", frozenset({"recurrence"}) | NIR_NEURON,
                 "neurolearn.sims.float_ref.simulate_float", kind="float"),
-    BackendSpec("fixed", "fixed-point simulator (batched, bit-exact with Lava)", frozenset({"recurrence"}),
+    BackendSpec("fixed", "fixed-point simulator (batched, bit-exact with Lava)", frozenset({"recurrence"}) | NIR_NEURON,
                 "neurolearn.sims.fixed.simulate_fixed"),
-    BackendSpec("learning", "fixed-point learning simulator (bit-exact with Lava)", frozenset(FEATURES),
-                "neurolearn.sims.learning.simulate_learning"),
-    BackendSpec("float-twin", "float twin of an on-chip learning run", frozenset(FEATURES),
+    BackendSpec("learning", "fixed-point learning simulator (bit-exact with Lava)",
+                frozenset({"recurrence"}) | BURSTS_AND_LEARNING, "neurolearn.sims.learning.simulate_learning"),
+    BackendSpec("float-twin", "float twin of an on-chip learning run", frozenset({"recurrence"}) | BURSTS_AND_LEARNING,
                 "neurolearn.sims.float_twin.run_float_twin", kind="float"),
-    BackendSpec("lava", "Lava Loihi2SimCfg(select_tag='fixed_pt'), LIF and Dense", frozenset({"recurrence"}),
-                "neurolearn.lava.runner.simulate_lava", kind="lava"),
-    BackendSpec("lava-learning", "Lava fixed_pt with BurstLIF, BandTeacher and LearningDense", frozenset(FEATURES),
-                "neurolearn.lava.runner.simulate_learning_lava", kind="lava"),
+    BackendSpec("lava", "Lava Loihi2SimCfg(select_tag='fixed_pt'), LIF (or neurolearn's NIRNeuron) and Dense",
+                frozenset({"recurrence"}) | NIR_NEURON, "neurolearn.lava.runner.simulate_lava", kind="lava"),
+    BackendSpec("lava-learning", "Lava fixed_pt with BurstLIF, BandTeacher and LearningDense",
+                frozenset({"recurrence"}) | BURSTS_AND_LEARNING, "neurolearn.lava.runner.simulate_learning_lava",
+                kind="lava"),
     BackendSpec("loihi", "Loihi core mapping, fit check and deployment", frozenset({"recurrence"}),
                 "neurolearn.hardware.fit.check_fit", kind="hardware"),
 )}

@@ -1,29 +1,20 @@
 """Rung L1: the float reference. Runs a :class:`Network` in torch with snntorch's discretization.
 
 No synaptic delay on feedforward projections (as in an snntorch ``nn.Sequential``); recurrent
-projections read the previous step's spikes (as ``snn.RLeaky``). Voltages are reported after the
-reset (Lava's convention: 0 on a spike step). Batched over samples; runs on CPU or GPU.
+projections read the previous step's spikes (as ``snn.RLeaky``). Neurons step with
+:func:`neurolearn.dynamics.lif.lif_float_step` in each population's reset mode: voltages are reported after
+an immediate reset (Lava's convention: v_reset on a spike step), before a late one (snntorch's).
+Batched over samples; runs on CPU or GPU.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from neurolearn.dynamics.lif import lif_float_step
 from neurolearn.ir.network import Network
+from neurolearn.ir.plan import RESET_MODES
 from neurolearn.sims.result import LayerRecord, SimResult, as_batch
-
-
-def lif_step(x, u, v, alpha: float, beta: float, bias, threshold: float | None):
-    """One step of the shared neuron model: ``(input, state, params) -> (spikes, state)``.
-
-    ``u = alpha u + x``; ``v = beta v + u + bias``; spike where ``v > threshold``; reset v to 0.
-    """
-    u = alpha * u + x if alpha else x
-    v = beta * v + u + bias
-    if threshold is None:
-        return torch.zeros_like(v), u, v
-    s = (v > threshold).to(v.dtype)
-    return s, u, v * (1.0 - s)
 
 
 def simulate_float(net: Network, spikes: np.ndarray, dtype=torch.float32, device="cpu") -> SimResult:
@@ -33,6 +24,7 @@ def simulate_float(net: Network, spikes: np.ndarray, dtype=torch.float32, device
     weights = {pr.name: torch.as_tensor(pr.weight, dtype=dtype, device=device) for pr in net.projections}
     biases = {p.name: torch.as_tensor(p.bias, dtype=dtype, device=device) for p in net.populations}
     in_biases = {p.name: torch.as_tensor(p.input_bias, dtype=dtype, device=device) for p in net.populations}
+    v_resets = {p.name: torch.as_tensor(p.v_reset, dtype=dtype, device=device) for p in net.populations}
     state = {p.name: [torch.zeros(batch, p.size, dtype=dtype, device=device) for _ in range(3)]
              for p in net.populations}  # u, v, s
     rec = {p.name: [[], [], []] for p in net.populations}
@@ -45,7 +37,8 @@ def simulate_float(net: Network, spikes: np.ndarray, dtype=torch.float32, device
                 for pr in net.incoming(p.name):
                     x = x + (prev[pr.source] if pr.recurrent else now[pr.source]) @ weights[pr.name].T
                 u, v, _ = state[p.name]
-                s, u, v = lif_step(x, u, v, p.alpha, p.beta, biases[p.name], p.threshold)
+                s, u, v = lif_float_step(x, u, v, p.alpha, p.beta, biases[p.name], p.threshold, v_resets[p.name],
+                                         RESET_MODES.index(p.mode))
                 state[p.name] = [u, v, s]
                 now[p.name] = s
                 for lst, val in zip(rec[p.name], (s, u, v)):

@@ -4,9 +4,7 @@ import json
 import nir
 import numpy as np
 import pytest
-import snntorch as snn
 import torch
-from torch import nn
 
 from neurolearn.compile.build import compile_model, load_build
 from neurolearn.compile.normalize import to_network
@@ -87,25 +85,6 @@ def test_float_and_fixed_agree_at_task_level():
         d = plan.depths()[name]
         a, b = flt.layers[name].spikes.sum(), fx.layers[name].spikes[:, d:d + 80].sum()
         assert a > 0 and abs(int(a) - int(b)) <= 0.05 * a
-
-
-def test_subtractive_reset_is_refused_with_the_fix(tmp_path):
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 3), snn.Leaky(beta=0.9, init_hidden=True))  # snntorch default: subtract
-    path = save(model, tmp_path / "m.nir")
-    with pytest.raises(UnsupportedNodeError, match="'subtract' reset.*reset_mechanism='zero'"):
-        compile_model(path, tmp_path / "build")
-    assert not (tmp_path / "build").exists()
-
-
-@pytest.mark.parametrize("neuron", [
-    lambda: snn.Synaptic(alpha=0.5, beta=0.9, init_hidden=True, reset_mechanism="zero"),
-    lambda: snn.RLeaky(beta=0.9, linear_features=3, init_hidden=True, reset_mechanism="zero"),
-])
-def test_delayed_zero_reset_that_drops_input_is_refused(tmp_path, neuron):
-    model = nn.Sequential(nn.Linear(4, 3), neuron())
-    with pytest.raises(UnsupportedNodeError, match="reset_delay=False"):
-        compile_model(save(model, tmp_path / "m.nir"), tmp_path / "b")
 
 
 def test_unsupported_node_names_the_supported_ones(tmp_path):

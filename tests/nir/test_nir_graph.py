@@ -218,10 +218,9 @@ def test_import_refuses_what_it_cannot_run():
 
     with pytest.raises(UnsupportedNodeError, match=r"node 'x': parameter 'tau': value 0.0005 s with dt = 0.001 s"):
         import_from_nir(graph(_lif(2, tau=5e-4)), dt=DT)
-    cuba = nir.CubaLIF(tau_syn=np.full(2, 2e-3), tau_mem=np.full(2, 2e-3), r=np.ones(2), v_leak=np.full(2, 0.5),
-                       v_threshold=np.ones(2))
-    with pytest.raises(UnsupportedNodeError, match="parameter 'v_leak': value 0.5; CubaLIF needs v_leak = 0"):
-        import_from_nir(graph(cuba), dt=DT)
+    sub = _lif(2, v_reset=np.full(2, 0.5), metadata={"neurolearn": {"reset": "subtract"}})
+    with pytest.raises(UnsupportedNodeError, match="parameter 'v_reset': value 0.5 with the 'subtract' reset"):
+        import_from_nir(graph(sub), dt=DT)
     with pytest.raises(ShapeError, match=r"node 'x': input shape \(3,\) but 'input' gives \(2,\)"):
         import_from_nir(graph(_li(3)), dt=DT)
 
