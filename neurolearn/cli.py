@@ -68,9 +68,12 @@ def cmd_compile(args) -> int:
     build = compile_model(args.model, args.output, dt=args.dt, extras=extras)
     p = build.plan
     n_burst = sum(L.burst is not None for L in p.layers)
-    kinds = (f"{len(p.layers) - n_burst} LIF, {n_burst} BurstLIF, {len(p.connections) - len(p.learning)} Dense, "
-             f"{len(p.learning)} LearningDense")
+    n_lif = sum(L.lava_lif and L.burst is None for L in p.layers)
+    kinds = (f"{n_lif} LIF, {len(p.layers) - n_lif - n_burst} NIRNeuron, {n_burst} BurstLIF, "
+             f"{len(p.connections) - len(p.learning)} Dense, {len(p.learning)} LearningDense")
     print(f"compiled {args.model} -> {build.path}/ ({kinds}; dt = {p.dt:g} s); see {build.path}/report.md")
+    for line in build.saturated:
+        print(f"warning: {line}", file=sys.stderr)
     if target is not None:
         print((build.path / "fit.txt").read_text().rstrip())
     return 0
@@ -155,6 +158,10 @@ def cmd_simulate(args) -> int:
     backend = choose_backend(args.backend, build.plan.features())
     spikes = _load_input(args, build.plan.input_size)
     res = _simulate(backend, build, spikes)
+    if backend != "float":   # by NIR node, as the float reference records (a node may be several layers)
+        from neurolearn.sims.result import node_records
+
+        res = node_records(build.plan, res)
     _atomic_save(res, args.output)
     counts = ", ".join(f"{k} {int(r.spikes.sum())}" for k, r in res.layers.items())
     print(f"{backend}: {spikes.shape[0]} sample(s) x {spikes.shape[1]} steps; spikes per layer: {counts}; "

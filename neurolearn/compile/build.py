@@ -42,6 +42,7 @@ class Build:
     path: Path
     plan: Plan
     compiled_network: Network | None = field(default=None, repr=False)   # known when just compiled
+    saturated: tuple[str, ...] = ()   # parameters that did not fit and saturated (also in report.md), when just compiled
 
     @cached_property
     def network(self) -> Network | None:
@@ -80,7 +81,8 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
             record_dt(tmp / MODEL, net.dt)   # the build's model.nir carries the dt it was compiled with
         if extras is not None:
             extras(q.plan, tmp)
-    return Build(path=out, plan=q.plan, compiled_network=net)
+    return Build(path=out, plan=q.plan, compiled_network=net,
+                 saturated=tuple(n for n in q.notes if "SATURATED" in n))
 
 
 def write_learning_build(out: str | os.PathLike, model: str | os.PathLike, plan: Plan, notes, schedule=None,

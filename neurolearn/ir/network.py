@@ -30,14 +30,16 @@ NEURON_KINDS = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I", "Threshold")
 
 @dataclass(frozen=True)
 class Population:
-    """One group of neurons sharing alpha, beta and threshold (one Lava LIF process)."""
+    """One NIR neuron node. ``alpha``, ``beta``, ``threshold`` may differ from neuron to neuron (given as a
+    scalar or one per neuron, stored as (size,) float64 arrays): the quantizer groups and folds them into Lava
+    processes."""
 
     name: str
     kind: str
     size: int
-    alpha: float
-    beta: float
-    threshold: float | None  # None: non-spiking (LI, CubaLI, I)
+    alpha: np.ndarray = field(repr=False)      # (size,) current keep factor per step
+    beta: np.ndarray = field(repr=False)       # (size,) voltage keep factor per step
+    threshold: np.ndarray | None = field(repr=False)  # (size,); None: non-spiking (LI, CubaLI, I)
     bias: np.ndarray = field(repr=False)  # (size,) added to v every step
     input_bias: np.ndarray | None = field(default=None, repr=False)  # (size,) added to the input (Affine bias)
     reset: str = "zero"                   # RESETS
@@ -53,11 +55,22 @@ class Population:
             raise UnsupportedNodeError(f"population '{self.name}': reset {self.reset!r} not in {RESETS}")
         if self.v_reset is None:
             object.__setattr__(self, "v_reset", np.zeros(self.size))
-        for pname, val in (("alpha", self.alpha), ("beta", self.beta)):
-            if not (0.0 <= val <= 1.0):
-                raise QuantizationError(f"population '{self.name}': {pname} = {val} outside [0, 1]")
         if self.input_bias is None:
             object.__setattr__(self, "input_bias", np.zeros(self.size))
+        for pname in ("alpha", "beta", "threshold", "v_reset"):
+            val = getattr(self, pname)
+            if val is not None:
+                try:
+                    object.__setattr__(self, pname, np.broadcast_to(np.asarray(val, np.float64).reshape(-1),
+                                                                    (self.size,)).copy())
+                except ValueError:
+                    raise ShapeError(f"population '{self.name}': {pname} shape {np.shape(val)}, expected a scalar "
+                                     f"or ({self.size},)") from None
+        for pname in ("alpha", "beta"):
+            val = getattr(self, pname)
+            if not np.all((val >= 0.0) & (val <= 1.0)):
+                bad = val[~((val >= 0.0) & (val <= 1.0))][0]
+                raise QuantizationError(f"population '{self.name}': {pname} = {bad} outside [0, 1]")
         for pname in ("bias", "input_bias", "v_reset"):
             if np.shape(getattr(self, pname)) != (self.size,):
                 raise ShapeError(f"population '{self.name}': {pname} shape {np.shape(getattr(self, pname))} "

@@ -17,7 +17,7 @@ from neurolearn.ir.program import LearningProgram
 
 PLAN_FORMAT = "neurolearn-plan"
 PLAN_VERSION = 3                # 2 added burst layers, apical ports, input ranges and learning; 3 reset modes,
-                                # v_reset, dv = 4096; reads 1..3
+                                # v_reset, dv = 4096, per-neuron scale, layers of one node; reads 1..3
 
 # Legal ranges, inclusive (Lava LavaPyType precisions; weight_exp as on Loihi).
 DU_RANGE = (0, 4095)            # 12-bit current decay; Lava adds 1 (ds_offset)
@@ -102,7 +102,8 @@ class BurstPlan:
 class LayerPlan:
     """One Lava ``LIF`` process, or neurolearn's ``NIRNeuron`` where Lava's LIF cannot run it (another reset,
     a non-spiking readout, dv = 4096), or a ``BurstLIF`` (``burst``). ``scale``: integer units of u and v per
-    float unit (v_int = v * scale)."""
+    float unit, per neuron (v_int = v * scale). A NIR node whose neurons differ in decay becomes several layers:
+    ``node`` names it and ``neurons`` says which of its neurons (indices) this layer holds, in order."""
 
     name: str
     size: int
@@ -111,14 +112,29 @@ class LayerPlan:
     vth: int
     bias_mant: np.ndarray = field(repr=False)  # (size,) int
     bias_exp: np.ndarray = field(repr=False)   # (size,) int
-    scale: float = 1.0
+    scale: np.ndarray | float = 1.0  # (size,); a scalar is every neuron's
     spiking: bool = True
     burst: BurstPlan | None = None   # a two-compartment BurstLIF instead of Lava's LIF
     reset: str = "zero"              # RESETS: to v_reset, or subtract vth
     reset_delay: bool = False        # the reset lands one step late (snntorch's reset_delay=True)
     v_reset: np.ndarray | None = field(default=None, repr=False)   # (size,) int, v's units; None: 0
+    node: str = ""                   # the NIR node it runs ("": the node named like the layer, all of it)
+    neurons: np.ndarray | None = field(default=None, repr=False)   # (size,) its neurons' indices in the node
 
     def __post_init__(self):
+        object.__setattr__(self, "node", self.node or self.name)
+        object.__setattr__(self, "neurons", np.arange(self.size) if self.neurons is None else
+                           np.asarray(self.neurons, dtype=np.int64).reshape(-1))
+        scale = np.asarray(self.scale, dtype=np.float64).reshape(-1)
+        if scale.size == 1:
+            scale = np.full(self.size, scale[0])
+        object.__setattr__(self, "scale", scale)
+        for pname in ("neurons", "scale"):
+            if getattr(self, pname).shape != (self.size,):
+                raise ShapeError(f"{where(None, self.name, pname)}: shape {getattr(self, pname).shape} != "
+                                 f"({self.size},)")
+        if not np.all(np.isfinite(self.scale) & (self.scale > 0)):
+            raise QuantizationError(f"{where(None, self.name, 'scale')}: must be finite and > 0")
         if self.reset not in RESETS:
             raise QuantizationError(f"{where(None, self.name, 'reset')}: {self.reset!r}; allowed {', '.join(RESETS)}")
         object.__setattr__(self, "v_reset", np.zeros(self.size, np.int64) if self.v_reset is None else
@@ -293,6 +309,11 @@ class Plan:
         for o in self.outputs:
             if o not in order:
                 raise ShapeError(f"plan: output '{o}' is not a layer")
+        for node, parts in self.node_layers().items():
+            held = np.sort(np.concatenate([idx for _, idx in parts]))
+            if not np.array_equal(held, np.arange(held.size)):
+                raise ShapeError(f"plan: the layers of node '{node}' ({', '.join(n for n, _ in parts)}) hold neurons "
+                                 f"{held.tolist()[:8]}...; they must hold 0..{held.size - 1} once each")
         t = self.teacher
         if t is not None:
             if t.layer not in order or t.down != t.up + 1 or not 0 <= t.up < self.input_size - 1:
@@ -327,6 +348,13 @@ class Plan:
                 "teacher": self.teacher is not None,
                 "learning": bool(self.learning)}
         return frozenset(name for name, on in used.items() if on)
+
+    def node_layers(self) -> dict[str, list[tuple[str, np.ndarray]]]:
+        """Each NIR node's layers and the neurons (indices in the node) each holds, in plan order."""
+        nodes: dict[str, list[tuple[str, np.ndarray]]] = {}
+        for layer in self.layers:
+            nodes.setdefault(layer.node, []).append((layer.name, layer.neurons))
+        return nodes
 
     def layer(self, name: str) -> LayerPlan:
         return self.layers[[layer.name for layer in self.layers].index(name)]

@@ -22,9 +22,9 @@ def simulate_float(net: Network, spikes: np.ndarray, dtype=torch.float32, device
     inp = torch.as_tensor(as_batch(spikes, net.input_size), dtype=dtype, device=device)
     batch, steps, _ = inp.shape
     weights = {pr.name: torch.as_tensor(pr.weight, dtype=dtype, device=device) for pr in net.projections}
-    biases = {p.name: torch.as_tensor(p.bias, dtype=dtype, device=device) for p in net.populations}
     in_biases = {p.name: torch.as_tensor(p.input_bias, dtype=dtype, device=device) for p in net.populations}
-    v_resets = {p.name: torch.as_tensor(p.v_reset, dtype=dtype, device=device) for p in net.populations}
+    per_neuron = {p.name: [None if a is None else torch.as_tensor(a, dtype=dtype, device=device)
+                           for a in (p.alpha, p.beta, p.bias, p.threshold, p.v_reset)] for p in net.populations}
     state = {p.name: [torch.zeros(batch, p.size, dtype=dtype, device=device) for _ in range(3)]
              for p in net.populations}  # u, v, s
     rec = {p.name: [[], [], []] for p in net.populations}
@@ -37,8 +37,7 @@ def simulate_float(net: Network, spikes: np.ndarray, dtype=torch.float32, device
                 for pr in net.incoming(p.name):
                     x = x + (prev[pr.source] if pr.recurrent else now[pr.source]) @ weights[pr.name].T
                 u, v, _ = state[p.name]
-                s, u, v = lif_float_step(x, u, v, p.alpha, p.beta, biases[p.name], p.threshold, v_resets[p.name],
-                                         RESET_MODES.index(p.mode))
+                s, u, v = lif_float_step(x, u, v, *per_neuron[p.name], RESET_MODES.index(p.mode))
                 state[p.name] = [u, v, s]
                 now[p.name] = s
                 for lst, val in zip(rec[p.name], (s, u, v)):

@@ -20,7 +20,7 @@ from tests.helpers import feedforward, lif_graph, recurrent, save, spikes
 def test_network_follows_snntorch_discretization():
     net = to_network(export_to_nir(feedforward(synaptic=True), dt=1e-3, input_shape=(12,)))
     hidden, out = net.populations
-    assert hidden.kind == "LIF" and hidden.alpha == 0.0 and hidden.beta == pytest.approx(0.9, abs=1e-7)
+    assert hidden.kind == "LIF" and np.all(hidden.alpha == 0.0) and hidden.beta == pytest.approx(0.9, abs=1e-7)
     assert out.kind == "CubaLIF" and out.alpha == pytest.approx(0.7, abs=1e-7)
     assert [pr.recurrent for pr in net.projections] == [False, False]
     assert net.depths() == {"input": 0, hidden.name: 1, out.name: 2}
@@ -61,13 +61,14 @@ def test_quantization_is_close_and_explained():
     q = quantize(net)
     for pop, layer in zip(net.populations, q.plan.layers):
         s = layer.scale / 64
-        assert layer.vth / s == pytest.approx(pop.threshold, rel=2e-3)
+        assert layer.vth / s == pytest.approx(pop.threshold, rel=1e-12)   # folded into the scale: exact
         assert layer.vth >= 1024  # at least 0.1 % threshold resolution
         assert 1 - layer.dv / 4096 == pytest.approx(pop.beta, abs=1 / 8192)
     for pr, c in zip(net.projections, q.plan.connections):
-        s = q.plan.layer(c.target).scale / 64
+        s = q.plan.layer(c.target).scale[:, None] / 64
         rep = c.weights * 2.0 ** c.weight_exp / s
-        assert np.abs(rep - pr.weight).max() <= 2.0 ** c.weight_exp / s  # mixed: within one even step
+        assert np.all(np.abs(rep - pr.weight) <= 2.0 ** c.weight_exp / s)  # mixed: within one even step
+        assert np.abs(c.weights).max() >= 127  # the largest weight uses 8 bits
         assert np.all(c.weights % 2 == 0)  # mixed-sign weights are even, so Lava's truncation loses nothing
     assert {conv.param for conv in q.conversions} >= {"alpha", "beta", "threshold", "bias"}
 
@@ -97,14 +98,6 @@ def test_unsupported_node_names_the_supported_ones(tmp_path):
     assert not (tmp_path / "b").exists()
 
 
-def test_per_neuron_tau_is_refused(tmp_path):
-    g = lif_graph()
-    g.nodes["lif"] = nir.LIF(tau=np.array([0.01, 0.02, 0.01]), r=np.ones(3), v_leak=np.zeros(3),
-                             v_threshold=np.ones(3), v_reset=np.zeros(3))
-    with pytest.raises(UnsupportedNodeError, match=r"node 'lif': parameter 'tau'.*differ"):
-        to_network(g)
-
-
 def test_tau_shorter_than_dt_is_refused():
     with pytest.raises(UnsupportedNodeError, match=r"'tau' = 0.0005 s is shorter than dt = 0.001 s"):
         to_network(lif_graph(tau=5e-4))
@@ -114,13 +107,6 @@ def test_missing_dt_must_be_given():
     with pytest.raises(InputError, match="--dt"):
         to_network(lif_graph(dt=None))
     assert to_network(lif_graph(dt=None), dt=1e-3).dt == 1e-3
-
-
-def test_unrepresentable_bias_is_named():
-    g = lif_graph()
-    g.nodes["fc"] = nir.Affine(weight=np.full((3, 4), 0.5), bias=np.array([0.0, 1e9, 0.0]))
-    with pytest.raises(QuantizationError, match=r"node 'lif': parameter 'bias'\[1\] = 1e\+08: exceeds"):
-        quantize(to_network(g))
 
 
 def test_nonspiking_readout_gets_maximum_threshold():
