@@ -9,6 +9,7 @@ Scale, Flatten, summed fan-in) collapse into one weight matrix and a bias. Edges
     CubaLIF  alpha = 1 - dt/tau_syn, beta = 1 - dt/tau_mem,
              gain = (w_in dt/tau_syn) (r dt/tau_mem),                         bias = v_leak dt/tau_mem
     IF / I   beta = 1, gain = r dt;  LI / CubaLI as LIF / CubaLIF without a threshold.
+    Threshold  alpha = beta = 0, gain 1: stateless, a spike where the input exceeds the threshold.
 
 Parameters are per neuron (scalars and anything broadcasting to the node's shape are expanded); the
 quantizer groups neurons by decay and folds thresholds into per-neuron scales. A neuron's reset is NIR's
@@ -25,7 +26,7 @@ from neurolearn.nir.extension import block, graph_dt, node_reset_mode
 from neurolearn.nir.graph import flatten
 from neurolearn.rules.plugin import RULES
 
-NEURON_TYPES = (nir.LIF, nir.CubaLIF, nir.IF, nir.LI, nir.CubaLI, nir.I)
+NEURON_TYPES = (nir.LIF, nir.CubaLIF, nir.IF, nir.LI, nir.CubaLI, nir.I, nir.Threshold)
 LINEAR_TYPES = (nir.Linear, nir.Affine, nir.Scale, nir.Flatten)
 
 
@@ -59,7 +60,7 @@ def _node_shape(node) -> tuple[int, ...]:
     """The shape of a neuron node's state: its input type, else its first parameter's shape."""
     shape = node.input_type.get("input") if node.input_type else None
     if shape is None:
-        shape = np.shape(node.r)
+        shape = np.shape(node.threshold if isinstance(node, nir.Threshold) else node.r)
     return tuple(int(k) for k in np.atleast_1d(shape))
 
 
@@ -69,13 +70,15 @@ def neuron_population(node, name: str, dt: float, file=None) -> tuple[Population
     shape = _node_shape(node)
     n = _size(shape)
     kind = {nir.LIF: "LIF", nir.CubaLIF: "CubaLIF", nir.IF: "IF", nir.LI: "LI",
-            nir.CubaLI: "CubaLI", nir.I: "I"}[type(node)]
+            nir.CubaLI: "CubaLI", nir.I: "I", nir.Threshold: "Threshold"}[type(node)]
 
     def per(param):
         return _per_neuron(node, param, shape, name, file)
 
     alpha, threshold, leak = np.zeros(n), None, np.zeros(n)
-    if kind in ("IF", "I"):
+    if kind == "Threshold":   # stateless: v is this step's input
+        beta, gain = np.zeros(n), np.ones(n)
+    elif kind in ("IF", "I"):
         beta, gain = np.ones(n), per("r") * dt
     elif kind in ("LIF", "LI"):
         tau = per("tau")
@@ -92,6 +95,8 @@ def neuron_population(node, name: str, dt: float, file=None) -> tuple[Population
         threshold = per("v_threshold")
         mode = node_reset_mode(node, name, file)
         reset, delay, v_reset = mode.split("_")[0], mode.endswith("_late"), per("v_reset")
+    elif kind == "Threshold":
+        threshold = per("threshold")
     pop = Population(name=name, kind=kind, size=n, alpha=alpha, beta=beta, threshold=threshold, bias=leak,
                      reset=reset, reset_delay=delay, v_reset=v_reset)
     return pop, gain

@@ -11,7 +11,7 @@ CubaLIF    ``snn.Synaptic(alpha = 1 - dt/tau_syn, beta = 1 - dt/tau_mem)`` fed
            ``(w_in dt/tau_syn)(r dt/tau_mem) x``; its ``syn`` state is therefore the NIR current
            times ``r dt/tau_mem`` (spikes and ``mem`` are unchanged)
 others     :class:`SpikingNeuronModule` where no snntorch module computes the node: a non-zero ``v_reset``
-           (LIF, IF, CubaLIF), a CubaLIF with ``v_leak``
+           (LIF, IF, CubaLIF), a CubaLIF with ``v_leak``, Threshold (stateless: ``x > threshold``)
 LI, I      :class:`LeakyIntegrator` (output = membrane voltage; I has beta = 1)
 CubaLI     :class:`CurrentIntegrator` (output = membrane voltage)
 Linear     ``nn.Linear`` (bias for Affine); Flatten -> ``nn.Flatten``; Scale -> :class:`Scale`
@@ -373,6 +373,11 @@ def _build(node: nir.NIRNode, name: str, dt: float, file):
         return None, nn.Flatten(start + 1 if start >= 0 else start, end + 1 if end >= 0 else end)
     if kind is nir.Scale:
         return None, Scale(_tensor(_f64(node, "scale")))
+    if kind is nir.Threshold:   # stateless: a spike where this step's input exceeds the threshold
+        thr = _f64(node, "threshold")
+        zero = np.zeros(np.shape(thr))
+        t = [torch.as_tensor(a, dtype=torch.get_default_dtype()) for a in (zero, zero, zero, thr, zero)]
+        return None, SpikingNeuronModule(*t, mode=RESET_MODES.index("zero"))
     if kind in (nir.LIF, nir.IF, nir.CubaLIF) and (np.any(_f64(node, "v_reset")) or (
             kind is nir.CubaLIF and np.any(_f64(node, "v_leak")))):
         return _own_neuron(node, name, dt, file)

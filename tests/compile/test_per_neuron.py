@@ -12,6 +12,7 @@ from neurolearn.cli import main
 from neurolearn.compile.build import compile_model
 from neurolearn.compile.normalize import to_network
 from neurolearn.compile.quantize import quantize
+from neurolearn.ir import plan as P
 from neurolearn.nir import export_to_nir, write
 from neurolearn.sims.fixed import simulate_fixed
 from neurolearn.sims.float_ref import simulate_float
@@ -125,3 +126,30 @@ def test_plain_nir_file_with_per_neuron_parameters_verifies(tmp_path, capsys):
     assert main(["verify", str(tmp_path / "p.nir"), "--dt", "1e-3", "--steps", "60", "--rate", "0.6"]) == 0
     assert "all layers match (0 mismatches)" in capsys.readouterr().out
 
+
+def threshold_graph():
+    """input -> Affine -> NIR Threshold (stateless, per-neuron thresholds) -> output."""
+    g = lif_graph(weight=np.random.default_rng(1).normal(0.3, 0.5, (5, 4)))
+    g.nodes["lif"] = nir.Threshold(threshold=np.array([0.2, 0.5, 0.3, 0.1, 0.8]))
+    return g
+
+
+def test_nir_threshold_node_is_stateless_and_exact():
+    net = to_network(threshold_graph())
+    pop = net.populations[0]
+    assert pop.kind == "Threshold" and np.all(pop.alpha == 0) and np.all(pop.beta == 0)
+    layer = quantize(net).plan.layers[0]
+    assert layer.dv == P.DV_STATELESS and layer.du == P.DU_RANGE[1]
+    np.testing.assert_allclose(layer.vth / (layer.scale / 64), pop.threshold, rtol=1e-12)
+    x = spikes(4, steps=50, batch=3, rate=0.5)
+    flt = simulate_float(net, x).layers["lif"].spikes
+    fx = simulate_fixed(quantize(net).plan, np.concatenate([x, np.zeros((3, 1, 4), np.uint8)], axis=1))
+    assert flt.sum() > 50 and np.array_equal(fx.layers["lif"].spikes[:, 1:], flt)
+
+
+@pytest.mark.lava
+def test_nir_threshold_node_verifies(tmp_path, capsys):
+    write(tmp_path / "t.nir", threshold_graph())
+    assert main(["verify", str(tmp_path / "t.nir"), "--steps", "40", "--rate", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "all layers match (0 mismatches)" in out and "snntorch vs float" in out

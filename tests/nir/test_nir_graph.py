@@ -9,7 +9,7 @@ from neurolearn.errors import NIRFormatError, ShapeError, UnsupportedNodeError
 from neurolearn.nir import SUPPORTED_NODES, flatten, import_from_nir, write
 
 DT = 1e-3
-SUPPORTED = "Affine, Linear, LIF, CubaLIF, IF, LI, CubaLI, I, Flatten, Scale, Input, Output, NIRGraph"
+SUPPORTED = "Affine, Linear, LIF, CubaLIF, IF, LI, CubaLI, I, Threshold, Flatten, Scale, Input, Output, NIRGraph"
 
 
 def _lif(n, tau=5e-3, r=1.0, thr=1.0, **kw):
@@ -81,7 +81,6 @@ def test_flatten_refuses_ambiguous_subgraph_ports():
 @pytest.mark.parametrize("bad, shape", [
     (nir.Conv2d(input_shape=(4, 4), weight=np.ones((1, 1, 3, 3)), stride=1, padding=1, dilation=1, groups=1,
                 bias=np.zeros(1)), [1, 4, 4]),
-    (nir.Threshold(threshold=np.ones(16)), [16]),
 ])
 def test_unsupported_node_lists_supported(tmp_path, bad, shape):
     name = type(bad).__name__
