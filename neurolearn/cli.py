@@ -5,6 +5,7 @@ Errors print as one line (``error: ...``) with a non-zero exit; ``--debug`` show
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -97,9 +98,12 @@ def cmd_compile(args) -> int:
     _print_warnings(build.warnings)
     p = build.plan
     n_burst = sum(L.burst is not None for L in p.layers)
-    kinds = (f"{len(p.layers) - n_burst} LIF, {n_burst} BurstLIF, {len(p.connections) - len(p.learning)} Dense, "
-             f"{len(p.learning)} LearningDense")
+    n_lif = sum(L.lava_lif and L.burst is None for L in p.layers)
+    kinds = (f"{n_lif} LIF, {len(p.layers) - n_lif - n_burst} NIRNeuron, {n_burst} BurstLIF, "
+             f"{len(p.connections) - len(p.learning)} Dense, {len(p.learning)} LearningDense")
     print(f"compiled {args.model} -> {build.path}/ ({kinds}; dt = {p.dt:g} s); see {build.path}/report.md")
+    for line in build.saturated:
+        print(f"warning: {line}", file=sys.stderr)
     if target is not None:
         print((build.path / "fit.txt").read_text().rstrip())
     return 0
@@ -193,6 +197,10 @@ def cmd_simulate(args) -> int:
     backend = choose_backend(args.backend, build.plan.features())
     spikes = _load_input(args, build.plan)
     res = _simulate(backend, build, spikes)
+    if backend != "float":   # by NIR node, as the float reference records (a node may be several layers)
+        from neurolearn.sims.result import node_records
+
+        res = node_records(build.plan, res)
     _atomic_save(res, args.output)
     counts = ", ".join(f"{k} {int(r.spikes.sum())}" for k, r in res.layers.items())
     print(f"{backend}: {spikes.shape[0]} sample(s) x {spikes.shape[1]} steps; spikes per layer: {counts}; "
@@ -266,6 +274,9 @@ def cmd_verify(args) -> int:
                                  "verify the build with --learning, or use 'neurolearn train --spiking --on-chip'")
         else:
             build = load_build(target)
+            if args.dt is not None and not math.isclose(args.dt, build.plan.dt, rel_tol=1e-12):
+                raise InputError(f"{target}: --dt {args.dt!r} s, but the build was compiled with dt = "
+                                 f"{build.plan.dt!r} s; leave --dt out (a build knows its dt) or recompile")
             if "learning" in build.plan.features():
                 raise InputError(f"{target}: a learning build; verify it with 'neurolearn verify {target} --learning'")
         spikes = _load_input(args, build.plan)
@@ -396,7 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="fixed vs lava bit for bit, float vs snntorch, float vs fixed")
     p.add_argument("target", help="build directory or .nir file")
-    p.add_argument("--dt", type=dt_type, help="time step in seconds, for .nir files that do not record one")
+    p.add_argument("--dt", type=dt_type, help="time step in seconds, for .nir files that do not record one "
+                   "(a build records its own)")
     p.add_argument("--strict", action="store_true",
                    help="a .nir file: refuse a build that rounds a parameter to zero, saturates or clips (exit 1)")
     p.add_argument("--learning", action="store_true",

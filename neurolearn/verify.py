@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurolearn.sims.result import SimResult
+from neurolearn.sims.result import SimResult, node_records
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,9 @@ def compare_bits(a: SimResult, b: SimResult) -> list[Row]:
 
 
 def compare_float(ref: SimResult, other_spikes: np.ndarray, other_v: np.ndarray | None, layer: str,
-                  threshold: float | None, label: str, rtol: float = 1e-6) -> list[Row]:
-    """Float reference vs another float model (snntorch) for one layer: spikes exact, v within rtol."""
+                  threshold, label: str, rtol: float = 1e-6) -> list[Row]:
+    """Float reference vs another float model (snntorch) for one layer: spikes exact, v within rtol.
+    ``threshold``: a scalar, one per neuron, or None (non-spiking)."""
     s = ref.layers[layer].spikes
     bad = np.argwhere(s != other_spikes)
     rows = []
@@ -61,13 +62,14 @@ def compare_float(ref: SimResult, other_spikes: np.ndarray, other_v: np.ndarray 
         v = ref.layers[layer].v
         # Lava's and the reference's convention: v = 0 on a spike step; compare steps without spikes.
         quiet = (s == 0) & (other_spikes == 0)
-        tol = rtol * np.maximum(np.abs(v), np.abs(other_v)) + 1e-6 * (abs(threshold) if threshold else 1.0)
+        unit = np.abs(threshold) if threshold is not None else 1.0   # broadcasts over the neurons
+        tol = rtol * np.maximum(np.abs(v), np.abs(other_v)) + 1e-6 * unit
         vbad = np.argwhere(quiet & (np.abs(v - other_v) > tol))
         if threshold is not None and len(bad):
             # spikes that differ because v sits within float eps of threshold are reported, not failed
-            eps = 4 * np.finfo(np.float32).eps * abs(threshold)
-            pre = np.abs(other_v - threshold)[tuple(bad.T)]
-            near = int((pre <= eps).sum())
+            eps = 4 * np.finfo(np.float32).eps * unit
+            pre = np.abs(other_v - threshold)
+            near = int((pre <= eps)[tuple(bad.T)].sum())
         rows.append(Row(label, layer, "v (no-spike steps)", int(quiet.sum()), len(vbad),
                         int(vbad[:, 1].min()) if len(vbad) else None, exact=True))
     rows.insert(0, Row(label, layer, "spikes", s.size, len(bad) - near,
@@ -122,7 +124,7 @@ def run_ladder(build, spikes: np.ndarray, progress=None, lava: bool = True) -> l
     rows = compare_bits(fixed, simulate_lava(build.plan, spikes, progress=progress)) if lava else []
 
     flt = simulate_float(build.network, spikes, dtype=torch.float64)
-    model = import_from_nir(build.path / "model.nir", dtype=torch.float64)
+    model = import_from_nir(build.path / "model.nir", dt=build.plan.dt, dtype=torch.float64)  # older builds' copies may lack dt
     x = torch.as_tensor(spikes, dtype=torch.float64).transpose(0, 1)  # (steps, batch, n_in)
     with torch.no_grad():
         _, rec = model.run(x, record=True)
@@ -138,7 +140,7 @@ def run_ladder(build, spikes: np.ndarray, progress=None, lava: bool = True) -> l
         else:  # non-spiking nodes output their voltage
             rows += compare_float(flt, np.zeros_like(flt.layers[pop.name].spikes), s, pop.name, None,
                                   "snntorch vs float")
-    return rows + compare_counts(flt, fixed)
+    return rows + compare_counts(flt, node_records(build.plan, fixed))
 
 
 @dataclass(frozen=True)

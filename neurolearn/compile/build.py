@@ -34,7 +34,7 @@ from neurolearn.ir.network import Network
 from neurolearn.ir.plan import Plan
 from neurolearn.nir import read
 from neurolearn.nir.burst_encoding import is_burst_graph
-from neurolearn.nir.extension import block, graph_dt
+from neurolearn.nir.extension import block, graph_dt, record_dt
 from neurolearn.nir.graph import flatten
 from neurolearn.rules.plugin import registered_rules
 
@@ -92,11 +92,14 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
     q = quantize(net, file=str(model))
     lost = inference_losses(net, q.plan)
     refuse_if_strict(lost, strict, str(model))
-    report = render_report(net, q, model.name)
+    given = "dt" not in block(graph)   # the file records none: dt came from the caller (--dt)
+    report = render_report(net, q, model.name, dt_given=given)
     if lost:
         report += "\n## Warnings (printed by neurolearn compile; --strict refuses them)\n\n" + \
             "".join(f"- {w}\n" for w in lost)
     with _build_dir(out, model, q.plan, report) as tmp:
+        if given:
+            record_dt(tmp / MODEL, net.dt)   # the build's model.nir carries the dt it was compiled with
         if extras is not None:
             extras(q.plan, tmp)
     return Build(path=out, plan=q.plan, compiled_network=net, warnings=lost)

@@ -47,17 +47,19 @@ def inference_losses(net: Network, plan: P.Plan) -> tuple[str, ...]:
     conns = {c.name: c for c in plan.connections}
     for pr in net.projections:
         c = conns.get(pr.name)
-        if c is not None:
+        if c is not None and c.weights.shape == pr.weight.shape:   # a grouped node's blocks are named src->dst
             zero.append(("weight", int(np.count_nonzero((pr.weight != 0) & (c.weights == 0))), pr.name))
     layers = {layer.name: layer for layer in plan.layers}
+    parts = plan.node_layers()
     for pop in net.populations:
-        layer = layers[pop.name]
-        if pop.threshold is not None and pop.threshold > 0 and layer.vth == 0:
-            zero.append(("threshold", 1, pop.name))
-        float_bias = (np.asarray(pop.bias) != 0) | (np.asarray(pop.input_bias) != 0)
-        zero.append(("bias", int(np.count_nonzero(float_bias & (layer.bias == 0))), pop.name))
-        if pop.beta < 1.0 and layer.dv == 0:
-            zero.append(("leak (dv)", 1, pop.name))
+        for name, idx in parts[pop.name]:   # a node's layers: one per group of decays
+            layer = layers[name]
+            if pop.threshold is not None and layer.vth == 0 and np.any(pop.threshold[idx] > 0):
+                zero.append(("threshold", 1, name))
+            float_bias = (np.asarray(pop.bias)[idx] != 0) | (np.asarray(pop.input_bias)[idx] != 0)
+            zero.append(("bias", int(np.count_nonzero(float_bias & (layer.bias == 0))), name))
+            if np.any(np.asarray(pop.beta)[idx] < 1.0) and layer.dv == 0:
+                zero.append(("leak (dv)", 1, name))
     lines = [_line("rounded to zero", zero), _line("may saturate", _wrap_items(plan))]
     return tuple(line for line in lines if line)
 

@@ -10,6 +10,11 @@ Flatten, Conv1d, Conv2d, SumPool2d, AvgPool2d, Delay, summed fan-in) collapse in
     CubaLIF  alpha = 1 - dt/tau_syn, beta = 1 - dt/tau_mem,
              gain = (w_in dt/tau_syn) (r dt/tau_mem),                         bias = v_leak dt/tau_mem
     IF / I   beta = 1, gain = r dt;  LI / CubaLI as LIF / CubaLIF without a threshold.
+    Threshold  alpha = beta = 0, gain 1: stateless, a spike where the input exceeds the threshold.
+
+Parameters are per neuron (scalars and anything broadcasting to the node's shape are expanded); the
+quantizer groups neurons by decay and folds thresholds into per-neuron scales. A neuron's reset is NIR's
+(to v_reset, in the spiking step) unless the neurolearn metadata says otherwise (subtract, late).
 """
 from __future__ import annotations
 
@@ -19,74 +24,82 @@ import numpy as np
 from neurolearn.compile.connections import ChainCollapser, projection
 from neurolearn.errors import NIRFormatError, ShapeError, UnsupportedNodeError, where
 from neurolearn.ir.network import Network, Population
-from neurolearn.nir.extension import block, graph_dt, node_reset, node_reset_delay
+from neurolearn.nir.extension import block, graph_dt, node_reset_mode
 from neurolearn.nir.graph import flatten
 from neurolearn.rules.plugin import RULES
 
-NEURON_TYPES = (nir.LIF, nir.CubaLIF, nir.IF, nir.LI, nir.CubaLI, nir.I)
+NEURON_TYPES = (nir.LIF, nir.CubaLIF, nir.IF, nir.LI, nir.CubaLI, nir.I, nir.Threshold)
 
 
 def _size(shape) -> int:
     return int(np.prod(shape)) if shape is not None else 0
 
 
-def _uniform(node, name, param, file):
-    """A parameter that Lava shares across a LIF process: all neurons must agree."""
-    arr = np.asarray(getattr(node, param), dtype=np.float64).reshape(-1)
-    if arr.size and not np.all(arr == arr[0]):
-        raise UnsupportedNodeError(
-            f"{where(file, name, param)}: values differ across neurons ({arr.min():g} .. {arr.max():g}); "
-            "a Lava LIF process shares one value: split the node into groups with equal values")
-    return float(arr[0])
-
-
-def _per_neuron(node, param, n):
-    return np.broadcast_to(np.asarray(getattr(node, param), dtype=np.float64).reshape(-1), (n,)).copy()
+def _per_neuron(node, param, shape, name=None, file=None) -> np.ndarray:
+    """A neuron parameter (a scalar, per neuron, or anything broadcasting to the node's shape) as (n,) float64."""
+    arr = np.asarray(getattr(node, param), dtype=np.float64)
+    try:
+        return np.broadcast_to(arr, shape).reshape(-1).copy()
+    except ValueError:
+        if arr.size == int(np.prod(shape)):
+            return arr.reshape(-1).copy()
+        raise ShapeError(f"{where(file, name, param)}: shape {arr.shape} does not broadcast to the node's "
+                         f"shape {tuple(shape)}") from None
 
 
 def _decay(dt, tau, name, param, file):
-    """Per-step keep factor 1 - dt/tau for forward Euler; tau must be >= dt."""
-    if tau < dt:
+    """Per-step keep factor 1 - dt/tau for forward Euler (per neuron); tau must be >= dt."""
+    short = ~(tau >= dt)
+    if np.any(short):
         raise UnsupportedNodeError(
-            f"{where(file, name, param)} = {tau:g} s is shorter than dt = {dt:g} s; forward Euler needs "
+            f"{where(file, name, param)} = {tau[short][0]:g} s is shorter than dt = {dt:g} s; forward Euler needs "
             f"{param} >= dt (decrease dt or lengthen {param})")
     return 1.0 - dt / tau
 
 
+def _node_shape(node) -> tuple[int, ...]:
+    """The shape of a neuron node's state: its input type, else its first parameter's shape."""
+    shape = node.input_type.get("input") if node.input_type else None
+    if shape is None:
+        shape = np.shape(node.threshold if isinstance(node, nir.Threshold) else node.r)
+    return tuple(int(k) for k in np.atleast_1d(shape))
+
+
 def neuron_population(node, name: str, dt: float, file=None) -> tuple[Population, np.ndarray]:
-    """Discretize one neuron node. Returns the population and the per-neuron input gain."""
-    n = _size(node.input_type.get("input")) if node.input_type else np.asarray(node.r).size
+    """Discretize one neuron node (parameters per neuron). Returns the population and the per-neuron input
+    gain."""
+    shape = _node_shape(node)
+    n = _size(shape)
     kind = {nir.LIF: "LIF", nir.CubaLIF: "CubaLIF", nir.IF: "IF", nir.LI: "LI",
-            nir.CubaLI: "CubaLI", nir.I: "I"}[type(node)]
-    r = _per_neuron(node, "r", n)
-    alpha, threshold, leak = 0.0, None, np.zeros(n)
-    if kind in ("IF", "I"):
-        beta, gain = 1.0, r * dt
+            nir.CubaLI: "CubaLI", nir.I: "I", nir.Threshold: "Threshold"}[type(node)]
+
+    def per(param):
+        return _per_neuron(node, param, shape, name, file)
+
+    alpha, threshold, leak = np.zeros(n), None, np.zeros(n)
+    if kind == "Threshold":   # stateless: v is this step's input
+        beta, gain = np.zeros(n), np.ones(n)
+    elif kind in ("IF", "I"):
+        beta, gain = np.ones(n), per("r") * dt
     elif kind in ("LIF", "LI"):
-        tau = _uniform(node, name, "tau", file)
-        beta, gain = _decay(dt, tau, name, "tau", file), r * dt / tau
-        leak = _per_neuron(node, "v_leak", n) * dt / tau
+        tau = per("tau")
+        beta, gain = _decay(dt, tau, name, "tau", file), per("r") * dt / tau
+        leak = per("v_leak") * dt / tau
     else:  # CubaLIF, CubaLI
-        tau_syn = _uniform(node, name, "tau_syn", file)
-        tau_mem = _uniform(node, name, "tau_mem", file)
+        tau_syn, tau_mem = per("tau_syn"), per("tau_mem")
         alpha = _decay(dt, tau_syn, name, "tau_syn", file)
         beta = _decay(dt, tau_mem, name, "tau_mem", file)
-        gain = _per_neuron(node, "w_in", n) * dt / tau_syn * r * dt / tau_mem
-        leak = _per_neuron(node, "v_leak", n) * dt / tau_mem
+        gain = per("w_in") * dt / tau_syn * per("r") * dt / tau_mem
+        leak = per("v_leak") * dt / tau_mem
+    reset, delay, v_reset = "zero", False, np.zeros(n)
     if kind in ("LIF", "CubaLIF", "IF"):
-        threshold = _uniform(node, name, "v_threshold", file)
-        reset = node_reset(node, name, file)
-        if reset != "zero":
-            raise UnsupportedNodeError(
-                f"{where(file, name, 'reset')}: '{reset}' reset (snntorch's default); Lava's LIF resets "
-                "to zero: build the snntorch model with reset_mechanism='zero'")
-        module = block(node).get("module")
-        if module in ("Synaptic", "RLeaky") and node_reset_delay(node):
-            raise UnsupportedNodeError(
-                f"{where(file, name, 'reset_delay')}: snntorch's {module} with a delayed zero reset also "
-                "discards the input of the step after a spike, which Lava's LIF does not: build it with "
-                "reset_delay=False")
-    pop = Population(name=name, kind=kind, size=n, alpha=alpha, beta=beta, threshold=threshold, bias=leak)
+        threshold = per("v_threshold")
+        mode = node_reset_mode(node, name, file)
+        reset, delay, v_reset = mode.split("_")[0], mode.endswith("_late"), per("v_reset")
+    elif kind == "Threshold":
+        threshold = per("threshold")
+    pop = Population(name=name, kind=kind, size=n, alpha=alpha, beta=beta, threshold=threshold, bias=leak,
+                     reset=reset, reset_delay=delay, v_reset=v_reset)
     return pop, gain
 
 

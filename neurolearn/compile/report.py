@@ -6,30 +6,43 @@ from neurolearn.ir.network import Network
 from neurolearn.ir.plan import Plan
 
 
-def render_report(net: Network, q: QuantizationResult, source: str) -> str:
+def render_report(net: Network, q: QuantizationResult, source: str, dt_given: bool = False) -> str:
+    """``dt_given``: the file records no dt; it was given at compile time (--dt) and written into the build's
+    model.nir."""
     plan = q.plan
+    origin = ("given with --dt (the file records none; the build's model.nir now records it)" if dt_given else
+              "recorded in the file")
     lines = [
         f"# neurolearn compile report: `{source}`",
         "",
-        f"- time step dt = {net.dt:g} s (forward Euler, snntorch's discretization)",
+        f"- time step dt = {net.dt:g} s, {origin}; forward Euler, snntorch's discretization",
         f"- input `{plan.input_name}`: {plan.input_size} channels (binary spikes)",
-        f"- {len(plan.layers)} Lava LIF processes, "
+        f"- {sum(L.lava_lif for L in plan.layers)} Lava LIF processes, "
+        f"{sum(not L.lava_lif for L in plan.layers)} neurolearn NIRNeuron processes, "
         + ", ".join(f"{n} Lava {kind} processes" for kind, n in _process_counts(plan).items()),
         f"- outputs: {', '.join(f'`{o}`' for o in plan.outputs)}",
         "- each connection adds one step of delay: layer lag behind the input (steps): "
         + ", ".join(f"`{k}` {v}" for k, v in plan.depths().items() if k != plan.input_name),
-        "- reset: to zero after a spike (Lava's LIF); Lava reports v = 0 on a spike step, and so does "
-        "neurolearn's float reference; snntorch with `reset_delay=True` reports the pre-reset value there",
+        "- resets: " + ", ".join(f"`{layer.name}` {layer.mode}" for layer in plan.layers) + " (zero: to v_reset at "
+        "once, Lava's LIF where v_reset = 0; subtract; *_late: one step late, as snntorch's reset_delay; none: a "
+        "readout). Processes other than Lava's LIF are neurolearn's NIRNeuron. v is reported after an immediate "
+        "reset and before a late one, as snntorch reports it (snntorch's Leaky with a late zero reset reports the "
+        "value before the reset on a spike step; the reset itself is the same)",
         "",
         "## Layers",
         "",
-        "| layer | kind | neurons | alpha | beta | threshold | du | dv | vth | scale (int per unit v) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| layer | node | kind | process | neurons | alpha | beta | threshold | du | dv | vth | scale (int per unit v) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for pop, layer in zip(net.populations, plan.layers):
-        thr = f"{pop.threshold:g}" if pop.threshold is not None else "none"
-        lines.append(f"| `{layer.name}` | {pop.kind} | {layer.size} | {pop.alpha:.6g} | {pop.beta:.6g} | {thr} "
-                     f"| {layer.du} | {layer.dv} | {layer.vth} | {layer.scale:.6g} |")
+    pops = {p.name: p for p in net.populations}
+    for layer in plan.layers:
+        pop = pops[layer.node]
+        idx = layer.neurons
+        thr = _span(pop.threshold[idx]) if pop.threshold is not None else "none"
+        process = "LIF" if layer.lava_lif else "NIRNeuron"
+        lines.append(f"| `{layer.name}` | `{layer.node}` | {pop.kind} | {process} | {layer.size} "
+                     f"| {_span(pop.alpha[idx])} | {_span(pop.beta[idx])} | {thr} | {layer.du} | {layer.dv} "
+                     f"| {layer.vth} | {_span(layer.scale)} |")
     lines += ["", "## Connections", "",
               "| connection | source -> target | Lava process | targets x sources | weight_exp | sign | recurrent "
               "| int range |",
@@ -51,6 +64,8 @@ def render_report(net: Network, q: QuantizationResult, source: str) -> str:
     for c in q.conversions:
         lines.append(f"| `{c.node}` | {c.param} | {c.value:.6g} | {c.integer} | {c.represents:.6g} "
                      f"| {c.error:.3g} | {c.rel_error:.3g} |")
+    lines += ["", "## Grouped and folded", ""]
+    lines += [f"- {f}" for f in q.folds] or ["- nothing: every node is one process with one threshold"]
     if net.pending:
         lines += ["", "## Awaiting on-chip learning support (not compiled, not dropped silently)", ""]
         lines += [f"- {p}" for p in net.pending]
@@ -81,6 +96,12 @@ def _process_counts(plan: Plan) -> dict[str, int]:
             "Sparse" if c.sparse is not None else "Dense")
         counts[kind] = counts.get(kind, 0) + 1
     return counts
+
+
+def _span(values) -> str:
+    """One value, or the range of values that differ."""
+    lo, hi = float(min(values)), float(max(values))
+    return f"{lo:.6g}" if lo == hi else f"{lo:.6g} .. {hi:.6g}"
 
 
 def render_learning_report(plan: Plan, notes, model_name: str) -> str:

@@ -1,4 +1,5 @@
-"""The LIF neuron: Lava's fixed-point arithmetic (mirrored; Lava is the spec) and the float step.
+"""The LIF neuron: Lava's fixed-point arithmetic (mirrored; Lava is the spec), the reset variants neurolearn's
+``NIRNeuron`` adds to it, and the float step.
 
 Fixed point, as Lava 0.10.0's ``PyLifModelBitAcc`` (integers, 12-bit decays, ``vth << 6``)::
 
@@ -10,8 +11,19 @@ Float (snntorch's forward-Euler discretization; keep factors per step in [0, 1])
 
     u = alpha u + x;   v = beta v + u + bias;   spike where v > threshold;  v = 0 after a spike
 
-The integer helpers are numba functions of int64 scalars; :func:`trunc_decay`, :func:`wrap32` and
-:func:`saturate24` also work elementwise on int64 numpy arrays (the Lava models call them that way).
+Reset modes (:data:`neurolearn.ir.plan.RESET_MODES`; ``r``: the stored v is above threshold, i.e. for the late
+modes the previous step spiked), integers and floats alike (``theta`` = vth << 6 or the threshold)::
+
+    zero           spike where v > theta;  then v = v_reset                        (Lava's LIF: v_reset = 0)
+    subtract       spike where v - r theta > theta;  then v = v - theta             (snntorch reset_delay=False)
+    subtract_late  v = v - r theta before saturation;  spike where v > theta        (snntorch's default)
+    zero_late      v = v - r v (0 on the step after a spike);  spike where v > theta (snntorch Synaptic, RLeaky)
+    none           no spikes: the voltage is the output                            (NIR LI, CubaLI, I)
+
+``dv = 4096`` (keep 0) makes v memoryless (NIR Threshold). The late modes store v before the reset, as snntorch
+reports it. The integer helpers are numba functions of int64 scalars; :func:`trunc_decay`, :func:`wrap32`,
+:func:`saturate24` and :func:`lif_int_step` also work elementwise on int64 numpy arrays (the Lava models call
+them that way).
 """
 from __future__ import annotations
 
@@ -19,6 +31,9 @@ import numba
 import numpy as np
 from numba.extending import register_jitable
 
+from neurolearn.ir.plan import RESET_MODES
+
+RESET_ZERO, RESET_SUBTRACT, RESET_SUBTRACT_LATE, RESET_ZERO_LATE, RESET_NONE = range(len(RESET_MODES))
 STATE_MAX = 2**23 - 1      # u, v, v_d are 24-bit signed: |x| <= 2**23 - 1
 DECAY_BITS = 12            # decays are fractions of 2**12
 ACTIVATION_SHIFT = 6       # synaptic input enters u (and v_d) as a_in << 6
@@ -59,15 +74,40 @@ def lif_voltage(v, u, keep_v, bias):
     return min(max(y, -STATE_MAX), STATE_MAX)
 
 
-@register_jitable
-def lif_float_step(x, u, v, alpha, beta, bias, threshold):
-    """One float step: ``(input, u, v, parameters) -> (spikes, u, v)``, v reset to 0 where it spikes.
+@numba.njit(cache=True, inline="always")
+def lif_int_step(u, v, a_in, keep_u, keep_v, bias, vth6, v_reset, mode):
+    """One integer step of a LIF or NIRNeuron: ``-> (spikes, u, v)``. ``mode``: a RESET_* code; with
+    RESET_ZERO and ``v_reset`` 0 exactly Lava's ``PyLifModelBitAcc`` (u: :func:`lif_current`)."""
+    u = lif_current(u, a_in, keep_u)
+    r = v > vth6
+    y = wrap32(wrap32(trunc_decay(v, keep_v) + u) + bias)
+    y = saturate24(y - (mode == RESET_SUBTRACT_LATE) * r * vth6)
+    y = y - (mode == RESET_ZERO_LATE) * r * y
+    s = (y - (mode == RESET_SUBTRACT) * r * vth6 > vth6) & (mode != RESET_NONE)
+    return s, u, y - (mode == RESET_SUBTRACT) * s * vth6 + (mode == RESET_ZERO) * s * (v_reset - y)
 
-    ``threshold`` None: a non-spiking neuron (LI, CubaLI, I), no spikes and no reset. Only arithmetic
-    operators: works on numpy arrays, torch tensors and numba scalars alike (callable from numba code)."""
+
+@register_jitable
+def lif_float_step(x, u, v, alpha, beta, bias, threshold, v_reset=0.0, mode=RESET_ZERO):
+    """One float step: ``(input, u, v, parameters) -> (spikes, u, v)``; ``mode`` a RESET_* code (one for all
+    neurons), ``threshold`` and ``v_reset`` scalars or per neuron.
+
+    ``threshold`` None: a non-spiking neuron (LI, CubaLI, I), as RESET_NONE. Only arithmetic operators: works
+    on numpy arrays, torch tensors and numba scalars alike (callable from numba code)."""
     u = alpha * u + x
-    v = beta * v + u + bias
-    if threshold is None:
+    if threshold is None or mode == RESET_NONE:
+        v = beta * v + u + bias
         return v * 0.0, u, v
+    r = (v > threshold) * 1.0
+    v = beta * v + u + bias
+    if mode == RESET_SUBTRACT_LATE:
+        v = v - r * threshold
+    elif mode == RESET_ZERO_LATE:
+        v = v - r * v
+    elif mode == RESET_SUBTRACT:
+        s = (v - r * threshold > threshold) * 1.0
+        return s, u, v - s * threshold
     s = (v > threshold) * 1.0
-    return s, u, v * (1.0 - s)
+    if mode == RESET_ZERO:
+        return s, u, v * (1.0 - s) + s * v_reset
+    return s, u, v

@@ -22,9 +22,13 @@ FEATURES = {
     "convolution": "convolutions (Lava Conv: NIR Conv1d, Conv2d, SumPool2d, AvgPool2d)",
     "sparse": "sparse weight matrices (Lava Sparse)",
     "delays": "synaptic delays (Lava DelayDense, DelaySparse: NIR Delay)",
+    "reset": "layers that reset by subtraction, to a non-zero v_reset or one step late (neurolearn's NIRNeuron)",
+    "readout": "non-spiking layers whose voltage is the output: NIR LI, CubaLI, I (neurolearn's NIRNeuron)",
+    "stateless": "layers whose voltage keeps nothing between steps, dv = 4096: NIR Threshold (neurolearn's NIRNeuron)",
 }
-ON_CHIP_LEARNING = frozenset(FEATURES) - {"convolution", "sparse", "delays"}   # the learning backends' features
+NIR_NEURON = frozenset({"reset", "readout", "stateless"})   # what neurolearn's NIRNeuron process adds to Lava's LIF
 CONNECTION_KINDS = frozenset({"recurrence", "convolution", "sparse", "delays"})  # LIF layers, any connection
+ON_CHIP_LEARNING = frozenset(FEATURES) - CONNECTION_KINDS - NIR_NEURON | {"recurrence"}   # the learning backends'
 
 
 @dataclass(frozen=True)
@@ -39,20 +43,18 @@ class BackendSpec:
 
 
 BACKENDS = {spec.name: spec for spec in (
-    BackendSpec("float", "float reference (torch, snntorch's discretization)", frozenset({"recurrence"}),
+    BackendSpec("float", "float reference (torch, snntorch's discretization)", frozenset({"recurrence"}) | NIR_NEURON,
                 "neurolearn.sims.float_ref.simulate_float", kind="float"),
-    BackendSpec("fixed", "fixed-point simulator (batched, bit-exact with Lava)", CONNECTION_KINDS,
+    BackendSpec("fixed", "fixed-point simulator (batched, bit-exact with Lava)", CONNECTION_KINDS | NIR_NEURON,
                 "neurolearn.sims.fixed.simulate_fixed"),
     BackendSpec("learning", "fixed-point learning simulator (bit-exact with Lava)", ON_CHIP_LEARNING,
                 "neurolearn.sims.learning.simulate_learning"),
     BackendSpec("float-twin", "float twin of an on-chip learning run", ON_CHIP_LEARNING,
                 "neurolearn.sims.float_twin.run_float_twin", kind="float"),
-    BackendSpec("lava", "Lava Loihi2SimCfg(select_tag='fixed_pt'), LIF, Dense, Sparse, Conv and delays",
-                CONNECTION_KINDS,
-                "neurolearn.lava.runner.simulate_lava", kind="lava"),
+    BackendSpec("lava", "Lava Loihi2SimCfg(select_tag='fixed_pt'), LIF (or neurolearn's NIRNeuron), Dense, Sparse, "
+                "Conv and delays", CONNECTION_KINDS | NIR_NEURON, "neurolearn.lava.runner.simulate_lava", kind="lava"),
     BackendSpec("lava-learning", "Lava fixed_pt with BurstLIF, BandTeacher, ClassTeacher and LearningDense",
-                ON_CHIP_LEARNING,
-                "neurolearn.lava.runner.simulate_learning_lava", kind="lava"),
+                ON_CHIP_LEARNING, "neurolearn.lava.runner.simulate_learning_lava", kind="lava"),
     BackendSpec("loihi", "Loihi core mapping, fit check and deployment", frozenset({"recurrence"}),
                 "neurolearn.hardware.fit.check_fit", kind="hardware"),
 )}

@@ -5,7 +5,10 @@ Every backend runs this one model, each in its own number format:
     in_p[t] = sum_feedforward W x_src[t] + sum_recurrent W s_src[t-1]
     u[t]    = alpha * u[t-1] + in_p[t] + input_bias (alpha = 0: u holds this step's input only)
     v[t]    = beta  * v[t-1] + u[t] + bias
-    s[t]    = v[t] > threshold ;  v[t] = 0 where s[t]   (reset to zero, as Lava's LIF)
+    s[t]    = v[t] > threshold ;  v[t] = v_reset where s[t]   (NIR's reset; Lava's LIF: v_reset = 0)
+
+or another reset mode (``reset``, ``reset_delay``: see :data:`neurolearn.ir.plan.RESET_MODES`); ``alpha``,
+``beta``, ``threshold``, ``v_reset`` scalars or one per neuron.
 
 This is snntorch's discretization of ``Leaky``/``Synaptic``/``RLeaky`` (forward Euler, input
 gain folded into W). ``W x`` is a matrix product, a convolution or a sparse matrix product; a projection with
@@ -22,34 +25,55 @@ import numpy as np
 
 from neurolearn.errors import QuantizationError, ShapeError, UnsupportedNodeError
 from neurolearn.ir.geometry import ConvGeometry, SparseLayout
+from neurolearn.ir.plan import RESETS, reset_mode
 
-NEURON_KINDS = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I")
+NEURON_KINDS = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I", "Threshold")
 
 
 @dataclass(frozen=True)
 class Population:
-    """One group of neurons sharing alpha, beta and threshold (one Lava LIF process)."""
+    """One NIR neuron node. ``alpha``, ``beta``, ``threshold`` may differ from neuron to neuron (given as a
+    scalar or one per neuron, stored as (size,) float64 arrays): the quantizer groups and folds them into Lava
+    processes."""
 
     name: str
     kind: str
     size: int
-    alpha: float
-    beta: float
-    threshold: float | None  # None: non-spiking (LI, CubaLI, I)
+    alpha: np.ndarray = field(repr=False)      # (size,) current keep factor per step
+    beta: np.ndarray = field(repr=False)       # (size,) voltage keep factor per step
+    threshold: np.ndarray | None = field(repr=False)  # (size,); None: non-spiking (LI, CubaLI, I)
     bias: np.ndarray = field(repr=False)  # (size,) added to v every step
     input_bias: np.ndarray | None = field(default=None, repr=False)  # (size,) added to the input (Affine bias)
+    reset: str = "zero"                   # RESETS
+    reset_delay: bool = False             # the reset lands one step late (snntorch)
+    v_reset: np.ndarray | None = field(default=None, repr=False)   # (size,) v after a spike (reset 'zero')
 
     def __post_init__(self):
         if self.kind not in NEURON_KINDS:
             raise UnsupportedNodeError(f"population '{self.name}': kind {self.kind!r} not in {NEURON_KINDS}")
         if self.size < 1:
             raise ShapeError(f"population '{self.name}': size {self.size} < 1")
-        for pname, val in (("alpha", self.alpha), ("beta", self.beta)):
-            if not (0.0 <= val <= 1.0):
-                raise QuantizationError(f"population '{self.name}': {pname} = {val} outside [0, 1]")
+        if self.reset not in RESETS:
+            raise UnsupportedNodeError(f"population '{self.name}': reset {self.reset!r} not in {RESETS}")
+        if self.v_reset is None:
+            object.__setattr__(self, "v_reset", np.zeros(self.size))
         if self.input_bias is None:
             object.__setattr__(self, "input_bias", np.zeros(self.size))
-        for pname in ("bias", "input_bias"):
+        for pname in ("alpha", "beta", "threshold", "v_reset"):
+            val = getattr(self, pname)
+            if val is not None:
+                try:
+                    object.__setattr__(self, pname, np.broadcast_to(np.asarray(val, np.float64).reshape(-1),
+                                                                    (self.size,)).copy())
+                except ValueError:
+                    raise ShapeError(f"population '{self.name}': {pname} shape {np.shape(val)}, expected a scalar "
+                                     f"or ({self.size},)") from None
+        for pname in ("alpha", "beta"):
+            val = getattr(self, pname)
+            if not np.all((val >= 0.0) & (val <= 1.0)):
+                bad = val[~((val >= 0.0) & (val <= 1.0))][0]
+                raise QuantizationError(f"population '{self.name}': {pname} = {bad} outside [0, 1]")
+        for pname in ("bias", "input_bias", "v_reset"):
             if np.shape(getattr(self, pname)) != (self.size,):
                 raise ShapeError(f"population '{self.name}': {pname} shape {np.shape(getattr(self, pname))} "
                                  f"!= ({self.size},)")
@@ -57,6 +81,11 @@ class Population:
     @property
     def spiking(self) -> bool:
         return self.threshold is not None
+
+    @property
+    def mode(self) -> str:
+        """Its entry of :data:`neurolearn.ir.plan.RESET_MODES`."""
+        return reset_mode(self.reset, self.reset_delay, self.spiking)
 
 
 @dataclass(frozen=True)

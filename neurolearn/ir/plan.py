@@ -20,12 +20,14 @@ from neurolearn.ir.program import LearningProgram
 
 PLAN_FORMAT = "neurolearn-plan"
 PLAN_VERSION = 3                # 2 added burst layers, apical ports, input ranges and learning; 3 convolutions,
-                                # sparse matrices, delays, the burst neuron's valence modes and homeostasis and the
-                                # class teacher; reads 1 to 3
+                                # sparse matrices, delays, reset modes, v_reset, dv = 4096, per-neuron scale, layers
+                                # of one node, the burst neuron's valence modes and homeostasis and the class
+                                # teacher; reads 1 to 3
 
 # Legal ranges, inclusive (Lava LavaPyType precisions; weight_exp as on Loihi).
 DU_RANGE = (0, 4095)            # 12-bit current decay; Lava adds 1 (ds_offset)
 DV_RANGE = (0, 4095)            # 12-bit voltage decay
+DV_STATELESS = 4096             # v keeps nothing between steps (NIR Threshold): neurolearn's NIRNeuron only
 VTH_RANGE = (0, 2**17 - 1)      # 17-bit threshold mantissa, used as vth << 6
 BIAS_MANT_RANGE = (-(2**12), 2**12 - 1)   # 13-bit signed
 BIAS_EXP_RANGE = (0, 7)         # 3-bit
@@ -51,6 +53,21 @@ CARRIES = ("events", "bursts")
 SIGN_MODES = ("mixed", "excitatory", "inhibitory")   # LearningDense weights clip to [-256, 255], [0, 255], [-255, 0]
 DELAY_RANGE = (0, 63)           # DelayDense / DelaySparse: steps beyond the usual one (6 bits on Loihi 2)
 CONV_GEOMETRY_MAX = 127         # Lava's Conv keeps kernel size, stride, padding, dilation and groups in int8 Vars
+RESETS = ("zero", "subtract")
+# What a neuron does around a spike (neurolearn.dynamics.lif.lif_int_step; the codes are the indices):
+#   zero           v <- v_reset in the spiking step (Lava's LIF where v_reset = 0; NIR's semantics)
+#   subtract       v <- v - vth in the spiking step (snntorch reset_delay=False)
+#   subtract_late  v keeps its value; the next step subtracts vth (snntorch's default, reset_delay=True)
+#   zero_late      v keeps its value; the next step's v is 0 (snntorch Synaptic and RLeaky, reset_delay=True)
+#   none           never spikes: a readout whose voltage is the output (NIR LI, CubaLI, I)
+RESET_MODES = ("zero", "subtract", "subtract_late", "zero_late", "none")
+
+
+def reset_mode(reset: str, reset_delay: bool, spiking: bool) -> str:
+    """The entry of RESET_MODES for a neuron's reset mechanism, delay and whether it spikes."""
+    if not spiking:
+        return "none"
+    return reset + ("_late" if reset_delay else "")
 
 
 def _check_range(value, rng, file, node, param):
@@ -123,7 +140,10 @@ class BurstPlan:
 
 @dataclass(frozen=True)
 class LayerPlan:
-    """One Lava ``LIF`` process. ``scale``: integer units of u and v per float unit (v_int = v * scale)."""
+    """One Lava ``LIF`` process, or neurolearn's ``NIRNeuron`` where Lava's LIF cannot run it (another reset,
+    a non-spiking readout, dv = 4096), or a ``BurstLIF`` (``burst``). ``scale``: integer units of u and v per
+    float unit, per neuron (v_int = v * scale). A NIR node whose neurons differ in decay becomes several layers:
+    ``node`` names it and ``neurons`` says which of its neurons (indices) this layer holds, in order."""
 
     name: str
     size: int
@@ -132,11 +152,39 @@ class LayerPlan:
     vth: int
     bias_mant: np.ndarray = field(repr=False)  # (size,) int
     bias_exp: np.ndarray = field(repr=False)   # (size,) int
-    scale: float = 1.0
+    scale: np.ndarray | float = 1.0  # (size,); a scalar is every neuron's
     spiking: bool = True
     burst: BurstPlan | None = None   # a two-compartment BurstLIF instead of Lava's LIF
+    reset: str = "zero"              # RESETS: to v_reset, or subtract vth
+    reset_delay: bool = False        # the reset lands one step late (snntorch's reset_delay=True)
+    v_reset: np.ndarray | None = field(default=None, repr=False)   # (size,) int, v's units; None: 0
+    node: str = ""                   # the NIR node it runs ("": the node named like the layer, all of it)
+    neurons: np.ndarray | None = field(default=None, repr=False)   # (size,) its neurons' indices in the node
 
     def __post_init__(self):
+        object.__setattr__(self, "node", self.node or self.name)
+        object.__setattr__(self, "neurons", np.arange(self.size) if self.neurons is None else
+                           np.asarray(self.neurons, dtype=np.int64).reshape(-1))
+        scale = np.asarray(self.scale, dtype=np.float64).reshape(-1)
+        if scale.size == 1:
+            scale = np.full(self.size, scale[0])
+        object.__setattr__(self, "scale", scale)
+        for pname in ("neurons", "scale"):
+            if getattr(self, pname).shape != (self.size,):
+                raise ShapeError(f"{where(None, self.name, pname)}: shape {getattr(self, pname).shape} != "
+                                 f"({self.size},)")
+        if not np.all(np.isfinite(self.scale) & (self.scale > 0)):
+            raise QuantizationError(f"{where(None, self.name, 'scale')}: must be finite and > 0")
+        if self.reset not in RESETS:
+            raise QuantizationError(f"{where(None, self.name, 'reset')}: {self.reset!r}; allowed {', '.join(RESETS)}")
+        object.__setattr__(self, "v_reset", np.zeros(self.size, np.int64) if self.v_reset is None else
+                           np.asarray(self.v_reset, dtype=np.int64).reshape(-1))
+        if self.v_reset.shape != (self.size,):
+            raise ShapeError(f"{where(None, self.name, 'v_reset')}: shape {self.v_reset.shape} != ({self.size},)")
+        _check_range(self.v_reset, STATE_RANGE, None, self.name, "v_reset")
+        if np.any(self.v_reset) and self.mode != "zero":
+            raise QuantizationError(f"{where(None, self.name, 'v_reset')}: a reset value needs reset mode 'zero', "
+                                    f"this layer's is '{self.mode}'")
         if isinstance(self.burst, dict):
             try:
                 object.__setattr__(self, "burst", BurstPlan(**self.burst))
@@ -148,15 +196,30 @@ class LayerPlan:
             if arr.shape != (self.size,):
                 raise ShapeError(f"{where(None, self.name, pname)}: shape {arr.shape} != ({self.size},)")
         _check_range(self.du, DU_RANGE, None, self.name, "du")
-        _check_range(self.dv, DV_RANGE, None, self.name, "dv")
+        if self.dv != DV_STATELESS:
+            _check_range(self.dv, DV_RANGE, None, self.name, "dv")
         _check_range(self.vth, VTH_RANGE, None, self.name, "vth")
         _check_range(self.bias_mant, BIAS_MANT_RANGE, None, self.name, "bias_mant")
         _check_range(self.bias_exp, BIAS_EXP_RANGE, None, self.name, "bias_exp")
+        if self.burst is not None and not self.lava_lif:
+            raise QuantizationError(f"layer '{self.name}': a burst layer's soma is Lava's LIF (reset to zero at "
+                                    f"once, spiking, dv <= {DV_RANGE[1]}); it has reset mode '{self.mode}', "
+                                    f"dv {self.dv}")
 
     @property
     def bias(self) -> np.ndarray:
         """Effective per-step bias added to v, as Lava computes it: bias_mant << bias_exp."""
         return self.bias_mant << self.bias_exp
+
+    @property
+    def mode(self) -> str:
+        """Its entry of RESET_MODES."""
+        return reset_mode(self.reset, self.reset_delay, self.spiking)
+
+    @property
+    def lava_lif(self) -> bool:
+        """Does Lava's own LIF run this layer (reset to zero at once, spiking, dv <= 4095)?"""
+        return self.mode == "zero" and not np.any(self.v_reset) and self.dv != DV_STATELESS
 
 
 @dataclass(frozen=True)
@@ -374,6 +437,11 @@ class Plan:
         for o in self.outputs:
             if o not in order:
                 raise ShapeError(f"plan: output '{o}' is not a layer")
+        for node, parts in self.node_layers().items():
+            held = np.sort(np.concatenate([idx for _, idx in parts]))
+            if not np.array_equal(held, np.arange(held.size)):
+                raise ShapeError(f"plan: the layers of node '{node}' ({', '.join(n for n, _ in parts)}) hold neurons "
+                                 f"{held.tolist()[:8]}...; they must hold 0..{held.size - 1} once each")
         t = self.teacher
         if t is not None:
             band = isinstance(t, BandTeacherPlan)
@@ -405,6 +473,9 @@ class Plan:
     def features(self) -> frozenset:
         """The features this plan uses (names in :data:`neurolearn.ir.features.FEATURES`)."""
         used = {"recurrence": any(c.recurrent for c in self.connections),
+                "reset": any(layer.mode not in ("zero", "none") or np.any(layer.v_reset) for layer in self.layers),
+                "readout": any(not layer.spiking for layer in self.layers),
+                "stateless": any(layer.dv == DV_STATELESS for layer in self.layers),
                 "bursts": any(layer.burst is not None for layer in self.layers),
                 "apical": any(c.port == "apical" for c in self.connections),
                 "input_ranges": any(c.input_range is not None for c in self.connections),
@@ -415,6 +486,13 @@ class Plan:
                 "sparse": any(c.sparse is not None for c in self.connections),
                 "delays": any(c.delays is not None for c in self.connections)}
         return frozenset(name for name, on in used.items() if on)
+
+    def node_layers(self) -> dict[str, list[tuple[str, np.ndarray]]]:
+        """Each NIR node's layers and the neurons (indices in the node) each holds, in plan order."""
+        nodes: dict[str, list[tuple[str, np.ndarray]]] = {}
+        for layer in self.layers:
+            nodes.setdefault(layer.node, []).append((layer.name, layer.neurons))
+        return nodes
 
     def layer(self, name: str) -> LayerPlan:
         return self.layers[[layer.name for layer in self.layers].index(name)]

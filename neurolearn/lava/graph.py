@@ -1,8 +1,9 @@
 """Plan -> Lava process graph: one ``RingBuffer`` input, one ``Dense`` (``Sparse``, ``Conv``, ``DelayDense``,
-``DelaySparse``) per connection, one ``LIF`` per layer.
+``DelaySparse``) per connection, one ``LIF`` per layer (neurolearn's ``NIRNeuron`` where Lava's LIF cannot
+run a layer; ``BurstLIF``, ``BandTeacher``, ``ClassTeacher``, ``LearningDense`` in learning graphs).
 
-Only stock Lava processes are used. The construction itself lives in :mod:`neurolearn.lava.graph_script`
-(numpy and Lava only), which deployment bundles carry as their run script.
+The construction of stock Lava graphs lives in :mod:`neurolearn.lava.graph_script` (numpy and Lava only), which
+deployment bundles carry as their run script.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from neurolearn.errors import BackendUnavailableError, ShapeError
 from neurolearn.ir.features import require
-from neurolearn.ir.plan import BandTeacherPlan, Plan, Plasticity
+from neurolearn.ir.plan import RESET_MODES, BandTeacherPlan, Plan, Plasticity
 from neurolearn.ir.program import Y_TRACES, LearningProgram
 from neurolearn.lava import graph_script
 
@@ -65,8 +66,21 @@ class LavaGraph:
 
 
 def build_lava_graph(plan: Plan, spikes: np.ndarray) -> LavaGraph:
-    """Build the Lava processes for ``plan`` fed by ``spikes`` of shape (steps, n_in)."""
-    return LavaGraph(*graph_script.build(plan.to_dict(), spikes, require_lava()))
+    """Build the Lava processes for ``plan`` fed by ``spikes`` of shape (steps, n_in): Lava's LIF where it runs
+    a layer, else neurolearn's NIRNeuron."""
+    lava = require_lava()
+    made = {L.name: _nir_neuron(L) for L in plan.layers if not L.lava_lif}
+    return LavaGraph(*graph_script.build(plan.to_dict(), spikes, lava, made))
+
+
+def _nir_neuron(layer):
+    """neurolearn's NIRNeuron process for a layer Lava's LIF cannot run (another reset, a readout, dv 4096)."""
+    from neurolearn.lava.processes.process import NIRNeuron
+
+    return NIRNeuron(shape=(layer.size,), du=layer.du, dv=layer.dv, vth=layer.vth,
+                     bias_mant=layer.bias_mant.astype(np.int32), bias_exp=layer.bias_exp.astype(np.int32),
+                     v_reset=layer.v_reset.astype(np.int32), reset_mode=RESET_MODES.index(layer.mode),
+                     name=layer.name)
 
 
 def _burst_lif(layer):

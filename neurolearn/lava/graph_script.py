@@ -41,25 +41,36 @@ def import_lava(hardware=False):
                 DelaySparse=DelaySparse)
 
 
-def build_neurons(layers, spikes, lava):
+def lava_lif(layer):
+    """Does Lava's own LIF run this layer dict (reset to zero at once, spiking, dv <= 4095), or does it need
+    neurolearn's NIRNeuron process?"""
+    return (layer.get("reset", "zero") == "zero" and not layer.get("reset_delay", False)
+            and layer.get("spiking", True) and not np.any(layer.get("v_reset") or 0) and layer["dv"] <= 4095)
+
+
+def build_neurons(layers, spikes, lava, made=None):
     """The input ``RingBuffer`` fed by ``spikes`` (steps, n_in) of 0/1 and one ``LIF`` per layer dict
-    (as in plan.json). Returns (source, {layer: LIF})."""
+    (as in plan.json), except the processes in ``made`` (by layer name), built by the caller: every layer that
+    is not :func:`lava_lif`. Returns (source, {layer: process})."""
     source = lava["RingBuffer"](data=np.ascontiguousarray(np.asarray(spikes).T, dtype=np.int32))
-    lifs = {}
+    lifs = dict(made or {})
     for layer in layers:
+        if layer["name"] in lifs:
+            continue
         lifs[layer["name"]] = lava["LIF"](
             shape=(layer["size"],), du=layer["du"], dv=layer["dv"], vth=layer["vth"],
             bias_mant=np.asarray(layer["bias_mant"], dtype=np.int32),
             bias_exp=np.asarray(layer["bias_exp"], dtype=np.int32), name=layer["name"])
-    return source, lifs
+    return source, {layer["name"]: lifs[layer["name"]] for layer in layers}
 
 
-def build(plan, spikes, lava):
-    """Lava processes for ``plan`` (the dict of plan.json) fed by ``spikes`` (steps, n_in) of 0/1.
+def build(plan, spikes, lava, made=None):
+    """Lava processes for ``plan`` (the dict of plan.json) fed by ``spikes`` (steps, n_in) of 0/1; ``made``:
+    neuron processes built by the caller (by layer name), used as they are.
 
     Returns (source RingBuffer, {layer: LIF}, {connection: Dense}); every integer as in the plan.
     """
-    source, lifs = build_neurons(plan["layers"], spikes, lava)
+    source, lifs = build_neurons(plan["layers"], spikes, lava, made)
     denses = {}
     for c in plan["connections"]:
         proc, connect_in, a_out = build_connection(c, lava)
@@ -77,7 +88,9 @@ def beyond_stock_lava(plan):
         ("apical or burst connections", any(c.get("port", "soma") != "soma" or c.get("carries", "events") != "events"
                                             for c in plan["connections"])),
         ("input ranges", any(c.get("input_range") for c in plan["connections"])),
-        ("a teacher", bool(plan.get("teacher"))), ("learning", bool(plan.get("learning"))))
+        ("a teacher", bool(plan.get("teacher"))), ("learning", bool(plan.get("learning"))),
+        ("layers that need neurolearn's NIRNeuron process (a reset other than to zero at once, a readout or dv 4096)",
+         not all(lava_lif(layer) for layer in plan["layers"])))
         if used]
     return None if not uses else ", ".join(uses)
 
@@ -142,7 +155,7 @@ def run_bundle_command(argv=None):
         plan = json.load(f)
     beyond = beyond_stock_lava(plan)
     if beyond:
-        print(f"error: {args.bundle}: plan.json uses {beyond}; this script builds Lava's LIF and Dense only "
+        print(f"error: {args.bundle}: plan.json uses {beyond}; this script builds Lava's LIF, Dense, Sparse, Conv and delays only "
               "(neurolearn runs the rest: 'neurolearn simulate BUILD --backend lava')", file=sys.stderr)
         return 2
     n_in = plan["input"]["size"]

@@ -74,6 +74,7 @@ def run_lava(plan: Plan, schedule: Schedule, progress: bool = False) -> EpochRun
     """The whole schedule in Lava (fixed_pt): one graph, run epoch by epoch, weights read after each."""
     from neurolearn.progress import progress_bar
 
+    require(plan.features(), "lava-learning")
     lava = require_lava()
     graph = lava_learning_graph(plan, schedule.spikes)
     monitors = {}
@@ -109,6 +110,7 @@ def run_lava(plan: Plan, schedule: Schedule, progress: bool = False) -> EpochRun
 def simulate_learning_lava(plan: Plan, spikes: np.ndarray, learning: Mapping[str, Plasticity] | None = None,
                            y_traces: Mapping[str, np.ndarray] | None = None) -> LearningResult:
     """One sample (steps, n_in) in Lava, every LIF and learning Var monitored every step (after learning)."""
+    require(plan.features(), "lava-learning")
     learning = plan.learning if learning is None else learning
     graph = lava_learning_graph(plan, spikes, learning, y_traces)
     ports = {(n, k): getattr(lif, p) for n, lif in graph.lifs.items() for k, p in

@@ -15,10 +15,10 @@ node also carries ``"burst": {offset, slope, stochastic, seed}``); a Linear that
 rather than events is tagged ``{"carries": "bursts"}``; learning rules go in the graph block under
 ``"rules"`` (by connection name).
 
-``dt`` is in seconds. ``reset`` is ``"zero"`` (v <- 0 on a spike) or ``"subtract"``
-(v <- v - threshold); ``reset_delay=True`` applies the reset one step after the spike, as
+``dt`` is in seconds. ``reset`` is ``"zero"`` (v <- v_reset on a spike) or ``"subtract"``
+(v <- v - threshold, v_reset 0); ``reset_delay=True`` applies the reset one step after the spike, as
 snntorch does by default. A node without the block follows NIR's own semantics: reset to
-``v_reset`` (which neurolearn requires to be 0) in the same step. ``flatten`` adds
+``v_reset`` in the same step. ``flatten`` adds
 ``"parent"`` (the dotted name of the inlined subgraph) to node blocks and ``"subgraphs"``
 (the inlined subgraphs' metadata by name) to the graph block.
 
@@ -29,12 +29,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from typing import Any
 
+import h5py
 import nir
 import numpy as np
 
 from neurolearn.errors import InputError, NIRFormatError, UnsupportedNodeError, shown, where
+from neurolearn.ir.plan import reset_mode
 
 SCHEMA_VERSION = 1
 KEY = "neurolearn"
@@ -105,6 +108,19 @@ def graph_dt(graph: nir.NIRGraph, dt: float | None = None, file: str | None = No
     return recorded
 
 
+def record_dt(path: str | os.PathLike, dt: float) -> None:
+    """Write ``dt`` (seconds) into the neurolearn block of the graph in the .nir file ``path``, in place,
+    leaving every other byte of the file as it is (a build's copy of a file that records no dt)."""
+    dt = _check_dt(dt, str(path), "dt")
+    with h5py.File(path, "r+") as f:
+        info = f["node"].require_group("metadata").require_group(KEY)
+        if "dt" in info:
+            raise InputError(f"{path}: already records dt {info['dt'][()]!r} s; not overwritten")
+        if "version" not in info:
+            info.create_dataset("version", data=SCHEMA_VERSION)
+        info.create_dataset("dt", data=dt)
+
+
 def _check_dt(dt: Any, file: str | None, what: str) -> float:
     if isinstance(dt, bool) or not isinstance(dt, (int, float, np.integer, np.floating)):
         raise InputError(f"{where(file) or 'graph'}: {what} {shown(dt)} is not a number of seconds")
@@ -116,22 +132,31 @@ def _check_dt(dt: Any, file: str | None, what: str) -> float:
 
 
 def node_reset(node: nir.NIRNode, name: str | None = None, file: str | None = None) -> str:
-    """The reset mechanism of a spiking node: ``"zero"`` unless its metadata says ``"subtract"``.
-
-    neurolearn supports only ``v_reset = 0``; any other value raises UnsupportedNodeError.
-    """
-    v_reset = getattr(node, "v_reset", None)
-    if v_reset is not None and np.any(np.asarray(v_reset) != 0):
-        bad = np.asarray(v_reset).flat[np.flatnonzero(np.asarray(v_reset))[0]].item()
+    """The reset mechanism of a spiking node: ``"zero"`` (to ``v_reset``, NIR's) unless its metadata says
+    ``"subtract"``, which takes no ``v_reset``: a non-zero one raises UnsupportedNodeError."""
+    reset = block(node).get("reset", "zero")
+    v_reset = np.asarray(getattr(node, "v_reset", 0.0))
+    if reset == "subtract" and np.any(v_reset != 0):
+        bad = v_reset.flat[np.flatnonzero(v_reset)[0]].item()
         raise UnsupportedNodeError(
-            f"{where(file, name, 'v_reset')}: value {shown(bad)}; neurolearn supports v_reset = 0 only"
+            f"{where(file, name, 'v_reset')}: value {shown(bad)} with the 'subtract' reset of its neurolearn metadata; "
+            "a subtractive reset takes v_reset = 0"
         )
-    return block(node).get("reset", "zero")
+    return reset
 
 
 def node_reset_delay(node: nir.NIRNode) -> bool:
     """Whether the reset lands one step after the spike (snntorch's default); NIR's is no delay."""
     return bool(block(node).get("reset_delay", False))
+
+
+def node_reset_mode(node: nir.NIRNode, name: str | None = None, file: str | None = None) -> str:
+    """A spiking node's entry of :data:`neurolearn.ir.plan.RESET_MODES`: its reset mechanism, one step late
+    where its metadata says so. snntorch's ``Leaky`` with a late zero reset zeroes v before the decay, which is
+    the same as resetting at once ("zero"); ``Synaptic`` and ``RLeaky`` zero v after it ("zero_late")."""
+    reset = node_reset(node, name, file)
+    late = node_reset_delay(node) and (reset == "subtract" or block(node).get("module") in ("Synaptic", "RLeaky"))
+    return reset_mode(reset, late, spiking=True)
 
 
 def validate(graph: nir.NIRNode, file: str | None = None) -> None:

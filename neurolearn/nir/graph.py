@@ -9,7 +9,7 @@ from neurolearn.errors import NIRFormatError, UnsupportedNodeError, where
 from neurolearn.nir.extension import KEY, SCHEMA_VERSION
 
 SUPPORTED_NODES = (
-    nir.Affine, nir.Linear, nir.LIF, nir.CubaLIF, nir.IF, nir.LI, nir.CubaLI, nir.I,
+    nir.Affine, nir.Linear, nir.LIF, nir.CubaLIF, nir.IF, nir.LI, nir.CubaLI, nir.I, nir.Threshold,
     nir.Flatten, nir.Scale, nir.Input, nir.Output, nir.NIRGraph,
     nir.Conv1d, nir.Conv2d, nir.SumPool2d, nir.AvgPool2d, nir.Delay,
 )

@@ -9,7 +9,9 @@ LIF        ``snn.Leaky(beta)`` fed ``(r dt/tau) x + (dt/tau) v_leak``
 IF         ``snn.Leaky(beta=1)`` fed ``(r dt) x``
 CubaLIF    ``snn.Synaptic(alpha = 1 - dt/tau_syn, beta = 1 - dt/tau_mem)`` fed
            ``(w_in dt/tau_syn)(r dt/tau_mem) x``; its ``syn`` state is therefore the NIR current
-           times ``r dt/tau_mem`` (spikes and ``mem`` are unchanged); ``v_leak`` must be 0
+           times ``r dt/tau_mem`` (spikes and ``mem`` are unchanged)
+others     :class:`SpikingNeuronModule` where no snntorch module computes the node: a non-zero ``v_reset``
+           (LIF, IF, CubaLIF), a CubaLIF with ``v_leak``, Threshold (stateless: ``x > threshold``)
 LI, I      :class:`LeakyIntegrator` (output = membrane voltage; I has beta = 1)
 CubaLI     :class:`CurrentIntegrator` (output = membrane voltage)
 Linear     ``nn.Linear`` (bias for Affine); Flatten -> ``nn.Flatten``; Scale -> :class:`Scale`
@@ -21,7 +23,7 @@ Delay      :class:`StepDelay`: ``y[t] = x[t - round(delay / dt)]``, zeros before
 Gains that are exactly 1 (after rounding to the model dtype) and zero leak terms are skipped,
 so exported snntorch models compute exactly what they computed before. Reset mechanism and
 reset delay come from the neurolearn metadata; a node without it gets NIR's semantics
-(reset to zero in the spiking step). A LIF/IF node ``L`` and a Linear/Affine ``W`` whose only
+(reset to ``v_reset`` in the spiking step). A LIF/IF node ``L`` and a Linear/Affine ``W`` whose only
 edges are ``L -> W -> L`` (the pattern snntorch's RLeaky exports) become one ``snn.RLeaky``.
 
 Any other graph runs in topological order of its edges; an edge that closes a cycle carries
@@ -38,9 +40,11 @@ import snntorch as snn
 import torch
 from torch import nn
 
+from neurolearn.dynamics.lif import lif_float_step
 from neurolearn.errors import InputError, NIRFormatError, ShapeError, UnsupportedNodeError, shown, where
+from neurolearn.ir.plan import RESET_MODES
 from neurolearn.nir.connections import delay_steps, node_ints, pool_params, true_conv_types
-from neurolearn.nir.extension import KEY, block, graph_dt, node_reset, node_reset_delay, validate
+from neurolearn.nir.extension import KEY, block, graph_dt, node_reset, node_reset_delay, node_reset_mode, validate
 from neurolearn.nir.graph import flatten
 from neurolearn.nir.io import read
 
@@ -170,6 +174,31 @@ class CurrentIntegrator(nn.Module):
         if self.bias is not None:
             self.mem = self.mem + self.bias
         return self.mem
+
+    def reset_mem(self) -> None:
+        self.syn, self.mem = torch.zeros_like(self.syn), torch.zeros_like(self.mem)
+
+
+class SpikingNeuronModule(nn.Module):
+    """A spiking node snntorch has no module for (NIR's reset to a non-zero ``v_reset``, a CubaLIF with
+    ``v_leak``, Threshold): :func:`neurolearn.dynamics.lif.lif_float_step` in reset mode ``mode``, keep factors
+    ``alpha`` (current; 0: none) and ``beta``, ``bias`` added to ``mem``; returns the spikes."""
+
+    def __init__(self, alpha, beta, bias, threshold, v_reset, mode: int):
+        super().__init__()
+        for name, value in (("alpha", alpha), ("beta", beta), ("bias", bias), ("threshold", threshold),
+                            ("v_reset", v_reset)):
+            self.register_buffer(name, value)
+        self.mode = mode
+        self.register_buffer("syn", torch.zeros(0), persistent=False)
+        self.register_buffer("mem", torch.zeros(0), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mem.shape != x.shape:
+            self.syn, self.mem = torch.zeros_like(x), torch.zeros_like(x)
+        s, self.syn, self.mem = lif_float_step(x, self.syn, self.mem, self.alpha, self.beta, self.bias,
+                                               self.threshold, self.v_reset, self.mode)
+        return s
 
     def reset_mem(self) -> None:
         self.syn, self.mem = torch.zeros_like(self.syn), torch.zeros_like(self.mem)
@@ -339,7 +368,9 @@ def _find_recurrences(graph: nir.NIRGraph) -> dict[str, str]:
             continue
         ins = [s for s, d in graph.edges if d == w]
         outs = [d for s, d in graph.edges if s == w]
-        if len(ins) == 1 and outs == ins and type(graph.nodes[ins[0]]) in (nir.LIF, nir.IF) and ins[0] != w:
+        if (len(ins) == 1 and outs == ins and type(graph.nodes[ins[0]]) in (nir.LIF, nir.IF) and ins[0] != w
+                and not np.any(_f64(graph.nodes[ins[0]], "v_reset")) and not np.any(
+                    _f64(graph.nodes[ins[0]], "v_leak") if type(graph.nodes[ins[0]]) is nir.LIF else 0)):
             found[ins[0]] = w
     return found
 
@@ -412,6 +443,14 @@ def _build(node: nir.NIRNode, name: str, dt: float, file):
         return None, nn.AvgPool2d(*pool_params(node, name, file))
     if kind is nir.Delay:
         return None, StepDelay(torch.as_tensor(delay_steps(node, name, dt, file)[0]))
+    if kind is nir.Threshold:   # stateless: a spike where this step's input exceeds the threshold
+        thr = _f64(node, "threshold")
+        zero = np.zeros(np.shape(thr))
+        t = [torch.as_tensor(a, dtype=torch.get_default_dtype()) for a in (zero, zero, zero, thr, zero)]
+        return None, SpikingNeuronModule(*t, mode=RESET_MODES.index("zero"))
+    if kind in (nir.LIF, nir.IF, nir.CubaLIF) and (np.any(_f64(node, "v_reset")) or (
+            kind is nir.CubaLIF and np.any(_f64(node, "v_leak")))):
+        return _own_neuron(node, name, dt, file)
     if kind is nir.LIF:
         beta, tau = _keep(node, name, "tau", dt, file), _f64(node, "tau")
         gain = _gain(_f64(node, "r") * dt / tau, dt / tau * _f64(node, "v_leak"))
@@ -419,7 +458,6 @@ def _build(node: nir.NIRNode, name: str, dt: float, file):
     if kind is nir.IF:
         return _gain(_f64(node, "r") * dt), snn.Leaky(beta=1.0, **_spiking(node, name, file))
     if kind is nir.CubaLIF:
-        _no_leak(node, name, file)
         alpha, beta = _keep(node, name, "tau_syn", dt, file), _keep(node, name, "tau_mem", dt, file)
         gain = _f64(node, "w_in") * dt / _f64(node, "tau_syn") * (_f64(node, "r") * dt / _f64(node, "tau_mem"))
         return _gain(gain), snn.Synaptic(alpha=_tensor(alpha), beta=_tensor(beta), **_spiking(node, name, file))
@@ -444,6 +482,27 @@ class SpikeLinear(nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x.to(self.weight.dtype))
+
+
+def _own_neuron(node, name: str, dt: float, file):
+    """(gain, module) for a LIF, IF or CubaLIF that no snntorch module runs: NIR's reset to a non-zero v_reset,
+    a CubaLIF with v_leak."""
+    mode = RESET_MODES.index(node_reset_mode(node, name, file))
+    one = np.ones(np.shape(_f64(node, "v_threshold")))
+    if type(node) is nir.IF:
+        alpha, beta, gain, leak = 0 * one, one, _f64(node, "r") * dt, 0 * one
+    elif type(node) is nir.LIF:
+        tau = _f64(node, "tau")
+        alpha, beta, gain, leak = 0 * one, _keep(node, name, "tau", dt, file), _f64(node, "r") * dt / tau, \
+            dt / tau * _f64(node, "v_leak")
+    else:
+        tau_syn, tau_mem = _f64(node, "tau_syn"), _f64(node, "tau_mem")
+        alpha, beta = _keep(node, name, "tau_syn", dt, file), _keep(node, name, "tau_mem", dt, file)
+        gain, leak = _f64(node, "w_in") * dt / tau_syn * (_f64(node, "r") * dt / tau_mem), dt / tau_mem * _f64(
+            node, "v_leak")
+    t = [torch.as_tensor(np.array(a * one), dtype=torch.get_default_dtype())
+         for a in (alpha, beta, leak, _f64(node, "v_threshold"), _f64(node, "v_reset"))]
+    return _gain(gain), SpikingNeuronModule(*t, mode=mode)
 
 
 def _linear(node, name: str, file, cls=nn.Linear) -> nn.Linear:
@@ -494,7 +553,6 @@ def _rleaky(graph: nir.NIRGraph, name: str, w_name: str, dt: float, file):
     if type(node) is nir.IF:
         beta, gain = np.ones(shape), _f64(node, "r") * dt
     else:
-        _no_leak(node, name, file)
         beta = _keep(node, name, "tau", dt, file)
         gain = _f64(node, "r") * dt / _f64(node, "tau")
     parent = block(w).get("parent")

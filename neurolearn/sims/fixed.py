@@ -16,6 +16,8 @@ event-driven: only the rows (kernel slices) of the sources that spiked are read:
 * LIF: ``u = trunc0(u * (4096 - du - 1) / 4096) + (a_in << 6)``, wrapped once at +-2**23;
   ``v = trunc0(v * (4096 - dv) / 4096) + u + (bias_mant << bias_exp)``, saturated to 24 bits;
   spike where ``v > vth << 6``; ``v = 0`` after a spike. ``trunc0`` rounds toward zero.
+* neurolearn's NIRNeuron (the other reset modes, readouts, dv = 4096): as LIF, then the layer's reset mode
+  (:func:`neurolearn.dynamics.lif.lif_int_step`, the step both this kernel and the Lava model call).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import numba
 import numpy as np
 
 from neurolearn.dynamics.conv import conv_gather, conv_scatter
-from neurolearn.dynamics.lif import lif_current, lif_voltage, wrap32
+from neurolearn.dynamics.lif import lif_int_step, wrap32
 from neurolearn.ir.features import require
 from neurolearn.ir.plan import Plan
 from neurolearn.sims.lowering import fixed_tables, input_spikes, layer_outputs, layer_records
@@ -126,13 +128,10 @@ def _simulate_sample(b, inp, lif, conns, weights, lists, convs, out):
                     abuf[ob + j] = ring[o + j]
                     ring[o + j] = 0
         deliver(a_in, abuf, conns)
-        # 2. LIF dynamics: u wraps once at +-2**23, v saturates at 24 bits, reset to 0 on a spike
+        # 2. neuron dynamics: u wraps once at +-2**23, v saturates at 24 bits, then the layer's reset
         for i in range(n):
-            u[i] = lif_current(u[i], a_in[0, i], lif.keep_u[i])
-        for i in range(n):
-            y = lif_voltage(v[i], u[i], lif.keep_v[i], lif.bias[i])
-            s[i] = y > lif.vth6[i]
-            v[i] = 0 if s[i] else y
+            s[i], u[i], v[i] = lif_int_step(u[i], v[i], a_in[0, i], lif.keep_u[i], lif.keep_v[i], lif.bias[i],
+                                            lif.vth6[i], lif.v_reset[i], lif.mode[i])
         n_fired = 0
         for i in range(n):
             if s[i]:

@@ -3,8 +3,9 @@
 No synaptic delay on feedforward projections (as in an snntorch ``nn.Sequential``); recurrent
 projections read the previous step's spikes (as ``snn.RLeaky``); a projection's ``delays`` (NIR Delay nodes)
 add their steps per weight. Convolutions run as ``torch.nn.functional.conv2d``, sparse projections as sparse
-matrix products. Voltages are reported after the reset (Lava's convention: 0 on a spike step). Batched over
-samples; runs on CPU or GPU.
+matrix products. Neurons step with :func:`neurolearn.dynamics.lif.lif_float_step` in each population's
+reset mode: voltages are reported after an immediate reset (Lava's convention: v_reset on a spike step),
+before a late one (snntorch's). Batched over samples; runs on CPU or GPU.
 """
 from __future__ import annotations
 
@@ -14,22 +15,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from neurolearn.dynamics.lif import lif_float_step
 from neurolearn.ir.geometry import SparseLayout
 from neurolearn.ir.network import Network, Projection
+from neurolearn.ir.plan import RESET_MODES
 from neurolearn.sims.result import LayerRecord, SimResult, as_batch
-
-
-def lif_step(x, u, v, alpha: float, beta: float, bias, threshold: float | None):
-    """One step of the shared neuron model: ``(input, state, params) -> (spikes, state)``.
-
-    ``u = alpha u + x``; ``v = beta v + u + bias``; spike where ``v > threshold``; reset v to 0.
-    """
-    u = alpha * u + x if alpha else x
-    v = beta * v + u + bias
-    if threshold is None:
-        return torch.zeros_like(v), u, v
-    s = (v > threshold).to(v.dtype)
-    return s, u, v * (1.0 - s)
 
 
 def _apply(pr: Projection, weight: np.ndarray, sparse: SparseLayout | None, dtype, device) -> Callable:
@@ -68,8 +58,9 @@ def simulate_float(net: Network, spikes: np.ndarray, dtype=torch.float32, device
     inp = torch.as_tensor(as_batch(spikes, net.input_size), dtype=dtype, device=device)
     batch, steps, _ = inp.shape
     terms = {pr.name: _lagged(pr, dtype, device) for pr in net.projections}
-    biases = {p.name: torch.as_tensor(p.bias, dtype=dtype, device=device) for p in net.populations}
     in_biases = {p.name: torch.as_tensor(p.input_bias, dtype=dtype, device=device) for p in net.populations}
+    per_neuron = {p.name: [None if a is None else torch.as_tensor(a, dtype=dtype, device=device)
+                           for a in (p.alpha, p.beta, p.bias, p.threshold, p.v_reset)] for p in net.populations}
     state = {p.name: [torch.zeros(batch, p.size, dtype=dtype, device=device) for _ in range(2)]
              for p in net.populations}  # u, v
     rec = {p.name: [[], [], []] for p in net.populations}
@@ -88,7 +79,7 @@ def simulate_float(net: Network, spikes: np.ndarray, dtype=torch.float32, device
                     for lag, apply in terms[pr.name]:
                         x = x + apply(spikes_of(pr.source, t - lag))
                 u, v = state[p.name]
-                s, u, v = lif_step(x, u, v, p.alpha, p.beta, biases[p.name], p.threshold)
+                s, u, v = lif_float_step(x, u, v, *per_neuron[p.name], RESET_MODES.index(p.mode))
                 state[p.name] = [u, v]
                 for lst, val in zip(rec[p.name], (s, u, v)):
                     lst.append(val)

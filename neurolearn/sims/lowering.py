@@ -20,7 +20,7 @@ from neurolearn.dynamics.conv import conv_sum_bound, geometry_row, kernel_by_inp
 from neurolearn.dynamics.dense import effective_weights, sign_mode, truncate_weights
 from neurolearn.dynamics.lif import ACTIVATION_SHIFT, DECAY_BITS
 from neurolearn.errors import InputError, QuantizationError, ShapeError
-from neurolearn.ir.plan import LUT_SIZE, SIGN_MODES, BandTeacherPlan, Plan, Plasticity
+from neurolearn.ir.plan import LUT_SIZE, RESET_MODES, SIGN_MODES, BandTeacherPlan, Plan, Plasticity
 from neurolearn.ir.program import FACTOR_BITS, TARGETS, LearningProgram
 from neurolearn.sims.learning_engine import (
     DEPENDENCIES,
@@ -46,12 +46,14 @@ class InputSpikes(NamedTuple):
 
 
 class LifNeurons(NamedTuple):
-    """Lava's LIF per neuron, int64 (Lava's units)."""
+    """Lava's LIF (or neurolearn's NIRNeuron) per neuron, int64 (Lava's units)."""
 
     keep_u: np.ndarray   # 4096 - du - 1: u's keep per step, 1/4096
     keep_v: np.ndarray   # 4096 - dv
     vth6: np.ndarray     # vth << 6: spike where v > vth6
     bias: np.ndarray     # bias_mant << bias_exp, added to v every step
+    v_reset: np.ndarray  # v after a spike (reset mode zero)
+    mode: np.ndarray     # reset mode: index in RESET_MODES (neurolearn.dynamics.lif.lif_int_step)
 
 
 class BurstNeurons(NamedTuple):
@@ -302,7 +304,9 @@ def _lif_neurons(plan: Plan) -> LifNeurons:
     return LifNeurons(keep_u=_per_neuron(plan, lambda L: _ONE - (L.du + 1)),
                       keep_v=_per_neuron(plan, lambda L: _ONE - L.dv),
                       vth6=_per_neuron(plan, lambda L: L.vth << ACTIVATION_SHIFT),
-                      bias=_per_neuron(plan, lambda L: L.bias))
+                      bias=_per_neuron(plan, lambda L: L.bias),
+                      v_reset=_per_neuron(plan, lambda L: L.v_reset),
+                      mode=_per_neuron(plan, lambda L: RESET_MODES.index(L.mode)))
 
 
 def plan_connections(plan: Plan) -> Connections:

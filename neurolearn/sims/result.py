@@ -62,6 +62,25 @@ class SimResult:
         np.savez_compressed(path, **arrays)
 
 
+def node_records(plan, res: SimResult) -> SimResult:
+    """``res`` (recorded by plan layer) by NIR node: the layers a node was split into (``LayerPlan.node``,
+    ``LayerPlan.neurons``) put back side by side in the node's neuron order; u and v stay in each layer's
+    integer units (``LayerPlan.scale`` per neuron)."""
+    layers, delays = {}, {}
+    for node, parts in plan.node_layers().items():
+        if len(parts) == 1 and parts[0][0] == node:
+            layers[node], delays[node] = res.layers[node], res.delays.get(node, 0)
+            continue
+        order = np.argsort(np.concatenate([idx for _, idx in parts]))
+        merged = {}
+        for key in ("spikes", "u", "v", "bursts", "v_d"):
+            arrays = [getattr(res.layers[name], key) for name, _ in parts]
+            if all(a is not None for a in arrays):
+                merged[key] = np.concatenate(arrays, axis=2)[:, :, order]
+        layers[node], delays[node] = LayerRecord(**merged), res.delays.get(parts[0][0], 0)
+    return SimResult(backend=res.backend, layers=layers, delays=delays)
+
+
 @dataclass(frozen=True)
 class LearningResult:
     """Layer spikes, u, v (as :func:`~neurolearn.sims.fixed.simulate_fixed`) and the learning state."""

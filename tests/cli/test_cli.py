@@ -135,11 +135,14 @@ def test_nan_parameter(tmp_path, capsys):
 
 
 def test_unrepresentable_parameter(tmp_path, capsys):
+    """A decay finer than Lava's 1/4096 fits no integer (a large bias saturates instead: see
+    tests/compile/test_quantize_search.py)."""
     g = lif_graph()
-    g.nodes["fc"] = nir.Affine(weight=np.full((3, 4), 0.5), bias=np.array([0.0, 1e9, 0.0]))
+    g.nodes["lif"] = nir.CubaLIF(tau_syn=np.full(3, 10.0), tau_mem=np.full(3, 0.01), r=np.ones(3),
+                                 v_leak=np.zeros(3), v_threshold=np.ones(3), w_in=np.ones(3))
     write(tmp_path / "u.nir", g)
     msg = run_err(["compile", str(tmp_path / "u.nir"), "-o", str(tmp_path / "b")], capsys)
-    assert "'bias'" in msg and "exceeds" in msg
+    assert "node 'lif': parameter 'alpha'[0]" in msg and "below Lava's resolution 1/4096" in msg
     assert not (tmp_path / "b").exists()
 
 

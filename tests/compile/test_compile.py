@@ -5,14 +5,12 @@ from dataclasses import dataclass
 import nir
 import numpy as np
 import pytest
-import snntorch as snn
 import torch
-from torch import nn
 
 from neurolearn.compile.build import compile_model, load_build
 from neurolearn.compile.normalize import to_network
 from neurolearn.compile.quantize import quantize
-from neurolearn.errors import InputError, QuantizationError, UnsupportedNodeError
+from neurolearn.errors import InputError, UnsupportedNodeError
 from neurolearn.nir import export_to_nir
 from neurolearn.sims.fixed import simulate_fixed
 from neurolearn.sims.float_ref import simulate_float
@@ -23,7 +21,7 @@ from tests.helpers import feedforward, lif_graph, recurrent, save, spikes
 def test_network_follows_snntorch_discretization():
     net = to_network(export_to_nir(feedforward(synaptic=True), dt=1e-3, input_shape=(12,)))
     hidden, out = net.populations
-    assert hidden.kind == "LIF" and hidden.alpha == 0.0 and hidden.beta == pytest.approx(0.9, abs=1e-7)
+    assert hidden.kind == "LIF" and np.all(hidden.alpha == 0.0) and hidden.beta == pytest.approx(0.9, abs=1e-7)
     assert out.kind == "CubaLIF" and out.alpha == pytest.approx(0.7, abs=1e-7)
     assert [pr.recurrent for pr in net.projections] == [False, False]
     assert net.depths() == {"input": 0, hidden.name: 1, out.name: 2}
@@ -64,13 +62,14 @@ def test_quantization_is_close_and_explained():
     q = quantize(net)
     for pop, layer in zip(net.populations, q.plan.layers):
         s = layer.scale / 64
-        assert layer.vth / s == pytest.approx(pop.threshold, rel=2e-3)
+        assert layer.vth / s == pytest.approx(pop.threshold, rel=1e-12)   # folded into the scale: exact
         assert layer.vth >= 1024  # at least 0.1 % threshold resolution
         assert 1 - layer.dv / 4096 == pytest.approx(pop.beta, abs=1 / 8192)
     for pr, c in zip(net.projections, q.plan.connections):
-        s = q.plan.layer(c.target).scale / 64
+        s = q.plan.layer(c.target).scale[:, None] / 64
         rep = c.weights * 2.0 ** c.weight_exp / s
-        assert np.abs(rep - pr.weight).max() <= 2.0 ** c.weight_exp / s  # mixed: within one even step
+        assert np.all(np.abs(rep - pr.weight) <= 2.0 ** c.weight_exp / s)  # mixed: within one even step
+        assert np.abs(c.weights).max() >= 127  # the largest weight uses 8 bits
         assert np.all(c.weights % 2 == 0)  # mixed-sign weights are even, so Lava's truncation loses nothing
     assert {conv.param for conv in q.conversions} >= {"alpha", "beta", "threshold", "bias"}
 
@@ -90,25 +89,6 @@ def test_float_and_fixed_agree_at_task_level():
         assert a > 0 and abs(int(a) - int(b)) <= 0.05 * a
 
 
-def test_subtractive_reset_is_refused_with_the_fix(tmp_path):
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 3), snn.Leaky(beta=0.9, init_hidden=True))  # snntorch default: subtract
-    path = save(model, tmp_path / "m.nir")
-    with pytest.raises(UnsupportedNodeError, match="'subtract' reset.*reset_mechanism='zero'"):
-        compile_model(path, tmp_path / "build")
-    assert not (tmp_path / "build").exists()
-
-
-@pytest.mark.parametrize("neuron", [
-    lambda: snn.Synaptic(alpha=0.5, beta=0.9, init_hidden=True, reset_mechanism="zero"),
-    lambda: snn.RLeaky(beta=0.9, linear_features=3, init_hidden=True, reset_mechanism="zero"),
-])
-def test_delayed_zero_reset_that_drops_input_is_refused(tmp_path, neuron):
-    model = nn.Sequential(nn.Linear(4, 3), neuron())
-    with pytest.raises(UnsupportedNodeError, match="reset_delay=False"):
-        compile_model(save(model, tmp_path / "m.nir"), tmp_path / "b")
-
-
 @dataclass(eq=False)
 class Mystery(nir.NIRNode):
     """A node type NIR's readers do not know (another tool's extension)."""
@@ -123,14 +103,6 @@ def test_unsupported_node_names_the_supported_ones():
         to_network(g)
 
 
-def test_per_neuron_tau_is_refused(tmp_path):
-    g = lif_graph()
-    g.nodes["lif"] = nir.LIF(tau=np.array([0.01, 0.02, 0.01]), r=np.ones(3), v_leak=np.zeros(3),
-                             v_threshold=np.ones(3), v_reset=np.zeros(3))
-    with pytest.raises(UnsupportedNodeError, match=r"node 'lif': parameter 'tau'.*differ"):
-        to_network(g)
-
-
 def test_tau_shorter_than_dt_is_refused():
     with pytest.raises(UnsupportedNodeError, match=r"'tau' = 0.0005 s is shorter than dt = 0.001 s"):
         to_network(lif_graph(tau=5e-4))
@@ -140,13 +112,6 @@ def test_missing_dt_must_be_given():
     with pytest.raises(InputError, match="--dt"):
         to_network(lif_graph(dt=None))
     assert to_network(lif_graph(dt=None), dt=1e-3).dt == 1e-3
-
-
-def test_unrepresentable_bias_is_named():
-    g = lif_graph()
-    g.nodes["fc"] = nir.Affine(weight=np.full((3, 4), 0.5), bias=np.array([0.0, 1e9, 0.0]))
-    with pytest.raises(QuantizationError, match=r"node 'lif': parameter 'bias'\[1\] = 1e\+08: exceeds"):
-        quantize(to_network(g))
 
 
 def test_nonspiking_readout_gets_maximum_threshold():

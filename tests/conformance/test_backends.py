@@ -15,15 +15,15 @@ from neurolearn.ir.program import LearningProgram
 STEPS = 60
 
 
-def _layer(name, n, rng, burst=False):
+def _layer(name, n, rng, burst=False, **kw):
     b = None
     if burst:
         b = P.BurstPlan(dv_d=int(rng.integers(100, 900)), lut=np.sort(rng.integers(0, 256, 256)),
                         lut_offset=int(rng.integers(-500, 500)), lut_shift=int(rng.integers(2, 8)), pbar_shift=4,
                         valence_levels=3, seed=int(rng.integers(0, 99)))
-    return P.LayerPlan(name, n, du=int(rng.choice([0, 410, 4095])), dv=int(rng.integers(100, 1000)),
-                       vth=int(rng.integers(20, 80)), bias_mant=rng.integers(0, 30, n), bias_exp=rng.integers(0, 3, n),
-                       burst=b)
+    dv = kw.pop("dv", int(rng.integers(100, 1000)))
+    return P.LayerPlan(name, n, du=int(rng.choice([0, 410, 4095])), dv=dv, vth=int(rng.integers(20, 80)),
+                       bias_mant=rng.integers(0, 30, n), bias_exp=rng.integers(0, 3, n), burst=b, **kw)
 
 
 def feature_plan(feature: str, seed: int = 0):
@@ -31,7 +31,11 @@ def feature_plan(feature: str, seed: int = 0):
     rng = np.random.default_rng(seed)
     w = lambda n_post, n_pre: rng.integers(-100, 200, (n_post, n_pre))  # noqa: E731
     n_in, extra = 6, {}
-    layers = [_layer("l0", 5, rng, burst=feature in ("bursts", "apical", "teacher")), _layer("l1", 4, rng)]
+    second = {"reset": dict(reset="subtract", reset_delay=True), "readout": dict(spiking=False),
+              "stateless": dict(dv=P.DV_STATELESS)}.get(feature, {})
+    first = dict(v_reset=rng.integers(-3000, 3000, 5)) if feature == "reset" else {}
+    layers = [_layer("l0", 5, rng, burst=feature in ("bursts", "apical", "teacher"), **first),
+              _layer("l1", 4, rng, **second)]
     conns = [P.ConnectionPlan("ff0", "in", "l0", w(5, n_in)), P.ConnectionPlan("ff1", "l0", "l1", w(4, 5))]
     if feature == "convolution":   # every geometry parameter away from its default
         geo = ConvGeometry((2, 5, 4), 4, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)

@@ -18,8 +18,8 @@ from neurolearn.dynamics.burst_neuron import (
     integer_draws,
 )
 from neurolearn.dynamics.class_teacher import class_teacher_step
-from neurolearn.dynamics.lif import lif_float_step, saturate24, trunc_decay, wrap32
-from neurolearn.ir.plan import PBAR_ONE
+from neurolearn.dynamics.lif import lif_float_step, lif_int_step, saturate24, trunc_decay, wrap32
+from neurolearn.ir.plan import PBAR_ONE, RESET_MODES
 
 STATE = 2**23 - 1
 
@@ -211,3 +211,73 @@ def test_class_teacher_step_spec():
     asked, steps = class_teacher_step.py_func(np.array([0, 1, 1, 0], bool), np.array([0, 0]), count, False, 1, hi,
                                               lo, shift, gate)
     assert gate.tolist() == [False, True, True, False]           # 5 in 2 steps > 1: down_0; 0 < 3: up_1
+
+
+# ---- the LIF step and its reset modes (Lava's LIF, neurolearn's NIRNeuron) ---------------------------------
+
+@numba.njit
+def _lif_steps_scalar(u, v, a, keep_u, keep_v, bias, vth6, v_reset, mode):
+    out = np.zeros((3, u.size), np.int64)
+    for i in range(u.size):
+        s, uu, vv = lif_int_step(u[i], v[i], a[i], keep_u, keep_v, bias[i], vth6, v_reset[i], mode)
+        out[0, i], out[1, i], out[2, i] = s, uu, vv
+    return out
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 4096), st.integers(0, 4096), st.integers(0, 2**17 - 1),
+       st.sampled_from(range(len(RESET_MODES))))
+def test_lif_int_step_numba_scalars_equal_numpy_arrays(seed, keep_u, keep_v, vth, mode):
+    rng = np.random.default_rng(seed)
+    n = 64
+    u, v = (rng.choice([-STATE, STATE, 0, 1, -1, vth << 6, (vth << 6) + 1, *rng.integers(-STATE, STATE, 8)], n)
+            for _ in range(2))
+    a = rng.choice([-2**17, 2**17 - 1, 0, *rng.integers(-5000, 5000, 8)], n)
+    bias = rng.choice([0, 4095 << 7, -(4096 << 7), *rng.integers(-9000, 9000, 8)], n)
+    v_reset = np.zeros(n, np.int64) if mode else rng.integers(-STATE, STATE, n)
+    scalars = _lif_steps_scalar(u, v, a, keep_u, keep_v, bias, vth << 6, v_reset, mode)
+    arrays = np.stack([np.asarray(x, np.int64) for x in lif_int_step.py_func(u, v, a, keep_u, keep_v, bias, vth << 6,
+                                                                               v_reset, mode)])
+    assert np.array_equal(scalars, arrays)
+    assert np.all(np.abs(arrays[2]) <= STATE) and np.all(np.abs(arrays[1]) <= STATE + 1)   # u wraps above 2**23
+    if RESET_MODES[mode] == "none":
+        assert not arrays[0].any()
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 4096), st.integers(0, 4095), st.integers(0, 2**17 - 1))
+def test_lif_int_step_in_mode_zero_is_lavas_lif(seed, keep_u, dv, vth):
+    """Mode zero, v_reset 0: Lava 0.10.0's PyLifModelBitAcc written out (AbstractPyLifModelFixed.subthr_dynamics,
+    then v > vth << 6 spikes and resets v to 0)."""
+    rng = np.random.default_rng(seed)
+    u, v = rng.integers(-STATE, STATE, 64), rng.integers(-STATE, STATE, 64)
+    a, bias = rng.integers(-2**15, 2**15, 64), rng.integers(-(4096 << 7), 4095 << 7, 64)
+    cur = np.int32(np.sign(u * keep_u) * np.right_shift(np.abs(u * keep_u), 12)) + np.left_shift(a, 6)
+    cur = np.where(cur > 2**23, cur - 2**24, cur)
+    cur = np.where(cur <= -2**23, cur + 2**24, cur)
+    dec = np.int32(np.sign(v * (4096 - dv)) * np.right_shift(np.abs(v * (4096 - dv)), 12))
+    volt = np.clip(dec + cur + bias, -STATE, STATE)
+    s = volt > vth << 6
+    got = lif_int_step.py_func(u, v, a, keep_u, 4096 - dv, bias, vth << 6, np.zeros(64, np.int64), 0)
+    assert np.array_equal(got[0], s) and np.array_equal(got[1], cur) and np.array_equal(got[2], np.where(s, 0, volt))
+
+
+@pytest.mark.parametrize("mode", RESET_MODES)
+def test_lif_integer_step_equals_the_float_step_where_both_are_exact(mode):
+    """No decay rounding (beta = 1 or 0, alpha = 0) and integer inputs: the integer step and the float step are
+    the same model, step for step, in every reset mode (thresholds and inputs in units of 64)."""
+    rng = np.random.default_rng(RESET_MODES.index(mode))
+    steps, n, vth = 200, 32, 40
+    code = RESET_MODES.index(mode)
+    for keep_v in (4096, 0):
+        x = rng.integers(-25, 40, (steps, n))
+        bias = rng.integers(-3, 6, n) * 64
+        v_reset = rng.integers(-20, 20, n) * 64 if mode == "zero" else np.zeros(n, np.int64)
+        ui, vi = np.zeros(n, np.int64), np.zeros(n, np.int64)
+        uf, vf = np.zeros(n), np.zeros(n)
+        fired = 0
+        for t in range(steps):
+            si, ui, vi = lif_int_step.py_func(ui, vi, x[t], 0, keep_v, bias, vth << 6, v_reset, code)
+            sf, uf, vf = lif_float_step(x[t] * 1.0, uf, vf, 0.0, keep_v / 4096, bias / 64, float(vth), v_reset / 64,
+                                        code)
+            assert np.array_equal(si, sf > 0) and np.array_equal(vi, vf * 64) and np.array_equal(ui, uf * 64), t
+            fired += si.sum()
+        assert (fired > steps // 10) == (mode != "none")

@@ -42,3 +42,62 @@ def test_burst_lif_float_model_in_lava():
         np.testing.assert_allclose(got["y1"][t], y1, rtol=1e-12)
         a, a_ap = w @ x[t], wa @ x[t]  # the Dense delivers next step
     assert got["b"].sum() > 0 and got["e"].sum() > got["b"].sum()
+
+
+def _reset_reference(mode, a, beta, bias, vth, v_reset):
+    """NIRNeuron's float model written out per reset mode (du = 1: u is this step's input)."""
+    v, out_s, out_v = np.zeros(a.shape[1]), [], []
+    for a_t in a:
+        r = v > vth
+        y = v * beta + a_t + bias
+        if mode == "subtract_late":
+            y = y - r * vth
+        if mode == "zero_late":
+            y = np.where(r, 0.0, y)
+        s = (y - r * vth > vth) if mode == "subtract" else (y > vth) & (mode != "none")
+        v = {"zero": np.where(s, v_reset, y), "subtract": y - s * vth}.get(mode, y)
+        out_s.append(s)
+        out_v.append(v)
+    return np.array(out_s), np.array(out_v)
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("mode", ["zero", "subtract", "subtract_late", "zero_late", "none"])
+def test_nir_neuron_float_model_in_lava(mode):
+    """NIRNeuron's float ProcessModel (Loihi2SimCfg floating_pt) against its equations written out."""
+    from neurolearn.ir.plan import RESET_MODES
+    from neurolearn.lava.graph import require_lava
+    from neurolearn.lava.processes.process import NIRNeuron
+    from neurolearn.lava.runner import run_monitored
+
+    lava = require_lava()
+    rng = np.random.default_rng(3)
+    steps, n_in, n = 80, 6, 5
+    x = (rng.random((steps, n_in)) < 0.5).astype(np.int32)
+    w = rng.normal(0.5, 0.6, (n, n_in))
+    beta, vth, bias = 0.8, 1.0, rng.normal(0.0, 0.1, n)
+    v_reset = rng.normal(0.0, 0.4, n) if mode == "zero" else np.zeros(n)
+    neuron = NIRNeuron(shape=(n,), du=1.0, dv=1 - beta, vth=vth, bias_mant=bias, v_reset=v_reset,
+                       reset_mode=RESET_MODES.index(mode), name="nn")
+    src, dense = lava["RingBuffer"](data=x.T.copy()), lava["Dense"](weights=w)
+    src.s_out.connect(dense.s_in)
+    dense.a_out.connect(neuron.a_in)
+    got = run_monitored({"nn": neuron}, {"s": neuron.s_out, "v": neuron.v}, steps,
+                        run_cfg=lava["Loihi2SimCfg"](select_tag="floating_pt"))
+    a = np.concatenate([np.zeros((1, n)), x[:-1] @ w.T])   # the Dense delivers next step
+    s, v = _reset_reference(mode, a, beta, bias, vth, v_reset)
+    np.testing.assert_array_equal(got["s"].astype(bool), s)
+    np.testing.assert_allclose(got["v"], v, rtol=1e-12, atol=1e-12)
+    assert (s.sum() > 10) == (mode != "none")
+
+
+def test_run_script_refuses_layers_lavas_lif_cannot_run(tmp_path, capsys):
+    """A bundle's run_on_loihi.py (numpy and Lava only) refuses, in one line, a plan needing NIRNeuron."""
+    from neurolearn.lava.graph_script import run_bundle_command
+    from tests.conformance.test_backends import feature_plan
+
+    plan, _ = feature_plan("reset")
+    (tmp_path / "plan.json").write_text(plan.to_json())
+    assert run_bundle_command([str(tmp_path), "--cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "l0, l1 need neurolearn's NIRNeuron" in err[0]

@@ -10,7 +10,7 @@ from torch import nn
 
 from neurolearn.errors import InputError, NIRFormatError, UnsupportedNodeError
 from neurolearn.nir import export_to_nir, import_from_nir, read, write
-from neurolearn.nir.extension import SCHEMA_VERSION, graph_dt, node_reset, validate
+from neurolearn.nir.extension import SCHEMA_VERSION, graph_dt, node_reset, node_reset_mode, validate
 
 
 def _graph(dt=1e-4, tau=None, meta=None):
@@ -185,8 +185,23 @@ def test_node_reset():
     plain = nir.LIF(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2))
     assert node_reset(plain) == "zero"
     plain.v_reset = np.array([0.0, -0.5])
-    with pytest.raises(UnsupportedNodeError, match=r"node 'n': parameter 'v_reset': value -0.5; .*v_reset = 0 only"):
-        node_reset(plain, "n")
+    assert node_reset(plain, "n") == "zero"   # NIR's reset to v_reset
+    sub = g.nodes["lif"]
+    sub.v_reset = np.array([0.0, -0.5])
+    with pytest.raises(UnsupportedNodeError, match=r"node 'n': parameter 'v_reset': value -0.5 with the 'subtract' "
+                                                   "reset of its neurolearn metadata; a subtractive reset takes "):
+        node_reset(sub, "n")
+
+
+@pytest.mark.parametrize("meta,mode", [({}, "zero"), ({"reset": "subtract"}, "subtract"),
+                                       ({"reset": "subtract", "reset_delay": True}, "subtract_late"),
+                                       ({"reset": "zero", "reset_delay": True, "module": "Leaky"}, "zero"),
+                                       ({"reset": "zero", "reset_delay": True, "module": "Synaptic"}, "zero_late"),
+                                       ({"reset": "zero", "reset_delay": True, "module": "RLeaky"}, "zero_late")])
+def test_node_reset_mode(meta, mode):
+    node = nir.LIF(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2),
+                   metadata={"neurolearn": meta})
+    assert node_reset_mode(node) == mode
 
 
 def test_write_is_atomic(tmp_path):

@@ -1,7 +1,9 @@
-"""ProcessModels of :class:`BurstLIF`: fixed point (bit-exact with ``neurolearn.sims.learning``) and float.
+"""ProcessModels of :class:`BurstLIF`: fixed point (bit-exact with ``neurolearn.sims.learning``) and float;
+of :class:`NIRNeuron`: fixed point (bit-exact with ``neurolearn.sims.fixed``) and float; of :class:`BandTeacher`.
 
-The soma is Lava's own LIF arithmetic (``AbstractPyLifModelFixed`` / ``AbstractPyLifModelFloat``); the
+BurstLIF's soma is Lava's own LIF arithmetic (``AbstractPyLifModelFixed`` / ``AbstractPyLifModelFloat``); the
 models add the apical dendrite, the burst draw, the running burst probability and the third factors.
+NIRNeuron takes Lava's LIF ports and types and steps with :mod:`neurolearn.dynamics.lif`.
 """
 import numpy as np
 from lava.magma.core.decorator import implements, requires, tag
@@ -16,7 +18,8 @@ from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloa
 from neurolearn.dynamics.band_teacher import band_teacher_step
 from neurolearn.dynamics.burst_neuron import BurstStream, burst_float_step, burst_int_step, integer_draws
 from neurolearn.dynamics.class_teacher import class_teacher_step
-from neurolearn.lava.processes.process import BandTeacher, BurstLIF, ClassTeacher
+from neurolearn.dynamics.lif import lif_float_step, lif_int_step
+from neurolearn.lava.processes.process import BandTeacher, BurstLIF, ClassTeacher, NIRNeuron
 
 # The dynamics are numba functions; these models call their Python form on numpy arrays (Lava's processes
 # run in their own OS processes, where compiling them would only add start-up time).
@@ -24,6 +27,7 @@ _burst_int = burst_int_step.py_func
 _burst_float = burst_float_step.py_func
 _band_teacher = band_teacher_step.py_func
 _class_teacher = class_teacher_step.py_func
+_lif_int = lif_int_step.py_func
 _VALENCE_VARS = ("valence_expected", "pbar_fixed", "rate_target", "rate_shift", "homeo_gain", "homeo_shift",
                  "homeo_cap", "dead_zone")
 
@@ -139,6 +143,49 @@ class PyBurstLIFModelFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
             self.pbar_shift, self.valence_levels, self.stream.next()[0], _valence_shape(self, float))
         self.y3[:] = 0.0
         _send(self, event, burst)
+
+
+@implements(proc=NIRNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyNIRNeuronModelFixed(AbstractPyLifModelFixed):
+    """Integers: Lava's LIF (``PyLifModelBitAcc``) in reset mode zero with v_reset 0; the other modes as
+    :func:`~neurolearn.dynamics.lif.lif_int_step` says."""
+
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    vth: int = LavaPyType(int, np.int32, precision=17)
+    dv: int = LavaPyType(int, np.uint16, precision=13)    # 4096: no voltage memory
+    v_reset: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    reset_mode: int = LavaPyType(int, np.int32, precision=3)
+
+    def run_spk(self):
+        a_in = self.a_in.recv()
+        self.scale_bias()
+        keep_u = self.decay_unity - (int(self.du) + self.ds_offset)
+        keep_v = self.decay_unity - (int(self.dv) + self.dm_offset)
+        s, u, v = _lif_int(np.int64(self.u), np.int64(self.v), np.int64(a_in), keep_u, keep_v,
+                           np.int64(self.effective_bias), int(self.vth) << self.vth_shift, np.int64(self.v_reset),
+                           int(self.reset_mode))
+        self.u[:], self.v[:] = u, v
+        self.s_out.send(s)
+
+
+@implements(proc=NIRNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyNIRNeuronModelFloat(AbstractPyLifModelFloat):
+    """Floats: du, dv per-step decay fractions, bias_mant the bias, vth and v_reset in v's units."""
+
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    vth: float = LavaPyType(float, float)
+    v_reset: np.ndarray = LavaPyType(np.ndarray, float)
+    reset_mode: int = LavaPyType(int, int)
+
+    def run_spk(self):
+        a_in = self.a_in.recv()
+        s, self.u[:], self.v[:] = lif_float_step(a_in, self.u, self.v, 1 - self.du, 1 - self.dv, self.bias_mant,
+                                                 self.vth, self.v_reset, int(self.reset_mode))
+        self.s_out.send(s)
 
 
 @implements(proc=BandTeacher, protocol=LoihiProtocol)

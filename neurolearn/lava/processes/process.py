@@ -1,4 +1,6 @@
-"""neurolearn's own Lava Process: ``BurstLIF``, the two-compartment burst neuron (Payeur et al. 2021).
+"""neurolearn's own Lava Processes: ``BurstLIF``, the two-compartment burst neuron (Payeur et al. 2021);
+``NIRNeuron``, Lava's LIF with the reset modes, readouts and memoryless voltage NIR and snntorch need;
+``BandTeacher``.
 
 A Process only declares ports and variables; the arithmetic lives in the ProcessModels of
 ``models.py`` beside it (fixed point: tag ``fixed_pt``, bit-exact with neurolearn's simulator; float:
@@ -69,6 +71,29 @@ class BurstLIF(LearningNeuronProcess, AbstractProcess):
                           ("rate_target", rate_target), ("rate_shift", rate_shift), ("homeo_gain", homeo_gain),
                           ("homeo_shift", homeo_shift), ("homeo_cap", homeo_cap), ("dead_zone", dead_zone)):
             setattr(self, var, Var(shape=(1,), init=init))
+
+
+class NIRNeuron(AbstractProcess):
+    """Lava's CUBA LIF (``u``, ``v``; ``du``, ``dv``, ``vth``, ``bias_mant``, ``bias_exp``, the same units and
+    arithmetic) with a reset mode (``reset_mode``, an index of ``neurolearn.ir.plan.RESET_MODES``: zero,
+    subtract, subtract_late, zero_late, none) and per-neuron ``v_reset`` (v after a spike in mode zero); ``dv``
+    may be 4096 (fixed point) or 1 (float): v keeps nothing between steps. Mode none never spikes: its ``v`` is
+    the output. The arithmetic is :func:`neurolearn.dynamics.lif.lif_int_step` / ``lif_float_step``."""
+
+    def __init__(self, *, shape: ty.Tuple[int, ...], du=0, dv=0, vth=10, bias_mant=0, bias_exp=0, v_reset=0,
+                 reset_mode=0, name: ty.Optional[str] = None, log_config: ty.Optional[LogConfig] = None):
+        super().__init__(shape=shape, name=name, log_config=log_config)
+        self.a_in = InPort(shape=shape)
+        self.s_out = OutPort(shape=shape)
+        self.u = Var(shape=shape, init=0)
+        self.v = Var(shape=shape, init=0)
+        self.du = Var(shape=(1,), init=du)
+        self.dv = Var(shape=(1,), init=dv)
+        self.vth = Var(shape=(1,), init=vth)
+        self.bias_mant = Var(shape=shape, init=bias_mant)
+        self.bias_exp = Var(shape=shape, init=bias_exp)
+        self.v_reset = Var(shape=shape, init=v_reset)
+        self.reset_mode = Var(shape=(1,), init=reset_mode)
 
 
 class BandTeacher(AbstractProcess):
