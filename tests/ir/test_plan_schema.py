@@ -80,7 +80,7 @@ def _doc(small_plan):
     (lambda d: d["layers"][0].update(vth=100.7), ["layers/0/vth", "must be integer"]),
     (lambda d: d.update(dt=-1), ["'dt' = -1", "bigger than or equal to 1e-09"]),
     (lambda d: d.update(dt="abc"), ["'dt' = 'abc'", "must be number"]),
-    (lambda d: d["layers"][1].update(dv=4096), ["layers/1/dv", "4095"]),
+    (lambda d: d["layers"][1].update(dv=4097), ["layers/1/dv", "4096"]),
     (lambda d: d["connections"][0].update(weights=[[1, 2], [3]]), ["connections/0"]),
     (lambda d: d["connections"][0].update(extra=1), ["connections/0", "extra"]),
     (lambda d: d["connections"][0].update(source="nowhere"), ["connection 'ff0' refers to unknown 'nowhere'"]),
