@@ -102,8 +102,6 @@ def cmd_compile(args) -> int:
     kinds = (f"{n_lif} LIF, {len(p.layers) - n_lif - n_burst} NIRNeuron, {n_burst} BurstLIF, "
              f"{len(p.connections) - len(p.learning)} Dense, {len(p.learning)} LearningDense")
     print(f"compiled {args.model} -> {build.path}/ ({kinds}; dt = {p.dt:g} s); see {build.path}/report.md")
-    for line in build.saturated:
-        print(f"warning: {line}", file=sys.stderr)
     if target is not None:
         print((build.path / "fit.txt").read_text().rstrip())
     return 0

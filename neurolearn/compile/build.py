@@ -90,7 +90,7 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
         return Build(path=out, plan=compiled.plan, warnings=lost)
     net = checked_network(graph, dt, str(model))
     q = quantize(net, file=str(model))
-    lost = inference_losses(net, q.plan)
+    lost = inference_losses(net, q.plan) + tuple(n for n in q.notes if "SATURATED" in n)
     refuse_if_strict(lost, strict, str(model))
     given = "dt" not in block(graph)   # the file records none: dt came from the caller (--dt)
     report = render_report(net, q, model.name, dt_given=given)

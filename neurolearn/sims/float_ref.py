@@ -80,6 +80,7 @@ def simulate_float(net: Network, spikes: np.ndarray, dtype=torch.float32, device
                         x = x + apply(spikes_of(pr.source, t - lag))
                 u, v = state[p.name]
                 s, u, v = lif_float_step(x, u, v, *per_neuron[p.name], RESET_MODES.index(p.mode))
+                s = s.to(dtype)   # a comparison times 1.0 is torch's default dtype
                 state[p.name] = [u, v]
                 for lst, val in zip(rec[p.name], (s, u, v)):
                     lst.append(val)
