@@ -191,6 +191,11 @@ class ChainCollapser:
             return self.in_shape(name, visiting)
         return tuple(np.shape(node.r))
 
+    def set_shape(self, name: str, shape) -> tuple:
+        """Fix ``name``'s output shape (a neuron node whose parameters are one value for all its neurons)."""
+        self._shapes[name] = tuple(int(k) for k in shape)
+        return self._shapes[name]
+
     def in_shape(self, name: str, visiting=()) -> tuple | None:
         """The shape arriving at ``name`` (its first input's output; None if it is on a cycle)."""
         preds = [p for p in self.preds[name] if p not in visiting]

@@ -65,10 +65,11 @@ def _node_shape(node) -> tuple[int, ...]:
     return tuple(int(k) for k in np.atleast_1d(shape))
 
 
-def neuron_population(node, name: str, dt: float, file=None) -> tuple[Population, np.ndarray]:
-    """Discretize one neuron node (parameters per neuron). Returns the population and the per-neuron input
-    gain."""
-    shape = _node_shape(node)
+def neuron_population(node, name: str, dt: float, file=None, shape: tuple[int, ...] | None = None
+                      ) -> tuple[Population, np.ndarray]:
+    """Discretize one neuron node (parameters per neuron, broadcast to ``shape``: by default the node's own).
+    Returns the population and the per-neuron input gain."""
+    shape = shape or _node_shape(node)
     n = _size(shape)
     kind = {nir.LIF: "LIF", nir.CubaLIF: "CubaLIF", nir.IF: "IF", nir.LI: "LI",
             nir.CubaLI: "CubaLI", nir.I: "I", nir.Threshold: "Threshold"}[type(node)]
@@ -137,7 +138,14 @@ def to_network(graph: nir.NIRGraph, dt: float | None = None, file: str | None = 
     pops, gains = {}, {}
     for name, node in flat.nodes.items():
         if isinstance(node, NEURON_TYPES):
-            pops[name], gains[name] = neuron_population(node, name, dt, file)
+            shape, arriving = _node_shape(node), collapse.in_shape(name)
+            if _size(shape) == 1 and arriving is not None and _size(arriving) > 1:
+                # one value for every neuron (snntorch 0.9, Sinabs, Rockpool write scalar parameters): the node has
+                # as many neurons as its input brings
+                shape = collapse.set_shape(name, arriving)
+                collapse.notes.append(f"`{name}`: parameters of shape (1,) for the {_size(shape)} neurons its input "
+                                      "brings: one value for every neuron")
+            pops[name], gains[name] = neuron_population(node, name, dt, file, shape)
     if not pops:
         raise NIRFormatError(f"{where(file) or 'graph'}: no neuron nodes; supported neurons: "
                              + ", ".join(t.__name__ for t in NEURON_TYPES))

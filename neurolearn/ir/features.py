@@ -43,7 +43,7 @@ class BackendSpec:
 
 
 BACKENDS = {spec.name: spec for spec in (
-    BackendSpec("float", "float reference (torch, snntorch's discretization)", frozenset({"recurrence"}) | NIR_NEURON,
+    BackendSpec("float", "float reference (torch, snntorch's discretization)", CONNECTION_KINDS | NIR_NEURON,
                 "neurolearn.sims.float_ref.simulate_float", kind="float"),
     BackendSpec("fixed", "fixed-point simulator (batched, bit-exact with Lava)", CONNECTION_KINDS | NIR_NEURON,
                 "neurolearn.sims.fixed.simulate_fixed"),

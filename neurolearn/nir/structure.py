@@ -96,6 +96,8 @@ def _node(tree, file, name, depth, counter):
         value = tree[key]
         if key == _SHAPE_FIELDS.get(kind):
             kwargs[key] = _shape(value, file, name, key)
+        elif key == "padding" and kind in ("Conv1d", "Conv2d") and isinstance(value, (str, bytes)):
+            kwargs[key] = _padding_word(value, file, name)
         elif key in _INT_FIELDS:
             kwargs[key] = _integer(value, file, name, key)
         else:
@@ -177,6 +179,14 @@ def _parameter(value, file, name, key) -> np.ndarray:
         bad = arr.flat[np.flatnonzero(~np.isfinite(arr))[0]].item()
         raise NIRFormatError(f"{where(file, name, key)}: value {bad!r} is not finite; allowed: finite numbers")
     return arr
+
+
+def _padding_word(value, file, name) -> str:
+    """A convolution's padding given as text: NIR's 'same' or 'valid'."""
+    word = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    if word not in ("same", "valid"):
+        raise NIRFormatError(f"{where(file, name, 'padding')}: {_shown(word)}; allowed: 'same', 'valid' or integers")
+    return word
 
 
 def _integer(value, file, name, key) -> int:

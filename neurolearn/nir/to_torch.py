@@ -48,6 +48,8 @@ from neurolearn.nir.extension import KEY, block, graph_dt, node_reset, node_rese
 from neurolearn.nir.graph import flatten
 from neurolearn.nir.io import read
 
+NEURON_NODES = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I", "Threshold")
+
 
 def import_from_nir(graph_or_path: nir.NIRGraph | str | os.PathLike, *, dt: float | None = None,
                     dtype: torch.dtype | None = None) -> "NIRNetwork":
@@ -256,6 +258,16 @@ class NIRNetwork(nn.Module):
                 core.reset_mem()
         self._prev = {}
 
+    def _at_rest(self, name: str, ref: torch.Tensor) -> torch.Tensor | None:
+        """What a delayed edge from ``name`` carries on the first step: nothing from a neuron node (no spikes yet);
+        a linear node's output for zero input (an Affine's bias: NIR's maps act at every time, t = 0 included)."""
+        i = self.order.index(name)
+        if hasattr(self.cores[i], "reset_mem") or self.in_shapes.get(name) is None:
+            return None
+        zero = torch.zeros((ref.shape[0], *self.in_shapes[name]), dtype=ref.dtype, device=ref.device)
+        out = self.cores[i](self.gains[i](zero))
+        return out if out.dtype == ref.dtype else out.to(ref.dtype)
+
     def forward(self, x: torch.Tensor | dict[str, torch.Tensor]):
         """Advance one time step; ``x``: (batch, *input shape)."""
         feed = self._feed(x)
@@ -265,7 +277,8 @@ class NIRNetwork(nn.Module):
             if name in feed:
                 values[name] = feed[name]
                 continue
-            parts = [self._prev.get(s) if late else values[s] for s, late in self.sources[name]]
+            parts = [(self._prev[s] if s in self._prev else self._at_rest(s, ref)) if late else values[s]
+                     for s, late in self.sources[name]]
             parts = [p for p in parts if p is not None]
             if parts:
                 inp = parts[0]
@@ -329,9 +342,15 @@ def _shape(types) -> tuple[int, ...] | None:
 
 
 def _check_shapes(graph: nir.NIRGraph, edges, file) -> None:
+    """Connected ends carry as many values (a batch dimension of 1 in an Input or Output type changes nothing; a
+    neuron node of one-value parameters, typed (1,), has as many neurons as its input brings)."""
     for src, dst in edges:
         out, inp = _shape(graph.nodes[src].output_type), _shape(graph.nodes[dst].input_type)
-        if out is not None and inp is not None and out != inp:
+        if out is None or inp is None or int(np.prod(out)) == int(np.prod(inp)):
+            continue
+        scalar = [n for n, shape in ((src, out), (dst, inp)) if int(np.prod(shape)) == 1
+                  and type(graph.nodes[n]).__name__ in NEURON_NODES]
+        if not scalar:
             raise ShapeError(f"{where(file, dst)}: input shape {inp} but '{src}' gives {out}")
 
 

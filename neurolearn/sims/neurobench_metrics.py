@@ -119,6 +119,37 @@ class _Edge:
     recurrent: bool
     carries: str = "events"
     input_range: tuple | None = None
+    conv: object = None      # ConvGeometry: ``weights`` is its kernel
+    sparse: object = None    # SparseLayout: ``weights`` are its stored values
+
+    def fan_out(self) -> tuple[np.ndarray, int]:
+        """Non-zero weights from each source neuron, and the number of synapses (zero weights included)."""
+        w = np.asarray(self.weights)
+        if self.sparse is not None:
+            n = self.sparse.shape[1]
+            return np.bincount(self.sparse.cols, (w != 0).astype(np.int64), minlength=n).astype(np.int64), w.size
+        if self.conv is not None:
+            return _conv_fan_out(self.conv, w != 0), int(_conv_fan_out(self.conv, np.ones(w.shape, bool)).sum())
+        return np.count_nonzero(w, axis=0), w.size
+
+
+def _conv_fan_out(g, mask: np.ndarray) -> np.ndarray:
+    """For each input neuron of convolution ``g`` (flat, (C, H, W) order), the targets it reaches through a kernel
+    entry where ``mask`` (C_out, C_in / groups, kH, kW) is true."""
+    c_in, h, w = g.in_shape
+    c_out, h_out, w_out = g.out_shape
+    per_in, per_out = c_in // g.groups, c_out // g.groups
+    fan = np.zeros((c_in, h, w), np.int64)
+    for ky in range(mask.shape[2]):
+        ys = np.arange(h_out) * g.stride[0] - g.padding[0] + ky * g.dilation[0]
+        ys = ys[(ys >= 0) & (ys < h)]
+        for kx in range(mask.shape[3]):
+            xs = np.arange(w_out) * g.stride[1] - g.padding[1] + kx * g.dilation[1]
+            xs = xs[(xs >= 0) & (xs < w)]
+            for grp in range(g.groups):   # output channels of the group with a non-zero entry at this tap
+                taps = mask[grp * per_out:(grp + 1) * per_out, :, ky, kx].sum(axis=0)
+                fan[grp * per_in:(grp + 1) * per_in, ys[:, None], xs[None, :]] += taps[:, None, None]
+    return fan.reshape(-1)
 
 
 def _workload(res: SimResult, inputs: np.ndarray, steps: int, edges, spiking: dict, delays: dict) -> WorkloadMetrics:
@@ -168,9 +199,9 @@ def _workload(res: SimResult, inputs: np.ndarray, steps: int, edges, spiking: di
             events = True
         if e.recurrent:   # delivered a step later: the last step's activity arrives after the window
             src = src[:, :-1]
-        fan_out = np.count_nonzero(e.weights, axis=0)      # non-zero weights from each source neuron
+        fan_out, synapses = e.fan_out()      # non-zero weights from each source neuron
         ops = int((src.sum(axis=(0, 1)) * fan_out).sum())
-        full = batch * steps * e.weights.size
+        full = batch * steps * synapses
         by_conn[e.name] = (ops / batch, full / batch)
         acs, macs = (acs + ops, macs) if events else (acs, macs + ops)
         dense += full
@@ -188,7 +219,8 @@ def fixed_workload_metrics(plan, spikes: np.ndarray, simulate=None) -> tuple[Wor
     depth = max(plan.depths().values())
     padded = np.concatenate([spikes, np.zeros(spikes.shape[:1] + (depth, spikes.shape[2]), np.uint8)], axis=1)
     res = (simulate or simulate_fixed)(plan, padded)
-    edges = [_Edge(c.name, c.source, c.weights, c.recurrent, c.carries, c.input_range) for c in plan.connections]
+    edges = [_Edge(c.name, c.source, c.weights, c.recurrent, c.carries, c.input_range, c.conv, c.sparse)
+             for c in plan.connections]
     spiking = {layer.name: layer.spiking for layer in plan.layers}
     return _workload(res, spikes, spikes.shape[1], edges, spiking, res.delays), res
 
@@ -200,7 +232,7 @@ def float_workload_metrics(network, spikes: np.ndarray) -> tuple[WorkloadMetrics
 
     spikes = as_batch(spikes, network.input_size)
     res = simulate_float(network, spikes)
-    edges = [_Edge(p.name, p.source, p.weight, p.recurrent) for p in network.projections]
+    edges = [_Edge(p.name, p.source, p.weight, p.recurrent, conv=p.conv, sparse=p.sparse) for p in network.projections]
     spiking = {p.name: p.spiking for p in network.populations}
     return _workload(res, spikes, spikes.shape[1], edges, spiking, {}), res
 
@@ -217,7 +249,8 @@ def epoch_workload_metrics(plan, run, inputs: np.ndarray) -> WorkloadMetrics:
         raise InputError(f"neurobench metrics: {inputs.shape[0]} steps; needs more than the deepest delay")
     res = SimResult("learning", {n: LayerRecord(spikes=s[None], bursts=run.bursts[n][None])
                                  for n, s in run.spikes.items()}, delays)
-    edges = [_Edge(c.name, c.source, c.weights, c.recurrent, c.carries, c.input_range) for c in plan.connections]
+    edges = [_Edge(c.name, c.source, c.weights, c.recurrent, c.carries, c.input_range, c.conv, c.sparse)
+             for c in plan.connections]
     spiking = {layer.name: layer.spiking for layer in plan.layers}
     return _workload(res, inputs[None], steps, edges, spiking, delays)
 

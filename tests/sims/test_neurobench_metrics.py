@@ -166,3 +166,28 @@ def test_metrics_command_and_verify_section(tmp_path, capsys):
     assert main(["metrics", str(tmp_path / "b"), "--task", "digits", "--samples", "0"]) == 2
     assert main(["metrics", str(tmp_path / "b"), "--task", "digits", "--input", "x.npy"]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("geometry", [
+    dict(in_shape=(2, 7, 6), out_channels=4, kernel=(3, 3)),
+    dict(in_shape=(4, 9, 8), out_channels=6, kernel=(3, 2), stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2),
+])
+def test_a_convolutions_fan_out_is_its_dense_matrixs(geometry):
+    """Synaptic operations of a convolution count, per source neuron, the non-zero entries of the dense matrix it
+    computes (here built column by column from unit impulses through torch's conv2d)."""
+    import torch
+
+    from neurolearn.ir.geometry import ConvGeometry
+    from neurolearn.sims.neurobench_metrics import _Edge
+
+    g = ConvGeometry(**geometry)
+    kernel = np.random.default_rng(3).integers(-2, 3, g.kernel_shape)   # zeros among them
+    impulses = torch.eye(g.n_in, dtype=torch.float64).reshape(g.n_in, *g.in_shape)
+    dense = torch.nn.functional.conv2d(impulses, torch.as_tensor(kernel, dtype=torch.float64), stride=g.stride,
+                                       padding=g.padding, dilation=g.dilation, groups=g.groups)
+    dense = dense.reshape(g.n_in, -1).T.numpy()                          # (n_out, n_in)
+    fan_out, synapses = _Edge("c", "in", kernel, False, conv=g).fan_out()
+    assert np.array_equal(fan_out, np.count_nonzero(dense, axis=0))
+    ones = torch.nn.functional.conv2d(impulses, torch.ones(kernel.shape, dtype=torch.float64), stride=g.stride,
+                                      padding=g.padding, dilation=g.dilation, groups=g.groups)
+    assert synapses == int(np.count_nonzero(ones.numpy()))
