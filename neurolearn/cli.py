@@ -256,12 +256,14 @@ def cmd_verify_learning(args) -> int:
 
 def cmd_verify(args) -> int:
     from neurolearn.compile.build import compile_model, load_build
+    from neurolearn.lava.graph import require_lava
     from neurolearn.verify import format_table, run_ladder
 
     if args.learning:
         return cmd_verify_learning(args)
     if args.epochs is not None or args.samples is not None:
         raise InputError("--epochs and --samples apply to --learning only")
+    require_lava()   # the ladder's first rung is Lava: say so before compiling
     target = Path(args.target)
     with tempfile.TemporaryDirectory() as tmp:
         if target.suffix == ".nir" or target.is_file():

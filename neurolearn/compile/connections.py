@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from neurolearn.errors import NIRFormatError, ShapeError, UnsupportedNodeError, where
+from neurolearn.ir import plan as P
 from neurolearn.ir.geometry import ConvGeometry, SparseLayout
 from neurolearn.ir.network import Projection
 from neurolearn.nir.connections import conv_geometry, delay_steps, pool_geometry
@@ -359,8 +360,9 @@ def projection(name: str, source: str, target: str, t: Term, gain: np.ndarray, r
     return Projection(name, source, target, m, recurrent, delays=np.add.outer(rows, cols) if delayed else None)
 
 
-def peak_fan_in(pr: Projection, weights: np.ndarray) -> int:
-    """The largest sum of |weights| onto one target neuron (``weights`` laid out as ``pr``'s)."""
+def peak_fan_in(pr: Projection | P.ConnectionPlan, weights: np.ndarray) -> int:
+    """The largest sum of |weights| onto one target neuron (``weights`` laid out as ``pr``'s: a projection's or
+    a plan's connection)."""
     w = np.abs(np.asarray(weights, dtype=np.float64))
     if pr.conv is not None:
         return int(w.reshape(w.shape[0], -1).sum(axis=1).max(initial=0))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurolearn.compile.connections import peak_fan_in
 from neurolearn.errors import LossyBuildError
 from neurolearn.ir import plan as P
 from neurolearn.ir.burst_network import BurstNetwork
@@ -35,7 +36,7 @@ def _wrap_items(plan: P.Plan) -> list[tuple[str, int, str]]:
     """Connections whose worst-case input (every source spiking at once) leaves int32 (a_in << 6)."""
     items = []
     for c in plan.connections:
-        worst = int(np.abs(c.weights).sum(axis=1).max()) << (max(c.weight_exp, 0) + 6)
+        worst = peak_fan_in(c, c.weights) << (max(c.weight_exp, 0) + 6)
         items.append(("connection whose worst-case input exceeds int32", int(worst >= 2**31), c.name))
     return items
 

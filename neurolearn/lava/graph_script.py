@@ -83,14 +83,15 @@ def build(plan, spikes, lava, made=None):
 def beyond_stock_lava(plan):
     """Why this script cannot build ``plan`` (burst layers, apical or burst connections, input ranges, a
     teacher, learning: neurolearn's own processes), or None."""
+    others = [layer["name"] for layer in plan["layers"] if not lava_lif(layer)]
     uses = [what for what, used in (
         ("burst layers", any(layer.get("burst") for layer in plan["layers"])),
         ("apical or burst connections", any(c.get("port", "soma") != "soma" or c.get("carries", "events") != "events"
                                             for c in plan["connections"])),
         ("input ranges", any(c.get("input_range") for c in plan["connections"])),
         ("a teacher", bool(plan.get("teacher"))), ("learning", bool(plan.get("learning"))),
-        ("layers that need neurolearn's NIRNeuron process (a reset other than to zero at once, a readout or dv 4096)",
-         not all(lava_lif(layer) for layer in plan["layers"])))
+        (f"layers {', '.join(others)} that need neurolearn's NIRNeuron process (a reset other than to zero at once, "
+         "a readout or dv 4096)", bool(others)))
         if used]
     return None if not uses else ", ".join(uses)
 

@@ -102,6 +102,10 @@ def _node(tree, file, name, depth, counter):
             kwargs[key] = _integer(value, file, name, key)
         else:
             kwargs[key] = _parameter(value, file, name, key)
+    if kind in ("Conv1d", "Conv2d"):   # nir's convolutions take these as Python integers (or pairs)
+        for key in ("input_shape", "stride", "padding", "dilation"):
+            if isinstance(kwargs.get(key), np.ndarray):
+                kwargs[key] = _whole(kwargs[key], file, name, key)
     try:
         if kind == "Input":
             return nir.Input(input_type=kwargs["shape"], metadata=meta)
@@ -187,6 +191,14 @@ def _padding_word(value, file, name) -> str:
     if word not in ("same", "valid"):
         raise NIRFormatError(f"{where(file, name, 'padding')}: {_shown(word)}; allowed: 'same', 'valid' or integers")
     return word
+
+
+def _whole(arr: np.ndarray, file, name, key) -> int | tuple[int, ...]:
+    """A convolution's geometry: one whole number, or a tuple of them."""
+    flat = arr.reshape(-1)
+    if arr.ndim > 1 or not np.all(flat == np.round(flat)) or np.abs(flat).max(initial=0) > MAX_EXTENT:
+        raise NIRFormatError(f"{where(file, name, key)}: {_shown(arr)}; allowed: whole numbers up to {MAX_EXTENT}")
+    return int(flat[0]) if arr.ndim == 0 else tuple(int(v) for v in flat)
 
 
 def _integer(value, file, name, key) -> int:

@@ -100,4 +100,4 @@ def test_run_script_refuses_layers_lavas_lif_cannot_run(tmp_path, capsys):
     (tmp_path / "plan.json").write_text(plan.to_json())
     assert run_bundle_command([str(tmp_path), "--cpu"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "l0, l1 need neurolearn's NIRNeuron" in err[0]
+    assert len(err) == 1 and "layers l0, l1 that need neurolearn's NIRNeuron" in err[0]
