@@ -355,7 +355,8 @@ def projection(name: str, source: str, target: str, t: Term, gain: np.ndarray, r
 
 
 def peak_fan_in(pr: Projection, weights: np.ndarray) -> int:
-    """The largest sum of |weights| onto one target neuron (``weights`` laid out as ``pr``'s)."""
+    """The largest sum of |weights| onto one target neuron (``weights`` laid out as ``pr``'s: a Projection or a
+    plan's ConnectionPlan)."""
     w = np.abs(np.asarray(weights, dtype=np.float64))
     if pr.conv is not None:
         return int(w.reshape(w.shape[0], -1).sum(axis=1).max(initial=0))
