@@ -166,3 +166,53 @@ def test_metrics_command_and_verify_section(tmp_path, capsys):
     assert main(["metrics", str(tmp_path / "b"), "--task", "digits", "--samples", "0"]) == 2
     assert main(["metrics", str(tmp_path / "b"), "--task", "digits", "--input", "x.npy"]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def _one_connection_plan(n_in, n_out, conn):
+    layer = LayerPlan("l0", n_out, du=600, dv=200, vth=40, bias_mant=np.zeros(n_out, int),
+                      bias_exp=np.zeros(n_out, int))
+    return Plan(1e-3, "in", n_in, (layer,), (conn,), ("l0",))
+
+
+def test_a_convolution_and_a_sparse_connection_count_the_operations_of_their_matrices():
+    """Conv and Sparse (plan v3) reach the non-zero weights their Dense matrix does from each event; dense SOPs
+    count the synapses they have (a convolution's kernel entries inside the map, a Sparse's stored weights)."""
+    from neurolearn.compile.connections import conv_matrix
+    from neurolearn.ir.geometry import ConvGeometry, SparseLayout
+
+    rng = np.random.default_rng(5)
+    geo = ConvGeometry((2, 5, 4), 4, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)
+    kernel = 2 * rng.integers(-60, 60, geo.kernel_shape) * (rng.random(geo.kernel_shape) < 0.7)
+    structure = conv_matrix(geo, np.ones(geo.kernel_shape)).toarray()
+    matrix = np.rint(conv_matrix(geo, kernel).toarray()).astype(np.int64)
+    w = rng.integers(-100, 200, (5, 7)) * (rng.random((5, 7)) < 0.5)
+    at = SparseLayout.of(w)
+    cases = [(ConnectionPlan("c", "in", "l0", kernel, conv=geo), matrix, int(np.count_nonzero(structure))),
+             (ConnectionPlan("c", "in", "l0", w[at.rows, at.cols], sparse=at), w, at.nnz)]
+    for conn, dense_w, synapses in cases:
+        n_out, n_in = conn.shape
+        x = (rng.random((2, 12, n_in)) < 0.4).astype(np.uint8)
+        got, _ = fixed_workload_metrics(_one_connection_plan(n_in, n_out, conn), x)
+        want, _ = fixed_workload_metrics(_one_connection_plan(n_in, n_out, ConnectionPlan("c", "in", "l0", dense_w)),
+                                         x)
+        assert got.effective_acs == want.effective_acs > 0
+        assert got.activation_sparsity_by_layer == want.activation_sparsity_by_layer
+        assert got.dense_sops == 12 * synapses
+    assert plan_static_metrics(_one_connection_plan(geo.n_in, geo.n_out, cases[0][0])).connection_sparsity == \
+        np.count_nonzero(kernel == 0) / kernel.size
+
+
+def test_delayed_synapses_count_the_events_they_deliver_within_the_window():
+    """A DelayDense whose delays are all d: events of the input's last d steps arrive after the window; the delays
+    are in the footprint at Lava's 6 bits (1 byte) each."""
+    w = np.array([[100, 0, 50], [0, 0, 70]])
+    x = np.zeros((1, 6, 3), np.uint8)
+    x[0, [0, 3, 5], 0] = x[0, 5, 2] = x[0, 1, 1] = 1
+    # input 0 (steps 0, 3, 5) reaches 1 non-zero weight, input 1 (step 1) none, input 2 (step 5) two
+    for d, arrive in ((0, 3 + 2), (1, 2), (3, 1)):
+        conn = ConnectionPlan("c", "in", "l0", w, delays=np.full(w.shape, d))
+        got, _ = fixed_workload_metrics(_one_connection_plan(3, 2, conn), x)
+        assert got.synaptic_operations_by_connection == {"c": (float(arrive), 6.0 * w.size)}
+    plain = plan_static_metrics(_one_connection_plan(3, 2, ConnectionPlan("c", "in", "l0", w)))
+    delayed = plan_static_metrics(_one_connection_plan(3, 2, conn))
+    assert delayed.footprint_bytes == plain.footprint_bytes + w.size
