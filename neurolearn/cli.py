@@ -268,7 +268,6 @@ def cmd_verify(args) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         if target.suffix == ".nir" or target.is_file():
             build = compile_model(target, Path(tmp) / "build", dt=args.dt, strict=args.strict)
-            _print_warnings(build.warnings)
             if "learning" in build.plan.features():
                 raise InputError(f"{target}: compiles to a learning build; compile it ('neurolearn compile') and "
                                  "verify the build with --learning, or use 'neurolearn train --spiking --on-chip'")
@@ -279,6 +278,8 @@ def cmd_verify(args) -> int:
                                  f"{build.plan.dt!r} s; leave --dt out (a build knows its dt) or recompile")
             if "learning" in build.plan.features():
                 raise InputError(f"{target}: a learning build; verify it with 'neurolearn verify {target} --learning'")
+        require_lava()   # the ladder compares with Lava
+        _print_warnings(build.warnings)   # of a build that is verified (a refusal stays one line)
         spikes = _load_input(args, build.plan)
         rows = run_ladder(build, spikes, progress=_progress("lava samples"))
         section = _neurobench_section(build, spikes)[0]

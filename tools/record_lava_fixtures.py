@@ -4,12 +4,13 @@ Each fixture is one .npz in tests/golden/fixtures: the inputs, the plan (plan.js
 (``Loihi2SimCfg(select_tag="fixed_pt")``) computed from them, so that tests/golden checks neurolearn's simulators
 bit for bit on every Python, Lava installed or not. Kinds:
 
-* ``plain``: a LIF/Dense plan, a batch of input spike trains; spikes, u, v of every layer at every step
-  (``simulate_lava``). Hand-made plans put every integer field at its edges; the rest are drawn by the
-  hypothesis strategies of the Lava tests (tests/strategies.py) and compiled from snntorch models.
+* ``plain``: a LIF plan (Dense, Conv, Sparse, DelayDense, DelaySparse), a batch of input spike trains; spikes,
+  u, v of every layer at every step (``simulate_lava``). Hand-made plans put every integer field at its edges;
+  the rest are drawn by the hypothesis strategies of the Lava tests (tests/strategies.py) and compiled from
+  snntorch models.
 * ``learning``: one sample through a plan with BurstLIF layers, apical ports, burst feedback, input ranges, the
-  band teacher and/or LearningDense programs (STDP, the burstprop valence, the rule plugins' programs, random
-  dw/dd/dt programs with tags and u<k> products); spikes, u, v, bursts, v_d of every layer and weights, tags,
+  band or the class teacher and/or LearningDense programs (STDP, the burstprop valence, the rule plugins'
+  programs, random dw/dd/dt programs with tags and u<k> products); spikes, u, v, bursts, v_d of every layer and weights, tags,
   traces and spike times of every learning connection at every step (``simulate_learning_lava``).
 * ``epochs``: the on-chip XOR's whole input schedule (``run_lava``): events and bursts every step, weights
   at each epoch end.
@@ -203,6 +204,29 @@ def plain_random():
                   20260, key=lambda case: plan_key(case[0]), keep=active)
 
 
+@functools.cache
+def plain_connections():
+    """Random plans with a convolution into l0, then a convolution, a sparse, a delayed or a delayed sparse
+    connection into l1 (maybe a delayed sparse recurrence), from the strategy of tests/sims/test_connection_kinds.py
+    (one per kind; both layers spike)."""
+    from hypothesis import strategies as st
+
+    from neurolearn.sims.fixed import simulate_fixed
+    from tests.strategies import connection_plans, spike_trains
+
+    def active(case):
+        plan, x = case
+        res = simulate_fixed(plan, x)
+        return x.shape[1] >= 8 and all(int(r.spikes.sum()) > 2 for r in res.layers.values())
+
+    out = []
+    for i, kind in enumerate(("conv", "sparse", "delays", "sparse+delays")):
+        strategy = connection_plans(kinds=(kind,)).flatmap(
+            lambda p: st.tuples(st.just(p), spike_trains(p.input_size, batch=2)))
+        out += varied(strategy, 1, 20270 + 20 * i, key=lambda case: plan_key(case[0]), keep=active)
+    return out
+
+
 # ---- learning plans ---------------------------------------------------------------------------------------
 
 def burst_edges(variant):
@@ -299,6 +323,25 @@ def learning_random(three_factor):
 
     return varied(learning_cases(three_factor=three_factor), 8 if three_factor else 14, 20300 + 100 * three_factor,
                   key=key, keep=learns)
+
+
+def classify_steps():
+    """A small on-chip classifier (train/onchip_classify.py: expected valence, Pbar fixed, event-rate homeostasis and
+    dead zone in the hidden layer, balance connections Z, per-class teacher channels, the class teacher): three
+    training samples (two classes), every step."""
+    from neurolearn.train.onchip_classify import (
+        OnChipClassifyConfig,
+        PhaseEncoder,
+        classifier_network,
+        compile_classifier,
+    )
+
+    cfg = OnChipClassifyConfig(hidden=(12,), per_class=3, steps=60, teach_from=15, n_bias=2)
+    net = classifier_network(6, 2, cfg, seed=4)
+    compiled = compile_classifier(net, 2, cfg, seed=4)
+    x = np.random.default_rng(17).random((3, 6))
+    spikes = PhaseEncoder(net.input_size, 2, cfg, seed=4).encode(x, np.array([0, 1, 1]))
+    return compiled.plan, spikes, None, None
 
 
 def xor_steps():
@@ -430,6 +473,9 @@ def cases():
     ]}
     for i in range(14):
         out[f"plain_random_{i:02d}"] = lambda i=i: record_plain(*plain_random()[i], about=plain_random.__doc__)
+    for i, kind in enumerate(("conv", "sparse", "delays", "sparse_delays")):
+        out[f"plain_connections_{kind}"] = lambda i=i: record_plain(*plain_connections()[i],
+                                                                    about=plain_connections.__doc__)
     from tests.helpers import random_burst_net
 
     for seed in (0, 1, 2):
@@ -448,6 +494,7 @@ def cases():
             out[f"learning_{'three' if three else 'two'}_factor_{i:02d}"] = lambda i=i, three=three: record_learning(
                 *learning_random(three)[i], about=learning_random.__doc__)
     out["xor_steps"] = lambda: record_learning(*xor_steps(), about=xor_steps.__doc__)
+    out["classify_steps"] = lambda: record_learning(*classify_steps(), about=classify_steps.__doc__)
     out["xor_epochs"] = record_xor_epochs
     out["lava_weightutils"] = record_weightutils
     out["lava_random_streams"] = record_random_streams

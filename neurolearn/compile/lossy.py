@@ -35,8 +35,8 @@ def _line(kind: str, items: list[tuple[str, int, str]]) -> str | None:
 def _wrap_items(plan: P.Plan) -> list[tuple[str, int, str]]:
     """Connections whose worst-case input (every source spiking at once) leaves int32 (a_in << 6)."""
     items = []
-    for c in plan.connections:
-        worst = peak_fan_in(c, c.weights) << (max(c.weight_exp, 0) + 6)
+    for c in plan.connections:   # Dense, Conv (the largest kernel sum) or Sparse: the largest sum of |weights| onto
+        worst = peak_fan_in(c, c.weights) << (max(c.weight_exp, 0) + 6)   # one target
         items.append(("connection whose worst-case input exceeds int32", int(worst >= 2**31), c.name))
     return items
 

@@ -2,9 +2,10 @@
 
 Checked per node: a known ``type``; exactly the fields that node type takes (those without a default present);
 parameters real numbers (not complex, text or booleans) as non-empty arrays of at most :data:`MAX_DIMS`
-dimensions; shapes (Input, Output, Flatten) positive integers; metadata a group; in graphs, edges as pairs of
-names of existing nodes, no edge twice; graphs nested at most :data:`neurolearn.ir.limits.MAX_NESTING` levels
-and at most :data:`neurolearn.ir.limits.MAX_NODES` nodes in all. Every refusal is a one-line NIRFormatError
+dimensions; shapes (Input, Output, Flatten) positive integers; the geometry of convolutions and pooling
+(input_shape, stride, padding, dilation, kernel_size) one or two whole numbers, padding also 'same' or 'valid';
+metadata a group; in graphs, edges as pairs of names of existing nodes, no edge twice; graphs nested at most
+:data:`neurolearn.ir.limits.MAX_NESTING` levels and at most :data:`neurolearn.ir.limits.MAX_NODES` nodes in all. Every refusal is a one-line NIRFormatError
 naming the file, node and field.
 """
 from __future__ import annotations
@@ -21,6 +22,10 @@ MAX_DIMS = 8                       # dimensions of a parameter array or a shape
 MAX_EXTENT = 2**31 - 1             # largest entry of a shape
 _SHAPE_FIELDS = {"Input": "shape", "Output": "shape", "Flatten": "input_type"}
 _INT_FIELDS = {"start_dim", "end_dim", "groups"}   # integers, not parameter arrays (Flatten, Conv)
+# the geometry of convolutions and pooling: one or two whole numbers each (padding also 'same' or 'valid'), given
+# to nir as integers (as nir's own reader does: its shape arithmetic takes an int or a sequence), at least this
+_GEOMETRY_NODES = {"Conv1d", "Conv2d", "SumPool2d", "AvgPool2d"}
+_GEOMETRY_LOWS = {"input_shape": 1, "stride": 1, "padding": 0, "dilation": 1, "kernel_size": 1}
 _NOT_FIELDS = ("metadata", "input_type", "output_type")
 
 
@@ -100,6 +105,8 @@ def _node(tree, file, name, depth, counter):
             kwargs[key] = _padding_word(value, file, name)
         elif key in _INT_FIELDS:
             kwargs[key] = _integer(value, file, name, key)
+        elif kind in _GEOMETRY_NODES and key in _GEOMETRY_LOWS:
+            kwargs[key] = _geometry(value, file, name, key)
         else:
             kwargs[key] = _parameter(value, file, name, key)
     if kind in ("Conv1d", "Conv2d"):   # nir's convolutions take these as Python integers (or pairs)
@@ -206,6 +213,24 @@ def _integer(value, file, name, key) -> int:
     if arr.shape != () or arr.item() != int(arr.item()) or abs(arr.item()) > MAX_EXTENT:
         raise NIRFormatError(f"{where(file, name, key)}: {_shown(arr)}; allowed: one integer")
     return int(arr.item())
+
+
+def _geometry(value, file, name, key):
+    """A convolution's or pooling's input_shape, stride, padding, dilation or kernel_size: 'same' or 'valid'
+    (padding), or one or two whole numbers >= the field's low: an int64 scalar, or an int64 array of one or two."""
+    if key == "padding" and isinstance(value, str):
+        if value not in ("same", "valid"):
+            raise NIRFormatError(f"{where(file, name, key)}: {_shown(value)}; allowed: 'same', 'valid' or one or two "
+                                 "whole numbers >= 0")
+        return value
+    low = _GEOMETRY_LOWS[key]
+    arr = _array(value, file, name, key)
+    flt = arr.astype(np.float64)
+    if arr.ndim > 1 or arr.size not in (1, 2) or not np.all(np.isfinite(flt)) or not np.all(flt == np.round(flt)) \
+            or flt.min() < low or flt.max() > MAX_EXTENT:
+        raise NIRFormatError(f"{where(file, name, key)}: {_shown(arr)}; allowed: one or two whole numbers >= {low}")
+    ints = flt.astype(np.int64)
+    return ints[()] if ints.ndim == 0 else ints
 
 
 def _shape(value, file, name, key) -> np.ndarray:

@@ -39,7 +39,7 @@ from neurolearn.sims.result import SimResult, as_batch
 # Lava 0.10.0's precision (bits) of each integer a plan deploys (LavaPyType precisions, Loihi 2 fields)
 PLAN_BITS = {"weights": 8, "weight_exp": 4, "num_weight_bits": 3, "du": 12, "dv": 12, "vth": 17, "bias_mant": 13,
              "bias_exp": 3, "dv_d": 12, "lut": 8, "lut_offset": 24, "lut_shift": 5, "pbar_shift": 4, "pbar_init": 16,
-             "valence_levels": 3, "seed": 32, "tag_1": 8, "tag_2": 8}
+             "valence_levels": 3, "seed": 32, "tag_1": 8, "tag_2": 8, "delays": 6}
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ def plan_static_metrics(plan) -> StaticMetrics:
         counts["weights"] += c.weights.size
         counts["weight_exp"] += 1
         counts["num_weight_bits"] += 1
+        counts["delays"] += 0 if c.delays is None else c.delays.size
         weights += c.weights.size
         zeros += int(np.count_nonzero(c.weights == 0))
         pl = plan.learning.get(c.name)
@@ -113,43 +114,37 @@ def network_static_metrics(network) -> StaticMetrics:
 
 @dataclass(frozen=True)
 class _Edge:
+    """A connection as the workload metrics read it: its synapses (source, weight, delay in steps beyond the usual
+    one) whatever the Lava process (Dense, Conv, Sparse, DelayDense, DelaySparse)."""
+
     name: str
     source: str
-    weights: np.ndarray
+    src: np.ndarray       # per synapse: source neuron
+    nonzero: np.ndarray   # per synapse: weight != 0
+    delay: np.ndarray     # per synapse: extra steps
     recurrent: bool
     carries: str = "events"
     input_range: tuple | None = None
-    conv: object = None      # ConvGeometry: ``weights`` is its kernel
-    sparse: object = None    # SparseLayout: ``weights`` are its stored values
-
-    def fan_out(self) -> tuple[np.ndarray, int]:
-        """Non-zero weights from each source neuron, and the number of synapses (zero weights included)."""
-        w = np.asarray(self.weights)
-        if self.sparse is not None:
-            n = self.sparse.shape[1]
-            return np.bincount(self.sparse.cols, (w != 0).astype(np.int64), minlength=n).astype(np.int64), w.size
-        if self.conv is not None:
-            return _conv_fan_out(self.conv, w != 0), int(_conv_fan_out(self.conv, np.ones(w.shape, bool)).sum())
-        return np.count_nonzero(w, axis=0), w.size
 
 
-def _conv_fan_out(g, mask: np.ndarray) -> np.ndarray:
-    """For each input neuron of convolution ``g`` (flat, (C, H, W) order), the targets it reaches through a kernel
-    entry where ``mask`` (C_out, C_in / groups, kH, kW) is true."""
-    c_in, h, w = g.in_shape
-    c_out, h_out, w_out = g.out_shape
-    per_in, per_out = c_in // g.groups, c_out // g.groups
-    fan = np.zeros((c_in, h, w), np.int64)
-    for ky in range(mask.shape[2]):
-        ys = np.arange(h_out) * g.stride[0] - g.padding[0] + ky * g.dilation[0]
-        ys = ys[(ys >= 0) & (ys < h)]
-        for kx in range(mask.shape[3]):
-            xs = np.arange(w_out) * g.stride[1] - g.padding[1] + kx * g.dilation[1]
-            xs = xs[(xs >= 0) & (xs < w)]
-            for grp in range(g.groups):   # output channels of the group with a non-zero entry at this tap
-                taps = mask[grp * per_out:(grp + 1) * per_out, :, ky, kx].sum(axis=0)
-                fan[grp * per_in:(grp + 1) * per_in, ys[:, None], xs[None, :]] += taps[:, None, None]
-    return fan.reshape(-1)
+def _edge(c, weights) -> _Edge:
+    """The synapses of a plan's ConnectionPlan or a network's Projection (``weights`` laid out as its own)."""
+    w = np.asarray(weights)
+    delays = None if c.delays is None else np.asarray(c.delays)
+    if c.conv is not None:   # every (output, kernel entry) pair inside the map, zero-padded entries excluded
+        from neurolearn.compile.connections import conv_matrix
+
+        at = conv_matrix(c.conv, np.arange(1, w.size + 1, dtype=np.float64).reshape(w.shape)).tocoo()
+        src, values = at.col, w.reshape(-1)[at.data.astype(np.int64) - 1]
+        delay = np.zeros(src.size, np.int64)
+    elif c.sparse is not None:
+        src, values = np.asarray(c.sparse.cols), w
+        delay = np.zeros(src.size, np.int64) if delays is None else delays
+    else:
+        src, values = np.broadcast_to(np.arange(w.shape[1]), w.shape).reshape(-1), w.reshape(-1)
+        delay = np.zeros(src.size, np.int64) if delays is None else delays.reshape(-1)
+    return _Edge(c.name, c.source, src.astype(np.int64), values != 0, delay.astype(np.int64), c.recurrent,
+                 getattr(c, "carries", "events"), getattr(c, "input_range", None))
 
 
 def _workload(res: SimResult, inputs: np.ndarray, steps: int, edges, spiking: dict, delays: dict) -> WorkloadMetrics:
@@ -197,11 +192,13 @@ def _workload(res: SimResult, inputs: np.ndarray, steps: int, edges, spiking: di
             lo, hi = e.input_range or (0, inputs.shape[2])
             src = (inputs[:, :steps, lo:hi] != 0).astype(np.int64)
             events = True
-        if e.recurrent:   # delivered a step later: the last step's activity arrives after the window
-            src = src[:, :-1]
-        fan_out, synapses = e.fan_out()      # non-zero weights from each source neuron
-        ops = int((src.sum(axis=(0, 1)) * fan_out).sum())
-        full = batch * steps * synapses
+        ops = 0   # a synapse delivers int(recurrent) + delay steps later: activity that arrives after the window
+        for d in np.unique(e.delay):   # is not counted
+            at = e.nonzero & (e.delay == d)
+            fan_out = np.bincount(e.src[at], minlength=src.shape[2])   # non-zero weights from each source neuron
+            late = int(e.recurrent) + int(d)
+            ops += int((src[:, :max(src.shape[1] - late, 0)].sum(axis=(0, 1)) * fan_out).sum())
+        full = batch * steps * e.src.size
         by_conn[e.name] = (ops / batch, full / batch)
         acs, macs = (acs + ops, macs) if events else (acs, macs + ops)
         dense += full
@@ -219,8 +216,7 @@ def fixed_workload_metrics(plan, spikes: np.ndarray, simulate=None) -> tuple[Wor
     depth = max(plan.depths().values())
     padded = np.concatenate([spikes, np.zeros(spikes.shape[:1] + (depth, spikes.shape[2]), np.uint8)], axis=1)
     res = (simulate or simulate_fixed)(plan, padded)
-    edges = [_Edge(c.name, c.source, c.weights, c.recurrent, c.carries, c.input_range, c.conv, c.sparse)
-             for c in plan.connections]
+    edges = [_edge(c, c.weights) for c in plan.connections]
     spiking = {layer.name: layer.spiking for layer in plan.layers}
     return _workload(res, spikes, spikes.shape[1], edges, spiking, res.delays), res
 
@@ -232,7 +228,7 @@ def float_workload_metrics(network, spikes: np.ndarray) -> tuple[WorkloadMetrics
 
     spikes = as_batch(spikes, network.input_size)
     res = simulate_float(network, spikes)
-    edges = [_Edge(p.name, p.source, p.weight, p.recurrent, conv=p.conv, sparse=p.sparse) for p in network.projections]
+    edges = [_edge(p, p.weight) for p in network.projections]
     spiking = {p.name: p.spiking for p in network.populations}
     return _workload(res, spikes, spikes.shape[1], edges, spiking, {}), res
 
@@ -249,8 +245,7 @@ def epoch_workload_metrics(plan, run, inputs: np.ndarray) -> WorkloadMetrics:
         raise InputError(f"neurobench metrics: {inputs.shape[0]} steps; needs more than the deepest delay")
     res = SimResult("learning", {n: LayerRecord(spikes=s[None], bursts=run.bursts[n][None])
                                  for n, s in run.spikes.items()}, delays)
-    edges = [_Edge(c.name, c.source, c.weights, c.recurrent, c.carries, c.input_range, c.conv, c.sparse)
-             for c in plan.connections]
+    edges = [_edge(c, c.weights) for c in plan.connections]
     spiking = {layer.name: layer.spiking for layer in plan.layers}
     return _workload(res, inputs[None], steps, edges, spiking, delays)
 

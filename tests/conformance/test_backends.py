@@ -36,7 +36,10 @@ def feature_plan(feature: str, seed: int = 0):
     first = dict(v_reset=rng.integers(-3000, 3000, 5)) if feature == "reset" else {}
     layers = [_layer("l0", 5, rng, burst=feature in ("bursts", "apical", "teacher"), **first),
               _layer("l1", 4, rng, **second)]
-    conns = [P.ConnectionPlan("ff0", "in", "l0", w(5, n_in)), P.ConnectionPlan("ff1", "l0", "l1", w(4, 5))]
+    if feature == "class_teacher":   # two classes of two neurons each in l0
+        layers[0] = _layer("l0", 4, rng, burst=True)
+    n0 = layers[0].size
+    conns = [P.ConnectionPlan("ff0", "in", "l0", w(n0, n_in)), P.ConnectionPlan("ff1", "l0", "l1", w(4, n0))]
     if feature == "convolution":   # every geometry parameter away from its default
         geo = ConvGeometry((2, 5, 4), 4, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)
         n_in, layers[0] = geo.n_in, _layer("l0", geo.n_out, rng)
@@ -65,6 +68,13 @@ def feature_plan(feature: str, seed: int = 0):
         conns.append(P.ConnectionPlan("teach", "in", "l0", np.tile([150, -150], (5, 1)), port="apical",
                                       input_range=(6, 8)))
         extra["teacher"] = P.BandTeacherPlan("l0", 6, 7, lo=1, hi=6)
+    if feature == "class_teacher":   # channels 6 + 2c (up), 7 + 2c (down) into class c's dendrites
+        n_in = 10
+        conns[0] = P.ConnectionPlan("ff0", "in", "l0", w(4, 6), input_range=(0, 6))
+        pair = np.kron(np.eye(2), np.ones((2, 1))) * 150
+        conns.append(P.ConnectionPlan("teach", "in", "l0", np.stack([pair, -pair], axis=2).reshape(4, 4).astype(int),
+                                      port="apical", input_range=(6, 10)))
+        extra["teacher"] = P.ClassTeacherPlan("l0", first=6, classes=2, lo=64, hi=256)
     if feature == "learning":
         prog = LearningProgram(dw="2^-3 * y0 * x1 - 2^-3 * x0 * y1", x1_impulse=12, x1_tau=8, y1_impulse=12,
                                y1_tau=8)
@@ -75,6 +85,10 @@ def feature_plan(feature: str, seed: int = 0):
         x[:, 6:] = 0
         x[20:35, 6] = 1
         x[45:55, 7] = 1
+    if feature == "class_teacher":   # two samples: teach class 0 up and class 1 down, then the reverse
+        x[:, 6:] = 0
+        x[15:35, [6, 9]] = 1
+        x[40:55, [7, 8]] = 1
     return plan, x
 
 

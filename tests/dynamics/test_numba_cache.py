@@ -53,7 +53,9 @@ def test_importing_dynamics_stamps_the_kernel_caches():
 
 
 def test_a_change_to_an_inlined_function_is_compiled_afresh(tmp_path):
-    """A toy package shaped like neurolearn: sims/g.py's cached kernel inlines dynamics/f.py's function."""
+    """A toy package shaped like neurolearn: sims/g.py's cached kernel inlines dynamics/f.py's function. (No .pyc:
+    f.py's edit keeps its size, and within the same second as the first write Python would take the old bytecode,
+    an old f that no cache sweep can help.)"""
     pkg = tmp_path / "toy"
     for d in ("", "dynamics", "sims"):
         (pkg / d).mkdir(exist_ok=True)
@@ -73,7 +75,8 @@ def test_a_change_to_an_inlined_function_is_compiled_afresh(tmp_path):
             print(g(1), sum(g.stats.cache_hits.values()))
         """)
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                             env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"})
+                             env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin",
+                                  "PYTHONDONTWRITEBYTECODE": "1"})
         value, hits = out.stdout.split()
         return int(value), int(hits)
 

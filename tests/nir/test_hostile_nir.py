@@ -78,6 +78,48 @@ def test_bad_files_are_refused_in_one_line(tmp_path, capsys, edit, words):
     refused(edited(tmp_path, edit), capsys, *words)
 
 
+def conv_graph(one_d: bool):
+    """input (2, 6[, 5]) -> conv (a Conv1d or Conv2d with its input_shape) -> flatten -> lif: a file nir writes
+    with integer geometry fields (Conv1d's input_shape a scalar)."""
+    spatial = (6,) if one_d else (6, 5)
+    cls = nir.Conv1d if one_d else nir.Conv2d
+    conv = cls(input_shape=spatial[0] if one_d else spatial, weight=np.ones((3, 2, 3) + (() if one_d else (3,))),
+               stride=1 if one_d else (2, 1), padding=1 if one_d else (1, 0), dilation=1, groups=1, bias=np.zeros(3))
+    n = int(np.prod(conv.output_type["output"]))
+    g = nir.NIRGraph(nodes={"input": nir.Input(np.array((2,) + spatial)), "conv": conv,
+                            "flat": nir.Flatten({"input": conv.output_type["output"]}, start_dim=0),
+                            "lif": nir.LIF(tau=np.full(n, 0.02), r=np.full(n, 20.0), v_leak=np.zeros(n),
+                                           v_threshold=np.ones(n), v_reset=np.zeros(n)), "output": nir.Output(np.array([n]))},
+                     edges=[("input", "conv"), ("conv", "flat"), ("flat", "lif"), ("lif", "output")], type_check=False)
+    g.metadata["neurolearn"] = {"version": 1, "dt": 1e-3, "integration": "euler"}
+    return g
+
+
+@pytest.mark.parametrize("one_d", [True, False])
+def test_convolution_geometry_reads_as_integers(tmp_path, one_d):
+    """The hardened reader gives nir a convolution's geometry as integers, as nir's own reader does (a Conv1d's
+    scalar input_shape as float64 made nir's shape arithmetic fail: 'len() of unsized object')."""
+    from neurolearn.compile.build import compile_model
+
+    write(tmp_path / "m.nir", conv_graph(one_d))
+    plan = compile_model(tmp_path / "m.nir", tmp_path / "build").plan
+    assert plan.connections[0].kind == "conv" and plan.connections[0].conv.in_shape == ((2, 1, 6) if one_d else
+                                                                                         (2, 6, 5))
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("stride", 0, ["'stride'", "whole numbers >= 1"]),
+    ("stride", np.array([1, 2, 3]), ["'stride'", "one or two whole numbers"]),
+    ("dilation", 1.5, ["'dilation'", "whole numbers >= 1"]),
+    ("padding", -1, ["'padding'", "whole numbers >= 0"]),
+    ("padding", "full", ["'padding'", "'same', 'valid'"]),
+    ("input_shape", np.nan, ["'input_shape'", "whole numbers >= 1"]),
+])
+def test_bad_convolution_geometry_is_refused_in_one_line(tmp_path, capsys, key, value, words):
+    refused(edited(tmp_path, lambda f: put(f, f"node/nodes/conv/{key}", value), conv_graph(True)), capsys,
+            "node 'conv'", *words)
+
+
 def test_huge_input_is_refused_before_allocating(tmp_path, capsys):
     g = lif_graph(weight=np.ones((3, 4)))
     g.nodes["input"] = nir.Input(np.array([1_000_000]))

@@ -48,8 +48,11 @@ def test_registry_names_and_round_trip():
         params = rule.to_params()
         assert params["rule"] == name and rule_from_params(params) == rule
         assert all(v is not None for v in params.values())
-    assert BurstpropSpiking().to_params() == {"rule": "burstprop-spiking", "eta": 0.02, "tau_pre": 20.0,
-                                              "tau_avg": 1500.0, "p_init": 0.3, "rate_init": 0.02}  # as files hold it
+    before = {"rule": "burstprop-spiking", "eta": 0.02, "tau_pre": 20.0, "tau_avg": 1500.0, "p_init": 0.3,
+              "rate_init": 0.02}   # as files held it before the on-chip classification form
+    assert BurstpropSpiking().to_params() == {**before, "valence": "burst", "pbar": "average", "homeo_gain": 1.0,
+                                              "homeo_cap": 1.0, "tau_rate": 1024.0, "dead_zone": 0.0}  # as files hold it
+    assert rule_from_params(before) == BurstpropSpiking()   # older files read as the plain rule
 
 
 def bad_values(allowed):

@@ -168,26 +168,51 @@ def test_metrics_command_and_verify_section(tmp_path, capsys):
     assert "not both" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("geometry", [
-    dict(in_shape=(2, 7, 6), out_channels=4, kernel=(3, 3)),
-    dict(in_shape=(4, 9, 8), out_channels=6, kernel=(3, 2), stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2),
-])
-def test_a_convolutions_fan_out_is_its_dense_matrixs(geometry):
-    """Synaptic operations of a convolution count, per source neuron, the non-zero entries of the dense matrix it
-    computes (here built column by column from unit impulses through torch's conv2d)."""
-    import torch
+def _one_connection_plan(n_in, n_out, conn):
+    layer = LayerPlan("l0", n_out, du=600, dv=200, vth=40, bias_mant=np.zeros(n_out, int),
+                      bias_exp=np.zeros(n_out, int))
+    return Plan(1e-3, "in", n_in, (layer,), (conn,), ("l0",))
 
-    from neurolearn.ir.geometry import ConvGeometry
-    from neurolearn.sims.neurobench_metrics import _Edge
 
-    g = ConvGeometry(**geometry)
-    kernel = np.random.default_rng(3).integers(-2, 3, g.kernel_shape)   # zeros among them
-    impulses = torch.eye(g.n_in, dtype=torch.float64).reshape(g.n_in, *g.in_shape)
-    dense = torch.nn.functional.conv2d(impulses, torch.as_tensor(kernel, dtype=torch.float64), stride=g.stride,
-                                       padding=g.padding, dilation=g.dilation, groups=g.groups)
-    dense = dense.reshape(g.n_in, -1).T.numpy()                          # (n_out, n_in)
-    fan_out, synapses = _Edge("c", "in", kernel, False, conv=g).fan_out()
-    assert np.array_equal(fan_out, np.count_nonzero(dense, axis=0))
-    ones = torch.nn.functional.conv2d(impulses, torch.ones(kernel.shape, dtype=torch.float64), stride=g.stride,
-                                      padding=g.padding, dilation=g.dilation, groups=g.groups)
-    assert synapses == int(np.count_nonzero(ones.numpy()))
+def test_a_convolution_and_a_sparse_connection_count_the_operations_of_their_matrices():
+    """Conv and Sparse (plan v3) reach the non-zero weights their Dense matrix does from each event; dense SOPs
+    count the synapses they have (a convolution's kernel entries inside the map, a Sparse's stored weights)."""
+    from neurolearn.compile.connections import conv_matrix
+    from neurolearn.ir.geometry import ConvGeometry, SparseLayout
+
+    rng = np.random.default_rng(5)
+    geo = ConvGeometry((2, 5, 4), 4, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)
+    kernel = 2 * rng.integers(-60, 60, geo.kernel_shape) * (rng.random(geo.kernel_shape) < 0.7)
+    structure = conv_matrix(geo, np.ones(geo.kernel_shape)).toarray()
+    matrix = np.rint(conv_matrix(geo, kernel).toarray()).astype(np.int64)
+    w = rng.integers(-100, 200, (5, 7)) * (rng.random((5, 7)) < 0.5)
+    at = SparseLayout.of(w)
+    cases = [(ConnectionPlan("c", "in", "l0", kernel, conv=geo), matrix, int(np.count_nonzero(structure))),
+             (ConnectionPlan("c", "in", "l0", w[at.rows, at.cols], sparse=at), w, at.nnz)]
+    for conn, dense_w, synapses in cases:
+        n_out, n_in = conn.shape
+        x = (rng.random((2, 12, n_in)) < 0.4).astype(np.uint8)
+        got, _ = fixed_workload_metrics(_one_connection_plan(n_in, n_out, conn), x)
+        want, _ = fixed_workload_metrics(_one_connection_plan(n_in, n_out, ConnectionPlan("c", "in", "l0", dense_w)),
+                                         x)
+        assert got.effective_acs == want.effective_acs > 0
+        assert got.activation_sparsity_by_layer == want.activation_sparsity_by_layer
+        assert got.dense_sops == 12 * synapses
+    assert plan_static_metrics(_one_connection_plan(geo.n_in, geo.n_out, cases[0][0])).connection_sparsity == \
+        np.count_nonzero(kernel == 0) / kernel.size
+
+
+def test_delayed_synapses_count_the_events_they_deliver_within_the_window():
+    """A DelayDense whose delays are all d: events of the input's last d steps arrive after the window; the delays
+    are in the footprint at Lava's 6 bits (1 byte) each."""
+    w = np.array([[100, 0, 50], [0, 0, 70]])
+    x = np.zeros((1, 6, 3), np.uint8)
+    x[0, [0, 3, 5], 0] = x[0, 5, 2] = x[0, 1, 1] = 1
+    # input 0 (steps 0, 3, 5) reaches 1 non-zero weight, input 1 (step 1) none, input 2 (step 5) two
+    for d, arrive in ((0, 3 + 2), (1, 2), (3, 1)):
+        conn = ConnectionPlan("c", "in", "l0", w, delays=np.full(w.shape, d))
+        got, _ = fixed_workload_metrics(_one_connection_plan(3, 2, conn), x)
+        assert got.synaptic_operations_by_connection == {"c": (float(arrive), 6.0 * w.size)}
+    plain = plan_static_metrics(_one_connection_plan(3, 2, ConnectionPlan("c", "in", "l0", w)))
+    delayed = plan_static_metrics(_one_connection_plan(3, 2, conn))
+    assert delayed.footprint_bytes == plain.footprint_bytes + w.size
