@@ -19,9 +19,7 @@ import numba
 import numpy as np
 
 from neurolearn.compile.burst_mapping import BurstCompiled
-from neurolearn.dynamics.band_teacher import band_teacher_step
 from neurolearn.dynamics.burst_neuron import BurstStream, burst_float_step
-from neurolearn.dynamics.class_teacher import class_teacher_step
 from neurolearn.dynamics.lif import lif_float_step
 from neurolearn.errors import InputError, ShapeError
 from neurolearn.ir.burst_network import BurstNetwork
@@ -31,6 +29,7 @@ from neurolearn.ir.schedule import Schedule
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
 from neurolearn.rules.plugin import rule_from_params
 from neurolearn.sims.epochs import EpochRun
+from neurolearn.sims.learning import teacher_gate
 from neurolearn.sims.lowering import (
     Connections,
     TeacherTable,
@@ -94,7 +93,6 @@ def _twin_steps(st, inp, tab, u_burst, spikes, bursts, learn):
     pre, posts, a_sum = np.zeros(n_max, np.int64), np.zeros(n_max, np.int64), np.zeros(n_max)
     n_req = 2 * teach.classes
     requests, gate, events = np.zeros(n_req, np.bool_), np.zeros(n_req, np.bool_), np.zeros(teach.classes, np.int64)
-    per_class = teach.size // teach.classes
     asked, count, band_open, class_count = st.teach[0] != 0, st.teach[1], st.teach[2] != 0, st.teach[3:]
     for t in range(steps):
         a_in[:] = 0.0
@@ -114,29 +112,9 @@ def _twin_steps(st, inp, tab, u_burst, spikes, bursts, learn):
                     tab.slope[i], tab.pbar_shift[i], 0.0, u_burst[t, tab.draw[i]],
                     (vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6], vs[7]))
                 bursts[t, i] = s[1, i]
-        if teach.kind:   # the same integer teacher as on chip, on the twin's events
-            requests[:] = False
-            for k in range(inp.ptr[t], inp.ptr[t + 1]):
-                ch = inp.idx[k] - teach.up
-                if teach.kind == 1:
-                    requests[0] |= inp.idx[k] == teach.up
-                    requests[1] |= inp.idx[k] == teach.down
-                elif 0 <= ch < n_req:
-                    requests[ch] = True
-            if teach.kind == 1:
-                fired = 0
-                for i in range(teach.first, teach.first + teach.size):
-                    fired += s[0, i]
-                count, asked, band_open = band_teacher_step(requests[0], requests[1], fired, count, asked, band_open,
-                                                            teach.lo, teach.hi)
-                gate[:] = band_open
-            else:
-                for c in range(teach.classes):
-                    events[c] = 0
-                    for i in range(teach.first + c * per_class, teach.first + (c + 1) * per_class):
-                        events[c] += s[0, i]
-                asked, count = class_teacher_step(requests, events, class_count, asked, count, teach.hi, teach.lo,
-                                                  teach.shift, gate)
+        if teach.kind:   # the same integer teacher as on chip (gate[k]: does channel teach.up + k pass?)
+            count, asked, band_open = teacher_gate(teach, inp, t, s[0], requests, events, class_count,
+                                                   count, asked, band_open, gate)
         for c in range(conns.tgt.size):
             n_pre, n_post, base, src = conns.n_src[c], conns.n_tgt[c], tab.at[c], conns.src[c]
             cnt = 0

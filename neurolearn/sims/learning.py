@@ -42,6 +42,39 @@ from neurolearn.sims.result import LearningResult, SimResult, as_batch
 
 
 @numba.njit(cache=True, nogil=True)
+def teacher_gate(teach, inp, row, spiking, requests, events, class_count, count, asked, band_open, gate):
+    """One step of the teacher process (band or class, :mod:`neurolearn.dynamics`): from the request channels of
+    input row ``row`` and the events ``spiking`` (per neuron) of the layer it watches, set ``gate`` (which requests
+    pass). The band teacher's state is (count, asked, band_open), returned; the class teacher's ``class_count``,
+    ``count`` (steps) and ``asked``."""
+    n_req = requests.size
+    requests[:] = False
+    for k in range(inp.ptr[row], inp.ptr[row + 1]):
+        ch = inp.idx[k] - teach.up
+        if teach.kind == 1:
+            requests[0] |= inp.idx[k] == teach.up
+            requests[1] |= inp.idx[k] == teach.down
+        elif 0 <= ch < n_req:
+            requests[ch] = True
+    if teach.kind == 1:
+        fired = 0
+        for i in range(teach.first, teach.first + teach.size):
+            fired += spiking[i]
+        count, asked, band_open = band_teacher_step(requests[0], requests[1], fired, count, asked, band_open,
+                                                    teach.lo, teach.hi)
+        gate[:] = band_open
+    else:
+        per_class = teach.size // teach.classes
+        for c in range(teach.classes):
+            events[c] = 0
+            for i in range(teach.first + c * per_class, teach.first + (c + 1) * per_class):
+                events[c] += spiking[i]
+        asked, count = class_teacher_step(requests, events, class_count, asked, count, teach.hi, teach.lo,
+                                          teach.shift, gate)
+    return count, asked, band_open
+
+
+@numba.njit(cache=True, nogil=True)
 def fresh_state(net):
     """The ChipState of a network at rest: zeros, Pbar and Ebar at their initial values, the initial weights."""
     conns, ln = net.conns, net.learners
@@ -80,7 +113,6 @@ def _run_steps(b, st, inp, net, out, rec, n_thr, learn):
     a_sum = np.zeros(max(tr.xh.shape[2], 1), np.int64)
     n_req = 2 * teach.classes
     requests, gate, events = np.zeros(n_req, np.bool_), np.zeros(n_req, np.bool_), np.zeros(teach.classes, np.int64)
-    per_class = teach.size // teach.classes
     asked, count, band_open, class_count = st.teach[0] != 0, st.teach[1], st.teach[2] != 0, st.teach[3:]
     for t in range(steps):
         step = t + 1
@@ -107,29 +139,9 @@ def _run_steps(b, st, inp, net, out, rec, n_thr, learn):
             if rec_uv:
                 out.u[b, t, i] = u_st[i]
                 out.v[b, t, i] = v_st[i]
-        if teach.kind:  # the teacher: which of this step's requests pass (gate[k]: channel teach.up + k)
-            requests[:] = False
-            for k in range(inp.ptr[r0], inp.ptr[r0 + 1]):
-                ch = inp.idx[k] - teach.up
-                if teach.kind == 1:
-                    requests[0] |= inp.idx[k] == teach.up
-                    requests[1] |= inp.idx[k] == teach.down
-                elif 0 <= ch < n_req:
-                    requests[ch] = True
-            if teach.kind == 1:
-                fired = 0
-                for i in range(teach.first, teach.first + teach.size):
-                    fired += s[0, i]
-                count, asked, band_open = band_teacher_step(requests[0], requests[1], fired, count, asked, band_open,
-                                                            teach.lo, teach.hi)
-                gate[:] = band_open
-            else:
-                for c in range(teach.classes):
-                    events[c] = 0
-                    for i in range(teach.first + c * per_class, teach.first + (c + 1) * per_class):
-                        events[c] += s[0, i]
-                asked, count = class_teacher_step(requests, events, class_count, asked, count, teach.hi, teach.lo,
-                                                  teach.shift, gate)
+        if teach.kind:   # the same integer teacher as on chip (gate[k]: does channel teach.up + k pass?)
+            count, asked, band_open = teacher_gate(teach, inp, r0, s[0], requests, events, class_count,
+                                                   count, asked, band_open, gate)
         for c in range(conns.tgt.size):
             # Dense: sum the weights of this step's pre spikes (events or bursts), deliver next step
             n_pre, n_post, base, src = conns.n_src[c], conns.n_tgt[c], syn_at[c], conns.src[c]
