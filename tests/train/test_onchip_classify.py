@@ -1,0 +1,57 @@
+"""On-chip classification (issue 11): ``neurolearn train --spiking --on-chip --task digits`` learns online in the
+learning engine, writes metrics.json, plots and a learning build, and ``verify --learning --samples N`` replays its
+first training samples in Lava bit for bit. Tiny sizes: the test is about the protocol, not the accuracy
+(docs/onchip.md and benchmarks/ hold those)."""
+import json
+
+import pytest
+
+from neurolearn.cli import main
+
+ARGS = ["train", "--rule", "burstprop", "--task", "digits", "--spiking", "--on-chip", "--hidden", "12",
+        "--epochs", "2", "--train-samples", "16", "--test-samples", "12", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("onchip") / "run"
+    assert main(ARGS + ["-o", str(out)]) == 0
+    return out
+
+
+def test_metrics_plots_and_build(run):
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["on_chip"] and m["task"] == "digits" and m["samples"] == {"train": 16, "test": 12}
+    for side in ("fixed", "float"):
+        assert 0.0 <= m[side]["test_accuracy"] <= 1.0
+        assert len(m[side]["epochs"]) == 2                         # the learning curve, per epoch
+        assert sum(map(sum, m[side]["confusion"])) == 12            # every test sample counted once
+    assert m["simulator_steps_per_s"] > 0
+    assert set(m["saturated_weights"]) == {"W:input->h1", "W:h1->out"}
+    for png in ("learning_curves.png", "confusion.png"):
+        assert (run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert {p.name for p in (run / "build").iterdir()} >= {"plan.json", "report.md", "schedule.npz", "model.nir"}
+
+
+def test_same_seed_same_bits(run, tmp_path):
+    assert main(ARGS + ["-o", str(tmp_path / "again")]) == 0
+    first, again = (json.loads((d / "metrics.json").read_text()) for d in (run, tmp_path / "again"))
+    timing = {"seconds", "steps_per_s"}   # wall time: the only thing that may differ
+    for side in ("fixed", "float"):
+        strip = lambda m: [{k: v for k, v in e.items() if k not in timing} for e in m[side]["epochs"]]  # noqa: E731
+        assert strip(first) == strip(again) and first[side]["confusion"] == again[side]["confusion"]
+        assert first[side]["test_accuracy"] == again[side]["test_accuracy"]
+    assert (run / "build" / "plan.json").read_bytes() == (tmp_path / "again" / "build" / "plan.json").read_bytes()
+
+
+@pytest.mark.lava
+def test_verify_replays_the_first_samples_in_lava(run, capsys):
+    capsys.readouterr()
+    assert main(["verify", str(run / "build"), "--learning", "--samples", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "all 3 samples bit-identical (events, bursts, weights)" in out
+
+
+def test_samples_and_epochs_are_one_or_the_other(run, capsys):
+    assert main(["verify", str(run / "build"), "--learning", "--samples", "2", "--epochs", "1"]) == 2
+    assert "--samples and --epochs: give one" in capsys.readouterr().err
