@@ -227,12 +227,35 @@ def plain_connections():
     return out
 
 
+def plain_neurons():
+    """neurolearn's NIRNeuron process: one plan per reset mode of the second layer (subtract, subtract one step
+    late, zero one step late, zero to a non-zero v_reset in the first layer too), a readout (never spikes) and a
+    stateless layer (dv 4096, NIR Threshold); random weights strong enough to spike often and above 2 thresholds."""
+    rng = np.random.default_rng(4096)
+    modes = {"subtract": dict(reset="subtract"), "subtract_late": dict(reset="subtract", reset_delay=True),
+             "zero_late": dict(reset="zero", reset_delay=True), "v_reset": dict(v_reset=rng.integers(-900, 900, 4)),
+             "readout": dict(spiking=False), "stateless": dict(dv=P.DV_STATELESS)}
+    out = []
+    for mode, extra in modes.items():
+        l0 = P.LayerPlan("l0", 6, du=rng.integers(0, 4096), dv=rng.integers(0, 2000), vth=300,
+                         bias_mant=rng.integers(-50, 100, 6), bias_exp=np.full(6, 3),
+                         v_reset=rng.integers(-2000, 2000, 6) if mode == "v_reset" else None)
+        l1 = P.LayerPlan("l1", 4, **{"du": 1000, "dv": 800, "vth": 250, "bias_mant": np.zeros(4, int),
+                                     "bias_exp": np.zeros(4, int), **extra})
+        conns = (P.ConnectionPlan("ff0", "in", "l0", rng.integers(-60, 200, (6, 5))),
+                 P.ConnectionPlan("ff1", "l0", "l1", rng.integers(-80, 250, (4, 6))))
+        out.append((P.Plan(1e-3, "in", 5, (l0, l1), conns, ("l1",)), inputs(rng, (2, 60, 5), 0.4)))
+    return out
+
+
 # ---- learning plans ---------------------------------------------------------------------------------------
 
 def burst_edges(variant):
     """random_burst_net with every BurstPlan field at an edge (two variants: low and high edges)."""
     from dataclasses import replace
 
+    for i, mode in enumerate(("subtract", "subtract_late", "zero_late", "v_reset", "readout", "stateless")):
+        out[f"plain_neurons_{mode}"] = lambda i=i: record_plain(*plain_neurons()[i], about=plain_neurons.__doc__)
     from tests.helpers import random_burst_net
 
     plan, x = random_burst_net(3 + variant)
