@@ -256,7 +256,6 @@ def cmd_verify_learning(args) -> int:
 
 def cmd_verify(args) -> int:
     from neurolearn.compile.build import compile_model, load_build
-    from neurolearn.lava.graph import require_lava
     from neurolearn.verify import format_table, run_ladder
 
     if args.learning:
@@ -278,11 +277,10 @@ def cmd_verify(args) -> int:
                                  f"{build.plan.dt!r} s; leave --dt out (a build knows its dt) or recompile")
             if "learning" in build.plan.features():
                 raise InputError(f"{target}: a learning build; verify it with 'neurolearn verify {target} --learning'")
-        require_lava()   # the ladder compares with Lava
-        _print_warnings(build.warnings)   # of a build that is verified (a refusal stays one line)
         spikes = _load_input(args, build.plan)
         rows = run_ladder(build, spikes, progress=_progress("lava samples"))
         section = _neurobench_section(build, spikes)[0]
+    _print_warnings(build.warnings)   # of the build verified: a refusal (learning build, no Lava) stays one line
     print(format_table(rows))
     print("\n" + section)
     bad = [r for r in rows if not r.ok]

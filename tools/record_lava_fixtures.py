@@ -10,8 +10,8 @@ bit for bit on every Python, Lava installed or not. Kinds:
   snntorch models.
 * ``learning``: one sample through a plan with BurstLIF layers, apical ports, burst feedback, input ranges, the
   band or the class teacher and/or LearningDense programs (STDP, the burstprop valence, the rule plugins'
-  programs, random dw/dd/dt programs with tags and u<k> products); spikes, u, v, bursts, v_d of every layer and weights, tags,
-  traces and spike times of every learning connection at every step (``simulate_learning_lava``).
+  programs, random dw/dd/dt programs with tags and u<k> products); spikes, u, v, bursts, v_d of every layer and
+  weights, tags, traces and spike times of every learning connection at every step (``simulate_learning_lava``).
 * ``epochs``: the on-chip XOR's whole input schedule (``run_lava``): events and bursts every step, weights
   at each epoch end.
 * ``tables``: Lava's weight clipping and truncation (``lava.utils.weightutils``), its random streams

@@ -620,15 +620,29 @@ def check_plan_schema(doc, file: str = "plan") -> None:
                               f"(schema {SCHEMA_FILE.name}: {exc.rule})") from None
 
 
+def _tensor_shape(value) -> tuple | None:
+    """The shape of nested lists that form a rectangular array, else None (level by level: no recursion)."""
+    shape, level = [], [value]
+    while any(isinstance(v, list) for v in level):
+        lengths = {len(v) if isinstance(v, list) else -1 for v in level}
+        if len(lengths) > 1:
+            return None
+        shape.append(lengths.pop())
+        level = [x for v in level for x in v]
+    return tuple(shape)
+
+
 def _check_rectangular(doc: dict, file: str) -> None:
-    """Matrices (weights, tags) whose rows all have one length (a JSON Schema cannot say so)."""
-    mats = [(f"connections/{i}/weights", c["weights"]) for i, c in enumerate(doc["connections"])
-            if not c.get("conv") and not c.get("sparse")]   # a kernel or sparse values: checked by their shapes
-    mats += [(f"learning/{k}/{t}", pl[t]) for k, pl in doc.get("learning", {}).items() for t in ("tag_1", "tag_2")
-             if pl.get(t) is not None]
-    for where_, rows in mats:
-        if len({len(r) for r in rows}) > 1:
-            raise PlanFormatError(f"{file}: '{where_}': rows of different lengths; a matrix has one length per row")
+    """Arrays (weights: a matrix, a kernel or sparse values; delays; tags) whose rows all have one length, to any
+    depth (a JSON Schema cannot say so)."""
+    arrays = [(f"connections/{i}/{k}", c[k]) for i, c in enumerate(doc["connections"]) for k in ("weights", "delays")
+              if c.get(k) is not None]
+    arrays += [(f"learning/{k}/{t}", pl[t]) for k, pl in doc.get("learning", {}).items() for t in ("tag_1", "tag_2")
+               if pl.get(t) is not None]
+    for where_, rows in arrays:
+        if _tensor_shape(rows) is None:
+            raise PlanFormatError(f"{file}: '{where_}': rows of different lengths or depths; an array has one "
+                                  "length per row at every depth")
 
 
 def _integral_fields(doc):

@@ -5,8 +5,8 @@ parameters real numbers (not complex, text or booleans) as non-empty arrays of a
 dimensions; shapes (Input, Output, Flatten) positive integers; the geometry of convolutions and pooling
 (input_shape, stride, padding, dilation, kernel_size) one or two whole numbers, padding also 'same' or 'valid';
 metadata a group; in graphs, edges as pairs of names of existing nodes, no edge twice; graphs nested at most
-:data:`neurolearn.ir.limits.MAX_NESTING` levels and at most :data:`neurolearn.ir.limits.MAX_NODES` nodes in all. Every refusal is a one-line NIRFormatError
-naming the file, node and field.
+:data:`neurolearn.ir.limits.MAX_NESTING` levels and at most :data:`neurolearn.ir.limits.MAX_NODES` nodes in all.
+Every refusal is a one-line NIRFormatError naming the file, node and field.
 """
 from __future__ import annotations
 

@@ -193,8 +193,10 @@ def execute_run(run, run_fn: Callable = train_run, progress: bool = False) -> di
     record = {"key": run.key, "run": asdict(run), "host": socket.gethostname(), "pid": os.getpid()}
     threads = torch.get_num_threads()
     np.finfo(np.float32), np.finfo(np.float64)   # cached before flushing, which would make numpy warn
-    torch.set_num_threads(run.threads)
+    # numba first: its first call starts its thread pool, which (OpenMP layer, one libgomp with torch) sets the
+    # process's OpenMP threads to NUMBA_NUM_THREADS, undoing a torch.set_num_threads made before it
     numba_threads = set_kernel_threads(run.threads)
+    torch.set_num_threads(run.threads)
     torch.set_flush_denormal(True)   # saturated sigmoids otherwise slow some runs by denormal arithmetic
     start = time.perf_counter()
     try:
@@ -203,8 +205,8 @@ def execute_run(run, run_fn: Callable = train_run, progress: bool = False) -> di
         record["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
         record["traceback"] = traceback.format_exc()
     finally:
-        torch.set_num_threads(threads)
         set_kernel_threads(numba_threads)
+        torch.set_num_threads(threads)
         torch.set_flush_denormal(False)
     record["run_seconds"] = time.perf_counter() - start
     return record

@@ -82,6 +82,11 @@ def _doc(small_plan):
     (lambda d: d.update(dt="abc"), ["'dt' = 'abc'", "must be number"]),
     (lambda d: d["layers"][1].update(dv=4097), ["layers/1/dv", "4096"]),
     (lambda d: d["connections"][0].update(weights=[[1, 2], [3]]), ["connections/0"]),
+    (lambda d: d["connections"][0]["weights"][1].__setitem__(0, [1, 2]),   # v3 reads tensors of any depth
+     ["'connections/0/weights'", "different lengths or depths"]),
+    (lambda d: d["connections"][0].update(delays=[[0] * len(r) for r in d["connections"][0]["weights"][:-1]]
+                                          + [[[0]] * len(d["connections"][0]["weights"][-1])]),
+     ["'connections/0/delays'", "different lengths or depths"]),
     (lambda d: d["connections"][0].update(extra=1), ["connections/0", "extra"]),
     (lambda d: d["connections"][0].update(source="nowhere"), ["connection 'ff0' refers to unknown 'nowhere'"]),
     (lambda d: d.pop("layers"), ["'the document'", "layers"]),

@@ -89,7 +89,8 @@ def conv_graph(one_d: bool):
     g = nir.NIRGraph(nodes={"input": nir.Input(np.array((2,) + spatial)), "conv": conv,
                             "flat": nir.Flatten({"input": conv.output_type["output"]}, start_dim=0),
                             "lif": nir.LIF(tau=np.full(n, 0.02), r=np.full(n, 20.0), v_leak=np.zeros(n),
-                                           v_threshold=np.ones(n), v_reset=np.zeros(n)), "output": nir.Output(np.array([n]))},
+                                           v_threshold=np.ones(n), v_reset=np.zeros(n)),
+                            "output": nir.Output(np.array([n]))},
                      edges=[("input", "conv"), ("conv", "flat"), ("flat", "lif"), ("lif", "output")], type_check=False)
     g.metadata["neurolearn"] = {"version": 1, "dt": 1e-3, "integration": "euler"}
     return g

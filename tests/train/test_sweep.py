@@ -124,3 +124,16 @@ def test_execute_run_restores_threads():
     before = torch.get_num_threads()
     rec = execute_run(SweepRun("xor", "fa", 1, 1, threads=2))
     assert torch.get_num_threads() == before and rec["metrics"]["torch_threads"] == 2
+
+
+def test_the_first_run_of_a_process_uses_its_threads():
+    """A fresh process (a Ray worker): numba starts its thread pool on the run's first thread setting, which
+    resets OpenMP's threads (shared with torch) to NUMBA_NUM_THREADS; the run still uses ``run.threads``."""
+    import subprocess
+
+    code = ("from neurolearn.train.sweep import SweepRun, execute_run\n"
+            "rec = execute_run(SweepRun('xor', 'fa', 1, 1, threads=1))\n"
+            "print(rec['metrics']['torch_threads'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "NUMBA_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"})
+    assert out.stdout.split()[-1] == "1"
