@@ -42,21 +42,22 @@ def _wrap_items(plan: P.Plan) -> list[tuple[str, int, str]]:
 
 
 def inference_losses(net: Network, plan: P.Plan) -> tuple[str, ...]:
-    """Loss lines of an inference build: weights, thresholds, biases and leaks that round to zero; connections
-    that may saturate (wrap) Lava's int32 input."""
+    """Loss lines of an inference build: weights, biases and leaks that round to zero (a threshold cannot: it is
+    folded into each neuron's scale, vth >= 1); connections that may saturate (wrap) Lava's int32 input."""
     zero = []
     conns = {c.name: c for c in plan.connections}
-    for pr in net.projections:
-        c = conns.get(pr.name)
-        if c is not None and c.weights.shape == pr.weight.shape:   # a grouped node's blocks are named src->dst
-            zero.append(("weight", int(np.count_nonzero((pr.weight != 0) & (c.weights == 0))), pr.name))
-    layers = {layer.name: layer for layer in plan.layers}
     parts = plan.node_layers()
+    for pr in net.projections:   # a node split by decay has one block per (source layer, target layer)
+        for tgt, t_idx in parts[pr.target]:
+            for src, s_idx in parts.get(pr.source, [(pr.source, None)]):
+                c = conns[pr.name if (src, tgt) == (pr.source, pr.target) else f"{src}->{tgt}"]
+                w = pr.weight if c.weights.shape == pr.weight.shape else \
+                    pr.weight[np.ix_(t_idx, s_idx)] if s_idx is not None else pr.weight[t_idx]
+                zero.append(("weight", int(np.count_nonzero((w != 0) & (c.weights == 0))), c.name))
+    layers = {layer.name: layer for layer in plan.layers}
     for pop in net.populations:
         for name, idx in parts[pop.name]:   # a node's layers: one per group of decays
             layer = layers[name]
-            if pop.threshold is not None and layer.vth == 0 and np.any(pop.threshold[idx] > 0):
-                zero.append(("threshold", 1, name))
             float_bias = (np.asarray(pop.bias)[idx] != 0) | (np.asarray(pop.input_bias)[idx] != 0)
             zero.append(("bias", int(np.count_nonzero(float_bias & (layer.bias == 0))), name))
             if np.any(np.asarray(pop.beta)[idx] < 1.0) and layer.dv == 0:

@@ -286,6 +286,7 @@ def quantize(net: Network, file: str | None = None) -> QuantizationResult:
             notes.append(f"{pop.name}: the Affine bias enters the synaptic current, but Lava adds bias to v: "
                          "converted to its steady-state voltage contribution input_bias/(1-alpha); "
                          "transients after reset differ")
+    for pop in net.populations:   # every node's groups known first: a back edge may come from a later, split node
         for name, idx in members[pop.name]:
             layer, cs = _quantize_group(net, pop, name, idx, members, file, convs, notes)
             layers.append(layer)
@@ -347,6 +348,12 @@ def _quantize_group(net, pop, name, idx, members, file, convs, notes):
     for (pr, src_layer, w, delays), (wi, e), (_, mixed) in zip(incoming, q.weights, blocks):
         cname = pr.name if (src_layer, name) == (pr.source, pr.target) else f"{src_layer}->{name}"
         s_w = _weight_scales(pr, q.scale, file)
+        if pr.conv is not None and e > 0:
+            peak = float(np.max(np.abs(w * s_w / q.t)))
+            raise QuantizationError(f"{where(file, pr.name, 'weight')}: a kernel weight of {peak:.4g} thresholds of "
+                                    f"'{name}'; a Lava Conv applies no weight_exp, so its 8-bit weights hold at most "
+                                    "255 steps of a threshold: allowed |weight| <= 255 thresholds (scale the "
+                                    "kernel down and the threshold with it)")
         if pr.conv is not None or pr.sparse is not None:   # the search saw each target's extremes: the weights now
             lim = 254 if mixed else 255
             wi = np.clip(_weights_int(w * s_w, e, mixed), -256 if mixed else -255, lim)

@@ -106,6 +106,9 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
         if w.shape != (sizes[lower], sizes[upper]):
             raise NIRFormatError(f"{where(file, name, 'weight')}: shape {w.shape}; expected ({sizes[lower]}, "
                                  f"{sizes[upper]}) from '{src}' to '{dst}'")
+        if apical and isinstance(node, nir.Affine) and np.any(np.asarray(node.bias) != 0):
+            raise NIRFormatError(f"{where(file, name, 'bias')}: a bias on a weight into an apical dendrite; allowed: "
+                                 "a Linear, or an Affine with bias 0 (the burst neuron's dendrite takes no bias)")
         pair = (upper, lower)
         if pair in (feedback if bursts else balance if apical else weights):
             raise NIRFormatError(f"{where(file, name)}: a second weight from '{upper}' to '{lower}'")

@@ -153,3 +153,39 @@ def test_nir_threshold_node_verifies(tmp_path, capsys):
     assert main(["verify", str(tmp_path / "t.nir"), "--steps", "40", "--rate", "0.5"]) == 0
     out = capsys.readouterr().out
     assert "all layers match (0 mismatches)" in out and "snntorch vs float" in out
+
+
+def _split_graph(w1, w2=None, recurrent_from_split=False):
+    """input(2) -> a (LIF, one decay) -> b (LIF, two decays); with ``recurrent_from_split`` also b -> a."""
+    def lif(tau):
+        n = len(tau)
+        return nir.LIF(tau=np.array(tau), r=np.array(tau) / 1e-3, v_leak=np.zeros(n), v_threshold=np.ones(n),
+                       v_reset=np.zeros(n))
+
+    nodes = {"input": nir.Input(np.array([2])), "fa": nir.Linear(weight=np.asarray(w1, float)), "a": lif([0.01] * 2),
+             "fb": nir.Linear(weight=np.full((4, 2), 2.0) if w2 is None else np.asarray(w2, float)),
+             "b": lif([0.01, 0.01, 0.002, 0.002]), "output": nir.Output(np.array([4]))}
+    edges = [("input", "fa"), ("fa", "a"), ("a", "fb"), ("fb", "b"), ("b", "output")]
+    if recurrent_from_split:
+        nodes["rec"] = nir.Linear(weight=np.full((2, 4), 0.5))
+        edges += [("b", "rec"), ("rec", "a")]
+    g = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+    g.metadata["neurolearn"] = {"version": 1, "dt": 1e-3}
+    return g
+
+
+def test_weights_rounding_to_zero_in_a_split_node_are_reported(tmp_path):
+    write(tmp_path / "m.nir", _split_graph(np.eye(2) * 3, w2=[[1.0, 1e-5]] * 4))
+    build = compile_model(tmp_path / "m.nir", tmp_path / "b")
+    assert [c.name for c in build.plan.connections if c.target.startswith("b#")] == ["a->b#0", "a->b#1"]
+    assert any(line.startswith("rounded to zero: 4 weights") for line in build.warnings), build.warnings
+
+
+@pytest.mark.lava
+def test_a_back_edge_from_a_later_split_node(tmp_path, capsys):
+    write(tmp_path / "m.nir", _split_graph(np.eye(2) * 3, recurrent_from_split=True))
+    assert main(["verify", str(tmp_path / "m.nir"), "--steps", "30", "--rate", "0.5"]) == 0, capsys.readouterr()
+    out = capsys.readouterr().out
+    assert "all layers match (0 mismatches)" in out
+    plan = compile_model(tmp_path / "m.nir", tmp_path / "b").plan
+    assert {c.name for c in plan.connections if c.recurrent} == {"b#0->a", "b#1->a"}

@@ -242,3 +242,12 @@ def test_ctrl_c_stops_a_hanging_read(tmp_path):
 def test_a_fifo_is_not_a_nir_file(tmp_path, capsys):
     os.mkfifo(tmp_path / "pipe.nir")
     refused(tmp_path / "pipe.nir", capsys, "not a regular file")
+
+
+def test_a_bias_on_a_weight_into_a_dendrite_is_refused(tmp_path, capsys):
+    """The dendrite takes no bias: an Affine feedback weight with one would lose it silently."""
+    g = burst_graph()
+    (name,) = [k for k, n in g.nodes.items() if isinstance(n, nir.Linear) and k.startswith("Y:")]
+    g.nodes[name] = nir.Affine(weight=g.nodes[name].weight, bias=np.full(3, 0.1), metadata=g.nodes[name].metadata)
+    write(tmp_path / "m.nir", g)
+    refused(tmp_path / "m.nir", capsys, f"'{name}'", "'bias'", "allowed: a Linear, or an Affine with bias 0")
