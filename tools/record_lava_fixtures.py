@@ -237,7 +237,7 @@ def plain_neurons():
              "readout": dict(spiking=False), "stateless": dict(dv=P.DV_STATELESS)}
     out = []
     for mode, extra in modes.items():
-        l0 = P.LayerPlan("l0", 6, du=rng.integers(0, 4096), dv=rng.integers(0, 2000), vth=300,
+        l0 = P.LayerPlan("l0", 6, du=int(rng.integers(0, 4096)), dv=int(rng.integers(0, 2000)), vth=300,
                          bias_mant=rng.integers(-50, 100, 6), bias_exp=np.full(6, 3),
                          v_reset=rng.integers(-2000, 2000, 6) if mode == "v_reset" else None)
         l1 = P.LayerPlan("l1", 4, **{"du": 1000, "dv": 800, "vth": 250, "bias_mant": np.zeros(4, int),
@@ -254,8 +254,6 @@ def burst_edges(variant):
     """random_burst_net with every BurstPlan field at an edge (two variants: low and high edges)."""
     from dataclasses import replace
 
-    for i, mode in enumerate(("subtract", "subtract_late", "zero_late", "v_reset", "readout", "stateless")):
-        out[f"plain_neurons_{mode}"] = lambda i=i: record_plain(*plain_neurons()[i], about=plain_neurons.__doc__)
     from tests.helpers import random_burst_net
 
     plan, x = random_burst_net(3 + variant)
@@ -499,6 +497,8 @@ def cases():
     for i, kind in enumerate(("conv", "sparse", "delays", "sparse_delays")):
         out[f"plain_connections_{kind}"] = lambda i=i: record_plain(*plain_connections()[i],
                                                                     about=plain_connections.__doc__)
+    for i, mode in enumerate(("subtract", "subtract_late", "zero_late", "v_reset", "readout", "stateless")):
+        out[f"plain_neurons_{mode}"] = lambda i=i: record_plain(*plain_neurons()[i], about=plain_neurons.__doc__)
     from tests.helpers import random_burst_net
 
     for seed in (0, 1, 2):

@@ -41,7 +41,8 @@ def _per_neuron(node, param, shape, name=None, file=None) -> np.ndarray:
     try:
         return np.broadcast_to(arr, shape).reshape(-1).copy()
     except ValueError:
-        if arr.size == int(np.prod(shape)):
+        squeezed = lambda t: tuple(k for k in t if k != 1)  # noqa: E731
+        if squeezed(arr.shape) == squeezed(shape):   # the same neurons, a batch dimension of 1 more or less
             return arr.reshape(-1).copy()
         raise ShapeError(f"{where(file, name, param)}: shape {arr.shape} does not broadcast to the node's "
                          f"shape {tuple(shape)}") from None

@@ -189,3 +189,18 @@ def test_a_back_edge_from_a_later_split_node(tmp_path, capsys):
     assert "all layers match (0 mismatches)" in out
     plan = compile_model(tmp_path / "m.nir", tmp_path / "b").plan
     assert {c.name for c in plan.connections if c.recurrent} == {"b#0->a", "b#1->a"}
+
+
+def test_a_parameter_of_the_right_size_but_another_shape_is_refused():
+    """(5, 2) thresholds on a (2, 5) node would reorder the neurons: refused; (1, 2, 5) is the same neurons."""
+    from neurolearn.compile.normalize import neuron_population
+    from neurolearn.errors import ShapeError
+
+    def node(thr):
+        return nir.LIF(tau=np.full((2, 5), 0.01), r=np.full((2, 5), 10.0), v_leak=np.zeros((2, 5)),
+                       v_threshold=thr, v_reset=np.zeros((2, 5)))
+
+    with pytest.raises(ShapeError, match=r"node 'x': parameter 'v_threshold': shape \(5, 2\) does not broadcast"):
+        neuron_population(node(np.ones((5, 2))), "x", 1e-3)
+    pop, _ = neuron_population(node(np.arange(1, 11.0).reshape(1, 2, 5)), "x", 1e-3)
+    assert np.array_equal(pop.threshold, np.arange(1, 11.0))
