@@ -196,9 +196,12 @@ def test_a_parameter_of_the_right_size_but_another_shape_is_refused():
     from neurolearn.compile.normalize import neuron_population
     from neurolearn.errors import ShapeError
 
-    def node(thr):
-        return nir.LIF(tau=np.full((2, 5), 0.01), r=np.full((2, 5), 10.0), v_leak=np.zeros((2, 5)),
-                       v_threshold=thr, v_reset=np.zeros((2, 5)))
+    def node(thr):   # NIR types the node (2, 5) from its input; its parameters have thr's shape
+        shape = thr.shape
+        lif = nir.LIF(tau=np.full(shape, 0.01), r=np.full(shape, 10.0), v_leak=np.zeros(shape), v_threshold=thr,
+                      v_reset=np.zeros(shape))
+        lif.input_type = {"input": np.array([2, 5])}
+        return lif
 
     with pytest.raises(ShapeError, match=r"node 'x': parameter 'v_threshold': shape \(5, 2\) does not broadcast"):
         neuron_population(node(np.ones((5, 2))), "x", 1e-3)
