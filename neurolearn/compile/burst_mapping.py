@@ -54,9 +54,12 @@ def burst_lut(offset: float, slope: float, scale: float, file: str | None = None
     fixed Pbar of 1/2 needs); else the bins' centres are read (entry 128 is p half a bin above the offset)."""
     step = slope * scale / LUT_BINS_PER_SLOPE
     shift = max(0, round(math.log2(step)))
+    if not abs(offset * scale) < 2**23:   # also inf: an offset near 1e308 times the scale
+        raise QuantizationError(f"{where(file, node, 'burst_offset')} = {offset:g}: {offset * scale:g} integer units "
+                                f"at this layer's scale {scale:g}; allowed |burst_offset| < {2**23 / scale:g} (24 bits)")
     off = int(round(offset * scale)) - (2 ** (shift - 1) if centred and shift else 0)
     if not -(2**23) < off < 2**23:
-        raise QuantizationError(f"{where(file, node, 'burst_offset')} = {offset}: {off} outside 24 bits")
+        raise QuantizationError(f"{where(file, node, 'burst_offset')} = {offset:g}: {off} outside 24 bits")
     bins = (np.arange(256) - 128 + (0.0 if centred else 0.5)) * 2.0**shift   # v_d - offset read by each bin
     lut = np.clip(np.round(256 / (1 + np.exp(-bins / (slope * scale)))), 0, 255).astype(np.int64)
     vd = np.linspace(off - 300 * 2.0**shift, off + 300 * 2.0**shift, 20001).astype(np.int64)

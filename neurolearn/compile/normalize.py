@@ -154,6 +154,9 @@ def to_network(graph: nir.NIRGraph, dt: float | None = None, file: str | None = 
     incoming, edges = {}, {}
     for name, pop in pops.items():
         terms, bias = collapse.inputs_of(name)
+        if bias.size != pop.size:
+            raise ShapeError(f"{where(file, name)}: its input brings {bias.size} values; the node has {pop.size} "
+                             "neurons (connected nodes must agree in size)")
         incoming[name] = terms
         edges_in = terms.keys()
         for src in edges_in:

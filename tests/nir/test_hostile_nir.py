@@ -251,3 +251,15 @@ def test_a_bias_on_a_weight_into_a_dendrite_is_refused(tmp_path, capsys):
     g.nodes[name] = nir.Affine(weight=g.nodes[name].weight, bias=np.full(3, 0.1), metadata=g.nodes[name].metadata)
     write(tmp_path / "m.nir", g)
     refused(tmp_path / "m.nir", capsys, f"'{name}'", "'bias'", "allowed: a Linear, or an Affine with bias 0")
+
+
+@pytest.mark.parametrize("seed, ops, words", [   # crashes the 5,000-file fuzz run of tools/fuzz_nir.py found
+    ("feedforward.nir", [("edge", "swap", 0.4166731677598715, 0.7729711587065167)],
+     ["node 'cuba'", "its input brings 4 values; the node has 3 neurons"]),
+    ("burst.nir", [("value", 0.27012896312486845, -1e308, True)],
+     ["parameter 'burst_offset' = -1e+308", "allowed |burst_offset| <"]),
+])
+def test_fuzz_crashes_are_one_line_refusals(tmp_path, capsys, seed, ops, words):
+    seeds = {p.name: p for p in write_seeds(tmp_path / "seeds")}
+    apply(seeds[seed], tmp_path / "m.nir", ops)
+    refused(tmp_path / "m.nir", capsys, *words)
