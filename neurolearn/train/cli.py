@@ -20,6 +20,9 @@ MODEL = "model.nir"
 MAX_THREADS = 1024
 
 
+# epochs when --epochs is not given, per form of training (the on-chip XOR: its configuration's own)
+DEFAULT_EPOCHS = {"rate": 20, "spiking": 30, "on-chip xor": 80, "on-chip": 1}
+
 def add_train_parser(subparsers) -> None:
     """Add the ``train`` subcommand to an argparse subparsers object."""
 
@@ -31,7 +34,10 @@ def add_train_parser(subparsers) -> None:
                         "(Kolen-Pollack); default learned")
     p.add_argument("--data", help="MNIST-format directory for --task fashion-mnist "
                                   "(default /usr/share/datasets/fashion-mnist)")
-    p.add_argument("--epochs", type=whole_number(1, MAX_COUNT), required=True)
+    p.add_argument("--epochs", type=whole_number(1, MAX_COUNT),
+                   help=f"passes over the training set (default: {DEFAULT_EPOCHS['rate']} rate, "
+                        f"{DEFAULT_EPOCHS['spiking']} spiking, {DEFAULT_EPOCHS['on-chip xor']} on-chip XOR, "
+                        f"{DEFAULT_EPOCHS['on-chip']} on-chip digits/fashion-mnist)")
     p.add_argument("--seed", type=whole_number(0, MAX_SEED), default=0)
     p.add_argument("--hidden", help="hidden layer sizes, comma-separated (default: " +
                    "; ".join(f"{t} {','.join(map(str, h))}" for t, h in HIDDEN.items()) + ")")
@@ -74,6 +80,10 @@ def cmd_train(args) -> int:
 
     if args.on_chip and not args.spiking:
         raise InputError("--on-chip needs --spiking (the burst network learns on chip)")
+    if args.epochs is None:
+        form = ("on-chip xor" if args.task == "xor" else "on-chip") if args.on_chip else \
+            "spiking" if args.spiking else "rate"
+        args.epochs = DEFAULT_EPOCHS[form]
     check_output(args.output, "-o", directory=True)
     if args.spiking:
         return _train_spiking(args)

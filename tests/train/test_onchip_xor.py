@@ -88,3 +88,12 @@ def test_learning_builds_refused_where_unsupported(tmp_path, capsys):
         assert main(cmd) == 2, cmd
         err = capsys.readouterr().err
         assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+
+
+def test_train_without_epochs_uses_the_forms_default():
+    """The command's default for the on-chip XOR is its configuration's (train --help says each form's)."""
+    from neurolearn.train.cli import DEFAULT_EPOCHS
+    from neurolearn.train.onchip import OnChipConfig
+
+    assert DEFAULT_EPOCHS["on-chip xor"] == OnChipConfig().epochs
+    assert set(DEFAULT_EPOCHS) == {"rate", "spiking", "on-chip xor", "on-chip"}
