@@ -101,18 +101,12 @@ def _node(tree, file, name, depth, counter):
         value = tree[key]
         if key == _SHAPE_FIELDS.get(kind):
             kwargs[key] = _shape(value, file, name, key)
-        elif key == "padding" and kind in ("Conv1d", "Conv2d") and isinstance(value, (str, bytes)):
-            kwargs[key] = _padding_word(value, file, name)
         elif key in _INT_FIELDS:
             kwargs[key] = _integer(value, file, name, key)
         elif kind in _GEOMETRY_NODES and key in _GEOMETRY_LOWS:
             kwargs[key] = _geometry(value, file, name, key)
         else:
             kwargs[key] = _parameter(value, file, name, key)
-    if kind in ("Conv1d", "Conv2d"):   # nir's convolutions take these as Python integers (or pairs)
-        for key in ("input_shape", "stride", "padding", "dilation"):
-            if isinstance(kwargs.get(key), np.ndarray):
-                kwargs[key] = _whole(kwargs[key], file, name, key)
     try:
         if kind == "Input":
             return nir.Input(input_type=kwargs["shape"], metadata=meta)
@@ -192,22 +186,6 @@ def _parameter(value, file, name, key) -> np.ndarray:
     return arr
 
 
-def _padding_word(value, file, name) -> str:
-    """A convolution's padding given as text: NIR's 'same' or 'valid'."""
-    word = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-    if word not in ("same", "valid"):
-        raise NIRFormatError(f"{where(file, name, 'padding')}: {_shown(word)}; allowed: 'same', 'valid' or integers")
-    return word
-
-
-def _whole(arr: np.ndarray, file, name, key) -> int | tuple[int, ...]:
-    """A convolution's geometry: one whole number, or a tuple of them."""
-    flat = arr.reshape(-1)
-    if arr.ndim > 1 or not np.all(flat == np.round(flat)) or np.abs(flat).max(initial=0) > MAX_EXTENT:
-        raise NIRFormatError(f"{where(file, name, key)}: {_shown(arr)}; allowed: whole numbers up to {MAX_EXTENT}")
-    return int(flat[0]) if arr.ndim == 0 else tuple(int(v) for v in flat)
-
-
 def _integer(value, file, name, key) -> int:
     arr = _array(value, file, name, key)
     if arr.shape != () or arr.item() != int(arr.item()) or abs(arr.item()) > MAX_EXTENT:
@@ -217,8 +195,9 @@ def _integer(value, file, name, key) -> int:
 
 def _geometry(value, file, name, key):
     """A convolution's or pooling's input_shape, stride, padding, dilation or kernel_size: 'same' or 'valid'
-    (padding), or one or two whole numbers >= the field's low: an int64 scalar, or an int64 array of one or two."""
-    if key == "padding" and isinstance(value, str):
+    (padding, as text), or one or two whole numbers >= the field's low: a Python int, or a tuple of one or two."""
+    if key == "padding" and isinstance(value, (str, bytes)):
+        value = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
         if value not in ("same", "valid"):
             raise NIRFormatError(f"{where(file, name, key)}: {_shown(value)}; allowed: 'same', 'valid' or one or two "
                                  "whole numbers >= 0")
@@ -229,8 +208,8 @@ def _geometry(value, file, name, key):
     if arr.ndim > 1 or arr.size not in (1, 2) or not np.all(np.isfinite(flt)) or not np.all(flt == np.round(flt)) \
             or flt.min() < low or flt.max() > MAX_EXTENT:
         raise NIRFormatError(f"{where(file, name, key)}: {_shown(arr)}; allowed: one or two whole numbers >= {low}")
-    ints = flt.astype(np.int64)
-    return ints[()] if ints.ndim == 0 else ints
+    ints = [int(v) for v in flt.reshape(-1)]   # nir computes shapes from them with len() and int arithmetic
+    return ints[0] if arr.ndim == 0 else tuple(ints)
 
 
 def _shape(value, file, name, key) -> np.ndarray:
