@@ -2,8 +2,9 @@
 
 **Groups.** Lava's LIF shares its decays ``du``, ``dv`` across a process: the neurons of a population are
 grouped by their integer decays, one layer (process) per group, named ``NODE#k`` when a node needs more
-than one (``LayerPlan.node``, ``LayerPlan.neurons`` map them back). Every projection becomes one Dense per
-(source group, target group).
+than one (``LayerPlan.node``, ``LayerPlan.neurons`` map them back). Every dense projection becomes one Dense
+per (source group, target group); a node a convolution or sparse connection touches is not split (refused if its
+decays differ).
 
 **Scales.** Within a layer each neuron ``i`` has its own scale ``s_i`` (integer units of u per float unit, before
 Lava's ``<< 6``), shared by its threshold, bias, v_reset and incoming weights because they all add into the
@@ -176,9 +177,10 @@ def choose_integers(theta: np.ndarray | None, blocks, bias: np.ndarray, v_reset:
                     exp_zero: bool = False) -> tuple[LayerIntegers, str]:
     """The layer's integers with the finest resolution (see the module docstring) and what limited ``t``.
 
-    ``theta``: per-neuron thresholds (None: non-spiking); ``blocks``: the incoming weights (n, n_src) with whether
-    each is mixed-sign; ``bias``, ``v_reset``: per neuron, float units. ``exp_zero``: every weight at weight_exp 0
-    (a Lava Conv among the incoming connections applies no exponent), so t stops where the largest weight fills
+    ``theta``: per-neuron thresholds (None: non-spiking); ``blocks``: the incoming weights (n, n_src), or for a
+    convolution or sparse matrix each target's largest and smallest weight (n, 2), with whether each is
+    mixed-sign; ``bias``, ``v_reset``: per neuron, float units. ``exp_zero``: every weight at weight_exp 0 (a Lava
+    Conv among the incoming connections applies no exponent), so t stops where the largest weight fills
     8 bits."""
     n = bias.size
     if theta is None:   # a readout: one scale, its largest weight at 255
