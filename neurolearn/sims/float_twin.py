@@ -29,7 +29,7 @@ from neurolearn.ir.schedule import Schedule
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
 from neurolearn.rules.plugin import rule_from_params
 from neurolearn.sims.epochs import EpochRun
-from neurolearn.sims.learning import teacher_gate
+from neurolearn.sims.learning import active_sources, teacher_gate
 from neurolearn.sims.lowering import (
     Connections,
     TeacherTable,
@@ -116,22 +116,8 @@ def _twin_steps(st, inp, tab, u_burst, spikes, bursts, learn):
             count, asked, band_open = teacher_gate(teach, inp, t, s[0], requests, events, class_count,
                                                    count, asked, band_open, gate)
         for c in range(conns.tgt.size):
-            n_pre, n_post, base, src = conns.n_src[c], conns.n_tgt[c], tab.at[c], conns.src[c]
-            cnt = 0
-            if src < 0:
-                lo = conns.input_lo[c]
-                for k in range(inp.ptr[t], inp.ptr[t + 1]):
-                    ch = inp.idx[k]
-                    g = ch - teach.up if teach.kind == 2 else (0 if ch == teach.up or ch == teach.down else -1)
-                    if lo <= ch < lo + n_pre and (teach.kind == 0 or g < 0 or g >= n_req or gate[g]):
-                        pre[cnt] = ch - lo
-                        cnt += 1
-            else:
-                carry = conns.carries[c]
-                for j in range(n_pre):
-                    if s[carry, src + j]:
-                        pre[cnt] = j
-                        cnt += 1
+            n_pre, n_post, base = conns.n_src[c], conns.n_tgt[c], tab.at[c]
+            cnt = active_sources(conns, c, inp, t, s, teach, gate, pre)
             a_sum[:n_post] = 0.0
             for k in range(cnt):
                 row = base + pre[k] * n_post

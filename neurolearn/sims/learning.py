@@ -42,6 +42,29 @@ from neurolearn.sims.result import LearningResult, SimResult, as_batch
 
 
 @numba.njit(cache=True, nogil=True)
+def active_sources(conns, c, inp, row, spiking, teach, gate, pre):
+    """The sources of connection ``c`` active this step (input row ``row``, or ``spiking[carries]`` of a layer):
+    their indices in ``pre[:count]``; returns count. A teacher's request channels count only where ``gate``
+    passes them."""
+    n_pre, src, cnt = conns.n_src[c], conns.src[c], 0
+    if src < 0:
+        lo, n_req = conns.input_lo[c], gate.size
+        for k in range(inp.ptr[row], inp.ptr[row + 1]):
+            ch = inp.idx[k]
+            g = ch - teach.up if teach.kind == 2 else (0 if ch == teach.up or ch == teach.down else -1)
+            if lo <= ch < lo + n_pre and (teach.kind == 0 or g < 0 or g >= n_req or gate[g]):
+                pre[cnt] = ch - lo
+                cnt += 1
+    else:
+        carry = conns.carries[c]
+        for j in range(n_pre):
+            if spiking[carry, src + j]:
+                pre[cnt] = j
+                cnt += 1
+    return cnt
+
+
+@numba.njit(cache=True, nogil=True)
 def teacher_gate(teach, inp, row, spiking, requests, events, class_count, count, asked, band_open, gate):
     """One step of the teacher process (band or class, :mod:`neurolearn.dynamics`): from the request channels of
     input row ``row`` and the events ``spiking`` (per neuron) of the layer it watches, set ``gate`` (which requests
@@ -144,22 +167,8 @@ def _run_steps(b, st, inp, net, out, rec, n_thr, learn):
                                                    count, asked, band_open, gate)
         for c in range(conns.tgt.size):
             # Dense: sum the weights of this step's pre spikes (events or bursts), deliver next step
-            n_pre, n_post, base, src = conns.n_src[c], conns.n_tgt[c], syn_at[c], conns.src[c]
-            cnt = 0
-            if src < 0:
-                lo = conns.input_lo[c]
-                for k in range(inp.ptr[r0], inp.ptr[r0 + 1]):
-                    ch = inp.idx[k]
-                    g = ch - teach.up if teach.kind == 2 else (0 if ch == teach.up or ch == teach.down else -1)
-                    if lo <= ch < lo + n_pre and (teach.kind == 0 or g < 0 or g >= n_req or gate[g]):
-                        pre[cnt] = ch - lo
-                        cnt += 1
-            else:
-                carry = conns.carries[c]
-                for j in range(n_pre):
-                    if s[carry, src + j]:
-                        pre[cnt] = j
-                        cnt += 1
+            n_pre, n_post, base = conns.n_src[c], conns.n_tgt[c], syn_at[c]
+            cnt = active_sources(conns, c, inp, r0, s, teach, gate, pre)
             a_sum[:n_post] = 0
             for k in range(cnt):
                 row = base + pre[k] * n_post
