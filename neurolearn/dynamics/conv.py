@@ -42,6 +42,18 @@ def wrap24(x):
     return ((x + 2**23) & (2**24 - 1)) - 2**23
 
 
+@numba.njit(cache=True, inline="always")
+def _out_index(pos, pad, tap, dilation, stride, n_out):
+    """Along one axis, the output position that input ``pos`` reaches through kernel tap ``tap``: -1 where this
+    tap reaches none, -2 where no later tap can (it would be left of the map)."""
+    t = pos + pad - tap * dilation
+    if t < 0:
+        return -2
+    if t % stride or t // stride >= n_out:
+        return -1
+    return t // stride
+
+
 @numba.njit(cache=True)
 def conv_scatter(acc, kern, f, geo):
     """Add the kernel slice of a spike of input neuron ``f`` ((c, y, x) in C order) into ``acc``, the output map
@@ -53,19 +65,18 @@ def conv_scatter(acc, kern, f, geo):
     k_grp = c_out // groups
     first = (c // (c_in // groups)) * k_grp
     for p in range(kh):
-        ty = y + ph - p * dh
-        if ty < 0:
+        yo = _out_index(y, ph, p, dh, sh, h_out)
+        if yo == -2:
             break
-        if ty % sh or ty // sh >= h_out:
+        if yo < 0:
             continue
-        row = (ty // sh) * w_out
         for q in range(kw):
-            tx = x + pw - q * dw
-            if tx < 0:
+            xo = _out_index(x, pw, q, dw, sw, w_out)
+            if xo == -2:
                 break
-            if tx % sw or tx // sw >= w_out:
+            if xo < 0:
                 continue
-            o = (row + tx // sw) * c_out + first
+            o = (yo * w_out + xo) * c_out + first
             k0 = ((c * kh + p) * kw + q) * k_grp
             for kk in range(k_grp):
                 acc[o + kk] += kern[k0 + kk]
