@@ -226,3 +226,21 @@ def test_ctrl_c_while_loading_prints_interrupted():
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert proc.returncode == 130 and proc.stderr.strip() == "interrupted", proc.stderr
+
+
+@pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "terminated"),
+                                                (signal.SIGINT, 130, "interrupted")])
+def test_signal_during_train_leaves_nothing(tmp_path, signum, code, word):
+    """A signal while training (the first epochs' progress lines printed, the run directory not yet written):
+    the command says so, exits with its code and leaves no run directory and no temporary."""
+    proc = subprocess.Popen([sys.executable, "-m", "neurolearn", "train", "--rule", "backprop", "--task", "xor",
+                             "--epochs", "100000", "-o", str(tmp_path / "run")], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    deadline = time.time() + 120
+    while time.time() < deadline and "epochs" not in proc.stdout.readline():   # training has begun
+        pass
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code and err.strip().splitlines()[-1] == word, err
+    assert os.listdir(tmp_path) == []
