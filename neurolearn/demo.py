@@ -61,19 +61,24 @@ def train_demo_model(x_tr, y_tr, epochs: int, seed: int, progress=True):
     loss_fn = torch.nn.CrossEntropyLoss()
     rng = np.random.default_rng(seed)
     bar = progress_bar(range(epochs), "train (snntorch)", unit="epochs", enabled=progress)
-    for epoch in bar:
-        order = rng.permutation(len(x_tr))
-        spikes = poisson_spikes(x_tr * MAX_RATE, STEPS, seed=seed * 1000 + epoch)
-        correct = 0
-        for i in range(0, len(order), 64):
-            idx = order[i:i + 64]
-            counts = run_snntorch(model, spikes[idx]).sum(1)
-            loss = loss_fn(counts, torch.as_tensor(y_tr[idx]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            correct += int((counts.argmax(1).numpy() == y_tr[idx]).sum())
-        bar.set_postfix(train_acc=f"{correct / len(order):.3f}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)   # one reduction order whatever the machine, its load or another library's pool does
+    try:
+        for epoch in bar:
+            order = rng.permutation(len(x_tr))
+            spikes = poisson_spikes(x_tr * MAX_RATE, STEPS, seed=seed * 1000 + epoch)
+            correct = 0
+            for i in range(0, len(order), 64):
+                idx = order[i:i + 64]
+                counts = run_snntorch(model, spikes[idx]).sum(1)
+                loss = loss_fn(counts, torch.as_tensor(y_tr[idx]))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                correct += int((counts.argmax(1).numpy() == y_tr[idx]).sum())
+            bar.set_postfix(train_acc=f"{correct / len(order):.3f}")
+    finally:
+        torch.set_num_threads(threads)
     return model
 
 
