@@ -188,11 +188,9 @@ class PyNIRNeuronModelFloat(AbstractPyLifModelFloat):
         self.s_out.send(s)
 
 
-@implements(proc=BandTeacher, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt", "floating_pt")
-class PyBandTeacherModel(PyLoihiProcessModel):
-    """Integer counting; the same for fixed and float runs."""
+class AbstractPyTeacherModel(PyLoihiProcessModel):
+    """What the band and class teachers' models share (as Lava's LIF models share AbstractPyLifModelFixed): the
+    request and watched ports, the gated requests out, the band and the count."""
 
     s_request_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=1)
     s_watch_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=1)
@@ -200,8 +198,16 @@ class PyBandTeacherModel(PyLoihiProcessModel):
     lo: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     hi: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     count: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    gate: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
     asked: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
+
+
+@implements(proc=BandTeacher, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt", "floating_pt")
+class PyBandTeacherModel(AbstractPyTeacherModel):
+    """Integer counting; the same for fixed and float runs."""
+
+    gate: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
 
     def run_spk(self):
         up, down = (np.asarray(self.s_request_in.recv()) != 0)
@@ -215,17 +221,10 @@ class PyBandTeacherModel(PyLoihiProcessModel):
 @implements(proc=ClassTeacher, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt", "floating_pt")
-class PyClassTeacherModel(PyLoihiProcessModel):
+class PyClassTeacherModel(AbstractPyTeacherModel):
     """Integer counting; the same for fixed and float runs."""
 
-    s_request_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=1)
-    s_watch_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=1)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=1)
-    lo: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    hi: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     shift: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=5)
-    count: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    asked: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
     steps: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
 
     def run_spk(self):
