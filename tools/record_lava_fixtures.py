@@ -248,6 +248,20 @@ def plain_neurons():
     return out
 
 
+def plain_start_voltage():
+    """Layers that start from v_init (Lava's LIF and, in the second layer, neurolearn's NIRNeuron with a late
+    subtractive reset), v_init at both edges of the 24-bit range and in between, biases of both signs."""
+    rng = np.random.default_rng(2**23)
+    v0 = np.concatenate([[P.STATE_RANGE[0], P.STATE_RANGE[1]], rng.integers(-30000, 30000, 4)])
+    l0 = P.LayerPlan("l0", 6, du=500, dv=300, vth=400, bias_mant=rng.integers(-100, 100, 6), bias_exp=np.full(6, 4),
+                     v_init=v0)
+    l1 = P.LayerPlan("l1", 4, du=1000, dv=800, vth=250, bias_mant=rng.integers(-60, 60, 4), bias_exp=np.full(4, 5),
+                     reset="subtract", reset_delay=True, v_init=rng.integers(-20000, 20000, 4))
+    conns = (P.ConnectionPlan("ff0", "in", "l0", rng.integers(-60, 200, (6, 5))),
+             P.ConnectionPlan("ff1", "l0", "l1", rng.integers(-80, 250, (4, 6))))
+    return P.Plan(1e-3, "in", 5, (l0, l1), conns, ("l1",)), inputs(rng, (2, 60, 5), 0.4)
+
+
 # ---- learning plans ---------------------------------------------------------------------------------------
 
 def burst_edges(variant):
@@ -491,6 +505,7 @@ def cases():
         ("plain_recurrent", plain_recurrent, plain_recurrent.__doc__),
         ("plain_snntorch_feedforward", lambda: plain_from_snntorch("feedforward"), "snntorch Leaky + Synaptic"),
         ("plain_snntorch_recurrent", lambda: plain_from_snntorch("recurrent"), "snntorch RLeaky"),
+        ("plain_start_voltage", plain_start_voltage, plain_start_voltage.__doc__),
     ]}
     for i in range(14):
         out[f"plain_random_{i:02d}"] = lambda i=i: record_plain(*plain_random()[i], about=plain_random.__doc__)

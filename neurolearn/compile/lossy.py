@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurolearn.compile.connections import peak_fan_in
+from neurolearn.compile.quantize import start_voltages
 from neurolearn.errors import LossyBuildError
 from neurolearn.ir import plan as P
 from neurolearn.ir.burst_network import BurstNetwork
@@ -62,7 +63,9 @@ def inference_losses(net: Network, plan: P.Plan) -> tuple[str, ...]:
             zero.append(("bias", int(np.count_nonzero(float_bias & (layer.bias == 0))), name))
             if np.any(np.asarray(pop.beta)[idx] < 1.0) and layer.dv == 0:
                 zero.append(("leak (dv)", 1, name))
-    lines = [_line("rounded to zero", zero), _line("may saturate", _wrap_items(plan))]
+    ahead = [("neuron", int((~exact).sum()), name) for name, (_, _, exact) in start_voltages(plan).items()]
+    lines = [_line("rounded to zero", zero), _line("may saturate", _wrap_items(plan)),
+             _line("bias acts before the first input", ahead)]
     return tuple(line for line in lines if line)
 
 

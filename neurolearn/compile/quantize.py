@@ -27,11 +27,12 @@ thousands of thresholds per step), it saturates and is listed. Nothing is clippe
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from neurolearn.compile.connections import peak_fan_in
+from neurolearn.dynamics.lif import lif_start_voltage
 from neurolearn.errors import QuantizationError, shown, where
 from neurolearn.ir import plan as P
 from neurolearn.ir.network import Network, Population
@@ -296,7 +297,37 @@ def quantize(net: Network, file: str | None = None) -> QuantizationResult:
     plan = P.Plan(dt=net.dt, input_name=net.input_name, input_size=net.input_size, layers=tuple(layers),
                   connections=tuple(conns), outputs=tuple(name for o in net.outputs for name, _ in members[o]),
                   source=str(file or ""))
+    plan = _with_start_voltages(plan, folds, notes)
     return QuantizationResult(plan=plan, conversions=tuple(convs), notes=tuple(notes), folds=tuple(folds))
+
+
+def start_voltages(plan: P.Plan) -> dict[str, tuple[int, np.ndarray, np.ndarray]]:
+    """For each biased layer: (steps before its first input, v_init, exact per neuron)
+    (:func:`~neurolearn.dynamics.lif.lif_start_voltage`)."""
+    depths, out = plan.depths(), {}
+    for layer in plan.layers:
+        if np.any(layer.bias) and layer.burst is None:
+            steps = depths[layer.name]
+            out[layer.name] = (steps, *lif_start_voltage(layer.bias, ONE - layer.dv, layer.vth << 6,
+                                                         P.RESET_MODES.index(layer.mode), steps))
+    return out
+
+
+def _with_start_voltages(plan: P.Plan, folds: list, notes: list) -> P.Plan:
+    """``plan`` with each biased layer's v_init: Lava adds a bias from step 0, the first input arrives after the
+    layer's depth; the NIR model's layer starts at rest when its input begins."""
+    found = start_voltages(plan)
+    for name, (steps, v_init, exact) in found.items():
+        if exact.all():
+            folds.append(f"{name}: its bias acts from step 0, its first input arrives at step {steps}: it starts at "
+                         f"v_init ({int(v_init.min())} .. {int(v_init.max())}), from which those steps of bias end "
+                         "exactly at rest: exact")
+        else:
+            notes.append(f"{name}: {int((~exact).sum())} neuron(s) would spike or saturate during the {steps} "
+                         "step(s) of bias before the first input from any start voltage: they start at 0 and "
+                         f"run {steps} step(s) of bias ahead of the NIR model")
+    return replace(plan, layers=tuple(replace(layer, v_init=found[layer.name][1]) if layer.name in found else layer
+                                      for layer in plan.layers))
 
 
 def _quantize_group(net, pop, name, idx, members, file, convs, notes):

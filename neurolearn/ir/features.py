@@ -25,10 +25,13 @@ FEATURES = {
     "reset": "layers that reset by subtraction, to a non-zero v_reset or one step late (neurolearn's NIRNeuron)",
     "readout": "non-spiking layers whose voltage is the output: NIR LI, CubaLI, I (neurolearn's NIRNeuron)",
     "stateless": "layers whose voltage keeps nothing between steps, dv = 4096: NIR Threshold (neurolearn's NIRNeuron)",
+    "start_voltage": "layers that start from a voltage other than 0 (v_init: a biased layer's rest before its first "
+                     "input)",
 }
 NIR_NEURON = frozenset({"reset", "readout", "stateless"})   # what neurolearn's NIRNeuron process adds to Lava's LIF
 CONNECTION_KINDS = frozenset({"recurrence", "convolution", "sparse", "delays"})  # LIF layers, any connection
-ON_CHIP_LEARNING = frozenset(FEATURES) - CONNECTION_KINDS - NIR_NEURON | {"recurrence"}   # the learning backends'
+INFERENCE = CONNECTION_KINDS | NIR_NEURON | {"start_voltage"}   # what the inference backends run
+ON_CHIP_LEARNING = frozenset(FEATURES) - INFERENCE | {"recurrence"}   # the learning backends'
 
 
 @dataclass(frozen=True)
@@ -43,19 +46,20 @@ class BackendSpec:
 
 
 BACKENDS = {spec.name: spec for spec in (
-    BackendSpec("float", "float reference (torch, snntorch's discretization)", CONNECTION_KINDS | NIR_NEURON,
+    BackendSpec("float", "float reference (torch, snntorch's discretization; every layer starts at its own step 0)",
+                INFERENCE,
                 "neurolearn.sims.float_ref.simulate_float", kind="float"),
-    BackendSpec("fixed", "fixed-point simulator (batched, bit-exact with Lava)", CONNECTION_KINDS | NIR_NEURON,
+    BackendSpec("fixed", "fixed-point simulator (batched, bit-exact with Lava)", INFERENCE,
                 "neurolearn.sims.fixed.simulate_fixed"),
     BackendSpec("learning", "fixed-point learning simulator (bit-exact with Lava)", ON_CHIP_LEARNING,
                 "neurolearn.sims.learning.simulate_learning"),
     BackendSpec("float-twin", "float twin of an on-chip learning run", ON_CHIP_LEARNING,
                 "neurolearn.sims.float_twin.run_float_twin", kind="float"),
     BackendSpec("lava", "Lava Loihi2SimCfg(select_tag='fixed_pt'), LIF (or neurolearn's NIRNeuron), Dense, Sparse, "
-                "Conv and delays", CONNECTION_KINDS | NIR_NEURON, "neurolearn.lava.runner.simulate_lava", kind="lava"),
+                "Conv and delays", INFERENCE, "neurolearn.lava.runner.simulate_lava", kind="lava"),
     BackendSpec("lava-learning", "Lava fixed_pt with BurstLIF, BandTeacher, ClassTeacher and LearningDense",
                 ON_CHIP_LEARNING, "neurolearn.lava.runner.simulate_learning_lava", kind="lava"),
-    BackendSpec("loihi", "Loihi core mapping, fit check and deployment", frozenset({"recurrence"}),
+    BackendSpec("loihi", "Loihi core mapping, fit check and deployment", frozenset({"recurrence", "start_voltage"}),
                 "neurolearn.hardware.fit.check_fit", kind="hardware"),
 )}
 

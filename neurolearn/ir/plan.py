@@ -19,10 +19,10 @@ from neurolearn.ir.geometry import ConvGeometry, SparseLayout
 from neurolearn.ir.program import LearningProgram
 
 PLAN_FORMAT = "neurolearn-plan"
-PLAN_VERSION = 3                # 2 added burst layers, apical ports, input ranges and learning; 3 convolutions,
+PLAN_VERSION = 4                # 2 added burst layers, apical ports, input ranges and learning; 3 convolutions,
                                 # sparse matrices, delays, reset modes, v_reset, dv = 4096, per-neuron scale, layers
                                 # of one node, the burst neuron's valence modes and homeostasis and the class
-                                # teacher; reads 1 to 3
+                                # teacher; 4 the start voltage v_init; reads 1 to 4
 
 # Legal ranges, inclusive (Lava LavaPyType precisions; weight_exp as on Loihi).
 DU_RANGE = (0, 4095)            # 12-bit current decay; Lava adds 1 (ds_offset)
@@ -160,6 +160,7 @@ class LayerPlan:
     v_reset: np.ndarray | None = field(default=None, repr=False)   # (size,) int, v's units; None: 0
     node: str = ""                   # the NIR node it runs ("": the node named like the layer, all of it)
     neurons: np.ndarray | None = field(default=None, repr=False)   # (size,) its neurons' indices in the node
+    v_init: np.ndarray | None = field(default=None, repr=False)    # (size,) int, v's units, v before step 0; None: 0
 
     def __post_init__(self):
         object.__setattr__(self, "node", self.node or self.name)
@@ -182,6 +183,13 @@ class LayerPlan:
         if self.v_reset.shape != (self.size,):
             raise ShapeError(f"{where(None, self.name, 'v_reset')}: shape {self.v_reset.shape} != ({self.size},)")
         _check_range(self.v_reset, STATE_RANGE, None, self.name, "v_reset")
+        object.__setattr__(self, "v_init", np.zeros(self.size, np.int64) if self.v_init is None else
+                           np.asarray(self.v_init, dtype=np.int64).reshape(-1))
+        if self.v_init.shape != (self.size,):
+            raise ShapeError(f"{where(None, self.name, 'v_init')}: shape {self.v_init.shape} != ({self.size},)")
+        _check_range(self.v_init, STATE_RANGE, None, self.name, "v_init")
+        if np.any(self.v_init) and self.burst is not None:
+            raise QuantizationError(f"{where(None, self.name, 'v_init')}: a burst layer starts at rest: allowed 0")
         if np.any(self.v_reset) and self.mode != "zero":
             raise QuantizationError(f"{where(None, self.name, 'v_reset')}: a reset value needs reset mode 'zero', "
                                     f"this layer's is '{self.mode}'")
@@ -474,6 +482,7 @@ class Plan:
         """The features this plan uses (names in :data:`neurolearn.ir.features.FEATURES`)."""
         used = {"recurrence": any(c.recurrent for c in self.connections),
                 "reset": any(layer.mode not in ("zero", "none") or np.any(layer.v_reset) for layer in self.layers),
+                "start_voltage": any(np.any(layer.v_init) for layer in self.layers),
                 "readout": any(not layer.spiking for layer in self.layers),
                 "stateless": any(layer.dv == DV_STATELESS for layer in self.layers),
                 "bursts": any(layer.burst is not None for layer in self.layers),

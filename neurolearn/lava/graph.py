@@ -80,7 +80,7 @@ def _nir_neuron(layer):
     return NIRNeuron(shape=(layer.size,), du=layer.du, dv=layer.dv, vth=layer.vth,
                      bias_mant=layer.bias_mant.astype(np.int32), bias_exp=layer.bias_exp.astype(np.int32),
                      v_reset=layer.v_reset.astype(np.int32), reset_mode=RESET_MODES.index(layer.mode),
-                     name=layer.name)
+                     v=layer.v_init.astype(np.int32), name=layer.name)
 
 
 def _burst_lif(layer):

@@ -60,7 +60,8 @@ def build_neurons(layers, spikes, lava, made=None):
         lifs[layer["name"]] = lava["LIF"](
             shape=(layer["size"],), du=layer["du"], dv=layer["dv"], vth=layer["vth"],
             bias_mant=np.asarray(layer["bias_mant"], dtype=np.int32),
-            bias_exp=np.asarray(layer["bias_exp"], dtype=np.int32), name=layer["name"])
+            bias_exp=np.asarray(layer["bias_exp"], dtype=np.int32),
+            v=np.asarray(0 if layer.get("v_init") is None else layer["v_init"], dtype=np.int32), name=layer["name"])
     return source, {layer["name"]: lifs[layer["name"]] for layer in layers}
 
 

@@ -15,7 +15,8 @@ event-driven: only the rows (kernel slices) of the sources that spiked are read:
   (:mod:`neurolearn.dynamics.conv`).
 * LIF: ``u = trunc0(u * (4096 - du - 1) / 4096) + (a_in << 6)``, wrapped once at +-2**23;
   ``v = trunc0(v * (4096 - dv) / 4096) + u + (bias_mant << bias_exp)``, saturated to 24 bits;
-  spike where ``v > vth << 6``; ``v = 0`` after a spike. ``trunc0`` rounds toward zero.
+  spike where ``v > vth << 6``; ``v = 0`` after a spike. ``trunc0`` rounds toward zero. v starts at the
+  layer's ``v_init`` (Lava's ``v`` argument), u at 0.
 * neurolearn's NIRNeuron (the other reset modes, readouts, dv = 4096): as LIF, then the layer's reset mode
   (:func:`neurolearn.dynamics.lif.lif_int_step`, the step both this kernel and the Lava model call).
 """
@@ -99,7 +100,7 @@ def _simulate_sample(b, inp, lif, conns, weights, lists, convs, out):
     record_uv = out.u.size > 0
     n_conn = conns.tgt.size
     u = np.zeros(n, np.int64)
-    v = np.zeros(n, np.int64)
+    v = lif.v_init.copy()
     a_in = np.zeros((1, n), np.int64)  # soma only
     abuf = np.zeros(conns.n_tgt.sum(), np.int64)  # every connection's activations, at conns.buf
     acc = np.zeros(n, np.int32)  # exact: |sum| <= 128 * sources < 2**31 (checked by the lowering)

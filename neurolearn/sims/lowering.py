@@ -54,6 +54,7 @@ class LifNeurons(NamedTuple):
     bias: np.ndarray     # bias_mant << bias_exp, added to v every step
     v_reset: np.ndarray  # v after a spike (reset mode zero)
     mode: np.ndarray     # reset mode: index in RESET_MODES (neurolearn.dynamics.lif.lif_int_step)
+    v_init: np.ndarray   # v before the first step
 
 
 class BurstNeurons(NamedTuple):
@@ -306,7 +307,8 @@ def _lif_neurons(plan: Plan) -> LifNeurons:
                       vth6=_per_neuron(plan, lambda L: L.vth << ACTIVATION_SHIFT),
                       bias=_per_neuron(plan, lambda L: L.bias),
                       v_reset=_per_neuron(plan, lambda L: L.v_reset),
-                      mode=_per_neuron(plan, lambda L: RESET_MODES.index(L.mode)))
+                      mode=_per_neuron(plan, lambda L: RESET_MODES.index(L.mode)),
+                      v_init=_per_neuron(plan, lambda L: L.v_init))
 
 
 def plan_connections(plan: Plan) -> Connections:

@@ -195,6 +195,7 @@ def test_every_integer_field_is_recorded_at_both_edges():
               ("layer", "vth"): (P.VTH_RANGE, [L.vth for L in layers]),
               ("layer", "bias_mant"): (P.BIAS_MANT_RANGE, [v for L in layers for v in L.bias_mant]),
               ("layer", "bias_exp"): (P.BIAS_EXP_RANGE, [v for L in layers for v in L.bias_exp]),
+              ("layer", "v_init"): (P.STATE_RANGE, [v for L in layers for v in L.v_init]),
               ("connection", "weights"): (P.WEIGHT_RANGE, [v for c in conns for v in c.weights.ravel()]),
               ("connection", "weight_exp"): (P.WEIGHT_EXP_RANGE, [c.weight_exp for c in conns]),
               ("connection", "num_weight_bits"): (P.NUM_WEIGHT_BITS_RANGE, [c.num_weight_bits for c in conns]),

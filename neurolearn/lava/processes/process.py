@@ -76,17 +76,17 @@ class BurstLIF(LearningNeuronProcess, AbstractProcess):
 class NIRNeuron(AbstractProcess):
     """Lava's CUBA LIF (``u``, ``v``; ``du``, ``dv``, ``vth``, ``bias_mant``, ``bias_exp``, the same units and
     arithmetic) with a reset mode (``reset_mode``, an index of ``neurolearn.ir.plan.RESET_MODES``: zero,
-    subtract, subtract_late, zero_late, none) and per-neuron ``v_reset`` (v after a spike in mode zero); ``dv``
-    may be 4096 (fixed point) or 1 (float): v keeps nothing between steps. Mode none never spikes: its ``v`` is
-    the output. The arithmetic is :func:`neurolearn.dynamics.lif.lif_int_step` / ``lif_float_step``."""
+    subtract, subtract_late, zero_late, none), per-neuron ``v_reset`` (v after a spike in mode zero) and start
+    voltage ``v`` (as Lava's LIF's argument); ``dv`` may be 4096 (fixed point) or 1 (float): v keeps nothing
+    between steps. Mode none never spikes: its ``v`` is the output. The arithmetic is :func:`neurolearn.dynamics.lif.lif_int_step` / ``lif_float_step``."""
 
     def __init__(self, *, shape: ty.Tuple[int, ...], du=0, dv=0, vth=10, bias_mant=0, bias_exp=0, v_reset=0,
-                 reset_mode=0, name: ty.Optional[str] = None, log_config: ty.Optional[LogConfig] = None):
+                 reset_mode=0, v=0, name: ty.Optional[str] = None, log_config: ty.Optional[LogConfig] = None):
         super().__init__(shape=shape, name=name, log_config=log_config)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.u = Var(shape=shape, init=0)
-        self.v = Var(shape=shape, init=0)
+        self.v = Var(shape=shape, init=v)
         self.du = Var(shape=(1,), init=du)
         self.dv = Var(shape=(1,), init=dv)
         self.vth = Var(shape=(1,), init=vth)
