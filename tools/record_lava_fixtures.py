@@ -262,6 +262,20 @@ def plain_start_voltage():
     return P.Plan(1e-3, "in", 5, (l0, l1), conns, ("l1",)), inputs(rng, (2, 60, 5), 0.4)
 
 
+def plain_neuron_parameters():
+    """neurolearn's NIRNeuron with du, dv and vth per neuron (each at both edges of its range, dv 4096 too) in both
+    layers, the second with a late subtractive reset; random weights strong enough to spike often."""
+    rng = np.random.default_rng(4097)
+    l0 = P.LayerPlan("l0", 6, du=np.array([0, 4095, 100, 2000, 3000, 410]), dv=np.array([0, 4095, 4096, 300, 800, 50]),
+                     vth=np.array([0, 2**17 - 1, 300, 150, 500, 80]), bias_mant=rng.integers(-50, 100, 6),
+                     bias_exp=np.full(6, 3))
+    l1 = P.LayerPlan("l1", 4, du=rng.integers(0, 4096, 4), dv=rng.integers(0, 4096, 4), vth=rng.integers(100, 400, 4),
+                     bias_mant=np.zeros(4, int), bias_exp=np.zeros(4, int), reset="subtract", reset_delay=True)
+    conns = (P.ConnectionPlan("ff0", "in", "l0", rng.integers(-60, 200, (6, 5))),
+             P.ConnectionPlan("ff1", "l0", "l1", rng.integers(-80, 250, (4, 6))))
+    return P.Plan(1e-3, "in", 5, (l0, l1), conns, ("l1",)), inputs(rng, (2, 60, 5), 0.4)
+
+
 # ---- learning plans ---------------------------------------------------------------------------------------
 
 def burst_edges(variant):
@@ -506,6 +520,7 @@ def cases():
         ("plain_snntorch_feedforward", lambda: plain_from_snntorch("feedforward"), "snntorch Leaky + Synaptic"),
         ("plain_snntorch_recurrent", lambda: plain_from_snntorch("recurrent"), "snntorch RLeaky"),
         ("plain_start_voltage", plain_start_voltage, plain_start_voltage.__doc__),
+        ("plain_neuron_parameters", plain_neuron_parameters, plain_neuron_parameters.__doc__),
     ]}
     for i in range(14):
         out[f"plain_random_{i:02d}"] = lambda i=i: record_plain(*plain_random()[i], about=plain_random.__doc__)

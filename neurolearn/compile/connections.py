@@ -30,6 +30,7 @@ from neurolearn.nir.connections import conv_geometry, delay_steps, pool_geometry
 LINEAR_NODES = (nir.Linear, nir.Affine, nir.Scale, nir.Flatten, nir.Conv1d, nir.Conv2d, nir.SumPool2d,
                 nir.AvgPool2d, nir.Delay)
 SPARSE_DENSITY = 0.25   # a composed matrix with fewer nonzeros than this fraction runs as Lava's Sparse
+GAIN_RTOL = 1e-12   # per-channel input gains this close are one gain (float rounding of r * dt / tau)
 IDENTITY_DENSE_MAX = 4096   # identities (a neuron fed straight, or through Scale) up to this size stay dense
 
 
@@ -333,11 +334,12 @@ class ChainCollapser:
 
 def projection(name: str, source: str, target: str, t: Term, gain: np.ndarray, recurrent: bool) -> Projection:
     """The float Projection of term ``t`` with the target's per-neuron input ``gain`` folded in: a convolution
-    where it stays one (no delays, gain constant per channel), a sparse matrix where one is sparse enough, else
+    where it stays one (no delays, gain constant per channel up to float rounding, GAIN_RTOL: NIR's r * dt / tau is
+    1 only to a few ulps where each neuron has its own tau), a sparse matrix where one is sparse enough, else
     dense."""
     if isinstance(t.op, ConvMap) and t.rows is None and t.cols is None:
         per = np.broadcast_to(gain, (t.n_out,)).reshape(t.op.geometry.out_channels, -1)
-        if np.all(per == per[:, :1]):
+        if np.allclose(per, per[:, :1], rtol=GAIN_RTOL, atol=0):
             return Projection(name, source, target, t.op.kernel * per[:, 0, None, None, None], recurrent,
                               conv=t.op.geometry)
     m = _matrix(t)

@@ -61,8 +61,9 @@ def inference_losses(net: Network, plan: P.Plan) -> tuple[str, ...]:
             layer = layers[name]
             float_bias = (np.asarray(pop.bias)[idx] != 0) | (np.asarray(pop.input_bias)[idx] != 0)
             zero.append(("bias", int(np.count_nonzero(float_bias & (layer.bias == 0))), name))
-            if np.any(np.asarray(pop.beta)[idx] < 1.0) and layer.dv == 0:
-                zero.append(("leak (dv)", 1, name))
+            leak_lost = (np.asarray(pop.beta)[idx] < 1.0) & (np.asarray(layer.dv) == 0)
+            zero.append(("leak (dv)", int(np.count_nonzero(leak_lost)) if layer.per_neuron else int(np.any(leak_lost)),
+                         name))
     ahead = [("neuron", int((~exact).sum()), name) for name, (_, _, exact) in start_voltages(plan).items()]
     lines = [_line("rounded to zero", zero), _line("may saturate", _wrap_items(plan)),
              _line("bias acts before the first input", ahead)]

@@ -267,17 +267,23 @@ def quantize(net: Network, file: str | None = None) -> QuantizationResult:
         members[pop.name] = list(zip(_layer_names(pop, parts), parts))
         structured = [pr.name for pr in net.projections if pop.name in (pr.source, pr.target)
                       and (pr.conv is not None or pr.sparse is not None)]
-        if len(parts) > 1 and structured:
-            raise QuantizationError(f"{where(file, pop.name, 'tau')}: {len(parts)} different decays across the neurons "
-                                    f"of a node that a convolution or sparse connection ('{structured[0]}') reads or "
-                                    "feeds; neurolearn splits a node into one Lava process per decay for dense "
-                                    "connections only: allowed one decay per node here")
+        if len(parts) > 1 and structured:   # a shared kernel or a sparse layout spans the node: one process
+            folds.append(f"{pop.name}: {len(parts)} different decays (du, dv) in a node that '{structured[0]}' (a "
+                         "convolution or sparse connection) reads or feeds: one neurolearn NIRNeuron process with "
+                         "per-neuron du, dv (Lava's LIF shares one of each)")
+            parts = [np.sort(np.concatenate(parts))]
+            members[pop.name] = [(pop.name, parts[0])]
         if len(parts) > 1:
             du, dv = decays(pop, file)
             folds.append(f"{pop.name}: {len(parts)} different decays (du, dv): one Lava process each, "
                          + ", ".join(f"`{name}` {idx.size} neurons (du {du[idx[0]]}, dv {dv[idx[0]]})"
                                      for name, idx in members[pop.name]))
-        if pop.spiking and np.ptp(pop.threshold) > 0:
+        conv_in = [pr for pr in net.incoming(pop.name) if pr.conv is not None]
+        if pop.spiking and conv_in and np.ptp(_scaled_thresholds(pop.threshold, conv_in) - pop.threshold) > 0:
+            folds.append(f"{pop.name}: thresholds differ within an output channel of '{conv_in[0].name}', whose "
+                         "neurons share its kernel and so one scale: one neurolearn NIRNeuron process with a vth per "
+                         "neuron (the channel's largest threshold sets the scale; report: threshold (worst))")
+        elif pop.spiking and np.ptp(pop.threshold) > 0:
             folds.append(f"{pop.name}: thresholds differ across neurons ({pop.threshold.min():g} .. "
                          f"{pop.threshold.max():g}): folded into per-neuron scales vth / threshold (each neuron's "
                          "weights, bias and v_reset scaled alike): exact")
@@ -330,38 +336,65 @@ def _with_start_voltages(plan: P.Plan, folds: list, notes: list) -> P.Plan:
                                       for layer in plan.layers))
 
 
+def _scaled_thresholds(theta: np.ndarray, conv_in) -> np.ndarray:
+    """Per neuron the threshold its scale is set by: its own, or where convolutions feed the node, the largest in
+    its output channel (the channel's neurons share a kernel, hence one scale; each keeps its own vth)."""
+    for pr in conv_in:
+        per_channel = theta.reshape(pr.conv.out_channels, -1)
+        theta = np.repeat(per_channel.max(1), per_channel.shape[1])
+    return theta
+
+
+def _one_or_each(values: np.ndarray):
+    """A Python int if every neuron has the same value (Lava's LIF takes one), else the int64 array."""
+    return int(values[0]) if np.ptp(values) == 0 else values.astype(np.int64)
+
+
 def _quantize_group(net, pop, name, idx, members, file, convs, notes):
     """One layer (the neurons ``idx`` of ``pop``) and its incoming connections."""
-    du, dv = (int(d[idx[0]]) for d in decays(pop, file))
-    alpha, beta = float(pop.alpha[idx[0]]), float(pop.beta[idx[0]])
+    du_each, dv_each = (d[idx] for d in decays(pop, file))
+    du, dv = _one_or_each(du_each), _one_or_each(dv_each)
+    alpha, beta = pop.alpha[idx], pop.beta[idx]
     bias = pop.bias[idx] + pop.input_bias[idx] / (1.0 - pop.alpha[idx])
     incoming = _incoming_blocks(net, pop, idx, members)
     theta = pop.threshold[idx] if pop.spiking else None
+    conv_in = [pr for pr, *_ in incoming if pr.conv is not None]
+    theta_scale = _scaled_thresholds(theta, conv_in) if pop.spiking else None
     structured = [pr.conv is not None or pr.sparse is not None for pr, *_ in incoming]
     blocks = [(_per_target(pr, w, idx.size) if kind else w, bool(w.min(initial=0) < 0 < w.max(initial=0)))
               for (pr, _, w, _), kind in zip(incoming, structured)]
-    q, why = choose_integers(theta, blocks, bias, pop.v_reset[idx],
-                             exp_zero=any(pr.conv is not None for pr, *_ in incoming))
-    vth = int(q.t) if pop.spiking else NONSPIKING_VTH
+    q, why = choose_integers(theta_scale, blocks, bias, pop.v_reset[idx], exp_zero=bool(conv_in))
+    vth = NONSPIKING_VTH
+    if pop.spiking:   # t where each neuron's threshold sets its scale, else each neuron's own vth (>= 1)
+        vth = _one_or_each(np.maximum(1, np.round(theta * q.scale)) if np.any(theta_scale != theta)
+                           else np.full(idx.size, q.t))
     scale = 64.0 * q.scale
-    for param, val, integer, rep in (("alpha", alpha, du, 0.0 if du == 4095 else 1 - (du + 1) / ONE),
-                                     ("beta", beta, dv, 1 - dv / ONE)):
-        convs.append(Conversion(name, param, val, f"{'du' if param == 'alpha' else 'dv'}={integer}", rep, 4096.0))
-    if 0.0 < beta < 1.0 and dv == 0:
-        notes.append(f"{name}: beta = {beta!r} rounds to dv = 0: the membrane no longer leaks")
-    if 0.0 < beta and dv == P.DV_STATELESS:
-        notes.append(f"{name}: beta = {beta!r} rounds to dv = 4096: v keeps nothing between steps")
+    for param, val, integer, rep in (("alpha", alpha, du_each, np.where(du_each == 4095, 0.0, 1 - (du_each + 1) / ONE)),
+                                     ("beta", beta, dv_each, 1 - dv_each / ONE)):
+        i = int(np.argmax(np.abs(rep - val)))
+        label = param if np.ptp(val) == 0 and np.ptp(integer) == 0 else f"{param}[{i}] (worst)"
+        convs.append(Conversion(name, label, float(val[i]), f"{'du' if param == 'alpha' else 'dv'}={integer[i]}",
+                                float(rep[i]), 4096.0))
+    for lost, what in (((0.0 < beta) & (beta < 1.0) & (dv_each == 0), "0: the membrane no longer leaks"),
+                       ((0.0 < beta) & (dv_each == P.DV_STATELESS), "4096: v keeps nothing between steps")):
+        if np.any(lost):
+            i = int(np.argmax(lost))
+            notes.append(f"{name}: beta = {float(beta[i])!r}{' (and others)' if lost.sum() > 1 else ''} rounds to "
+                         f"dv = {what}")
     if pop.spiking:
-        i = int(np.argmax(np.abs(pop.threshold[idx])))
-        convs.append(Conversion(name, "threshold", float(theta[i]), f"vth={vth}", vth / q.scale[i], float(q.scale[i])))
-        if vth < VTH_TARGET:
-            notes.append(f"{name}: vth = {vth} (< {VTH_TARGET} wanted for 0.1 % threshold resolution): limited by "
-                         f"{why}; the coarsest step is {q.error:.3g} thresholds ({q.worst})")
+        vths = np.broadcast_to(vth, idx.size)
+        i = int(np.argmax(np.abs(vths / q.scale - theta)))
+        i = i if np.ptp(vths) else int(np.argmax(np.abs(theta)))
+        convs.append(Conversion(name, "threshold" if np.ptp(vths) == 0 else f"threshold[{i}] (worst)",
+                                float(theta[i]), f"vth={vths[i]}", vths[i] / q.scale[i], float(q.scale[i])))
+        if vths.min() < VTH_TARGET:
+            notes.append(f"{name}: vth = {vths.min()} (< {VTH_TARGET} wanted for 0.1 % threshold resolution): limited "
+                         f"by {why}; the coarsest step is {q.error:.3g} thresholds ({q.worst})")
     else:
         notes.append(f"{name}: non-spiking ({pop.kind}): a readout (neurolearn's NIRNeuron, reset mode "
                      "'none'): never spikes, its voltage is the output")
     for what in q.saturated:
-        notes.append(f"{name}: SATURATED {what}: it does not fit at any scale (even vth = {vth}); Lava is given "
+        notes.append(f"{name}: SATURATED {what}: it does not fit at any scale (even vth = {np.min(vth)}); Lava is given "
                      "the largest value of its sign")
     mant, bexp = q.bias
     if np.any(bias):

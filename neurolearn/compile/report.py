@@ -1,6 +1,8 @@
 """report.md: what the compiler did to each parameter, in words a user can check."""
 from __future__ import annotations
 
+import numpy as np
+
 from neurolearn.compile.quantize import QuantizationResult
 from neurolearn.ir.network import Network
 from neurolearn.ir.plan import Plan
@@ -41,8 +43,8 @@ def render_report(net: Network, q: QuantizationResult, source: str, dt_given: bo
         thr = _span(pop.threshold[idx]) if pop.threshold is not None else "none"
         process = "LIF" if layer.lava_lif else "NIRNeuron"
         lines.append(f"| `{layer.name}` | `{layer.node}` | {pop.kind} | {process} | {layer.size} "
-                     f"| {_span(pop.alpha[idx])} | {_span(pop.beta[idx])} | {thr} | {layer.du} | {layer.dv} "
-                     f"| {layer.vth} | {_span(layer.scale)} |")
+                     f"| {_span(pop.alpha[idx])} | {_span(pop.beta[idx])} | {thr} | {_span(np.atleast_1d(layer.du))} "
+                     f"| {_span(np.atleast_1d(layer.dv))} | {_span(np.atleast_1d(layer.vth))} | {_span(layer.scale)} |")
     lines += ["", "## Connections", "",
               "| connection | source -> target | Lava process | targets x sources | weight_exp | sign | recurrent "
               "| int range |",
@@ -100,7 +102,7 @@ def _process_counts(plan: Plan) -> dict[str, int]:
 
 def _span(values) -> str:
     """One value, or the range of values that differ."""
-    lo, hi = float(min(values)), float(max(values))
+    lo, hi = float(np.min(values)), float(np.max(values))
     return f"{lo:.6g}" if lo == hi else f"{lo:.6g} .. {hi:.6g}"
 
 

@@ -25,10 +25,11 @@ FEATURES = {
     "reset": "layers that reset by subtraction, to a non-zero v_reset or one step late (neurolearn's NIRNeuron)",
     "readout": "non-spiking layers whose voltage is the output: NIR LI, CubaLI, I (neurolearn's NIRNeuron)",
     "stateless": "layers whose voltage keeps nothing between steps, dv = 4096: NIR Threshold (neurolearn's NIRNeuron)",
+    "neuron_parameters": "layers whose neurons differ in du, dv or vth (neurolearn's NIRNeuron)",
     "start_voltage": "layers that start from a voltage other than 0 (v_init: a biased layer's rest before its first "
                      "input)",
 }
-NIR_NEURON = frozenset({"reset", "readout", "stateless"})   # what neurolearn's NIRNeuron process adds to Lava's LIF
+NIR_NEURON = frozenset({"reset", "readout", "stateless", "neuron_parameters"})   # neurolearn's NIRNeuron adds to LIF
 CONNECTION_KINDS = frozenset({"recurrence", "convolution", "sparse", "delays"})  # LIF layers, any connection
 INFERENCE = CONNECTION_KINDS | NIR_NEURON | {"start_voltage"}   # what the inference backends run
 ON_CHIP_LEARNING = frozenset(FEATURES) - INFERENCE | {"recurrence"}   # the learning backends'

@@ -22,7 +22,7 @@ PLAN_FORMAT = "neurolearn-plan"
 PLAN_VERSION = 4                # 2 added burst layers, apical ports, input ranges and learning; 3 convolutions,
                                 # sparse matrices, delays, reset modes, v_reset, dv = 4096, per-neuron scale, layers
                                 # of one node, the burst neuron's valence modes and homeostasis and the class
-                                # teacher; 4 the start voltage v_init; reads 1 to 4
+                                # teacher; 4 the start voltage v_init and per-neuron du, dv, vth; reads 1 to 4
 
 # Legal ranges, inclusive (Lava LavaPyType precisions; weight_exp as on Loihi).
 DU_RANGE = (0, 4095)            # 12-bit current decay; Lava adds 1 (ds_offset)
@@ -147,9 +147,9 @@ class LayerPlan:
 
     name: str
     size: int
-    du: int
-    dv: int
-    vth: int
+    du: int | np.ndarray             # one for the layer (Lava's LIF), or (size,) per neuron (NIRNeuron)
+    dv: int | np.ndarray
+    vth: int | np.ndarray
     bias_mant: np.ndarray = field(repr=False)  # (size,) int
     bias_exp: np.ndarray = field(repr=False)   # (size,) int
     scale: np.ndarray | float = 1.0  # (size,); a scalar is every neuron's
@@ -198,14 +198,20 @@ class LayerPlan:
                 object.__setattr__(self, "burst", BurstPlan(**self.burst))
             except (QuantizationError, ShapeError) as exc:
                 raise type(exc)(f"layer '{self.name}': {exc}") from None
+        for pname in ("du", "dv", "vth"):   # per neuron: an int64 array; one for the layer: a Python int
+            value = getattr(self, pname)
+            if np.ndim(value):
+                value = np.asarray(value, dtype=np.int64).reshape(-1)
+                if value.shape != (self.size,):
+                    raise ShapeError(f"{where(None, self.name, pname)}: shape {value.shape} != ({self.size},)")
+            object.__setattr__(self, pname, value if np.ndim(value) else int(value))
         object.__setattr__(self, "bias_mant", np.asarray(self.bias_mant, dtype=np.int64).reshape(-1))
         object.__setattr__(self, "bias_exp", np.asarray(self.bias_exp, dtype=np.int64).reshape(-1))
         for pname, arr in (("bias_mant", self.bias_mant), ("bias_exp", self.bias_exp)):
             if arr.shape != (self.size,):
                 raise ShapeError(f"{where(None, self.name, pname)}: shape {arr.shape} != ({self.size},)")
         _check_range(self.du, DU_RANGE, None, self.name, "du")
-        if self.dv != DV_STATELESS:
-            _check_range(self.dv, DV_RANGE, None, self.name, "dv")
+        _check_range(np.where(np.equal(self.dv, DV_STATELESS), 0, self.dv), DV_RANGE, None, self.name, "dv")
         _check_range(self.vth, VTH_RANGE, None, self.name, "vth")
         _check_range(self.bias_mant, BIAS_MANT_RANGE, None, self.name, "bias_mant")
         _check_range(self.bias_exp, BIAS_EXP_RANGE, None, self.name, "bias_exp")
@@ -226,8 +232,14 @@ class LayerPlan:
 
     @property
     def lava_lif(self) -> bool:
-        """Does Lava's own LIF run this layer (reset to zero at once, spiking, dv <= 4095)?"""
-        return self.mode == "zero" and not np.any(self.v_reset) and self.dv != DV_STATELESS
+        """Does Lava's own LIF run this layer (reset to zero at once, spiking, dv <= 4095, one du, dv, vth)?"""
+        return (self.mode == "zero" and not np.any(self.v_reset) and not self.per_neuron
+                and self.dv != DV_STATELESS)
+
+    @property
+    def per_neuron(self) -> bool:
+        """Do its neurons have their own du, dv or vth (neurolearn's NIRNeuron)?"""
+        return any(np.ndim(x) for x in (self.du, self.dv, self.vth))
 
 
 @dataclass(frozen=True)
@@ -484,7 +496,8 @@ class Plan:
                 "reset": any(layer.mode not in ("zero", "none") or np.any(layer.v_reset) for layer in self.layers),
                 "start_voltage": any(np.any(layer.v_init) for layer in self.layers),
                 "readout": any(not layer.spiking for layer in self.layers),
-                "stateless": any(layer.dv == DV_STATELESS for layer in self.layers),
+                "stateless": any(np.any(np.equal(layer.dv, DV_STATELESS)) for layer in self.layers),
+                "neuron_parameters": any(layer.per_neuron for layer in self.layers),
                 "bursts": any(layer.burst is not None for layer in self.layers),
                 "apical": any(c.port == "apical" for c in self.connections),
                 "input_ranges": any(c.input_range is not None for c in self.connections),

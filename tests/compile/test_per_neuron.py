@@ -207,3 +207,49 @@ def test_a_parameter_of_the_right_size_but_another_shape_is_refused():
         neuron_population(node(np.ones((5, 2))), "x", 1e-3)
     pop, _ = neuron_population(node(np.arange(1, 11.0).reshape(1, 2, 5)), "x", 1e-3)
     assert np.array_equal(pop.threshold, np.arange(1, 11.0))
+
+
+def conv_fed_heterogeneous(seed=3):
+    """input (1, 6, 6) -> Conv2d 2@3x3 (bias) -> LIF whose every neuron has its own tau and threshold."""
+    rng = np.random.default_rng(seed)
+    shape = (2, 4, 4)
+    tau = rng.uniform(0.004, 0.02, shape)
+    nodes = {"input": nir.Input(np.array([1, 6, 6])),
+             "conv": nir.Conv2d(input_shape=(6, 6), weight=rng.normal(0.5, 0.4, (2, 1, 3, 3)), stride=1, padding=0,
+                                dilation=1, groups=1, bias=np.array([0.05, -0.02])),
+             "lif": nir.LIF(tau=tau, r=tau / 1e-3, v_leak=np.zeros(shape), v_threshold=rng.uniform(0.7, 1.3, shape),
+                            v_reset=np.zeros(shape)),
+             "output": nir.Output(np.array(shape))}
+    g = nir.NIRGraph(nodes=nodes, edges=[("input", "conv"), ("conv", "lif"), ("lif", "output")], type_check=False)
+    g.metadata["neurolearn"] = {"version": 1, "dt": 1e-3}
+    return g
+
+
+def test_a_convolution_feeds_neurons_with_their_own_decays_and_thresholds(tmp_path):
+    """The kernel is shared across positions, so neither decays nor thresholds fold into it: one NIRNeuron with
+    per-neuron du, dv, vth and one scale per output channel (set by the channel's largest threshold)."""
+    write(tmp_path / "m.nir", conv_fed_heterogeneous())
+    build = compile_model(tmp_path / "m.nir", tmp_path / "b")
+    (layer,) = build.plan.layers
+    assert layer.per_neuron and not layer.lava_lif and "neuron_parameters" in build.plan.features()
+    assert np.ndim(layer.dv) == 1 and np.ndim(layer.vth) == 1 and np.ndim(layer.du) == 0
+    assert build.plan.connections[0].conv is not None
+    scale = layer.scale.reshape(2, -1)
+    assert np.all(scale == scale[:, :1])   # one scale per output channel
+    theta = build.network.population("lif").threshold
+    assert np.abs(layer.vth - theta * layer.scale / 64).max() <= 0.5   # each neuron's own threshold, rounded
+    assert np.ptp(layer.vth) > 0 and layer.vth.max() == round(float(np.max(layer.scale / 64 * theta)))
+    report = (tmp_path / "b" / "report.md").read_text()
+    assert "different decays (du, dv) in a node that 'input->lif'" in report
+    assert "thresholds differ within an output channel of 'input->lif'" in report
+    x = spikes(36, 60, batch=2, rate=0.4)
+    fl, fx = simulate_float(build.network, x), simulate_fixed(build.plan, x)
+    same = fx.layers["lif"].spikes[:, 1:51] == fl.layers["lif"].spikes[:, :50]
+    assert fl.layers["lif"].spikes.sum() > 50 and same.mean() > 0.98, same.mean()
+
+
+@pytest.mark.lava
+def test_per_neuron_parameters_behind_a_convolution_verify_against_lava(tmp_path, capsys):
+    write(tmp_path / "m.nir", conv_fed_heterogeneous(seed=4))
+    assert main(["verify", str(tmp_path / "m.nir"), "--steps", "60", "--rate", "0.4"]) == 0, capsys.readouterr()
+    assert "all layers match (0 mismatches)" in capsys.readouterr().out

@@ -21,8 +21,9 @@ def _layer(name, n, rng, burst=False, **kw):
         b = P.BurstPlan(dv_d=int(rng.integers(100, 900)), lut=np.sort(rng.integers(0, 256, 256)),
                         lut_offset=int(rng.integers(-500, 500)), lut_shift=int(rng.integers(2, 8)), pbar_shift=4,
                         valence_levels=3, seed=int(rng.integers(0, 99)))
-    dv = kw.pop("dv", int(rng.integers(100, 1000)))
-    return P.LayerPlan(name, n, du=int(rng.choice([0, 410, 4095])), dv=dv, vth=int(rng.integers(20, 80)),
+    dv = kw.pop("dv", int(rng.integers(100, 1000)))   # each default drawn in any case: the same plans otherwise
+    du, vth = kw.pop("du", int(rng.choice([0, 410, 4095]))), kw.pop("vth", int(rng.integers(20, 80)))
+    return P.LayerPlan(name, n, du=du, dv=dv, vth=vth,
                        bias_mant=rng.integers(0, 30, n), bias_exp=rng.integers(0, 3, n), burst=b, **kw)
 
 
@@ -32,7 +33,9 @@ def feature_plan(feature: str, seed: int = 0):
     w = lambda n_post, n_pre: rng.integers(-100, 200, (n_post, n_pre))  # noqa: E731
     n_in, extra = 6, {}
     second = {"reset": dict(reset="subtract", reset_delay=True), "readout": dict(spiking=False),
-              "stateless": dict(dv=P.DV_STATELESS)}.get(feature, {})
+              "stateless": dict(dv=P.DV_STATELESS),
+              "neuron_parameters": dict(du=rng.integers(0, 4096, 4), dv=rng.integers(0, 4097, 4),
+                                        vth=rng.integers(20, 80, 4))}.get(feature, {})
     first = {"reset": dict(v_reset=rng.integers(-3000, 3000, 5)),
              "start_voltage": dict(v_init=rng.integers(-5000, 9000, 5))}.get(feature, {})
     layers = [_layer("l0", 5, rng, burst=feature in ("bursts", "apical", "teacher"), **first),

@@ -2,13 +2,10 @@
 
 Every file in tests/fixtures/foreign (its README says which framework and version wrote it, how, and what it
 exercises) compiles with ``--dt`` and then verifies with 0 mismatches (fixed point vs Lava bit for bit, snntorch vs
-the float reference), without a flag. A file neurolearn cannot compile yet is listed in GAPS with the reason:
-its tests are strict xfails, and ``test_gap_is_refused_in_one_line`` checks that it is refused with one clear line
-naming the file (never a traceback, an internal error or a silently wrong answer).
+the float reference), without a flag; the one malformed published file is refused in one line naming it.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,24 +16,12 @@ from neurolearn.cli import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "foreign"
 
-# a file neurolearn does not compile yet -> (the reason, a regex of its one-line refusal)
-GAPS = {
-    "snntorch1_conv.nir": ("per-neuron decays and thresholds on the neurons a convolution feeds: the kernel is shared "
-                           "across positions, so neither folds into it, and grouping by decay covers dense "
-                           "connections only", r"different decays across the neurons of a node that a convolution"),
-}
-
-
 @dataclass(frozen=True)
 class Foreign:
     """One fixture: its path under FIXTURES and the dt (s) to compile it with."""
 
     path: str
     dt: float
-
-    def marks(self):
-        gap = GAPS.get(self.path)
-        return (pytest.mark.xfail(strict=True, reason=gap[0]),) if gap else ()
 
 
 FILES = (
@@ -68,7 +53,7 @@ MALFORMED = "nir_paper/braille_noDelay_noBias_subtract_subgraph.nir"
 
 
 def _params():
-    return [pytest.param(f, id=f.path, marks=f.marks()) for f in FILES]
+    return [pytest.param(f, id=f.path) for f in FILES]
 
 
 def _compile(f: Foreign, out: Path) -> int:
@@ -84,7 +69,6 @@ def _one_error_line(capsys) -> str:
 def test_every_fixture_is_listed_and_every_listed_file_exists():
     on_disk = {str(p.relative_to(FIXTURES)) for p in FIXTURES.rglob("*.nir")}
     assert on_disk == {f.path for f in FILES} | {MALFORMED}
-    assert set(GAPS) <= {f.path for f in FILES}
 
 
 @pytest.mark.parametrize("f", _params())
@@ -112,15 +96,6 @@ def test_foreign_file_verifies_with_0_mismatches(f, tmp_path, capsys):
     out = capsys.readouterr()
     assert code == 0, out.out + out.err
     assert "all layers match (0 mismatches)" in out.out and "fixed vs lava" in out.out
-
-
-@pytest.mark.parametrize("path", sorted(GAPS))
-def test_gap_is_refused_in_one_line(path, tmp_path, capsys):
-    (f,) = [f for f in FILES if f.path == path]
-    assert _compile(f, tmp_path / "build") != 0
-    line = _one_error_line(capsys)
-    assert str(FIXTURES / f.path) in line and re.search(GAPS[path][1], line), line
-    assert not (tmp_path / "build").exists()
 
 
 def test_malformed_published_file_is_refused_in_one_line(tmp_path, capsys):

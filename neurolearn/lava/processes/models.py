@@ -153,18 +153,19 @@ class PyNIRNeuronModelFixed(AbstractPyLifModelFixed):
     :func:`~neurolearn.dynamics.lif.lif_int_step` says."""
 
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
-    vth: int = LavaPyType(int, np.int32, precision=17)
-    dv: int = LavaPyType(int, np.uint16, precision=13)    # 4096: no voltage memory
+    du: np.ndarray = LavaPyType(np.ndarray, np.uint16, precision=12)   # per neuron
+    dv: np.ndarray = LavaPyType(np.ndarray, np.uint16, precision=13)   # 4096: no voltage memory
+    vth: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=17)
     v_reset: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     reset_mode: int = LavaPyType(int, np.int32, precision=3)
 
     def run_spk(self):
         a_in = self.a_in.recv()
         self.scale_bias()
-        keep_u = self.decay_unity - (int(self.du) + self.ds_offset)
-        keep_v = self.decay_unity - (int(self.dv) + self.dm_offset)
+        keep_u = self.decay_unity - (np.int64(self.du) + self.ds_offset)
+        keep_v = self.decay_unity - (np.int64(self.dv) + self.dm_offset)
         s, u, v = _lif_int(np.int64(self.u), np.int64(self.v), np.int64(a_in), keep_u, keep_v,
-                           np.int64(self.effective_bias), int(self.vth) << self.vth_shift, np.int64(self.v_reset),
+                           np.int64(self.effective_bias), np.int64(self.vth) << self.vth_shift, np.int64(self.v_reset),
                            int(self.reset_mode))
         self.u[:], self.v[:] = u, v
         self.s_out.send(s)
@@ -177,7 +178,9 @@ class PyNIRNeuronModelFloat(AbstractPyLifModelFloat):
     """Floats: du, dv per-step decay fractions, bias_mant the bias, vth and v_reset in v's units."""
 
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    vth: float = LavaPyType(float, float)
+    du: np.ndarray = LavaPyType(np.ndarray, float)
+    dv: np.ndarray = LavaPyType(np.ndarray, float)
+    vth: np.ndarray = LavaPyType(np.ndarray, float)
     v_reset: np.ndarray = LavaPyType(np.ndarray, float)
     reset_mode: int = LavaPyType(int, int)
 

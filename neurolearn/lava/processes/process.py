@@ -77,8 +77,9 @@ class NIRNeuron(AbstractProcess):
     """Lava's CUBA LIF (``u``, ``v``; ``du``, ``dv``, ``vth``, ``bias_mant``, ``bias_exp``, the same units and
     arithmetic) with a reset mode (``reset_mode``, an index of ``neurolearn.ir.plan.RESET_MODES``: zero,
     subtract, subtract_late, zero_late, none), per-neuron ``v_reset`` (v after a spike in mode zero) and start
-    voltage ``v`` (as Lava's LIF's argument); ``dv`` may be 4096 (fixed point) or 1 (float): v keeps nothing
-    between steps. Mode none never spikes: its ``v`` is the output. The arithmetic is :func:`neurolearn.dynamics.lif.lif_int_step` / ``lif_float_step``."""
+    voltage ``v`` (as Lava's LIF's argument). ``du``, ``dv``, ``vth``: one value or one per neuron; ``dv`` may be
+    4096 (fixed point) or 1 (float): v keeps nothing between steps. Mode none never spikes: its ``v`` is the
+    output. The arithmetic is :func:`neurolearn.dynamics.lif.lif_int_step` / ``lif_float_step``."""
 
     def __init__(self, *, shape: ty.Tuple[int, ...], du=0, dv=0, vth=10, bias_mant=0, bias_exp=0, v_reset=0,
                  reset_mode=0, v=0, name: ty.Optional[str] = None, log_config: ty.Optional[LogConfig] = None):
@@ -87,9 +88,9 @@ class NIRNeuron(AbstractProcess):
         self.s_out = OutPort(shape=shape)
         self.u = Var(shape=shape, init=0)
         self.v = Var(shape=shape, init=v)
-        self.du = Var(shape=(1,), init=du)
-        self.dv = Var(shape=(1,), init=dv)
-        self.vth = Var(shape=(1,), init=vth)
+        self.du = Var(shape=shape, init=np.broadcast_to(du, shape).copy())   # per neuron, unlike Lava's LIF
+        self.dv = Var(shape=shape, init=np.broadcast_to(dv, shape).copy())
+        self.vth = Var(shape=shape, init=np.broadcast_to(vth, shape).copy())
         self.bias_mant = Var(shape=shape, init=bias_mant)
         self.bias_exp = Var(shape=shape, init=bias_exp)
         self.v_reset = Var(shape=shape, init=v_reset)
