@@ -7,8 +7,16 @@ from pathlib import Path
 
 from neurolearn.errors import HardwareFitError
 from neurolearn.hardware.description import Target
-from neurolearn.hardware.mapper import (BURST_STATE, LIF_STATE, LayerDemand, LearningCost, Placement,
-                                        demands_from_plan, map_network, state_words)
+from neurolearn.hardware.mapper import (
+    BURST_STATE,
+    LIF_STATE,
+    LayerDemand,
+    LearningCost,
+    Placement,
+    demands_from_plan,
+    map_network,
+    state_words,
+)
 from neurolearn.ir.features import require
 from neurolearn.ir.plan import STATE_BITS, ClassTeacherPlan, Plan
 
