@@ -59,13 +59,15 @@ class LayerDemand:
 
 @dataclass(frozen=True)
 class Chunk:
+    """Neurons start..stop-1 of a layer, on one core, and what they take there."""
+
     layer: str
     start: int
     stop: int
-    syn_bits: int
-    fan_in: int
-    trace_bits: int = 0
-    state_words: int = 0
+    syn_bits: int                  # bits of their incoming synapses (learning ones with their tags)
+    fan_in: int                    # input axons
+    trace_bits: int = 0            # bits of traces: theirs and the core's copy of the presynaptic ones
+    state_words: int = 0           # words of neuron state
     learning_synapses: int = 0
 
     @property

@@ -124,7 +124,7 @@ def test_reference_networks_map_within_lower_bound_plus_10_percent(name, plan, t
     chip = t.chip
     for core in p.cores:
         assert core.neurons <= chip.neurons_per_core
-        assert core.syn_bits <= chip.synaptic_memory_bytes_per_core * 8
+        assert core.memory_bits <= chip.synaptic_memory_bytes_per_core * 8
         assert core.fan_in <= chip.axons_in_per_core
 
 
