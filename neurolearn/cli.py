@@ -125,7 +125,7 @@ def cmd_fit(args) -> int:
 
 def cmd_deploy(args) -> int:
     from neurolearn.compile.build import load_build
-    from neurolearn.hardware.deploy import write_bundle
+    from neurolearn.hardware.deploy import require_deployable, write_bundle
     from neurolearn.hardware.fit import check_fit, format_fit
     from neurolearn.lava.loihi_runtime import runtime_status
 
@@ -133,6 +133,7 @@ def cmd_deploy(args) -> int:
         check_output(args.output, "-o", directory=True)
     build = load_build(args.build)
     target = _target(args)
+    require_deployable(build.plan)
     fit = check_fit(build.plan, target)
     if not fit.fits:
         print(format_fit(fit, max_rows=args.max_rows))

@@ -4,6 +4,10 @@ Deploying needs Intel's proprietary Loihi runtime (``lava-loihi``, distributed t
 reachable board (a SLURM controller, as Lava itself checks, or an Ethernet host). Where either is
 missing nothing is deployed: a self-contained bundle is written instead (model.nir, plan.json,
 placement.json, fit report, run_on_loihi.py) and the exact reasons are returned.
+
+Only plans of stock Lava processes (LIF, Dense, Sparse, Conv, delays) are deployed: neurolearn's own
+processes (BurstLIF, the teachers, three-factor LearningDense) have CPU models only, no Loihi neuron
+microcode or embedded-core C, so learning builds are mapped by ``neurolearn fit`` but refused here.
 """
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from pathlib import Path
 
 from neurolearn.atomic import atomic_dir
 from neurolearn.compile.build import MODEL, PLAN, REPORT, Build
-from neurolearn.errors import InputError
+from neurolearn.errors import InputError, UnsupportedFeatureError
 from neurolearn.hardware.fit import FitReport, write_fit_files
+from neurolearn.ir.plan import Plan
 from neurolearn.lava import graph_script
 
 BUNDLE_README = """# neurolearn deployment bundle: {name} on {target}
@@ -30,6 +35,16 @@ simulator with Lava bit for bit.
 - placement.json: the core of every neuron chunk (from `neurolearn fit`); fit.txt, fit.png: the fit report
 - model.nir: the source network; report.md: every float->fixed conversion
 """
+
+
+def require_deployable(plan: Plan) -> None:
+    """UnsupportedFeatureError, one line, for a plan the bundle's script cannot build from stock Lava processes."""
+    beyond = graph_script.beyond_stock_lava(plan.to_dict())
+    if beyond:
+        raise UnsupportedFeatureError(
+            f"deploy: the plan uses {beyond}: neurolearn's processes for them have CPU models only (no Loihi neuron "
+            "microcode or embedded-core C), so nothing was deployed; 'neurolearn fit BUILD --target loihi2' maps it "
+            "and 'neurolearn simulate BUILD --backend lava' runs it")
 
 
 def write_bundle(build: Build, fit: FitReport, out: Path) -> Path:

@@ -17,7 +17,9 @@ DESCRIPTIONS = Path(__file__).parent / "descriptions"
 CHIP_LIMITS = (
     "cores_per_chip", "neurons_per_core", "synaptic_memory_bytes_per_core", "axons_in_per_core",
     "axons_out_per_core", "weight_bits", "weight_exp_min", "weight_exp_max", "state_bits", "index_bits",
-    "learning_extra_bits", "pre_traces", "post_traces", "trace_bits", "max_rule_terms", "inter_chip_links",
+    "learning_extra_bits", "pre_traces", "post_traces", "trace_bits", "epoch_time_bits", "max_rule_terms",
+    "state_word_bits", "neuron_state_words_per_core", "neuron_state_words_max", "embedded_cores_per_chip",
+    "inter_chip_links",
 )
 
 

@@ -2,20 +2,30 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from neurolearn.errors import HardwareFitError
 from neurolearn.hardware.description import Target
-from neurolearn.hardware.mapper import LayerDemand, Placement, demands_from_plan, map_network
+from neurolearn.hardware.mapper import (
+    BURST_STATE,
+    LIF_STATE,
+    LayerDemand,
+    LearningCost,
+    Placement,
+    demands_from_plan,
+    map_network,
+    state_words,
+)
 from neurolearn.ir.features import require
-from neurolearn.ir.plan import STATE_BITS, Plan
+from neurolearn.ir.plan import STATE_BITS, ClassTeacherPlan, Plan
 
 
 @dataclass(frozen=True)
 class FitReport:
     placement: Placement
     problems: tuple[str, ...]  # one line each: resource, layer, needed vs available
+    notes: tuple[str, ...] = ()   # learning resources, custom neuron models, where a teacher runs: one line each
 
     @property
     def fits(self) -> bool:
@@ -25,7 +35,49 @@ class FitReport:
 def check_fit(plan: Plan, target: Target) -> FitReport:
     """Map ``plan`` onto ``target`` and list every limit it exceeds (raises for unplaceable layers)."""
     require(plan.features(), "loihi")
-    return check_demands(demands_from_plan(plan, target), target)
+    report = check_demands(demands_from_plan(plan, target), target)
+    chip = target.chip
+    rules = [f"learning rule: connection '{name}' {z} has {len(products)} products; a {chip.name} rule has at most "
+             f"{chip.max_rule_terms}" for name, rule in plan.learning.items()
+             for z, products in rule.program.products.items() if len(products) > chip.max_rule_terms]
+    return replace(report, problems=report.problems + tuple(rules), notes=plan_notes(plan, report.placement))
+
+
+def plan_notes(plan: Plan, placement: Placement) -> tuple[str, ...]:
+    """One line per learning connection (synapses, bytes, traces, rule products), for the burst layers'
+    custom neuron model and for the teacher (the embedded core it runs on)."""
+    chip = placement.target.chip
+    cores = {}   # layer -> cores holding part of it
+    for core in placement.cores:
+        for k in core.chunks:
+            cores.setdefault(k.layer, []).append(core)
+    notes = []
+    for c in plan.connections:
+        rule = plan.learning.get(c.name)
+        if rule is None:
+            continue
+        cost, (n_post, n_pre), k = LearningCost.of(rule, chip), c.weights.shape, len(cores[c.target])
+        traces = k * n_pre * cost.pre_trace_bits + n_post * cost.post_trace_bits
+        products = ", ".join(f"{z} {len(ps)}" for z, ps in rule.program.products.items())
+        notes.append(f"learning '{c.name}': {n_post * n_pre} synapses x {cost.synapse_bits} bits (weight "
+                     f"{cost.weight_bits} + tags {cost.tag_bits}) = {n_post * n_pre * cost.synapse_bits // 8} bytes; "
+                     f"traces {n_pre} x {cost.pre_trace_bits} bits on each of {k} core(s) + {n_post} x "
+                     f"{cost.post_trace_bits} bits = {traces // 8} bytes; rule products {products} (at most "
+                     f"{chip.max_rule_terms})")
+    bursts = [layer for layer in plan.layers if layer.burst is not None]
+    if bursts:
+        words = state_words(BURST_STATE.values(), chip.state_word_bits)
+        n = sum(layer.size for layer in bursts)
+        notes.append(f"custom neuron model BurstLIF ({', '.join(layer.name for layer in bursts)}): {n} neurons x "
+                     f"{words} state words of {chip.state_word_bits} bits ({', '.join(BURST_STATE)}) = {n * words} "
+                     f"words; a LIF neuron takes {state_words(LIF_STATE.values(), chip.state_word_bits)}")
+    t = plan.teacher
+    if t is not None:
+        what = f"class teacher ({t.classes} classes)" if isinstance(t, ClassTeacherPlan) else "band teacher"
+        notes.append(f"{what}: on an embedded core of chip {cores[t.layer][0].chip} ({chip.embedded_cores_per_chip} "
+                     f"per {chip.name}), beside layer '{t.layer}' whose events it counts; it gates the input's "
+                     "teacher channels")
+    return tuple(notes)
 
 
 def check_demands(demands: list[LayerDemand], target: Target) -> FitReport:
@@ -49,23 +101,28 @@ def check_demands(demands: list[LayerDemand], target: Target) -> FitReport:
 def format_fit(report: FitReport, max_rows: int = 40) -> str:
     p = report.placement
     chip = p.target.chip
-    mem = chip.synaptic_memory_bytes_per_core
-    head = f"{'core':>5} {'chip':>4} {'neurons':>13} {'synaptic memory (bytes)':>26} {'fan-in':>7} {'fan-out':>8}  layers"
+    mem, words = chip.synaptic_memory_bytes_per_core, chip.neuron_state_words_per_core
+    head = (f"{'core':>5} {'chip':>4} {'neurons':>13} {'memory (bytes)':>15} {'traces':>7} {'state words':>13} "
+            f"{'learning syn':>12} {'fan-in':>7} {'fan-out':>8}  layers")
     lines = [f"target: {p.target.name} ({p.target.title}): {p.target.chips} x {chip.name}, "
              f"{p.target.cores} cores", head, "-" * len(head)]
     for core in p.cores[:max_rows]:
         layers = ", ".join(f"{k.layer}[{k.start}:{k.stop}]" for k in core.chunks)
         lines.append(f"{core.index:>5} {core.chip:>4} {core.neurons:>6}/{chip.neurons_per_core:<6} "
-                     f"{core.syn_bits // 8:>12}/{mem:<13} {core.fan_in:>7} {core.fan_out:>8}  {layers}")
+                     f"{core.memory_bits // 8:>7}/{mem:<7} {core.trace_bits // 8:>7} {core.state_words:>6}/{words:<6} "
+                     f"{core.learning_synapses:>12} {core.fan_in:>7} {core.fan_out:>8}  {layers}")
     if len(p.cores) > max_rows:
         lines.append(f"... {len(p.cores) - max_rows} more cores (all of them in placement.json)")
     lines.append("")
     for c in sorted({core.chip for core in p.cores}):
         mine = [core for core in p.cores if core.chip == c]
         lines.append(f"chip {c}: {len(mine)}/{chip.cores_per_chip} cores, {sum(k.neurons for k in mine)} neurons, "
-                     f"{sum(k.syn_bits for k in mine) // 8} bytes of synaptic memory")
-    lines.append(f"cores used: {len(p.cores)} (lower bound {p.lower_bound}: total neurons and synaptic memory "
-                 "over one core's capacity)")
+                     f"{sum(k.memory_bits for k in mine) // 8} bytes of memory ({sum(k.trace_bits for k in mine) // 8} "
+                     f"of traces), {sum(k.state_words for k in mine)} neuron state words, "
+                     f"{sum(k.learning_synapses for k in mine)} learning synapses")
+    lines.append(f"cores used: {len(p.cores)} (lower bound {p.lower_bound}: total neurons, memory, output axons and "
+                 "neuron state over one core's capacity)")
+    lines += report.notes
     if chip.unverified:
         lines.append(f"note: limits with weak public sources ({', '.join(chip.unverified)}): see "
                      f"neurolearn/hardware/descriptions/{chip.name}.json")
@@ -85,8 +142,8 @@ def plot_utilization(report: FitReport, path) -> None:
     width = 0.4
     ax.bar([i - width / 2 for i in idx], [100 * c.neurons / chip.neurons_per_core for c in p.cores], width,
            label="neurons")
-    ax.bar([i + width / 2 for i in idx], [100 * c.syn_bits / 8 / chip.synaptic_memory_bytes_per_core for c in p.cores],
-           width, label="synaptic memory")
+    ax.bar([i + width / 2 for i in idx], [100 * c.memory_bits / 8 / chip.synaptic_memory_bytes_per_core
+                                          for c in p.cores], width, label="memory (synapses, traces)")
     ax.set_xlabel("core")
     ax.set_ylabel("utilization (%)")
     ax.set_ylim(0, 105)

@@ -60,7 +60,8 @@ BACKENDS = {spec.name: spec for spec in (
                 "Conv and delays", INFERENCE, "neurolearn.lava.runner.simulate_lava", kind="lava"),
     BackendSpec("lava-learning", "Lava fixed_pt with BurstLIF, BandTeacher, ClassTeacher and LearningDense",
                 ON_CHIP_LEARNING, "neurolearn.lava.runner.simulate_learning_lava", kind="lava"),
-    BackendSpec("loihi", "Loihi core mapping, fit check and deployment", frozenset({"recurrence", "start_voltage"}),
+    BackendSpec("loihi", "Loihi core mapping and fit check (deployment: stock Lava processes only)",
+                ON_CHIP_LEARNING | {"start_voltage"},
                 "neurolearn.hardware.fit.check_fit", kind="hardware"),
 )}
 

@@ -1,6 +1,8 @@
 """Hardware targeting: descriptions as data, mapping, fit check, deploy up to the missing-runtime boundary."""
 import json
+import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,7 +124,7 @@ def test_reference_networks_map_within_lower_bound_plus_10_percent(name, plan, t
     chip = t.chip
     for core in p.cores:
         assert core.neurons <= chip.neurons_per_core
-        assert core.syn_bits <= chip.synaptic_memory_bytes_per_core * 8
+        assert core.memory_bits <= chip.synaptic_memory_bytes_per_core * 8
         assert core.fan_in <= chip.axons_in_per_core
 
 
@@ -264,3 +266,99 @@ def test_compile_with_a_target_it_does_not_fit_writes_nothing(tmp_path):
     with pytest.raises(HardwareFitError, match=r"does not fit loihi2: cores: needs 3, loihi2 has 1"):
         compile_model(model, tmp_path / "b", extras=fit_files(tiny, source=str(model)))
     assert not (tmp_path / "b").exists()
+
+
+def learning_plan(n_in=6, n0=5, n1=4, bursts=True, learns="ff1", sign_mode="mixed", dw="2^-3 * y0 * x1"):
+    """in -(ff0)-> l0 (BurstLIF) -(ff1)-> l1 (LIF); ``learns`` ('' for none) learns; l0's bursts reach l1 on a
+    connection of their own."""
+    from neurolearn.ir.plan import BurstPlan, Plasticity
+    from neurolearn.ir.program import LearningProgram
+
+    burst = BurstPlan(dv_d=100, lut=np.arange(256)) if bursts else None
+    layers = (LayerPlan("l0", n0, 0, 0, 100, np.zeros(n0, int), np.zeros(n0, int), burst=burst),
+              LayerPlan("l1", n1, 0, 0, 100, np.zeros(n1, int), np.zeros(n1, int)))
+    conns = [ConnectionPlan("ff0", "in", "l0", np.full((n0, n_in), 10)),
+             ConnectionPlan("ff1", "l0", "l1", np.ones((n1, n0), int))]
+    if bursts:
+        conns.append(ConnectionPlan("b1", "l0", "l1", np.full((n1, n0), 4), carries="bursts"))
+    rule = {learns: Plasticity(LearningProgram(dw=dw, x1_impulse=8, x1_tau=4), sign_mode=sign_mode)}
+    return Plan(1e-3, "in", n_in, layers, tuple(conns), ("l1",), learning=rule if learns else {})
+
+
+def test_learning_plan_costs_the_hand_counted_memory_state_and_axons():
+    """loihi2: a learning synapse is 9 weight bits (mixed sign) + 16 tag bits; traces 2 x 7 + 6 bits per input axon
+    of the core, 3 x 7 + 6 per target neuron; BurstLIF 7 state words of 24 bits (u v v_d pbar, ebar 2, draw), LIF 2."""
+    report = check_fit(learning_plan(), load_target("loihi2"))
+    assert report.fits and len(report.placement.cores) == 1
+    core = report.placement.cores[0]
+    ff0 = 5 * 6 * 8                  # dense, positive 8-bit weights
+    ff1 = 4 * 5 * (8 + 1 + 16)       # learning: dense even where a weight is 0
+    b1 = 4 * 5 * 8                   # the burst connection: plain dense
+    assert core.syn_bits == ff0 + ff1 + b1 == 900
+    assert core.trace_bits == 5 * (2 * 7 + 6) + 4 * (3 * 7 + 6) == 208
+    assert core.memory_bits == 1108
+    assert core.state_words == 5 * 7 + 4 * 2 == 43
+    assert core.learning_synapses == 20
+    assert core.fan_in == 6 + 5 + 5 and core.fan_out == 5 * 2   # l0: an axon for its events, one for its bursts
+    assert "learning 'ff1': 20 synapses x 25 bits (weight 9 + tags 16) = 62 bytes; traces 5 x 20 bits on each of " \
+           "1 core(s) + 4 x 27 bits = 26 bytes; rule products dw 1 (at most 8)" in report.notes
+    excitatory = check_fit(learning_plan(sign_mode="excitatory"), load_target("loihi2")).placement.cores[0]
+    assert excitatory.syn_bits == 900 - 20   # no sign bit
+    plain = check_fit(learning_plan(learns=""), load_target("loihi2")).placement.cores[0]
+    assert (plain.syn_bits, plain.trace_bits, plain.learning_synapses) == (ff0 + 4 * 5 * 8 + b1, 0, 0)
+
+
+def test_burst_state_words_follow_the_lava_model():
+    """The fixed-point BurstLIF model's precisions are the bits the mapper counts (models.py, read as text)."""
+    from neurolearn.hardware.mapper import BURST_STATE, LIF_STATE
+
+    text = (Path(__file__).parents[2] / "neurolearn/lava/processes/models.py").read_text()
+    for var in set(BURST_STATE) - set(LIF_STATE) - {"draw"}:
+        found = re.search(rf"^\s+{var}: np.ndarray = LavaPyType\(np.ndarray, np.int32, precision=(\d+)\)", text, re.M)
+        assert found and int(found[1]) == BURST_STATE[var], var
+
+
+def test_custom_neuron_state_limits_neurons_per_core_and_loihi1_has_none():
+    t = load_target("loihi2")
+    p = map_network([LayerDemand("b", 5000, np.full(5000, 8), fan_in=1, model="BurstLIF")], t)
+    assert [c.neurons for c in p.cores] == [2340, 2340, 320] and p.lower_bound == 3   # 16384 // 7 per core
+    assert len(map_network([LayerDemand("b", 5000, np.full(5000, 8), fan_in=1)], t).cores) == 1
+    with pytest.raises(HardwareFitError, match="layer 'l0': a BurstLIF neuron needs 7 state words of 24 bits; "
+                                               "a loihi1 neuron holds at most 2"):
+        check_fit(learning_plan(), load_target("loihi1"))
+
+
+def test_too_large_learning_plan_is_refused_by_name():
+    """8000 inputs learning into 600 neurons: a core keeps 8000 x 20 bits of input traces and then 4 neurons of
+    8000 x 25 + 27 bits: 150 cores, and l1 (600 input axons) one more. The same weights without learning fit 16
+    neurons (8000 bytes each) per core: 38 + 1 cores."""
+    big = dict(n_in=8000, n0=600, n1=1, bursts=False)
+    report = check_fit(learning_plan(**big, learns="ff0"), load_target("loihi2"))
+    assert report.problems == ("cores: needs 151, loihi2 has 128 (1 chip(s) x 128)",)
+    plain = check_fit(learning_plan(**big, learns=""), load_target("loihi2"))
+    assert plain.fits and len(plain.placement.cores) == 39
+    many = " + ".join(["2^-3 * y0 * x1"] * 9)
+    report = check_fit(learning_plan(dw=many), load_target("loihi2"))
+    assert report.problems == ("learning rule: connection 'ff1' dw has 9 products; a loihi2 rule has at most 8",)
+
+
+def test_fit_cli_prints_learning_rows_and_deploy_refuses_in_one_line(tmp_path, capsys):
+    from tests.conformance.test_backends import feature_plan
+
+    for plan, name in ((learning_plan(), "b"), (feature_plan("class_teacher")[0], "t")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "plan.json").write_text(plan.to_json())
+        (tmp_path / name / "model.nir").write_bytes(b"")
+    assert main(["fit", str(tmp_path / "b"), "--target", "loihi2"]) == 0
+    out = capsys.readouterr().out
+    assert "state words learning syn" in out and "138/131072" in out and "43/16384" in out
+    assert "learning 'ff1': 20 synapses x 25 bits" in out
+    assert "custom neuron model BurstLIF (l0): 5 neurons x 7 state words of 24 bits" in out
+    assert out.rstrip().endswith("fits")
+    assert main(["fit", str(tmp_path / "t"), "--target", "loihi2"]) == 0
+    assert "class teacher (2 classes): on an embedded core of chip 0 (6 per loihi2), beside layer 'l0'" in \
+        capsys.readouterr().out
+    assert main(["deploy", str(tmp_path / "b"), "--target", "loihi2", "-o", str(tmp_path / "bundle")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "burst layers" in err and "learning" in err
+    assert "nothing was deployed" in err and not (tmp_path / "bundle").exists()
