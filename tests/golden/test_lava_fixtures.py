@@ -190,9 +190,9 @@ def test_every_integer_field_is_recorded_at_both_edges():
     layers = [L for p in plans for L in p.layers]
     conns = [c for p in plans for c in p.connections]
     bursts = [L.burst for L in layers if L.burst is not None]
-    fields = {("layer", "du"): (P.DU_RANGE, [L.du for L in layers]),
-              ("layer", "dv"): (P.DV_RANGE, [L.dv for L in layers]),
-              ("layer", "vth"): (P.VTH_RANGE, [L.vth for L in layers]),
+    fields = {("layer", "du"): (P.DU_RANGE, [v for L in layers for v in np.ravel(L.du)]),
+              ("layer", "dv"): (P.DV_RANGE, [v for L in layers for v in np.ravel(L.dv)]),
+              ("layer", "vth"): (P.VTH_RANGE, [v for L in layers for v in np.ravel(L.vth)]),
               ("layer", "bias_mant"): (P.BIAS_MANT_RANGE, [v for L in layers for v in L.bias_mant]),
               ("layer", "bias_exp"): (P.BIAS_EXP_RANGE, [v for L in layers for v in L.bias_exp]),
               ("layer", "v_init"): (P.STATE_RANGE, [v for L in layers for v in L.v_init]),
