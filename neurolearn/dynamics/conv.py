@@ -54,6 +54,13 @@ def _out_index(pos, pad, tap, dilation, stride, n_out):
     return t // stride
 
 
+@numba.njit(cache=True, inline="always")
+def _taps(pos, pad, dilation, stride):
+    """(first, step) of the kernel taps worth trying along one axis: with dilation 1 only every stride-th tap, the
+    one congruent to ``pos + pad``, can land on an output position; otherwise every tap."""
+    return ((pos + pad) % stride, stride) if dilation == 1 else (0, 1)
+
+
 @numba.njit(cache=True)
 def conv_scatter(acc, kern, f, geo):
     """Add the kernel slice of a spike of input neuron ``f`` ((c, y, x) in C order) into ``acc``, the output map
@@ -64,13 +71,15 @@ def conv_scatter(acc, kern, f, geo):
     c, y, x = f // (h * w), (f // w) % h, f % w
     k_grp = c_out // groups
     first = (c // (c_in // groups)) * k_grp
-    for p in range(kh):
+    p0, p_step = _taps(y, ph, dh, sh)
+    q0, q_step = _taps(x, pw, dw, sw)
+    for p in range(p0, kh, p_step):
         yo = _out_index(y, ph, p, dh, sh, h_out)
         if yo == -2:
             break
         if yo < 0:
             continue
-        for q in range(kw):
+        for q in range(q0, kw, q_step):
             xo = _out_index(x, pw, q, dw, sw, w_out)
             if xo == -2:
                 break
