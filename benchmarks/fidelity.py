@@ -11,8 +11,8 @@ For each: test accuracy (output spike counts, argmax) of snntorch, neurolearn's 
 fixed-point simulator on the test set, and Lava on a subset, with Lava's bit agreement on that subset;
 for the conv net, steps/s of Lava (one sample) and neurolearn (one sample, and batched). The trained
 models are cached in benchmarks/fidelity_models/ (state dicts and the exported .nir files), so nothing
-is retrained unless ``--retrain`` is given (a minute or two with ``--device cuda``; on two shared CPU cores,
-hours).
+is retrained unless ``--retrain`` is given (on two shared CPU cores: the recurrent net 5 minutes, the conv net
+25; a minute or two with ``--device cuda``).
 
     python benchmarks/fidelity.py                    # cached models, full test set, 20 samples in Lava
     python benchmarks/fidelity.py --test 1000 --lava-samples 5
