@@ -1,14 +1,14 @@
 """Hypothesis strategies: random NIR graphs mixing, in one graph, what the compiler groups, folds and fuses.
 
-``input (C, H, W) [-> Delay] -> Conv2d -> A -> SumPool2d | AvgPool2d -> B -> Flatten [-> Delay] -> Affine -> C
-[-> Affine -> D] -> output``, with a recurrent Affine back edge into C (from C or from D). A and B, which a
-convolution or pooling feeds, share one decay and have one threshold per channel (what quantize allows there);
-C and D have per-neuron decays (grouped into one Lava process per decay) and per-neuron thresholds (folded into
-scales). Every neuron node draws its reset: NIR's zero reset (to a v_reset, maybe non-zero), or snntorch's
-subtractive reset, at once or one step late, as neurolearn's export writes it in the node's metadata; C may be a
-CubaLIF (snntorch's Synaptic, whose late zero reset is its own mode). Biases (Affine and Conv2d biases, v_leak)
-range from none to several thresholds per step, also next to tiny weights. Delays come before the first weight
-node of a path and never on a bias.
+``input (C, H, W) [-> Delay] -> Conv2d -> A -> SumPool2d | AvgPool2d -> Scale -> B -> Flatten [-> Delay] ->
+Affine -> C [-> Affine -> D] -> output``, with a recurrent Affine back edge into C (from C or from D, maybe
+delayed). A and B, which a convolution or pooling feeds, share one decay and have one threshold per channel (what
+quantize allows there); C and D have per-neuron decays (grouped into one Lava process per decay) and per-neuron
+thresholds (folded into scales). Every neuron node draws its reset: NIR's zero reset (to a v_reset, maybe
+non-zero), or snntorch's subtractive reset, at once or one step late, as neurolearn's export writes it in the
+node's metadata; C may be a CubaLIF (snntorch's Synaptic, whose late zero reset is its own mode). Biases (Affine
+and Conv2d biases, v_leak) range from none to a few thresholds per step, and next to tiny weights up to 2e4
+(beyond Lava's bias range: saturated). Delays come before the first weight node of a path and never on a bias.
 
 Not drawn, because the compiler refuses them (each in one line; tests/compile and tests/nir check those): several
 decays, or thresholds differing within a channel, on a node a convolution, pooling or sparse matrix feeds or reads;
@@ -68,8 +68,9 @@ class _Draws:
         """(weight gain, biases of n neurons): weights of ``gain`` thresholds per step summed over a typical input,
         biases of up to ``size`` thresholds per step of either sign; tiny weights come with large biases."""
         if self.draw(st.integers(0, 4)) == 0:
-            return 0.01, self.rng.uniform(0.6, 1.2, n) * self.draw(st.sampled_from([2.0, 5.0]))
-        gain, size = self.draw(st.sampled_from([1.0, 2.0, 4.0])), self.draw(st.sampled_from([0.0, 0.01, 0.1, 0.6]))
+            return 0.01, self.rng.uniform(0.6, 1.2, n) * self.draw(st.sampled_from([2.0, 5.0, 300.0, 2e4]))
+        gain = self.draw(st.sampled_from([1.0, 2.0, 4.0]))
+        size = self.draw(st.sampled_from([0.0, 0.01, 0.1, 0.6, 3.0]))
         return gain, self.rng.uniform(-0.5, 1.0, n) * size
 
     def weights(self, shape, fan_in, gain):
@@ -116,7 +117,8 @@ def mixed_graphs(draw) -> nir.NIRGraph:
     h1, w1 = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
     pool = draw(st.sampled_from([nir.SumPool2d, nir.AvgPool2d]))
     pk, ps = draw(st.integers(1, min(2, h1, w1))), draw(st.integers(1, 2))
-    h2, w2 = (h1 - pk) // ps + 1, (w1 - pk) // ps + 1
+    pp = draw(st.integers(0, pk // 2))   # AvgPool2d counts a window over the padding whole
+    h2, w2 = (h1 + 2 * pp - pk) // ps + 1, (w1 + 2 * pp - pk) // ps + 1
     n_b, n_c, n_d = c1 * h2 * w2, draw(st.integers(2, 9)), draw(st.integers(2, 6))
     cuba = draw(st.booleans())   # C a CubaLIF: its bias as v_leak (an Affine bias enters its current: approximated)
     in_affine = lambda: draw(st.booleans())  # noqa: E731  (a bias in the weight node, else as v_leak)
@@ -131,7 +133,7 @@ def mixed_graphs(draw) -> nir.NIRGraph:
         "conv": nir.Conv2d(input_shape=(h, w), weight=d.weights((c1, c0, k, k), c0 * k * k, gain_a), stride=stride,
                            padding=pad, dilation=1, groups=1, bias=bias_a if a_conv else np.zeros(c1)),
         "a": _channel_node(d, (c1, h1, w1), zero(bias_a, a_conv)),
-        "pool": pool(kernel_size=two(pk), stride=two(ps), padding=two(0)),
+        "pool": pool(kernel_size=two(pk), stride=two(ps), padding=two(pp)),
         "scale": nir.Scale(scale=np.repeat(per_pooled, h2 * w2)),
         "b": _channel_node(d, (c1, h2, w2), bias_b),
         "flat": nir.Flatten(input_type={"input": np.array([c1, h2, w2])}, start_dim=0),
@@ -158,7 +160,11 @@ def mixed_graphs(draw) -> nir.NIRGraph:
     nodes["rec"] = nir.Affine(weight=d.weights((n_c, n_back), n_back, gain_c / 2),
                               bias=bias_c / 2 if c_affine else np.zeros(n_c))
     nodes["output"] = nir.Output(output_type=np.array([nodes[chain[-1]].v_threshold.size]))
-    edges = list(zip(chain, chain[1:] + ["output"])) + [(back_from, "rec"), ("rec", "c")]
+    back = [back_from, "rec", "c"]
+    if draw(st.booleans()):   # a delayed back edge (before its weights: the Affine has a bias)
+        nodes["delay_rec"] = nir.Delay(delay=d.delays(n_back))
+        back.insert(1, "delay_rec")
+    edges = list(zip(chain, chain[1:] + ["output"])) + list(zip(back, back[1:]))
     g = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
     g.metadata["neurolearn"] = {"version": 1, "dt": DT, "integration": "euler"}
     return g
