@@ -20,12 +20,15 @@ from neurolearn.verify import compare_bits
 from tests.nir.graph_strategies import mixed_graphs
 
 MIN_SPIKES = 3           # every spiking node of a graph tested spikes at least this often
-COINCIDENT = 0.5         # per node: spikes at the same (step, neuron) in float and fixed, of the larger count
-COINCIDENT_ALL = 0.8     # the same over all nodes together
+COUNTS = (0.35, 10)      # float vs fixed spike counts per node: within 35 % of the larger, plus 10
+COINCIDENT = 0.75        # spikes at the same (step, neuron) in float and fixed, of the larger count, all nodes
+# 288 random graphs: at least 0.84 coincident (one node at 0.4: a small weight 17 % off, 8 bits at weight_exp 5);
+# with the fixed point read one step late, half of 30 fell below 0.75
 
 
 def _settings(request, examples: int, shrink: bool = True):
-    """Derandomized, no database; ``shrink``: False where each example runs Lava (shrinking took minutes)."""
+    """Derandomized (not under --fuzz-long), no database; ``shrink``: False where each example runs Lava (shrinking
+    took minutes)."""
     long = request.config.getoption("--fuzz-long")
     phases = [p for p in Phase if shrink or p not in (Phase.shrink, Phase.explain)]
     return settings(max_examples=examples * (20 if long else 1), derandomize=not long, database=None,
@@ -50,25 +53,26 @@ def _assume_active(build: Build, fixed: SimResult) -> None:
         assume(by_node.layers[pop.name].spikes.sum() >= MIN_SPIKES)
 
 
-def coincidence(build: Build, x: np.ndarray, fixed: SimResult) -> dict[str, tuple[int, int]]:
+def coincidence(build: Build, x: np.ndarray, fixed: SimResult) -> dict[str, tuple[int, int, int]]:
     """Per node: (spikes at the same sample, step and neuron in the float reference and the fixed point (shifted
-    by the node's delay), the larger of the two spike counts), over the steps both cover."""
+    by the node's delay), the larger and the smaller of the two spike counts), over the steps both cover."""
     flt, fx = simulate_float(build.network, x), node_records(build.plan, fixed)
     out = {}
     for name, rec in flt.layers.items():
         d = fx.delays[name]
         a = rec.spikes[:, :x.shape[1] - d].astype(bool)
         b = fx.layers[name].spikes[:, d:].astype(bool)
-        out[name] = (int((a & b).sum()), max(int(a.sum()), int(b.sum())))
+        out[name] = (int((a & b).sum()), *sorted((int(a.sum()), int(b.sum())), reverse=True))
     return out
 
 
 def assert_float_agrees(build: Build, x: np.ndarray, fixed: SimResult) -> None:
+    """Most spikes at the same step and neuron; per node, about as many spikes (quantization moves a few)."""
     found = coincidence(build, x, fixed)
-    for name, (same, larger) in found.items():
-        assert same >= COINCIDENT * larger, (name, found)
-    same, larger = map(sum, zip(*found.values()))
-    assert same >= COINCIDENT_ALL * larger, found
+    for name, (_, larger, smaller) in found.items():
+        assert larger - smaller <= COUNTS[0] * larger + COUNTS[1], (name, found)
+    same, larger, _ = map(sum, zip(*found.values()))
+    assert same >= COINCIDENT * larger, found
 
 
 def test_random_graphs_compile_and_the_fixed_point_follows_the_float_reference(request):
