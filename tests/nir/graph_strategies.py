@@ -2,17 +2,16 @@
 
 ``input (C, H, W) [-> Delay] -> Conv2d -> A -> SumPool2d | AvgPool2d -> Scale -> B -> Flatten [-> Delay] ->
 Affine -> C [-> Affine -> D] -> output``, with a recurrent Affine back edge into C (from C or from D, maybe
-delayed). A and B, which a convolution or pooling feeds, share one decay and have one threshold per channel (what
-quantize allows there); C and D have per-neuron decays (grouped into one Lava process per decay) and per-neuron
-thresholds (folded into scales). Every neuron node draws its reset: NIR's zero reset (to a v_reset, maybe
+delayed). A and B, which a convolution or pooling feeds, have one decay and one threshold per channel, or their
+own per neuron (one NIRNeuron with per-neuron du, dv, vth: a kernel is shared across positions); C and D have
+per-neuron decays (grouped into one Lava process per decay) and per-neuron thresholds (folded into scales). Every neuron node draws its reset: NIR's zero reset (to a v_reset, maybe
 non-zero), or snntorch's subtractive reset, at once or one step late, as neurolearn's export writes it in the
 node's metadata; C may be a CubaLIF (snntorch's Synaptic, whose late zero reset is its own mode). Biases (Affine
 and Conv2d biases, v_leak) range from none to a few thresholds per step, and next to tiny weights up to 2e4
 (beyond Lava's bias range: saturated). Delays come before the first weight node of a path and never on a bias.
 
-Not drawn, because the compiler refuses them (each in one line; tests/compile and tests/nir check those): several
-decays, or thresholds differing within a channel, on a node a convolution, pooling or sparse matrix feeds or reads;
-a Delay after a weight node with a bias, or between two weight nodes; a non-zero v_reset with the subtractive reset.
+Not drawn, because the compiler refuses them (each in one line; tests/compile and tests/nir check those): a Delay
+after a weight node with a bias, or between two weight nodes; a non-zero v_reset with the subtractive reset.
 """
 from __future__ import annotations
 
@@ -92,9 +91,15 @@ def _per_channel(values, shape):
 
 
 def _channel_node(d: _Draws, shape, bias):
-    """A LIF on a map (C, H, W): one decay, one threshold and ``bias`` per channel (what a kernel allows)."""
+    """A LIF on a map (C, H, W): ``bias`` per channel; one decay and one threshold per channel, or each neuron its
+    own decay (of four) and threshold (behind a shared kernel: one NIRNeuron with per-neuron du, dv, vth)."""
     c, reset = shape[0], d.reset()
-    return _lif(shape, d.beta(), _per_channel(d.thresholds(c), shape), _per_channel(bias, shape), reset,
+    if d.draw(st.booleans()):
+        beta = d.rng.choice([0.5, 0.8, 0.9, 0.95], shape)
+        thresholds = d.thresholds(int(np.prod(shape))).reshape(shape)
+    else:
+        beta, thresholds = d.beta(), _per_channel(d.thresholds(c), shape)
+    return _lif(shape, beta, thresholds, _per_channel(bias, shape), reset,
                 _per_channel(np.broadcast_to(d.v_reset(reset, c), c), shape))
 
 
