@@ -245,7 +245,7 @@ class Result:
 
 
 def evaluate(task: Task, model, nir_file: Path, x: np.ndarray, y: np.ndarray, lava_samples: int,
-             speed_batch: int, speed_steps: int = 500) -> Result:
+             speed_batch: int, speed_steps: int = 2000) -> Result:
     from neurolearn.compile.build import compile_model
 
     t0 = time.perf_counter()
@@ -324,7 +324,7 @@ def main(argv=None) -> int:
     ap.add_argument("--test", type=int, default=10000, help="test images (default: all 10000)")
     ap.add_argument("--lava-samples", type=int, default=20, help="test images run in Lava (0: none)")
     ap.add_argument("--speed-batch", type=int, default=256, help="batch for neurolearn's batched speed (0: skip)")
-    ap.add_argument("--speed-steps", type=int, default=500, help="steps of the speed runs (default 500)")
+    ap.add_argument("--speed-steps", type=int, default=2000, help="steps of the speed runs (default 2000)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest for these small layers)")
     ap.add_argument("--device", default="cpu", help="torch device for training, e.g. cuda (default cpu)")
     ap.add_argument("--data", default=FASHION_MNIST_DIR, help=f"Fashion-MNIST directory (default {FASHION_MNIST_DIR})")
