@@ -18,10 +18,11 @@ so per-neuron thresholds are exact (a non-spiking layer uses one scale, ``s = t 
 
 **Search.** ``vth`` (``t``) is chosen jointly with every ``weight_exp`` and ``bias_exp``: the largest ``t`` up to
 ``VTH_TARGET * 2 - 1`` (headroom: v spans +-2**23, i.e. 64 thresholds there; higher only where the weights are
-so small that the largest needs it to fill 8 bits at weight_exp 0) at which weights, biases and v_reset all fit, then the candidates within three octaves below it where a weight or bias exponent is about to grow
-(a full 8-bit weight mantissa, a full 13-bit bias mantissa); each candidate's error is its coarsest
-quantization step (one integer of any parameter, in units of the neuron's threshold: per spike for weights,
-per step for biases); the finest wins, and among those within 1 % of it the largest vth. Where something must still give (a bias of
+so small that the largest needs it to fill 8 bits at weight_exp 0) at which weights, biases and v_reset all fit,
+then the candidates within three octaves below it where a weight or bias exponent is about to grow (a full 8-bit
+weight mantissa, a full 13-bit bias mantissa); each candidate's error is its coarsest quantization step (one
+integer of any parameter, in units of the neuron's threshold: per spike for weights, per step for biases); the
+finest wins, and among those within 1 % of it the largest vth. Where something must still give (a bias of
 thousands of thresholds per step), it saturates and is listed. Nothing is clipped silently.
 """
 from __future__ import annotations
@@ -394,8 +395,8 @@ def _quantize_group(net, pop, name, idx, members, file, convs, notes):
         notes.append(f"{name}: non-spiking ({pop.kind}): a readout (neurolearn's NIRNeuron, reset mode "
                      "'none'): never spikes, its voltage is the output")
     for what in q.saturated:
-        notes.append(f"{name}: SATURATED {what}: it does not fit at any scale (even vth = {np.min(vth)}); Lava is given "
-                     "the largest value of its sign")
+        notes.append(f"{name}: SATURATED {what}: it does not fit at any scale (even vth = {np.min(vth)}); Lava is "
+                     "given the largest value of its sign")
     mant, bexp = q.bias
     if np.any(bias):
         rep = (mant << bexp) / scale

@@ -4,9 +4,9 @@
 Affine -> C [-> Affine -> D] -> output``, with a recurrent Affine back edge into C (from C or from D, maybe
 delayed). A and B, which a convolution or pooling feeds, have one decay and one threshold per channel, or their
 own per neuron (one NIRNeuron with per-neuron du, dv, vth: a kernel is shared across positions); C and D have
-per-neuron decays (grouped into one Lava process per decay) and per-neuron thresholds (folded into scales). Every neuron node draws its reset: NIR's zero reset (to a v_reset, maybe
-non-zero), or snntorch's subtractive reset, at once or one step late, as neurolearn's export writes it in the
-node's metadata; C may be a CubaLIF (snntorch's Synaptic, whose late zero reset is its own mode). Biases (Affine
+per-neuron decays (grouped into one Lava process per decay) and per-neuron thresholds (folded into scales). Every
+neuron node draws its reset: NIR's zero reset (to a v_reset, maybe non-zero), or snntorch's subtractive reset, at
+once or one step late, as neurolearn's export writes it in the node's metadata; C may be a CubaLIF (snntorch's Synaptic, whose late zero reset is its own mode). Biases (Affine
 and Conv2d biases, v_leak) range from none to a few thresholds per step, and next to tiny weights up to 2e4
 (beyond Lava's bias range: saturated). Delays come before the first weight node of a path and never on a bias.
 
