@@ -315,8 +315,8 @@ def start_voltages(plan: P.Plan) -> dict[str, tuple[int, np.ndarray, np.ndarray]
     for layer in plan.layers:
         if np.any(layer.bias) and layer.burst is None:
             steps = depths[layer.name]
-            out[layer.name] = (steps, *lif_start_voltage(layer.bias, ONE - layer.dv, layer.vth << 6,
-                                                         P.RESET_MODES.index(layer.mode), steps))
+            out[layer.name] = (steps, *lif_start_voltage(layer.bias, ONE - np.asarray(layer.dv),
+                                                         np.asarray(layer.vth) << 6, steps))
     return out
 
 
