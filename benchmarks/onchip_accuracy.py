@@ -17,7 +17,7 @@ side). Then per task Lava's steps/s (Loihi2SimCfg fixed_pt) on the first on-chip
 neurolearn's training steps/s to it, and whether those steps are bit-identical. Each run's directory is kept in
 OUT/runs/; a rerun with the same --out reuses finished runs (their metrics.json) instead of training again.
 
-    python benchmarks/onchip_accuracy.py --out OUT     # 3 seeds, digits and Fashion-MNIST, default epochs (~75 min on 2 cores, estimated)
+    python benchmarks/onchip_accuracy.py --out OUT     # 3 seeds, both tasks, default epochs (~75 min, estimated)
     python benchmarks/onchip_accuracy.py --tasks digits --seeds 0 1 --train-samples 200 --test-samples 100 \\
         --epochs 1 --lava-steps 100 --out /tmp/ob      # a tiny run (~1 min on 2 cores)
 """
