@@ -12,6 +12,7 @@ Rates are events per step (with dt = 1 ms, 0.05 per step is 50 Hz). Deterministi
 """
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -131,11 +132,13 @@ class SpikingResult:
     rates_after: np.ndarray   # ... after
     test_acc: float
     weights: dict         # W1, W2, Y as arrays
+    seconds: list = field(default_factory=list)   # per epoch: the training presentations' wall time, s
 
     def to_metrics(self) -> dict:
         return {"task": self.task, "seed": self.seed, "spiking": True, "rule": self.rule.to_params(),
                 "config": asdict(self.config), "test_acc": self.test_acc, "history": self.history,
-                "rates_before": self.rates_before.tolist(), "rates_after": self.rates_after.tolist()}
+                "rates_before": self.rates_before.tolist(), "rates_after": self.rates_after.tolist(),
+                "seconds_per_epoch": float(np.mean(self.seconds)) if self.seconds else 0.0}
 
 
 def evaluate_spiking(net: BurstNet, task: SpikingTask, rule, states) -> tuple[np.ndarray, float]:
@@ -164,18 +167,20 @@ def train_spiking(task: SpikingTask, cfg: SpikingConfig, rule: BurstpropSpiking,
     before, _ = evaluate_spiking(net, task, rule, states)
     order_rng = np.random.default_rng(seed)
     onehot = np.eye(task.classes)[task.y_train] if task.classes > 1 else task.y_train[:, None].astype(float)
-    history = []
+    history, seconds = [], []
     bar = progress_bar(range(epochs), f"spiking burstprop on {task.name}", unit="epochs", enabled=progress)
     for epoch in bar:
         order = order_rng.permutation(len(task.x_train))
         p_sum = np.zeros(2)
         row = {"epoch": epoch + 1}
+        start = time.perf_counter()
         for i in range(0, len(order), cfg.batch):
             idx = order[i:i + cfg.batch]
             pred, p, states = net.present(task.x_train[idx], onehot[idx], rule, states, learn_hidden)
             p_sum += p * len(idx)
             if len(order) <= cfg.batch:
                 row["train_rates"] = pred[np.argsort(idx)].tolist()
+        seconds.append(time.perf_counter() - start)
         row["burst_prob"] = (p_sum / len(order)).tolist()
         if epoch + 1 == epochs or (eval_every and (epoch + 1) % eval_every == 0):
             rates, row["test_acc"] = evaluate_spiking(net, task, rule, states)
@@ -187,7 +192,7 @@ def train_spiking(task: SpikingTask, cfg: SpikingConfig, rule: BurstpropSpiking,
     return SpikingResult(task=task.name, config=cfg, rule=rule, seed=seed, history=history, rates_before=before,
                          rates_after=rates, test_acc=float((history or [{}])[-1].get("test_acc", 0.0)),
                          weights={"W1": net.W1.numpy().copy(), "W2": net.W2.numpy().copy(),
-                                  "Y": net.Y.numpy().copy()})
+                                  "Y": net.Y.numpy().copy()}, seconds=seconds)
 
 
 # ---- tasks ---------------------------------------------------------------------------------------
