@@ -77,6 +77,7 @@ def train_host_spiking(task: str, seed: int, epochs: int, args, run: Path) -> No
     """Host-side spiking burstprop (digits preset; hidden and output sizes of the on-chip network) into ``run``."""
     from neurolearn.train import spiking as sp
 
+    assert task == "digits", task   # the host-side spiking form has a digits task only (filtered by the caller)
     chip = ONCHIP_PRESETS[task]
     cfg = replace(sp.DIGITS_CONFIG, n_hidden=chip.hidden[0], per_class=chip.per_class)
     data = subset(sp.spiking_digits_task(), args.train_samples, args.test_samples)
@@ -104,8 +105,8 @@ def row_numbers(method: str, m: dict) -> tuple[float, float, float | None]:
         rows = side["epochs"]
         return side["test_accuracy"], float(np.mean([r["seconds"] for r in rows])), rows[-1]["steps_per_s"]
     if method == "host-spiking":
-        sec = m["seconds_per_epoch"]
-        return m["test_acc"], sec, m["samples"]["train"] * m["steps_per_sample"] / sec
+        sec = m["seconds_per_epoch"]   # None: no epoch trained
+        return m["test_acc"], sec, m["samples"]["train"] * m["steps_per_sample"] / sec if sec else None
     return m["test_acc"], m["seconds_per_epoch"], None
 
 

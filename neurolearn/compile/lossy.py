@@ -1,4 +1,5 @@
-"""What a build loses, by kind, one line each: parameters that round to zero, saturate or are clipped.
+"""What a build loses, by kind, one line each: parameters that round to zero, saturate, are clipped or round coarsely,
+and biases that act before a layer's first input.
 
 ``neurolearn compile`` prints each line as a warning (report.md lists them too); ``--strict`` refuses the build
 (:class:`~neurolearn.errors.LossyBuildError`, exit 1, nothing written).
@@ -15,6 +16,7 @@ from neurolearn.ir.burst_network import BurstNetwork
 from neurolearn.ir.network import Network
 
 DECAY_ONE = 4096   # Lava's 12-bit decays: keep (4096 - d) / 4096
+THRESHOLD_ROUNDING = 0.01   # a per-neuron vth further than this from its threshold is reported
 
 
 def _line(kind: str, items: list[tuple[str, int, str]]) -> str | None:
@@ -44,8 +46,10 @@ def _wrap_items(plan: P.Plan) -> list[tuple[str, int, str]]:
 
 def inference_losses(net: Network, plan: P.Plan) -> tuple[str, ...]:
     """Loss lines of an inference build: weights, biases and leaks that round to zero (a threshold cannot: it is
-    folded into each neuron's scale, vth >= 1); connections that may saturate (wrap) Lava's int32 input."""
-    zero = []
+    folded into each neuron's scale, vth >= 1); per-neuron thresholds behind a convolution (each vth under its
+    channel's scale) off by more than THRESHOLD_ROUNDING; connections that may saturate (wrap) Lava's int32 input;
+    neurons whose bias acts before their first input (no start voltage brings them to rest)."""
+    zero, coarse = [], []
     conns = {c.name: c for c in plan.connections}
     parts = plan.node_layers()
     for pr in net.projections:   # a node split by decay has one block per (source layer, target layer)
@@ -61,12 +65,16 @@ def inference_losses(net: Network, plan: P.Plan) -> tuple[str, ...]:
             layer = layers[name]
             float_bias = (np.asarray(pop.bias)[idx] != 0) | (np.asarray(pop.input_bias)[idx] != 0)
             zero.append(("bias", int(np.count_nonzero(float_bias & (layer.bias == 0))), name))
-            leak_lost = (np.asarray(pop.beta)[idx] < 1.0) & (np.asarray(layer.dv) == 0)
-            zero.append(("leak (dv)", int(np.count_nonzero(leak_lost)) if layer.per_neuron else int(np.any(leak_lost)),
-                         name))
+            if np.any((np.asarray(pop.beta)[idx] < 1.0) & (np.asarray(layer.dv) == 0)):
+                zero.append(("leak (dv)", 1, name))
+            if pop.spiking and np.ndim(layer.vth):   # each neuron's vth under its channel's scale: rounded
+                theta = np.asarray(pop.threshold)[idx]
+                off = np.abs(layer.vth * 64 / layer.scale - theta) > THRESHOLD_ROUNDING * theta
+                coarse.append(("threshold", int(np.count_nonzero(off)), name))
     ahead = [("neuron", int((~exact).sum()), name) for name, (_, _, exact) in start_voltages(plan).items()]
     lines = [_line("rounded to zero", zero), _line("may saturate", _wrap_items(plan)),
-             _line("bias acts before the first input", ahead)]
+             _line("bias acts before the first input", ahead),
+             _line(f"rounded by more than {THRESHOLD_ROUNDING:.0%}", coarse)]
     return tuple(line for line in lines if line)
 
 

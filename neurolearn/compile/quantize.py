@@ -3,13 +3,15 @@
 **Groups.** Lava's LIF shares its decays ``du``, ``dv`` across a process: the neurons of a population are
 grouped by their integer decays, one layer (process) per group, named ``NODE#k`` when a node needs more
 than one (``LayerPlan.node``, ``LayerPlan.neurons`` map them back). Every dense projection becomes one Dense
-per (source group, target group); a node a convolution or sparse connection touches is not split (refused if its
-decays differ).
+per (source group, target group); a node a convolution or sparse connection touches is not split: where its
+decays differ it is one neurolearn NIRNeuron with a ``du``, ``dv`` per neuron.
 
 **Scales.** Within a layer each neuron ``i`` has its own scale ``s_i`` (integer units of u per float unit, before
 Lava's ``<< 6``), shared by its threshold, bias, v_reset and incoming weights because they all add into the
 same u and v. The threshold is folded into it: ``s_i = vth / theta_i`` with one integer ``vth`` for the layer,
-so per-neuron thresholds are exact (a non-spiking layer uses one scale, ``s = t / peak weight``)::
+so per-neuron thresholds are exact (a non-spiking layer uses one scale, ``s = t / peak weight``). Behind a
+convolution an output channel shares one scale, set by its largest threshold, and each neuron gets its own
+``vth_i = round(theta_i s)`` (NIRNeuron). A biased layer starts from ``v_init`` (:func:`start_voltages`)::
 
     weights  w * 2**weight_exp ~= W * s_i     (|w| <= 255, even if mixed sign: Lava drops the LSB)
     vth      vth                = theta_i * s_i  (v spikes when v > vth << 6)
@@ -219,7 +221,7 @@ def _incoming_blocks(net: Network, pop: Population, idx: np.ndarray, members: di
     """The incoming weight blocks of the group ``idx`` of ``pop``: one per (projection, source group)."""
     out = []
     for pr in net.incoming(pop.name):
-        if pr.conv is not None or pr.sparse is not None:   # one group at each end (quantize checks)
+        if pr.conv is not None or pr.sparse is not None:   # one group at each end (never split)
             out.append((pr, members.get(pr.source, [(pr.source, None)])[0][0], pr.weight, pr.delays))
             continue
         for src_layer, src_idx in members.get(pr.source, [(pr.source, None)]):
@@ -228,16 +230,11 @@ def _incoming_blocks(net: Network, pop: Population, idx: np.ndarray, members: di
     return out
 
 
-def _weight_scales(pr, s: np.ndarray, file) -> np.ndarray:
+def _weight_scales(pr, s: np.ndarray) -> np.ndarray:
     """Each weight's scale, laid out as ``pr``'s weights: its target neuron's s_i (a convolution's kernel is shared
-    by the neurons of an output channel, which must then share one scale: one threshold per channel)."""
+    by the neurons of an output channel, which share one scale: :func:`_scaled_thresholds`)."""
     if pr.conv is not None:
-        per_channel = s.reshape(pr.conv.out_channels, -1)
-        if np.ptp(per_channel, axis=1).max(initial=0) > 0:
-            raise QuantizationError(f"{where(file, pr.target, 'v_threshold')}: thresholds differ within an output "
-                                    f"channel of convolution '{pr.name}', whose kernel those neurons share: allowed "
-                                    "one threshold per channel")
-        return per_channel[:, 0].reshape(-1, 1, 1, 1)
+        return s.reshape(pr.conv.out_channels, -1)[:, 0].reshape(-1, 1, 1, 1)
     if pr.sparse is not None:
         return s[pr.sparse.rows]
     return s[:, None]
@@ -316,7 +313,8 @@ def start_voltages(plan: P.Plan) -> dict[str, tuple[int, np.ndarray, np.ndarray]
         if np.any(layer.bias) and layer.burst is None:
             steps = depths[layer.name]
             out[layer.name] = (steps, *lif_start_voltage(layer.bias, ONE - np.asarray(layer.dv),
-                                                         np.asarray(layer.vth) << 6, steps))
+                                                         np.asarray(layer.vth) << 6,
+                                                         P.RESET_MODES.index(layer.mode), steps))
     return out
 
 
@@ -388,8 +386,8 @@ def _quantize_group(net, pop, name, idx, members, file, convs, notes):
         i = i if np.ptp(vths) else int(np.argmax(np.abs(theta)))
         convs.append(Conversion(name, "threshold" if np.ptp(vths) == 0 else f"threshold[{i}] (worst)",
                                 float(theta[i]), f"vth={vths[i]}", vths[i] / q.scale[i], float(q.scale[i])))
-        if vths.min() < VTH_TARGET:
-            notes.append(f"{name}: vth = {vths.min()} (< {VTH_TARGET} wanted for 0.1 % threshold resolution): limited "
+        if q.t < VTH_TARGET:   # per neuron: the largest vth of each channel is t
+            notes.append(f"{name}: vth = {int(q.t)} (< {VTH_TARGET} wanted for 0.1 % threshold resolution): limited "
                          f"by {why}; the coarsest step is {q.error:.3g} thresholds ({q.worst})")
     else:
         notes.append(f"{name}: non-spiking ({pop.kind}): a readout (neurolearn's NIRNeuron, reset mode "
@@ -414,7 +412,7 @@ def _quantize_group(net, pop, name, idx, members, file, convs, notes):
     conns, peak_in = [], 0
     for (pr, src_layer, w, delays), (wi, e), (_, mixed) in zip(incoming, q.weights, blocks):
         cname = pr.name if (src_layer, name) == (pr.source, pr.target) else f"{src_layer}->{name}"
-        s_w = _weight_scales(pr, q.scale, file)
+        s_w = _weight_scales(pr, q.scale)
         if pr.conv is not None and e > 0:
             peak = float(np.max(np.abs(w * s_w / q.t)))
             raise QuantizationError(f"{where(file, pr.name, 'weight')}: a kernel weight of {peak:.4g} thresholds of "
@@ -436,7 +434,8 @@ def _quantize_group(net, pop, name, idx, members, file, convs, notes):
         if pr.conv is not None and fan_in >= 2**23:
             notes.append(f"{cname}: if every source spiked at once a convolution output would reach {fan_in}, "
                          "beyond Lava's Conv's 24 bits: it would wrap")
-    u_peak = peak_in / max(1e-12, (du + 1) / ONE if du < 4095 else 1.0)
+    keep = np.where(du_each < P.DU_RANGE[1], (du_each + 1) / ONE, 1.0)   # the slowest current decay of the layer
+    u_peak = peak_in / max(1e-12, float(keep.min()))
     if u_peak >= 2**23:
         notes.append(f"{name}: worst-case current {u_peak:.3g} exceeds the 24-bit range 2^23: "
                      "u would wrap if all inputs spiked together for long")

@@ -113,22 +113,24 @@ def lif_float_step(x, u, v, alpha, beta, bias, threshold, v_reset=0.0, mode=RESE
     return s, u, v
 
 
-def lif_start_voltage(bias, keep_v, vth6, steps: int) -> tuple[np.ndarray, np.ndarray]:
+def lif_start_voltage(bias, keep_v, vth6, mode, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """The integer v from which ``steps`` input-free steps of bias (u = 0) bring each neuron exactly to rest:
     ``-> (v_init, exact)``, int64 and bool arrays per neuron. A layer reached after ``steps`` steps gets its
     first input at step ``steps`` while Lava adds its bias from step 0; starting at ``v_init`` it is where the
     float model starts its step 0. Solved backwards: ``trunc_decay(x, keep) = m`` has the integer solution
     ``x = sign(m) ceil(|m| 4096 / keep)`` for keep in 1..4096 (each step moves by at most one), so every visited
     voltage is exact, and a step of :func:`lif_int_step` retraces it unless it saturates or crosses the threshold.
-    ``exact`` is False where a visited v (the start included) leaves the 24-bit range or exceeds ``vth6`` (a spike,
-    or a late reset, in any mode); ``v_init`` is 0 there. Where v keeps nothing (``keep_v`` 0) the start does not
+    ``exact`` is False where a visited v leaves the 24-bit range or exceeds ``vth6`` (a spike), or the start does
+    in a ``mode`` that reads the previous v (subtract and the late resets); ``v_init`` is 0 there. Where v keeps nothing (``keep_v`` 0) the start does not
     matter: v_init 0, exact while the bias alone stays at or below the threshold. Pure numpy (the compiler calls it;
     tests/compile/test_start_voltage.py runs :func:`lif_int_step` from it)."""
     bias, keep_v, vth6 = np.broadcast_arrays(*(np.asarray(x, np.int64) for x in (bias, keep_v, vth6)))
     v = np.zeros(bias.shape, np.int64)
     ok = np.ones(bias.shape, bool)
-    for _ in range(steps):
+    for k in range(steps):
         m = v - bias   # trunc_decay(v before this step) must equal m
         v = np.where(keep_v > 0, np.sign(m) * -(-np.abs(m) * (1 << DECAY_BITS) // np.maximum(keep_v, 1)), 0)
-        ok &= np.where(keep_v > 0, (np.abs(v) <= STATE_MAX) & (v <= vth6), bias <= vth6)
+        start, reads_start = k == steps - 1, mode not in (RESET_ZERO, RESET_NONE)
+        ok &= np.where(keep_v > 0, (np.abs(v) <= STATE_MAX) & ((v <= vth6) | (start and not reads_start)),
+                       bias <= vth6)
     return np.where(ok, v, 0), ok

@@ -18,6 +18,7 @@ from neurolearn.atomic import atomic_dir
 from neurolearn.compile.build import MODEL, PLAN, REPORT, Build
 from neurolearn.errors import InputError, UnsupportedFeatureError
 from neurolearn.hardware.fit import FitReport, write_fit_files
+from neurolearn.ir.features import missing_features
 from neurolearn.ir.plan import Plan
 from neurolearn.lava import graph_script
 
@@ -41,10 +42,12 @@ def require_deployable(plan: Plan) -> None:
     """UnsupportedFeatureError, one line, for a plan the bundle's script cannot build from stock Lava processes."""
     beyond = graph_script.beyond_stock_lava(plan.to_dict())
     if beyond:
+        fit = "'neurolearn fit BUILD --target loihi2' maps it and "
+        fits = "" if missing_features(plan.features(), "loihi") else fit
         raise UnsupportedFeatureError(
             f"deploy: the plan uses {beyond}: neurolearn's processes for them have CPU models only (no Loihi neuron "
-            "microcode or embedded-core C), so nothing was deployed; 'neurolearn fit BUILD --target loihi2' maps it "
-            "and 'neurolearn simulate BUILD --backend lava' runs it")
+            f"microcode or embedded-core C), so nothing was deployed; {fits}'neurolearn simulate BUILD --backend lava' "
+            "runs it")
 
 
 def write_bundle(build: Build, fit: FitReport, out: Path) -> Path:

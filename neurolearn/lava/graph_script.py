@@ -42,10 +42,11 @@ def import_lava(hardware=False):
 
 
 def lava_lif(layer):
-    """Does Lava's own LIF run this layer dict (reset to zero at once, spiking, dv <= 4095), or does it need
-    neurolearn's NIRNeuron process?"""
+    """Does Lava's own LIF run this layer dict (reset to zero at once, spiking, one du, dv, vth, dv <= 4095), or
+    does it need neurolearn's NIRNeuron process?"""
     return (layer.get("reset", "zero") == "zero" and not layer.get("reset_delay", False)
-            and layer.get("spiking", True) and not np.any(layer.get("v_reset") or 0) and layer["dv"] <= 4095)
+            and layer.get("spiking", True) and not np.any(layer.get("v_reset") or 0)
+            and not any(np.ndim(layer[k]) for k in ("du", "dv", "vth")) and layer["dv"] <= 4095)
 
 
 def build_neurons(layers, spikes, lava, made=None):
@@ -92,7 +93,7 @@ def beyond_stock_lava(plan):
         ("input ranges", any(c.get("input_range") for c in plan["connections"])),
         ("a teacher", bool(plan.get("teacher"))), ("learning", bool(plan.get("learning"))),
         (f"layers {', '.join(others)} that need neurolearn's NIRNeuron process (a reset other than to zero at once, "
-         "a readout or dv 4096)", bool(others)))
+         "a readout, dv 4096 or a du, dv, vth per neuron)", bool(others)))
         if used]
     return None if not uses else ", ".join(uses)
 

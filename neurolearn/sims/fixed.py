@@ -195,6 +195,6 @@ def simulate_fixed(plan: Plan, spikes: np.ndarray, record_uv: bool = True) -> Si
     batch, steps, _ = inp.shape
     out = layer_outputs(batch, steps, sum(layer.size for layer in plan.layers), record_uv, bursts=False)
     net = fixed_tables(plan)
-    run = _simulate if batch > 1 else functools.partial(_simulate_sample, 0)   # one sample: no thread pool to wake
+    run = functools.partial(_simulate_sample, 0) if batch == 1 else _simulate   # one sample: no thread pool to wake
     run(input_spikes(inp), net.lif, net.conns, net.weights, net.lists, net.convs, out)
     return SimResult(backend="fixed", layers=layer_records(plan, out), delays=plan.depths())

@@ -40,7 +40,8 @@ def add_train_parser(subparsers) -> None:
                         f"{DEFAULT_EPOCHS['on-chip']} on-chip digits/fashion-mnist)")
     p.add_argument("--seed", type=whole_number(0, MAX_SEED), default=0)
     p.add_argument("--hidden", help="hidden layer sizes, comma-separated (default: " +
-                   "; ".join(f"{t} {','.join(map(str, h))}" for t, h in HIDDEN.items()) + ")")
+                   "; ".join(f"{t} {','.join(map(str, h))}" for t, h in HIDDEN.items()) +
+                   "; --on-chip digits and fashion-mnist: 500)")
     p.add_argument("--batch-size", type=whole_number(1, MAX_COUNT), default=32)
     p.add_argument("--threads", type=whole_number(1, MAX_THREADS), help="torch CPU threads (default: torch's; 1 is fastest for small nets "
                                                "and on a busy machine)")

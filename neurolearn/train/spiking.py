@@ -138,7 +138,7 @@ class SpikingResult:
         return {"task": self.task, "seed": self.seed, "spiking": True, "rule": self.rule.to_params(),
                 "config": asdict(self.config), "test_acc": self.test_acc, "history": self.history,
                 "rates_before": self.rates_before.tolist(), "rates_after": self.rates_after.tolist(),
-                "seconds_per_epoch": float(np.mean(self.seconds)) if self.seconds else 0.0}
+                "seconds_per_epoch": float(np.mean(self.seconds)) if self.seconds else None}
 
 
 def evaluate_spiking(net: BurstNet, task: SpikingTask, rule, states) -> tuple[np.ndarray, float]:

@@ -209,17 +209,21 @@ def test_a_parameter_of_the_right_size_but_another_shape_is_refused():
     assert np.array_equal(pop.threshold, np.arange(1, 11.0))
 
 
-def conv_fed_heterogeneous(seed=3):
-    """input (1, 6, 6) -> Conv2d 2@3x3 (bias) -> LIF whose every neuron has its own tau and threshold."""
+def conv_fed_heterogeneous(seed=3, cuba=False):
+    """input (1, 6, 6) -> Conv2d 2@3x3 (bias) -> LIF (or CubaLIF) whose every neuron has its own time constants and
+    threshold."""
     rng = np.random.default_rng(seed)
     shape = (2, 4, 4)
-    tau = rng.uniform(0.004, 0.02, shape)
+    tau, threshold = rng.uniform(0.004, 0.02, shape), rng.uniform(0.7, 1.3, shape)
+    lif = nir.LIF(tau=tau, r=tau / 1e-3, v_leak=np.zeros(shape), v_threshold=threshold, v_reset=np.zeros(shape))
+    if cuba:
+        tau_syn = rng.uniform(0.0015, 0.004, shape)
+        lif = nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau, r=tau / 1e-3, v_leak=np.zeros(shape), v_threshold=threshold,
+                          v_reset=np.zeros(shape), w_in=tau_syn / 1e-3)
     nodes = {"input": nir.Input(np.array([1, 6, 6])),
              "conv": nir.Conv2d(input_shape=(6, 6), weight=rng.normal(0.5, 0.4, (2, 1, 3, 3)), stride=1, padding=0,
                                 dilation=1, groups=1, bias=np.array([0.05, -0.02])),
-             "lif": nir.LIF(tau=tau, r=tau / 1e-3, v_leak=np.zeros(shape), v_threshold=rng.uniform(0.7, 1.3, shape),
-                            v_reset=np.zeros(shape)),
-             "output": nir.Output(np.array(shape))}
+             "lif": lif, "output": nir.Output(np.array(shape))}
     g = nir.NIRGraph(nodes=nodes, edges=[("input", "conv"), ("conv", "lif"), ("lif", "output")], type_check=False)
     g.metadata["neurolearn"] = {"version": 1, "dt": 1e-3}
     return g
@@ -248,8 +252,20 @@ def test_a_convolution_feeds_neurons_with_their_own_decays_and_thresholds(tmp_pa
     assert fl.layers["lif"].spikes.sum() > 50 and same.mean() > 0.98, same.mean()
 
 
+def test_a_convolution_feeds_synaptic_neurons_with_their_own_current_decays(tmp_path):
+    write(tmp_path / "m.nir", conv_fed_heterogeneous(cuba=True))
+    build = compile_model(tmp_path / "m.nir", tmp_path / "b")
+    (layer,) = build.plan.layers
+    assert np.ndim(layer.du) == 1 and np.ptp(layer.du) > 0 and build.plan.connections[0].conv is not None
+    x = spikes(36, 60, batch=2, rate=0.4)
+    fl, fx = simulate_float(build.network, x), simulate_fixed(build.plan, x)
+    same = fx.layers["lif"].spikes[:, 1:51] == fl.layers["lif"].spikes[:, :50]
+    assert fl.layers["lif"].spikes.sum() > 50 and same.mean() > 0.98, same.mean()
+
+
 @pytest.mark.lava
-def test_per_neuron_parameters_behind_a_convolution_verify_against_lava(tmp_path, capsys):
-    write(tmp_path / "m.nir", conv_fed_heterogeneous(seed=4))
+@pytest.mark.parametrize("cuba", [False, True])
+def test_per_neuron_parameters_behind_a_convolution_verify_against_lava(tmp_path, capsys, cuba):
+    write(tmp_path / "m.nir", conv_fed_heterogeneous(seed=4, cuba=cuba))
     assert main(["verify", str(tmp_path / "m.nir"), "--steps", "60", "--rate", "0.4"]) == 0, capsys.readouterr()
     assert "all layers match (0 mismatches)" in capsys.readouterr().out

@@ -21,7 +21,7 @@ ints = st.integers
 @given(bias=ints(-2**16, 2**16), keep=ints(0, 4096), vth6=ints(1, 2**17 - 1).map(lambda v: v << 6),
        mode=ints(0, 4), steps=ints(0, 6))
 def test_the_start_voltage_reaches_rest_without_a_spike(bias, keep, vth6, mode, steps):
-    v_init, exact = lif_start_voltage(np.array([bias]), keep, vth6, steps)
+    v_init, exact = lif_start_voltage(np.array([bias]), keep, vth6, mode, steps)
     u, v, zero = np.zeros(1, np.int64), v_init.astype(np.int64), np.zeros(1, np.int64)
     spiked = False
     for _ in range(steps):

@@ -362,3 +362,21 @@ def test_fit_cli_prints_learning_rows_and_deploy_refuses_in_one_line(tmp_path, c
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "burst layers" in err and "learning" in err
     assert "nothing was deployed" in err and not (tmp_path / "bundle").exists()
+
+
+@pytest.mark.parametrize("feature", ["neuron_parameters", "reset", "start_voltage"])
+def test_deploy_builds_only_what_stock_lava_runs(feature):
+    """A start voltage is Lava's LIF's own argument: deployable. A per-neuron du, dv, vth or another reset needs
+    neurolearn's NIRNeuron (CPU models only): refused in one line, without pointing at a fit that refuses too."""
+    from neurolearn.errors import UnsupportedFeatureError
+    from neurolearn.hardware.deploy import require_deployable
+    from tests.conformance.test_backends import feature_plan
+
+    plan, _ = feature_plan(feature)
+    if feature == "start_voltage":
+        require_deployable(plan)
+        return
+    with pytest.raises(UnsupportedFeatureError) as exc:
+        require_deployable(plan)
+    msg = str(exc.value)
+    assert "NIRNeuron" in msg and "\n" not in msg and "neurolearn fit" not in msg, msg

@@ -53,7 +53,7 @@ def test_schema_top_level_matches_to_dict(small_plan):
     ("BurstPlan", "seed", P.SEED_RANGE), ("BurstPlan", "lut_offset", P.STATE_RANGE),
     ("ConnectionPlan", "delays", P.DELAY_RANGE), ("BurstPlan", "homeo_gain", P.HOMEO_GAIN_RANGE),
     ("BurstPlan", "rate_shift", P.SHIFT_RANGE), ("BurstPlan", "homeo_cap", P.HOMEO_CAP_RANGE),
-    ("ClassTeacherPlan", "shift", P.TEACHER_SHIFT_RANGE),
+    ("ClassTeacherPlan", "shift", P.TEACHER_SHIFT_RANGE), ("LayerPlan", "v_init", P.STATE_RANGE),
 ])
 def test_schema_ranges_are_plan_ranges(definition, prop, rng):
     schema = P.plan_schema()
