@@ -121,9 +121,10 @@ def lif_start_voltage(bias, keep_v, vth6, mode, steps: int) -> tuple[np.ndarray,
     ``x = sign(m) ceil(|m| 4096 / keep)`` for keep in 1..4096 (each step moves by at most one), so every visited
     voltage is exact, and a step of :func:`lif_int_step` retraces it unless it saturates or crosses the threshold.
     ``exact`` is False where a visited v leaves the 24-bit range or exceeds ``vth6`` (a spike), or the start does
-    in a ``mode`` that reads the previous v (subtract and the late resets); ``v_init`` is 0 there. Where v keeps nothing (``keep_v`` 0) the start does not
-    matter: v_init 0, exact while the bias alone stays at or below the threshold. Pure numpy (the compiler calls it;
-    tests/compile/test_start_voltage.py runs :func:`lif_int_step` from it)."""
+    in a ``mode`` that reads the previous v (subtract and the late resets); ``v_init`` is 0 there. Where v keeps
+    nothing (``keep_v`` 0) the start does not matter: v_init 0, exact while the bias alone stays at or below the
+    threshold. Pure numpy (the compiler calls it; tests/compile/test_start_voltage.py runs :func:`lif_int_step` from
+    it)."""
     bias, keep_v, vth6 = np.broadcast_arrays(*(np.asarray(x, np.int64) for x in (bias, keep_v, vth6)))
     v = np.zeros(bias.shape, np.int64)
     ok = np.ones(bias.shape, bool)

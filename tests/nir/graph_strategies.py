@@ -8,7 +8,8 @@ per-neuron decays (grouped into one Lava process per decay) and per-neuron thres
 neuron node draws its reset: NIR's zero reset (to a v_reset, maybe non-zero), or snntorch's subtractive reset, at
 once or one step late, as neurolearn's export writes it in the node's metadata; C may be a CubaLIF (snntorch's
 Synaptic, whose late zero reset is its own mode). Biases (Affine and Conv2d biases, v_leak) range from none to a
-few thresholds per step, and next to tiny weights up to 2e4 (beyond Lava's bias range: saturated). Delays come before the first weight node of a path and never on a bias.
+few thresholds per step, and next to tiny weights up to 2e4 (beyond Lava's bias range: saturated). Delays come
+before the first weight node of a path and never on a bias.
 
 Not drawn, because the compiler refuses them (each in one line; tests/compile and tests/nir check those): a Delay
 after a weight node with a bias, or between two weight nodes; a non-zero v_reset with the subtractive reset.
