@@ -1,4 +1,6 @@
 """Small snntorch models and NIR files used across tests."""
+import signal
+
 import nir
 import numpy as np
 import snntorch as snn
@@ -94,3 +96,9 @@ def random_burst_net(seed: int):
     for start in range(20, steps, 50):  # teacher requests, alternately up and down
         x[start:start + 20, n_in + (start // 50) % 2] = 1
     return plan, x
+
+
+def ctrl_c_as_at_a_terminal():
+    """``preexec_fn`` for a child that must see Ctrl-C: SIGINT back to its default (a shell running the suite in
+    the background hands its children SIGINT ignored, and Python then keeps ignoring it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -39,7 +39,7 @@ from neurolearn.sims.result import SimResult, as_batch
 # Lava 0.10.0's precision (bits) of each integer a plan deploys (LavaPyType precisions, Loihi 2 fields)
 PLAN_BITS = {"weights": 8, "weight_exp": 4, "num_weight_bits": 3, "du": 12, "dv": 12, "vth": 17, "bias_mant": 13,
              "bias_exp": 3, "dv_d": 12, "lut": 8, "lut_offset": 24, "lut_shift": 5, "pbar_shift": 4, "pbar_init": 16,
-             "valence_levels": 3, "seed": 32, "tag_1": 8, "tag_2": 8, "delays": 6, "v_init": 24}
+             "valence_levels": 3, "seed": 32, "tag_1": 8, "tag_2": 8, "delays": 6}
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,8 @@ def plan_static_metrics(plan) -> StaticMetrics:
     for layer in plan.layers:
         counts["bias_mant"] += layer.size
         counts["bias_exp"] += layer.size
-        for name in ("du", "dv", "vth"):   # one per layer, or one per neuron
+        for name in ("du", "dv", "vth"):   # one per layer, or one per neuron (v_init: state, as u and v)
             counts[name] += np.size(getattr(layer, name))
-        counts["v_init"] += layer.size if np.any(layer.v_init) else 0
         if np.any(layer.bias_mant != 0):
             params += layer.size
         if layer.burst is not None:

@@ -14,7 +14,7 @@ import pytest
 from neurolearn.atomic import atomic_dir, remove_stale_temporaries
 from neurolearn.cli import main
 from neurolearn.nir import write
-from tests.helpers import lif_graph
+from tests.helpers import ctrl_c_as_at_a_terminal, lif_graph
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -199,7 +199,8 @@ from neurolearn.cli import main
 sys.exit(main(['compile', '{tmp_path}/m.nir', '-o', '{tmp_path}/out']))
 """
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+                            preexec_fn=ctrl_c_as_at_a_terminal)
     deadline = time.time() + 120
     while not (tmp_path / "ready").exists() and time.time() < deadline:
         time.sleep(0.2)
@@ -224,7 +225,8 @@ def test_ctrl_c_while_loading_prints_interrupted():
             "    return real(name, *a, **k)\nbuiltins.__import__ = imp\n"
             "from neurolearn.__main__ import entry_point\nsys.exit(entry_point())")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+                          preexec_fn=ctrl_c_as_at_a_terminal)
     assert proc.returncode == 130 and proc.stderr.strip() == "interrupted", proc.stderr
 
 
@@ -236,7 +238,8 @@ def test_signal_during_train_leaves_nothing(tmp_path, signum, code, word):
     proc = subprocess.Popen([sys.executable, "-m", "neurolearn", "train", "--rule", "backprop", "--task", "xor",
                              "--epochs", "100000", "-o", str(tmp_path / "run")], cwd=REPO, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+                            preexec_fn=ctrl_c_as_at_a_terminal)
     deadline = time.time() + 120
     while time.time() < deadline and "epochs" not in proc.stdout.readline():   # training has begun
         pass

@@ -18,7 +18,7 @@ from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
 from neurolearn.nir import hdf5_tree, read, write
 from neurolearn.nir.burst_encoding import to_nir
 from tests.fuzz_mutations import apply, write_seeds
-from tests.helpers import lif_graph
+from tests.helpers import ctrl_c_as_at_a_terminal, lif_graph
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -232,7 +232,8 @@ def test_ctrl_c_stops_a_hanging_read(tmp_path):
     os.mkfifo(fifo)
     code = f"from neurolearn.nir.hdf5_tree import read_tree\nread_tree({str(fifo)!r}, timeout=300)"
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+                            preexec_fn=ctrl_c_as_at_a_terminal)
     time.sleep(3)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)
