@@ -61,6 +61,16 @@ def _taps(pos, pad, dilation, stride):
     return ((pos + pad) % stride, stride) if dilation == 1 else (0, 1)
 
 
+@numba.njit(cache=True, inline="always")
+def _reach(pos, pad, tap, i, first, dilation, stride, n_out):
+    """:func:`_out_index` of the i-th tap tried (``tap``); with dilation 1, where the taps tried are stride apart,
+    it is ``first - i`` (``first``: the first tap's output), without a division."""
+    if dilation != 1:
+        return _out_index(pos, pad, tap, dilation, stride, n_out)
+    o = first - i
+    return -2 if o < 0 else -1 if o >= n_out else o
+
+
 @numba.njit(cache=True)
 def conv_scatter(acc, kern, f, geo):
     """Add the kernel slice of a spike of input neuron ``f`` ((c, y, x) in C order) into ``acc``, the output map
@@ -73,14 +83,17 @@ def conv_scatter(acc, kern, f, geo):
     first = (c // (c_in // groups)) * k_grp
     p0, p_step = _taps(y, ph, dh, sh)
     q0, q_step = _taps(x, pw, dw, sw)
-    for p in range(p0, kh, p_step):
-        yo = _out_index(y, ph, p, dh, sh, h_out)
+    y_first, x_first = (y + ph - p0) // sh, (x + pw - q0) // sw
+    for i in range((kh - p0 + p_step - 1) // p_step):
+        p = p0 + i * p_step
+        yo = _reach(y, ph, p, i, y_first, dh, sh, h_out)
         if yo == -2:
             break
         if yo < 0:
             continue
-        for q in range(q0, kw, q_step):
-            xo = _out_index(x, pw, q, dw, sw, w_out)
+        for j in range((kw - q0 + q_step - 1) // q_step):
+            q = q0 + j * q_step
+            xo = _reach(x, pw, q, j, x_first, dw, sw, w_out)
             if xo == -2:
                 break
             if xo < 0:
