@@ -8,8 +8,10 @@ Lava convolves a (width, height, channels) map with a kernel flipped in both spa
 cross-correlation of the (channels, height, width) map with the unflipped kernel, which is how neurolearn stores
 it (:mod:`neurolearn.ir.geometry`).
 
-Event-driven: a spike of input neuron ``f`` adds its slice of the kernel into the output map
-(:func:`conv_scatter`); no matrix is formed. The geometry travels as one int64 row (:data:`GEOMETRY`).
+Event-driven: a spike of an input neuron adds its slices of the kernel into the output map (:func:`conv_scatter`),
+no matrix is formed. Which slices land where is tabled once per input position (:func:`conv_runs`): with
+dilation 1 the taps of one kernel row reach consecutive outputs, so a spike adds a few contiguous runs rather
+than a tap at a time. The geometry travels as one int64 row (:data:`GEOMETRY`).
 """
 from __future__ import annotations
 
@@ -28,12 +30,66 @@ def geometry_row(g: ConvGeometry) -> np.ndarray:
                     + (g.groups,), np.int64)
 
 
+def _axis_taps(n: int, n_out: int, k: int, stride: int, pad: int, dilation: int) -> list[list[tuple[int, int]]]:
+    """Along one axis, per input position: the (tap, output position) pairs that land on the output, by
+    increasing output position (output o reads input ``o stride + tap dilation - pad``)."""
+    taps = [[] for _ in range(n)]
+    for o in range(n_out):
+        for tap in range(k):
+            pos = o * stride + tap * dilation - pad
+            if 0 <= pos < n:
+                taps[pos].append((tap, o))
+    return taps
+
+
+def _tap_order(g: ConvGeometry) -> np.ndarray:
+    """Where each kernel column q lies in a kernel row of :func:`kernel_by_input`: grouped by the input columns
+    that reach the output through it (``q dilation mod stride``), descending q within a group, so that the taps
+    one input column uses lie side by side in the order of the outputs they reach."""
+    kw, sw, dw = g.kernel[1], g.stride[1], g.dilation[1]
+    order = sorted(range(kw), key=lambda q: ((q * dw) % sw, -q))
+    where = np.empty(kw, np.int64)
+    where[order] = np.arange(kw)
+    return where
+
+
 def kernel_by_input(kernel: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """The kernel (C_out, C_in / groups, kH, kW) laid out for :func:`conv_scatter`: flat, by input channel c,
-    then (p, q), then the c's group's output channels (contiguous), int32."""
+    then kernel row p, then column q in :func:`_tap_order`, then the c's group's output channels (contiguous),
+    int32."""
     k_grp, c_grp = g.out_channels // g.groups, g.in_shape[0] // g.groups
     w = np.asarray(kernel).reshape(g.groups, k_grp, c_grp, *g.kernel)   # [group, kk, cl, p, q]
+    w = w[..., np.argsort(_tap_order(g))]
     return np.ascontiguousarray(w.transpose(0, 2, 3, 4, 1)).reshape(-1).astype(np.int32)   # [group, cl, p, q, kk]
+
+
+def conv_runs(g: ConvGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """What a spike at input position (y, x) adds, as runs: ``-> (ptr, runs)``; position ``y W + x`` owns
+    ``runs[ptr[i]:ptr[i + 1]]``, rows (o, k, n): n consecutive output positions from flat position o (in the
+    (H_out, W_out, C_out) map, times C_out) receive the n C_out-long kernel slices from offset k of the input
+    channel's kernel (:func:`kernel_by_input`; one slice per run where groups > 1). One run per kernel row
+    with stride-aligned taps: the scatter adds whole rows, not tap by tap."""
+    (_, h, w), (c_out, h_out, w_out) = g.in_shape, g.out_shape
+    k_grp, kw = c_out // g.groups, g.kernel[1]
+    rows = _axis_taps(h, h_out, g.kernel[0], g.stride[0], g.padding[0], g.dilation[0])
+    where = _tap_order(g)
+    x_runs = []
+    for taps in _axis_taps(w, w_out, kw, g.stride[1], g.padding[1], g.dilation[1]):
+        runs = []   # (first output column, first tap's slot, n)
+        for q, xo in taps:
+            last = runs[-1] if runs else None
+            if (g.groups == 1 and last and xo == last[0] + last[2] and where[q] == last[1] + last[2]):
+                runs[-1] = (last[0], last[1], last[2] + 1)
+            else:
+                runs.append((xo, int(where[q]), 1))
+        x_runs.append(runs)
+    ptr, out = [0], []
+    for y in range(h):
+        for x in range(w):
+            out += [((yo * w_out + xo) * c_out, (p * kw + slot) * k_grp, n) for p, yo in rows[y]
+                    for xo, slot, n in x_runs[x]]
+            ptr.append(len(out))
+    return np.array(ptr, np.int64), np.array(out, np.int64).reshape(-1, 3)
 
 
 @numba.njit(cache=True, inline="always")
@@ -42,66 +98,23 @@ def wrap24(x):
     return ((x + 2**23) & (2**24 - 1)) - 2**23
 
 
-@numba.njit(cache=True, inline="always")
-def _out_index(pos, pad, tap, dilation, stride, n_out):
-    """Along one axis, the output position that input ``pos`` reaches through kernel tap ``tap``: -1 where this
-    tap reaches none, -2 where no later tap can (it would be left of the map)."""
-    t = pos + pad - tap * dilation
-    if t < 0:
-        return -2
-    if t % stride or t // stride >= n_out:
-        return -1
-    return t // stride
-
-
-@numba.njit(cache=True, inline="always")
-def _taps(pos, pad, dilation, stride):
-    """(first, step) of the kernel taps worth trying along one axis: with dilation 1 only every stride-th tap, the
-    one congruent to ``pos + pad``, can land on an output position; otherwise every tap."""
-    return ((pos + pad) % stride, stride) if dilation == 1 else (0, 1)
-
-
-@numba.njit(cache=True, inline="always")
-def _reach(pos, pad, tap, i, first, dilation, stride, n_out):
-    """:func:`_out_index` of the i-th tap tried (``tap``); with dilation 1, where the taps tried are stride apart,
-    it is ``first - i`` (``first``: the first tap's output), without a division."""
-    if dilation != 1:
-        return _out_index(pos, pad, tap, dilation, stride, n_out)
-    o = first - i
-    return -2 if o < 0 else -1 if o >= n_out else o
-
-
 @numba.njit(cache=True)
-def conv_scatter(acc, kern, f, geo):
-    """Add the kernel slice of a spike of input neuron ``f`` ((c, y, x) in C order) into ``acc``, the output map
-    laid out (H_out, W_out, C_out) (channels contiguous); ``kern`` from :func:`kernel_by_input`, ``geo`` a
-    :func:`geometry_row`. Output (yo, xo) reads input (yo sh + p dh - ph, xo sw + q dw - pw) through kernel (p, q)."""
-    c_in, h, w, c_out, h_out, w_out, kh, kw = geo[0], geo[1], geo[2], geo[3], geo[4], geo[5], geo[6], geo[7]
-    sh, sw, ph, pw, dh, dw, groups = geo[8], geo[9], geo[10], geo[11], geo[12], geo[13], geo[14]
-    c, y, x = f // (h * w), (f // w) % h, f % w
+def conv_scatter(acc, kern, rows, count, geo, ptr, runs):
+    """Add the kernel slices of the spikes of input neurons ``rows[:count]`` ((c, y, x) in C order) into ``acc``,
+    the output map laid out (H_out, W_out, C_out) (channels contiguous); ``kern`` from :func:`kernel_by_input`,
+    ``geo`` a :func:`geometry_row`, (``ptr``, ``runs``) from :func:`conv_runs`."""
+    c_grp, hw, c_out, groups = geo[0] // geo[14], geo[1] * geo[2], geo[3], geo[14]
     k_grp = c_out // groups
-    first = (c // (c_in // groups)) * k_grp
-    p0, p_step = _taps(y, ph, dh, sh)
-    q0, q_step = _taps(x, pw, dw, sw)
-    y_first, x_first = (y + ph - p0) // sh, (x + pw - q0) // sw
-    for i in range((kh - p0 + p_step - 1) // p_step):
-        p = p0 + i * p_step
-        yo = _reach(y, ph, p, i, y_first, dh, sh, h_out)
-        if yo == -2:
-            break
-        if yo < 0:
-            continue
-        for j in range((kw - q0 + q_step - 1) // q_step):
-            q = q0 + j * q_step
-            xo = _reach(x, pw, q, j, x_first, dw, sw, w_out)
-            if xo == -2:
-                break
-            if xo < 0:
-                continue
-            o = (yo * w_out + xo) * c_out + first
-            k0 = ((c * kh + p) * kw + q) * k_grp
-            for kk in range(k_grp):
-                acc[o + kk] += kern[k0 + kk]
+    kernel_size = geo[6] * geo[7] * k_grp        # one input channel's kernel
+    for i in range(count):
+        c = rows[i] // hw
+        pos = rows[i] - c * hw
+        o_grp = (c // c_grp) * k_grp if groups > 1 else 0   # the group's first output channel
+        for r in range(ptr[pos], ptr[pos + 1]):
+            # unsigned indices: numba adds no negative-index wraparound, and the loop vectorizes
+            o, k = np.uint64(runs[r, 0] + o_grp), np.uint64(runs[r, 1] + c * kernel_size)
+            for j in range(np.uint64(runs[r, 2] * k_grp)):
+                acc[o + j] += kern[k + j]
 
 
 @numba.njit(cache=True)

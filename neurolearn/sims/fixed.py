@@ -168,9 +168,8 @@ def _simulate_sample(b, inp, lif, conns, weights, lists, convs, out):
             if kind == 2:
                 if count or not quiet[c]:
                     geo = convs.geo[c]
-                    kern = convs.kern[convs.kern_at[c]:]
-                    for k in range(count):
-                        conv_scatter(acc_c, kern, rows[k], geo)
+                    kern, ptr = convs.kern[convs.kern_at[c]:], convs.ptr[convs.ptr_at[c]:]
+                    conv_scatter(acc_c, kern, rows, count, geo, ptr, convs.runs)
                     conv_gather(abuf[conns.buf[c]:], acc_c, geo)
                     quiet[c] = count == 0
                 continue

@@ -16,7 +16,7 @@ import numpy as np
 from numba.typed import List
 
 from neurolearn.dynamics.burst_neuron import BurstStream, integer_draws
-from neurolearn.dynamics.conv import conv_sum_bound, geometry_row, kernel_by_input
+from neurolearn.dynamics.conv import conv_runs, conv_sum_bound, geometry_row, kernel_by_input
 from neurolearn.dynamics.dense import effective_weights, sign_mode, truncate_weights
 from neurolearn.dynamics.lif import ACTIVATION_SHIFT, DECAY_BITS
 from neurolearn.errors import InputError, QuantizationError, ShapeError
@@ -126,11 +126,15 @@ class SourceLists(NamedTuple):
 
 class ConvTables(NamedTuple):
     """Convolutions (Lava Conv): per connection its geometry row (:func:`~neurolearn.dynamics.conv.geometry_row`,
-    zeros if not a conv) and where its kernel (:func:`~neurolearn.dynamics.conv.kernel_by_input`) starts."""
+    zeros if not a conv), where its kernel (:func:`~neurolearn.dynamics.conv.kernel_by_input`) starts and where
+    its run table (:func:`~neurolearn.dynamics.conv.conv_runs`) starts in ``ptr`` (pointing into ``runs``)."""
 
     geo: np.ndarray       # (n_conn, 15) int64
     kern_at: np.ndarray   # per connection
     kern: np.ndarray      # int32
+    ptr_at: np.ndarray    # per connection
+    ptr: np.ndarray       # int64, into runs
+    runs: np.ndarray      # (n_runs, 3) int64
 
 
 class PackedWeights(NamedTuple):
@@ -400,9 +404,11 @@ def _source_lists(plan: Plan, kinds) -> SourceLists:
 def _conv_tables(plan: Plan) -> ConvTables:
     """The convolutions' geometry rows and kernels (checked: exact in int32, as Lava's sums)."""
     geo, at, kerns = np.zeros((len(plan.connections), 15), np.int64), [], [np.zeros(0, np.int32)]
-    size = 0
+    ptr_at, ptrs, runs = [], [np.zeros(0, np.int64)], [np.zeros((0, 3), np.int64)]
+    size, n_ptr, n_runs = 0, 0, 0
     for i, c in enumerate(plan.connections):
         at.append(size)
+        ptr_at.append(n_ptr)
         if c.conv is None:
             continue
         if conv_sum_bound(c.conv) >= 2**31 - 2**23:
@@ -411,7 +417,12 @@ def _conv_tables(plan: Plan) -> ConvTables:
         geo[i] = geometry_row(c.conv)
         kerns.append(kernel_by_input(c.weights, c.conv))
         size += kerns[-1].size
-    return ConvTables(geo, np.array(at, np.int64), np.concatenate(kerns))
+        ptr, run = conv_runs(c.conv)
+        ptrs.append(ptr + n_runs)
+        runs.append(run)
+        n_ptr, n_runs = n_ptr + ptr.size, n_runs + len(run)
+    return ConvTables(geo, np.array(at, np.int64), np.concatenate(kerns), np.array(ptr_at, np.int64),
+                      np.concatenate(ptrs), np.concatenate(runs))
 
 
 def fixed_tables(plan: Plan) -> FixedTables:
