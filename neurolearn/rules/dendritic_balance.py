@@ -35,7 +35,7 @@ from neurolearn.rules.engine_numbers import (
     trace_tau,
     truncation_notes,
 )
-from neurolearn.rules.plugin import ChipUnits, LearningRule, PairTraces, StepInput, param
+from neurolearn.rules.plugin import ChipUnits, LearningRule, PairForm, PairTraces, StepInput, param
 
 FORMS = ("error-neuron", "dendrite")
 CONNECTIONS = ("balance", "feedforward")
@@ -77,6 +77,14 @@ class HebbianBaseline(LearningRule):
         z2 = z ** 2 if self.z_square == "exact" else math.exp(-2.0 / self.tau_z) * state.z_square + step.post
         decay = self.eta if self.eta_decay is None else self.eta_decay
         return HebbianState(x, z, z2), self.eta * z.T @ x / len(x) - decay * w * z2.mean(0)[:, None]
+
+    def pair_form(self) -> PairForm:
+        """This rule as the float twin's two-factor form (z_square="trace" only: z^2 is then a trace)."""
+        if self.z_square != "trace":
+            raise RuleError(f"rule '{self.name}': parameter 'z_square' = 'exact' has no pair-trace form; the float "
+                            "twin runs z_square = 'trace' (the chip's form, realized())")
+        decay = self.eta if self.eta_decay is None else self.eta_decay
+        return PairForm(self.eta, 0.0, 0.0, decay, self.tau_x, self.tau_z, self.tau_z / 2)
 
     def chip_rule(self, units: ChipUnits) -> ChipRule:
         """The program for ``w_int = units.weight * F`` and traces of x_impulse, z_impulse units per spike."""
@@ -159,6 +167,15 @@ class DendriticBalance(LearningRule):
         if self.connection == "balance":
             return PairTraces(x, e), -self.eta * (e - self.baseline).T @ x / len(x)
         return PairTraces(x, e), self.eta * e.T @ (x - self.baseline) / len(x)
+
+    def pair_form(self) -> PairForm:
+        """This rule as the float twin's two-factor form (error-neuron form only)."""
+        if self.form != "error-neuron":
+            raise RuleError(f"rule '{self.name}': parameter 'form' = {self.form!r} reads a dendritic voltage; only "
+                            "form = 'error-neuron' has a pair-trace form")
+        if self.connection == "balance":
+            return PairForm(-self.eta, 0.0, self.baseline, 0.0, self.tau_pre, self.tau_post, 0.0)
+        return PairForm(self.eta, self.baseline, 0.0, 0.0, self.tau_pre, self.tau_post, 0.0)
 
     def chip_rule(self, units: ChipUnits) -> ChipRule:
         """The program for ``w_int = units.weight * W`` and traces of pre/post_impulse units per spike."""
