@@ -60,6 +60,7 @@ def test_learned_inhibition_cancels_the_input_fixed_and_float(tmp_path):
 
 
 @pytest.mark.parametrize("forward", [DendriticBalance(eta=2e-3, baseline=0.0, connection="feedforward"),
+                                     DendriticBalance(eta=2e-3, baseline=0.0, decay=8e-3, connection="feedforward"),
                                      HebbianBaseline(eta=4e-3, x_impulse=8, z_impulse=8)])
 def test_float_twin_learns_by_the_realized_rule(forward, tmp_path):
     """The twin's weights after a run equal the realized float rule replayed on the twin's own spikes."""
