@@ -2,7 +2,8 @@
 
 Each burst layer becomes a ``BurstLIF`` (:class:`~neurolearn.ir.plan.BurstPlan`), each event
 weight W a ``LearningDense`` running its rule's learning-engine program (any registered rule,
-:mod:`neurolearn.rules`; a ``Dense`` if it has no rule), each feedback Y a ``Dense`` from the upper
+:mod:`neurolearn.rules`; a ``Dense`` if it has no rule; recurrent where it goes back to the same or an earlier
+layer, as dendritic balance's inhibition onto its error neurons), each feedback Y a ``Dense`` from the upper
 layer's bursts into the lower layer's apical dendrite, each balance Z one from its events. A three-factor
 program compiles only where its third factors are what BurstLIF sends (burstprop's valence and Pbar): the
 plan has no route for third factors from the input (BTSP's plateau) or from a dendrite's voltage.
@@ -181,13 +182,14 @@ def compile_burst_network(net: BurstNetwork, vth: int = 128, teacher_layer: str 
                                                 valence_levels=post.get("valence_levels", 0), seed=layer.seed,
                                                 **{k: post[k] for k in VALENCE_FIELDS if k in post})))
     n_in = net.input_size + (2 * teacher_classes if teacher_layer else 0)
+    position = {"input": -1, **{L.name: k for k, L in enumerate(net.layers)}}   # recurrent: position[src] >= [dst]
     for (src, dst), (q, exp, u) in zip(net.weights, weights.values()):
         name = f"W:{src}->{dst}"
         units[name] = u
         if q.min() < 0 < q.max():
             notes.append(f"{name}: mixed-sign weights lose their lowest bit in Lava (multiples of 2)"
                          + ("; compiled to the nearest even integer" if round_even else ""))
-        conns.append(ConnectionPlan(name, src, dst, q, weight_exp=exp,
+        conns.append(ConnectionPlan(name, src, dst, q, weight_exp=exp, recurrent=position[src] >= position[dst],
                                     input_range=(0, net.input_size) if src == "input" and teacher_layer else None))
         if name in chips:
             learning[name] = Plasticity(chips[name].program)

@@ -2,7 +2,8 @@
 
 NIR has no compartments and no plasticity. A burst layer ``L`` is written as two standard nodes,
 ``L.soma`` (LIF: the event-generating soma) and ``L.apical`` (LI: the dendrite), tagged in their
-neurolearn metadata; feedforward weights are ``Linear`` nodes from soma to soma (they carry events);
+neurolearn metadata; event weights are ``Linear`` nodes from soma to soma (one chain from the input through
+every layer; any other goes back to the same or an earlier layer: recurrent);
 feedback ``Y`` is a ``Linear`` from the upper soma to the lower apical node tagged
 ``{"carries": "bursts"}``, balance ``Z`` one tagged ``{"carries": "events"}``; the rules are in the graph's
 neurolearn block. Plain ``nir.read`` loads
@@ -81,8 +82,9 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
     """Read back a graph written by :func:`to_nir` (exactly: same weights, parameters, rules), checking its shape
     first: an Input named 'input'; each cell a LIF soma and an LI apical node with its burst block, of one size
     and one positive threshold; each weight a Linear or Affine with one edge in (the input or a soma) and one out
-    (a soma for events; an apical node for bursts, and for balance events) of the right shape; event weights one chain from the input
-    through every cell, without branches or cycles. NIRFormatError naming the node otherwise."""
+    (a soma for events; an apical node for bursts, and for balance events) of the right shape; event weights one
+    chain from the input through every cell, without branches, plus recurrent ones back to the soma of the same or
+    an earlier cell. NIRFormatError naming the node otherwise."""
     dt = graph_dt(graph, None, file)
     cells = _cells(graph, file)
     if not isinstance(graph.nodes.get("input"), nir.Input):
@@ -183,22 +185,21 @@ def _end(node: str, cells: dict, file, weight: str, part: str, allow_input: bool
 
 
 def _chain(weights: dict, cells: dict, file) -> list[str]:
-    """The cells in feedforward order: event weights form one chain input -> ... through every cell."""
-    nxt: dict[str, str] = {}
-    for src, dst in weights:
-        if src in nxt:
-            raise NIRFormatError(f"{where(file, src)}: event weights to '{nxt[src]}' and '{dst}'; a burst network is "
-                                 "one chain of layers")
-        nxt[src] = dst
+    """The cells in feedforward order: event weights form one chain input -> ... through every cell; the others
+    are recurrent (into the soma of the same or an earlier cell of the chain, e.g. learned inhibition back onto
+    the error neurons of dendritic balance)."""
     order, current = [], "input"
-    while current in nxt:
-        current = nxt[current]
-        if current in order:
-            raise NIRFormatError(f"{where(file, current)}: event weights form a cycle "
-                                 f"({' -> '.join(order + [current])})")
+    while True:
+        ahead = [dst for src, dst in weights if src == current and dst not in order]
+        if len(ahead) > 1:
+            raise NIRFormatError(f"{where(file, current)}: event weights to '{ahead[0]}' and '{ahead[1]}'; a burst "
+                                 "network is one chain of layers (other event weights go back to the same or an "
+                                 "earlier layer)")
+        if not ahead:
+            break
+        current = ahead[0]
         order.append(current)
     missing = sorted(set(cells) - set(order))
-    if missing or len(order) != len(weights):
-        raise NIRFormatError(f"{where(file, (missing or sorted(set(nxt) - set(order) - {'input'}) or ['?'])[0])}: "
-                             "not on the chain of event weights from the input")
+    if missing:
+        raise NIRFormatError(f"{where(file, missing[0])}: not on the chain of event weights from the input")
     return order

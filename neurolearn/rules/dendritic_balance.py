@@ -35,12 +35,22 @@ from neurolearn.rules.engine_numbers import (
     trace_tau,
     truncation_notes,
 )
-from neurolearn.rules.plugin import ChipUnits, LearningRule, PairTraces, StepInput, param
+from neurolearn.rules.plugin import ChipUnits, LearningRule, PairForm, PairTraces, StepInput, param
 
 FORMS = ("error-neuron", "dendrite")
 CONNECTIONS = ("balance", "feedforward")
 STOCHASTIC = "trace decays and weight changes round stochastically (unbiased; Lava's seeded streams)"
 IMPULSE = "trace units per spike (on chip)"
+
+
+def decay_term(name: str, decay: float, impulse: float, trace: str) -> tuple[str, float, list[str]]:
+    """The program term ``- S * u0 * w * trace`` of a weight decay ``dw = -decay w t`` per step (``t``: the
+    post trace ``trace`` in float units, ``impulse`` trace units per spike), the realized decay, and its note."""
+    lit, s = product_literal(name, decay, decay / impulse, ("w", trace))
+    real = s * impulse
+    notes = [] if real == decay else [f"{name.split()[-1]} = {decay:g} -> {real:.6g} ({relative(real, decay)}): "
+                                      f"scale {lit} per w*{trace} unit"]
+    return f"- {lit} * u0 * w * {trace}", real, notes
 
 
 class HebbianState(NamedTuple):
@@ -78,6 +88,14 @@ class HebbianBaseline(LearningRule):
         decay = self.eta if self.eta_decay is None else self.eta_decay
         return HebbianState(x, z, z2), self.eta * z.T @ x / len(x) - decay * w * z2.mean(0)[:, None]
 
+    def pair_form(self) -> PairForm:
+        """This rule as the float twin's two-factor form (z_square="trace" only: z^2 is then a trace)."""
+        if self.z_square != "trace":
+            raise RuleError(f"rule '{self.name}': parameter 'z_square' = 'exact' has no pair-trace form; the float "
+                            "twin runs z_square = 'trace' (the chip's form, realized())")
+        decay = self.eta if self.eta_decay is None else self.eta_decay
+        return PairForm(self.eta, 0.0, 0.0, decay, self.tau_x, self.tau_z, self.tau_z / 2)
+
     def chip_rule(self, units: ChipUnits) -> ChipRule:
         """The program for ``w_int = units.weight * F`` and traces of x_impulse, z_impulse units per spike."""
         return self._chip(units)[0]
@@ -98,12 +116,9 @@ class HebbianBaseline(LearningRule):
         terms = [f"{lit1} * u0 * x1 * y1"]
         real_decay = 0.0
         if decay:
-            lit2, s2 = product_literal("HebbianBaseline eta_decay", decay, decay / iz, ("w", "y2"))
-            terms.append(f"- {lit2} * u0 * w * y2")
-            real_decay = s2 * iz
-            if real_decay != decay:
-                approx.append(f"eta_decay = {decay:g} -> {real_decay:.6g} ({relative(real_decay, decay)}): scale {lit2} "
-                              "per w*y2 unit")
+            term, real_decay, notes = decay_term("HebbianBaseline eta_decay", decay, iz, "y2")
+            terms.append(term)
+            approx += notes
         if eta != self.eta:
             approx.append(f"eta = {self.eta:g} -> {eta:.6g} ({relative(eta, self.eta)}): scale {lit1} per x1*y1 unit")
         for name, got, want in (("tau_x", tx, self.tau_x), ("tau_z", tz, self.tau_z), ("tau_z / 2", t2, self.tau_z / 2)):
@@ -126,6 +141,8 @@ class HebbianBaseline(LearningRule):
 class DendriticBalance(LearningRule):
     """The balance rule ``dW = -eta z u`` per step (eta: float weight units per unit trace x voltage);
     tau_pre, tau_post in steps; ``baseline``: the error neuron's trace at zero residual (error-neuron form);
+    ``decay``: the paper's weight decay lambda W, gated by the post trace y (error-neuron form:
+    ``- decay W y`` per step; it bounds W where the rectified residual would only push it one way);
     ``u_full``: the dendritic voltage sent as a full-scale third factor (dendrite form)."""
 
     name = "dendritic-balance"
@@ -134,6 +151,7 @@ class DendriticBalance(LearningRule):
     tau_pre: float = param(10.0, "steps", gt=0)
     tau_post: float = param(10.0, "steps", gt=0)
     baseline: float = param(1.0, "trace units at 1 per spike", ge=0)
+    decay: float = param(0.0, "per unit post trace and step", ge=0)
     form: str = param("error-neuron", choices=FORMS)
     connection: str = param("balance", choices=CONNECTIONS)
     u_full: float = param(1.0, "voltage units", gt=0)
@@ -143,6 +161,8 @@ class DendriticBalance(LearningRule):
     def check(self):
         if self.form == "dendrite" and self.connection != "balance":
             raise RuleError(f"rule '{self.name}': parameter 'connection' = 'feedforward' needs form = 'error-neuron'")
+        if self.form == "dendrite" and self.decay:
+            raise RuleError(f"rule '{self.name}': parameter 'decay' = {self.decay:g} needs form = 'error-neuron'")
 
     def init_state(self, n_pre: int, n_post: int, batch: int = 1) -> PairTraces:
         return PairTraces.zeros(n_pre, n_post, batch)
@@ -156,9 +176,20 @@ class DendriticBalance(LearningRule):
             return PairTraces(x, state.post), -self.eta * step.third.T @ x / len(x)
         self._require(step, "post")
         e = math.exp(-1.0 / self.tau_post) * state.post + step.post
+        decay = self.decay * w * e.mean(0)[:, None]
         if self.connection == "balance":
-            return PairTraces(x, e), -self.eta * (e - self.baseline).T @ x / len(x)
-        return PairTraces(x, e), self.eta * e.T @ (x - self.baseline) / len(x)
+            return PairTraces(x, e), -self.eta * (e - self.baseline).T @ x / len(x) - decay
+        return PairTraces(x, e), self.eta * e.T @ (x - self.baseline) / len(x) - decay
+
+    def pair_form(self) -> PairForm:
+        """This rule as the float twin's two-factor form (error-neuron form only)."""
+        if self.form != "error-neuron":
+            raise RuleError(f"rule '{self.name}': parameter 'form' = {self.form!r} reads a dendritic voltage; only "
+                            "form = 'error-neuron' has a pair-trace form")
+        decay = (self.decay, self.tau_pre, self.tau_post, self.tau_post if self.decay else 0.0)
+        if self.connection == "balance":
+            return PairForm(-self.eta, 0.0, self.baseline, *decay)
+        return PairForm(self.eta, self.baseline, 0.0, *decay)
 
     def chip_rule(self, units: ChipUnits) -> ChipRule:
         """The program for ``w_int = units.weight * W`` and traces of pre/post_impulse units per spike."""
@@ -217,14 +248,18 @@ class DendriticBalance(LearningRule):
         err = "y1" if balance else "x1"
         e = f"({err} - {c})" if c else err
         dw = f"-{lit} * u0 * x1 * {e}" if balance else f"{lit} * u0 * {e} * y1"
+        decay = 0.0
+        if self.decay:
+            term, decay, notes = decay_term("DendriticBalance decay", self.decay, iy, "y1")
+            dw, approx = f"{dw} {term}", approx + notes
         approx += [f"the residual u is the error neuron's trace minus its baseline ({c} units): linear only while "
                    "its rate follows its input", "traces saturate at 127 units", STOCHASTIC]
         prog = LearningProgram(dw=dw, x1_impulse=ix, x1_tau=tx, y1_impulse=iy, y1_tau=ty, t_epoch=1,
                                rng_seed=units.rng_seed)
-        words = ("dW = -eta z (e - baseline); z: pre trace, e: the error neuron's (post) trace" if balance else
-                 "dF = eta (e - baseline) z; e: the error neuron's (pre) trace, z: post trace")
+        words = ("dW = -eta z (e - baseline) - decay W e; z: pre trace, e: the error neuron's (post) trace" if balance
+                 else "dF = eta (e - baseline) z - decay F z; e: the error neuron's (pre) trace, z: post trace")
         approx += truncation_notes(prog, weight_scale)
         chip = ChipRule(prog, float_update=words + " (tau_pre, tau_post steps, +1 per spike)",
                         approximations=tuple(approx))
-        return chip, replace(self, eta=eta, tau_pre=float(tx), tau_post=float(ty), baseline=c / imp_e, pre_impulse=ix,
-                             post_impulse=iy), None
+        return chip, replace(self, eta=eta, tau_pre=float(tx), tau_post=float(ty), baseline=c / imp_e, decay=decay,
+                             pre_impulse=ix, post_impulse=iy), None

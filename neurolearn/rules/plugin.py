@@ -118,6 +118,20 @@ class PairTraces(NamedTuple):
         return cls(np.zeros((batch, n_pre)), np.zeros((batch, n_post)))
 
 
+class PairForm(NamedTuple):
+    """A two-factor rule as the float twin runs it, per step: ``dw_ij = eta (x_j - pre_offset) (y_i - post_offset)
+    - decay w_ij y2_i`` with spike traces (+1 per spike, read after this step's decay and spike) x (pre, tau_pre
+    steps), y (post, tau_post) and y2 (post, tau_post2 steps; 0: no decay term)."""
+
+    eta: float
+    pre_offset: float
+    post_offset: float
+    decay: float
+    tau_pre: float
+    tau_post: float
+    tau_post2: float
+
+
 class LearningRule:
     """Base of every rule (see the module docstring). Subclasses are frozen dataclasses whose fields are
     all declared with :func:`param`; ``name`` registers them."""

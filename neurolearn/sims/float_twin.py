@@ -3,11 +3,14 @@ the same teacher), float weights, traces, Pbar and Ebar, the neurons' float step
 and the same input spikes and burst draws as the fixed-point run, so that float and fixed point can be compared
 sample by sample.
 
-Every learning connection learns by burstprop's float rule ``dW_ij = eta E_i valence_i Etilde_j``: the valence
+A burstprop connection learns by burstprop's float rule ``dW_ij = eta E_i valence_i Etilde_j``: the valence
 is what the post neuron's float step computes (``B - Pbar``, or ``p - Pbar`` plus its homeostasis, as its
 integer step sends it on chip, unrounded), Etilde the presynaptic event trace (+1 per event, decaying with the
-rule's ``tau_pre`` rounded to steps as on chip). The per-step loop is compiled (numba), and a
-:class:`FloatTwinSession` runs a long stream chunk by chunk, as :class:`~neurolearn.sims.learning.ChipSession`.
+rule's ``tau_pre`` rounded to steps as on chip). A connection of a two-factor pair-trace rule (dendritic balance
+in its error-neuron form, the Hebbian baseline) learns by the :class:`~neurolearn.rules.plugin.PairForm` of the
+float rule its program realizes (``rule.realized(units)``: constants and taus as rounded on chip), every step.
+The per-step loop is compiled (numba), and a :class:`FloatTwinSession` runs a long stream chunk by chunk, as
+:class:`~neurolearn.sims.learning.ChipSession`.
 """
 from __future__ import annotations
 
@@ -21,13 +24,13 @@ import numpy as np
 from neurolearn.compile.burst_mapping import BurstCompiled
 from neurolearn.dynamics.burst_neuron import BurstStream, burst_float_step
 from neurolearn.dynamics.lif import lif_float_step
-from neurolearn.errors import InputError, ShapeError
+from neurolearn.errors import InputError, RuleError, ShapeError
 from neurolearn.ir.burst_network import BurstNetwork
 from neurolearn.ir.features import require
 from neurolearn.ir.plan import PBAR_ONE
 from neurolearn.ir.schedule import Schedule
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
-from neurolearn.rules.plugin import rule_from_params
+from neurolearn.rules.plugin import ChipUnits, PairForm, rule_from_params
 from neurolearn.sims.epochs import EpochRun
 from neurolearn.sims.learning import active_sources, teacher_gate
 from neurolearn.sims.lowering import (
@@ -59,9 +62,16 @@ class TwinTables(NamedTuple):
     teacher: TeacherTable
     at: np.ndarray           # per connection: its first synapse (synapse (i, j) at at + j * n_tgt + i)
     learner: np.ndarray      # per connection: its learner, -1 none
-    eta: np.ndarray          # per learner: learning rate (weight units per unit trace)
+    eta: np.ndarray          # per learner: learning rate (weight units per unit trace (product))
     keep_pre: np.ndarray     # per learner: exp(-1 / tau_pre)
     x_at: np.ndarray         # per learner: its pres' traces start here
+    pair: np.ndarray         # per learner: bool, a PairForm rule (else burstprop)
+    pre_offset: np.ndarray   # per learner (pair): PairForm's offsets, decay, post traces' keeps
+    post_offset: np.ndarray
+    decay: np.ndarray
+    keep_post: np.ndarray
+    keep_post2: np.ndarray
+    y_at: np.ndarray         # per learner: its posts' traces start here
 
 
 class TwinState(NamedTuple):
@@ -75,6 +85,8 @@ class TwinState(NamedTuple):
     abuf: np.ndarray     # every connection's activations, delivered next step
     w: np.ndarray        # every synapse's weight (float weight units)
     trace: np.ndarray    # every learner's presynaptic event traces
+    post_trace: np.ndarray   # every pair learner's postsynaptic traces y, y2
+    post_square: np.ndarray
     teach: np.ndarray    # int64 (3 + classes,): as ChipState.teach
 
 
@@ -129,12 +141,16 @@ def _twin_steps(st, inp, tab, u_burst, spikes, bursts, learn):
             l = tab.learner[c]
             if l < 0 or not learn:
                 continue
-            # burstprop: the trace (with this step's pre events), then dW = eta E valence trace (posts with events)
+            # the pre trace (with this step's pre events), then the rule's dW
             xo, tgt, keep = tab.x_at[l], conns.tgt[c], tab.keep_pre[l]
             for j in range(n_pre):
                 st.trace[xo + j] *= keep
             for k in range(cnt):
                 st.trace[xo + pre[k]] += 1.0
+            if tab.pair[l]:
+                _pair_update(st, tab, l, s[0, tgt:tgt + n_post], base, n_pre, n_post)
+                continue
+            # burstprop: dW = eta E valence trace (posts with events)
             n_ev = 0
             for i in range(n_post):
                 if s[0, tgt + i] and val[tgt + i] != 0.0:
@@ -152,6 +168,23 @@ def _twin_steps(st, inp, tab, u_burst, spikes, bursts, learn):
     st.teach[0], st.teach[1], st.teach[2] = asked, count, band_open
 
 
+@numba.njit(cache=True, nogil=True)
+def _pair_update(st, tab, l, post, base, n_pre, n_post):
+    """Learner ``l``'s PairForm step: its post traces with this step's ``post`` events, then
+    dw_ij = eta (x_j - pre_offset) (y_i - post_offset) - decay w_ij y2_i (the pre traces are already updated)."""
+    xo, yo = tab.x_at[l], tab.y_at[l]
+    for i in range(n_post):
+        st.post_trace[yo + i] = tab.keep_post[l] * st.post_trace[yo + i] + post[i]
+        st.post_square[yo + i] = tab.keep_post2[l] * st.post_square[yo + i] + post[i]
+    eta, decay = tab.eta[l], tab.decay[l]
+    for j in range(n_pre):
+        x = st.trace[xo + j] - tab.pre_offset[l]
+        row = base + j * n_post
+        for i in range(n_post):
+            st.w[row + i] += eta * x * (st.post_trace[yo + i] - tab.post_offset[l]) - \
+                decay * st.w[row + i] * st.post_square[yo + i]
+
+
 def _float_weights(net: BurstNetwork, compiled: BurstCompiled, teacher_strength: float) -> dict:
     """Every connection's float weights (n_post, n_pre): the network's W, Y, Z; the teacher's sign times its
     strength."""
@@ -167,14 +200,22 @@ def _float_weights(net: BurstNetwork, compiled: BurstCompiled, teacher_strength:
     return out
 
 
-def _rules(net: BurstNetwork, names) -> dict[str, BurstpropSpiking]:
-    """The burstprop rule of each learning connection (other rules have no float twin)."""
+def _rules(net: BurstNetwork, compiled: BurstCompiled, names) -> dict[str, BurstpropSpiking | PairForm]:
+    """Each learning connection's burstprop rule, or the PairForm of the float rule its program realizes."""
     rules = {}
     for name in names:
         rule = rule_from_params(net.rules[name], name)
-        if not isinstance(rule, BurstpropSpiking):
-            raise InputError(f"float twin: connection '{name}' learns by '{rule.name}'; the twin runs burstprop only")
-        rules[name] = rule
+        if isinstance(rule, BurstpropSpiking):
+            rules[name] = rule
+            continue
+        realized = getattr(rule, "realized", None)
+        if not hasattr(rule, "pair_form") or realized is None:
+            raise InputError(f"float twin: connection '{name}' learns by '{rule.name}'; the twin runs burstprop and "
+                             "the pair-trace rules (dendritic balance, error-neuron form; hebbian-baseline)")
+        try:
+            rules[name] = realized(ChipUnits(compiled.weight_units[name], compiled.plan.dt)).pair_form()
+        except RuleError as exc:
+            raise InputError(f"float twin: connection '{name}': {exc}") from None
     return rules
 
 
@@ -198,20 +239,31 @@ class FloatTwinSession:
         bursty = [L for L in plan.layers if L.burst is not None]
         draw_at = dict(zip([L.name for L in bursty], np.cumsum([0] + [L.size for L in bursty])))
         weights = _float_weights(net, compiled, teacher_strength)
-        rules = _rules(net, [c.name for c in plan.connections if c.name in plan.learning])
-        at, w, learner, eta, keep, x_at, n_syn, n_x = [], [], [], [], [], [], 0, 0
+        rules = _rules(net, compiled, [c.name for c in plan.connections if c.name in plan.learning])
+        at, w, learner, n_syn, n_x, n_y = [], [], [], 0, 0, 0
+        per_learner = {k: [] for k in ("eta", "keep_pre", "x_at", "pair", "pre_offset", "post_offset", "decay",
+                                       "keep_post", "keep_post2", "y_at")}
         for c in plan.connections:
             at.append(n_syn)
             w.append(np.ascontiguousarray(weights[c.name].T).reshape(-1))
             n_syn += c.weights.size
-            if c.name in rules:
-                learner.append(len(eta))
-                eta.append(rules[c.name].eta)
-                keep.append(math.exp(-1.0 / float(round(rules[c.name].tau_pre))))
-                x_at.append(n_x)
-                n_x += c.weights.shape[1]
-            else:
+            rule = rules.get(c.name)
+            if rule is None:
                 learner.append(-1)
+                continue
+            learner.append(len(per_learner["eta"]))
+            pair = isinstance(rule, PairForm)
+            keep_post2 = math.exp(-1.0 / rule.tau_post2) if pair and rule.tau_post2 else 0.0
+            for key, value in (("eta", rule.eta), ("x_at", n_x), ("pair", pair), ("y_at", n_y),
+                               ("keep_pre", math.exp(-1.0 / (rule.tau_pre if pair else float(round(rule.tau_pre))))),
+                               ("pre_offset", rule.pre_offset if pair else 0.0),
+                               ("post_offset", rule.post_offset if pair else 0.0),
+                               ("decay", rule.decay if pair else 0.0),
+                               ("keep_post", math.exp(-1.0 / rule.tau_post) if pair else 0.0),
+                               ("keep_post2", keep_post2)):
+                per_learner[key].append(value)
+            n_x += c.weights.shape[1]
+            n_y += c.weights.shape[0] if pair else 0
         self.tables = TwinTables(
             keep_u=per_neuron(lambda L: prm[L.name].alpha), keep_v=per_neuron(lambda L: prm[L.name].beta),
             threshold=per_neuron(lambda L: prm[L.name].threshold),
@@ -226,13 +278,15 @@ class FloatTwinSession:
                 np.zeros(L.size, np.int64) if L.burst is None else draw_at[L.name] + np.arange(L.size)
                 for L in plan.layers]),
             conns=plan_connections(plan), teacher=teacher_table(plan), at=np.array(at, np.int64),
-            learner=np.array(learner, np.int64), eta=np.array(eta, float), keep_pre=np.array(keep, float),
-            x_at=np.array(x_at, np.int64))
+            learner=np.array(learner, np.int64),
+            **{k: np.array(v, np.int64 if k in ("x_at", "y_at") else np.bool_ if k == "pair" else float)
+               for k, v in per_learner.items()})
         pbar0 = per_neuron(lambda L: 0 if L.burst is None else L.burst.pbar_init / PBAR_ONE)
         ebar0 = per_neuron(lambda L: 0 if L.burst is None else L.burst.rate_target / PBAR_ONE)
         self.state = TwinState(np.zeros(n), np.zeros(n), np.zeros(n), pbar0, ebar0,
                                np.zeros(int(self.tables.conns.n_tgt.sum())), np.concatenate([np.zeros(0)] + w),
-                               np.zeros(n_x), np.zeros(3 + self.tables.teacher.classes, np.int64))
+                               np.zeros(n_x), np.zeros(n_y), np.zeros(n_y),
+                               np.zeros(3 + self.tables.teacher.classes, np.int64))
         self._streams = [BurstStream(L.burst.seed, L.size) for L in bursty]
         self._n_burst = int(sum(L.size for L in bursty))
         self.offsets = offsets   # each layer's first neuron

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from neurolearn.cli import main
+from neurolearn.compile.build import compile_model
 from neurolearn.errors import NIRFormatError
 from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
 from neurolearn.nir import hdf5_tree, read, write
@@ -188,13 +189,26 @@ def test_bad_burst_networks_are_refused(tmp_path, capsys, edit, words):
     refused(edited(tmp_path, edit, burst_graph()), capsys, *words)
 
 
-def test_event_weights_in_a_cycle_are_refused(tmp_path, capsys):
-    """A chain input -> h -> o -> h loops forever unless refused."""
+def test_event_weight_back_to_an_earlier_layer_is_recurrent(tmp_path):
+    """input -> h -> o, and o -> h: the chain stops at o (reading it used to loop forever unless refused); the
+    weight back is a recurrent connection of the learning build."""
     g = burst_graph()
-    g.nodes["W:o->h"] = nir.Linear(weight=np.ones((3, 2)), metadata={"neurolearn": {"carries": "events"}})
+    g.nodes["W:o->h"] = nir.Linear(weight=-np.ones((3, 2)), metadata={"neurolearn": {"carries": "events"}})
     g.edges += [("o.soma", "W:o->h"), ("W:o->h", "h.soma")]
     write(tmp_path / "m.nir", g)
-    refused(tmp_path / "m.nir", capsys, "cycle")
+    plan = compile_model(tmp_path / "m.nir", tmp_path / "b").plan
+    assert [L.name for L in plan.layers] == ["h", "o"]
+    assert {c.name: c.recurrent for c in plan.connections if c.name.startswith("W:")} == \
+        {"W:input->h": False, "W:h->o": False, "W:o->h": True}
+
+
+def test_event_weights_that_branch_are_refused(tmp_path, capsys):
+    """input -> h and input -> o: two ways forward is no chain of layers."""
+    g = burst_graph()
+    g.nodes["W:input->o"] = nir.Linear(weight=np.ones((2, 4)), metadata={"neurolearn": {"carries": "events"}})
+    g.edges += [("input", "W:input->o"), ("W:input->o", "o.soma")]
+    write(tmp_path / "m.nir", g)
+    refused(tmp_path / "m.nir", capsys, "event weights to 'h' and 'o'", "one chain of layers")
 
 
 def test_misspelt_rule_is_refused_not_compiled_for_inference(tmp_path, capsys):

@@ -178,6 +178,34 @@ def test_dendritic_balance_error_neuron_form():
     assert np.abs(fixed - want).max() <= 0.05 * np.abs(want).max() + rounding_noise(len(pre), ws)
 
 
+@pytest.mark.parametrize("connection", ["balance", "feedforward"])
+def test_dendritic_balance_decay_bounds_the_weights(connection):
+    """The paper's lambda W, gated by the post trace: the program equals the realized float rule; on independent
+    pre and post trains (baseline 0) W settles at -+eta <x> / decay, where without decay it grows without end."""
+    ws, rng = 100, np.random.default_rng(6)
+    pre = (rng.random((3000, 4)) < 0.15).astype(np.uint8)
+    post = (rng.random((3000, 3)) < 0.1).astype(np.uint8)
+    plan = one_layer(np.zeros((3, 4), int), vth=40, dv=1000, bias=900)
+    sign = -1 if connection == "balance" else 1
+    final = {}
+    for decay in (0.0, 0.04):
+        rule = DendriticBalance(eta=0.01, baseline=0.0, decay=decay, connection=connection)
+        chip = rule.chip_rule(ChipUnits(ws))
+        assert ("w * y1" in chip.program.dw) == bool(decay), chip.program.dw
+        real = rule.realized(ChipUnits(ws))
+        final[decay] = real.float_run(pre, post, record=True)
+    res = simulate_learning(plan, pre[:800], {"c": Plasticity(chip.program)}, record=False)   # with decay
+    fixed = res.synapses["c"].weights[0, -1] / ws
+    want = real.float_run(pre[:800], res.sim.layers["l0"].spikes[0])
+    assert np.abs(fixed - want).max() <= 0.05 * np.abs(want).max() + rounding_noise(800, ws)
+    x_mean = pre.mean() / (1 - np.exp(-1 / 10))              # the pre trace's mean (+1 per spike, tau 10 steps)
+    settled = final[0.04][-1000:].mean(0)
+    np.testing.assert_allclose(settled, sign * 0.01 * x_mean / real.decay, rtol=0.25)
+    assert abs(final[0.04][1000:2000].mean() / settled.mean() - 1) < 0.1   # settled already: not growing
+    grows = sign * final[0.0]
+    assert (grows[-1] > 1.5 * grows[1500]).all() and (grows[-1] > 3 * abs(settled)).all()
+
+
 def test_dendritic_balance_dendrite_form_third_factor():
     """The literal rule: u arrives signed on y2 (u > 0) and y3 (u < 0); dW = -eta z u."""
     rule, ws = DendriticBalance(eta=0.02, form="dendrite", u_full=2.0), 100
@@ -216,7 +244,7 @@ def lava_cases():
         "stdp": (STDP(0.05, 0.06, 5, 7).chip_rule(ChipUnits(100, rng_seed=3)), "mixed", None),
         "btsp": (BTSP(et_per_spike=0.2).chip_rule(btsp_units), "excitatory", BTSP().third_factors(plateau, btsp_units)),
         "hebbian": (HebbianBaseline(eta=0.02).chip_rule(units), "mixed", None),
-        "balance": (DendriticBalance(eta=0.02).chip_rule(units), "mixed", None),
+        "balance": (DendriticBalance(eta=0.02, decay=0.04).chip_rule(units), "mixed", None),
         "dendrite": (db.chip_rule(units), "mixed", db.third_factors(u, units)),
     }, spikes, w0
 

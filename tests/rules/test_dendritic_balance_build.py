@@ -1,0 +1,84 @@
+"""Dendritic balance (error-neuron form) from a .nir file: the learned inhibition z -| e is a recurrent event weight
+of the learning build, it cancels the input (the error neurons fall silent) in the fixed-point run and the float
+twin alike, and the twin learns exactly by the float rule the program realizes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurolearn.compile.build import compile_model
+from neurolearn.compile.burst_mapping import compile_burst_network
+from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
+from neurolearn.nir import read, write
+from neurolearn.nir.burst_encoding import from_nir, to_nir
+from neurolearn.rules import ChipUnits, DendriticBalance, HebbianBaseline
+from neurolearn.sims.float_twin import FloatTwinSession
+from neurolearn.sims.learning import ChipSession
+
+N_X, N_Z, PATTERN = 8, 4, 40
+P = BurstParams(beta=0.9, beta_d=0.9, burst_offset=4.0)
+
+
+def compiled_from_nir(tmp_path, rules: dict):
+    """input 8 -> e 8 -> z 4, z -| e (D, zero); F maps source k's two inputs onto z_k. Written, compiled by
+    ``neurolearn compile``, read back for the float twin."""
+    f = np.kron(np.eye(N_Z), np.ones((1, 2))) * 1.5
+    net = BurstNetwork(dt=1e-3, input_size=N_X, layers=(BurstLayer("e", N_X, P, 1), BurstLayer("z", N_Z, P, 2)),
+                       weights={("input", "e"): 0.6 * np.eye(N_X), ("e", "z"): f, ("z", "e"): np.zeros((N_X, N_Z))},
+                       feedback={}, rules={k: r.to_params() for k, r in rules.items()})
+    write(tmp_path / "m.nir", to_nir(net))
+    build = compile_model(tmp_path / "m.nir", tmp_path / "b")
+    net = from_nir(read(tmp_path / "m.nir"))
+    return build.plan, net, compile_burst_network(net)
+
+
+def patterns(count: int, seed: int = 0) -> np.ndarray:
+    """One source (a pair of inputs) active per pattern, Poisson at 0.3 per step."""
+    rng = np.random.default_rng(seed)
+    p = np.repeat(np.kron(np.eye(N_Z), np.ones((1, 2)))[rng.integers(0, N_Z, count)], PATTERN, axis=0) * 0.3
+    return (rng.random(p.shape) < p).astype(np.uint8)
+
+
+def test_learned_inhibition_cancels_the_input_fixed_and_float(tmp_path):
+    plan, net, compiled = compiled_from_nir(tmp_path, {"W:z->e": DendriticBalance(eta=4e-3, baseline=0.0)})
+    back = next(c for c in plan.connections if c.name == "W:z->e")
+    assert back.recurrent and set(plan.learning) == {"W:z->e"}
+    x = patterns(120)
+    rates = {}
+    for name, session in (("fixed", ChipSession(plan, threads=1)), ("float", FloatTwinSession(net, compiled))):
+        spikes, _ = session.run(x)
+        e = spikes[:, :N_X].reshape(-1, PATTERN, N_X).sum((1, 2)) / PATTERN   # error spikes per step, per pattern
+        rates[name] = (e[:5].mean(), e[-30:].mean())
+        d = session.weights("W:z->e") / (compiled.weight_units["W:z->e"] if name == "fixed" else 1.0)
+        on = np.kron(np.eye(N_Z), np.ones((2, 1))).astype(bool)   # e_i's own source
+        assert d[on].mean() < -0.1 and d[on].mean() < 5 * d[~on].mean(), (name, d)
+    for name, (first, last) in rates.items():
+        assert last < 0.6 * first, (name, rates)       # the error neurons quieten as D explains the input
+    (f0, f1), (g0, g1) = rates["fixed"], rates["float"]
+    # fixed point holds D at the 8-bit limit (-256 units = -2 here) where the float D goes on to about -3
+    assert abs(f0 - g0) < 0.15 * f0 and abs(f1 - g1) < 0.25 * g1 + 0.01, rates
+
+
+@pytest.mark.parametrize("forward", [DendriticBalance(eta=2e-3, baseline=0.0, connection="feedforward"),
+                                     DendriticBalance(eta=2e-3, baseline=0.0, decay=8e-3, connection="feedforward"),
+                                     HebbianBaseline(eta=4e-3, x_impulse=8, z_impulse=8)])
+def test_float_twin_learns_by_the_realized_rule(forward, tmp_path):
+    """The twin's weights after a run equal the realized float rule replayed on the twin's own spikes."""
+    balance = DendriticBalance(eta=4e-3, baseline=0.0)
+    plan, net, compiled = compiled_from_nir(tmp_path, {"W:z->e": balance, "W:e->z": forward})
+    twin = FloatTwinSession(net, compiled)
+    spikes, _ = twin.run(patterns(20, seed=1))
+    e, z = spikes[:, :N_X], spikes[:, N_X:]
+    for name, rule, pre, post in (("W:z->e", balance, z, e), ("W:e->z", forward, e, z)):
+        realized = rule.realized(ChipUnits(compiled.weight_units[name], plan.dt))
+        w0 = net.weights[tuple(name[2:].split("->"))]
+        want = realized.float_run(pre, post, w0=w0)
+        assert np.abs(want - w0).max() > 0.01
+        np.testing.assert_allclose(twin.weights(name), want, rtol=1e-9, atol=1e-12)
+
+
+def test_float_twin_refuses_a_rule_it_has_no_form_for(tmp_path):
+    plan, net, compiled = compiled_from_nir(tmp_path, {"W:z->e": DendriticBalance(eta=4e-3, baseline=0.0)})
+    net = BurstNetwork(**{**net.__dict__, "rules": {"W:z->e": {"rule": "stdp"}}})
+    with pytest.raises(Exception, match="learns by 'stdp'; the twin runs burstprop and the pair-trace rules"):
+        FloatTwinSession(net, compiled)
