@@ -1,4 +1,4 @@
-"""Dendritic balance learning a representation of 8x8 digits on chip, from a .nir file through ``neurolearn compile``.
+"""Dendritic balance on 8x8 digits on chip, from a .nir file through ``neurolearn compile`` (not learning yet).
 
 Error-neuron form (reference B.4.3): 64 pixel inputs (Poisson, one digit at a time) excite 64 error neurons e;
 e excites the representation z through F (``W:e->z``, ``DendriticBalance(connection="feedforward")``:
@@ -166,8 +166,8 @@ def main():
         print(f"{kind}: {workdir / kind}.nir -> learning build {built.path}")
         for name, pl in built.plan.learning.items():
             print(f"  {name}: dw = {pl.program.dw}")
-        if args.lava and kind == "db":
-            verify_with_lava(built.path, spikes, args.lava)
+        if args.lava and kind == "db" and verify_with_lava(built.path, spikes, args.lava) != 0:
+            raise SystemExit(f"Lava and neurolearn differ on the first {args.lava} digits (see above)")
     print(f"\ndecoder loss L on 200 test digits (mean digit: 0.0367), {args.samples} training digits:")
     print(f"{'rule':>8} {'backend':>8} | {'before':>7} | {'after':>7} | {'z rate (/step)':>14} | {'run (s)':>7} | "
           f"saturated weights (of {2 * N_X * N_Z})")

@@ -182,14 +182,13 @@ def compile_burst_network(net: BurstNetwork, vth: int = 128, teacher_layer: str 
                                                 valence_levels=post.get("valence_levels", 0), seed=layer.seed,
                                                 **{k: post[k] for k in VALENCE_FIELDS if k in post})))
     n_in = net.input_size + (2 * teacher_classes if teacher_layer else 0)
-    position = {"input": -1, **{L.name: k for k, L in enumerate(net.layers)}}   # recurrent: position[src] >= [dst]
     for (src, dst), (q, exp, u) in zip(net.weights, weights.values()):
         name = f"W:{src}->{dst}"
         units[name] = u
         if q.min() < 0 < q.max():
             notes.append(f"{name}: mixed-sign weights lose their lowest bit in Lava (multiples of 2)"
                          + ("; compiled to the nearest even integer" if round_even else ""))
-        conns.append(ConnectionPlan(name, src, dst, q, weight_exp=exp, recurrent=position[src] >= position[dst],
+        conns.append(ConnectionPlan(name, src, dst, q, weight_exp=exp, recurrent=net.is_recurrent(src, dst),
                                     input_range=(0, net.input_size) if src == "input" and teacher_layer else None))
         if name in chips:
             learning[name] = Plasticity(chips[name].program)

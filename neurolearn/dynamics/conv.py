@@ -9,11 +9,14 @@ cross-correlation of the (channels, height, width) map with the unflipped kernel
 it (:mod:`neurolearn.ir.geometry`).
 
 Event-driven: a spike of an input neuron adds its slices of the kernel into the output map (:func:`conv_scatter`),
-no matrix is formed. Which slices land where is tabled once per input position (:func:`conv_runs`): with
-dilation 1 the taps of one kernel row reach consecutive outputs, so a spike adds a few contiguous runs rather
-than a tap at a time. The geometry travels as one int64 row (:data:`GEOMETRY`).
+no matrix is formed. Which slices land where is tabled once per input position (:func:`conv_runs`): where the
+dilation divides the stride (and groups is 1), the taps of one kernel row that reach the output reach consecutive
+outputs, so a spike adds a few contiguous runs rather than a tap at a time. The geometry travels as one int64 row
+(:data:`GEOMETRY`).
 """
 from __future__ import annotations
+
+import functools
 
 import numba
 import numpy as np
@@ -63,12 +66,14 @@ def kernel_by_input(kernel: np.ndarray, g: ConvGeometry) -> np.ndarray:
     return np.ascontiguousarray(w.transpose(0, 2, 3, 4, 1)).reshape(-1).astype(np.int32)   # [group, cl, p, q, kk]
 
 
+@functools.lru_cache(maxsize=64)
 def conv_runs(g: ConvGeometry) -> tuple[np.ndarray, np.ndarray]:
     """What a spike at input position (y, x) adds, as runs: ``-> (ptr, runs)``; position ``y W + x`` owns
     ``runs[ptr[i]:ptr[i + 1]]``, rows (o, k, n): n consecutive output positions from flat position o (in the
     (H_out, W_out, C_out) map, times C_out) receive the n C_out-long kernel slices from offset k of the input
-    channel's kernel (:func:`kernel_by_input`; one slice per run where groups > 1). One run per kernel row
-    with stride-aligned taps: the scatter adds whole rows, not tap by tap."""
+    channel's kernel (:func:`kernel_by_input`; one slice per run where groups > 1). One run per kernel row where
+    the dilation divides the stride and groups is 1: the scatter adds whole rows, not tap by tap. Cached per
+    geometry (a simulation of the same plan does not table it again); the arrays are read-only."""
     (_, h, w), (c_out, h_out, w_out) = g.in_shape, g.out_shape
     k_grp, kw = c_out // g.groups, g.kernel[1]
     rows = _axis_taps(h, h_out, g.kernel[0], g.stride[0], g.padding[0], g.dilation[0])
@@ -89,7 +94,9 @@ def conv_runs(g: ConvGeometry) -> tuple[np.ndarray, np.ndarray]:
             out += [((yo * w_out + xo) * c_out, (p * kw + slot) * k_grp, n) for p, yo in rows[y]
                     for xo, slot, n in x_runs[x]]
             ptr.append(len(out))
-    return np.array(ptr, np.int64), np.array(out, np.int64).reshape(-1, 3)
+    ptr, runs = np.array(ptr, np.int64), np.array(out, np.int64).reshape(-1, 3)
+    ptr.flags.writeable = runs.flags.writeable = False
+    return ptr, runs
 
 
 @numba.njit(cache=True, inline="always")
@@ -109,7 +116,7 @@ def conv_scatter(acc, kern, rows, count, geo, ptr, runs):
     for i in range(count):
         c = rows[i] // hw
         pos = rows[i] - c * hw
-        o_grp = (c // c_grp) * k_grp if groups > 1 else 0   # the group's first output channel
+        o_grp = (c // c_grp) * k_grp   # the group's first output channel
         for r in range(ptr[pos], ptr[pos + 1]):
             # unsigned indices: numba adds no negative-index wraparound, and the loop vectorizes
             o, k = np.uint64(runs[r, 0] + o_grp), np.uint64(runs[r, 1] + c * kernel_size)

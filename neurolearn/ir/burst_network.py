@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from neurolearn.errors import ShapeError
+
 
 class BurstParams(NamedTuple):
     alpha: float = 0.0          # somatic current keep factor per step (0: no synaptic current state)
@@ -42,3 +44,26 @@ class BurstNetwork:
     rules: dict = field(default_factory=dict)  # connection name -> rule parameters (JSON-able)
     biases: dict = field(default_factory=dict, repr=False)  # layer -> (n,) bias of its feedforward input
     balance: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        """Event weights: one chain in layer order (input -> layers[0] -> layers[1] ...), and any others back to the
+        same or an earlier layer (recurrent: e.g. dendritic balance's inhibition onto its error neurons)."""
+        position = {"input": -1, **{L.name: k for k, L in enumerate(self.layers)}}
+        for src, dst in self.weights:
+            if src not in position or dst not in position or dst == "input":
+                raise ShapeError(f"burst network: event weight 'W:{src}->{dst}': allowed from the input or a layer "
+                                 f"to a layer of {list(position)[1:]}")
+            if position[dst] > position[src] + 1:
+                raise ShapeError(f"burst network: event weight 'W:{src}->{dst}' skips forward past layer order "
+                                 f"{list(position)}; allowed: from the previous layer, or back to the same or an "
+                                 "earlier layer")
+        prev = ["input"] + [L.name for L in self.layers[:-1]]
+        for a, b in zip(prev, (L.name for L in self.layers)):
+            if (a, b) not in self.weights:
+                raise ShapeError(f"burst network: no event weight 'W:{a}->{b}': the layers {list(position)[1:]} "
+                                 "are a chain in this order, each fed by the one before it")
+
+    def is_recurrent(self, src: str, dst: str) -> bool:
+        """Whether event weight ``W:src->dst`` goes back to the same or an earlier layer (off the chain)."""
+        names = [L.name for L in self.layers]
+        return src != "input" and names.index(src) >= names.index(dst)

@@ -55,8 +55,9 @@ def to_nir(net: BurstNetwork) -> nir.NIRGraph:
         name = f"W:{src}->{dst}"
         w = np.asarray(w, dtype=np.float64)
         meta = {KEY: {"carries": "events"}}
+        chain = dst in net.biases and not net.is_recurrent(src, dst)   # a layer's bias travels on its chain weight
         nodes[name] = (nir.Affine(weight=w, bias=np.asarray(net.biases[dst], dtype=np.float64), metadata=meta)
-                       if dst in net.biases else nir.Linear(weight=w, metadata=meta))
+                       if chain else nir.Linear(weight=w, metadata=meta))
         edges += [("input" if src == "input" else f"{src}.soma", name), (name, f"{dst}.soma")]
     for (upper, lower), y in net.feedback.items():
         name = f"Y:{upper}->{lower}"
@@ -95,7 +96,7 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
     for a, b in graph.edges:
         outs.setdefault(a, []).append(b)
         ins.setdefault(b, []).append(a)
-    weights, feedback, biases, balance = {}, {}, {}, {}
+    weights, feedback, biases, balance, affine_bias = {}, {}, {}, {}, {}
     for name, node in graph.nodes.items():
         if not isinstance(node, (nir.Linear, nir.Affine)):
             continue
@@ -121,8 +122,16 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
         else:
             weights[pair] = w
             if isinstance(node, nir.Affine):
-                biases[lower] = np.asarray(node.bias, dtype=np.float64).reshape(-1)
+                affine_bias[pair] = (name, np.asarray(node.bias, dtype=np.float64).reshape(-1))
     order = _chain(weights, cells, file)
+    chain = set(zip(["input"] + order[:-1], order))
+    for pair, (name, bias) in affine_bias.items():
+        if pair in chain:
+            biases[pair[1]] = bias
+        elif np.any(bias != 0):
+            raise NIRFormatError(f"{where(file, name, 'bias')}: a bias on a recurrent event weight; allowed: a "
+                                 "Linear, or an Affine with bias 0 (a layer's bias goes on the weight from the layer "
+                                 "before it)")
     layers = []
     for cell in order:
         soma, apical = cells[cell]["soma"], cells[cell]["apical"]

@@ -64,7 +64,8 @@ class HebbianState(NamedTuple):
 @dataclass(frozen=True)
 class HebbianBaseline(LearningRule):
     """``dF = eta x z - eta_decay F z^2`` per step (eta_decay left out: = eta); tau_x, tau_z in steps.
-    ``z_square="trace"``: z^2 as the chip computes it, a trace of tau_z / 2 (+1 per spike)."""
+    ``z_square="trace"``: z^2 as the chip computes it, a trace of ``tau_z_square`` (default tau_z / 2; +1 per
+    spike)."""
 
     name = "hebbian-baseline"
 
@@ -73,6 +74,7 @@ class HebbianBaseline(LearningRule):
     tau_z: float = param(10.0, "steps", gt=0)
     eta_decay: float | None = param(None, "per unit z^2 and step", ge=0, optional=True)
     z_square: str = param("exact", choices=("exact", "trace"))
+    tau_z_square: float | None = param(None, "steps (the z^2 trace's tau; None: tau_z / 2)", gt=0, optional=True)
     x_impulse: float = param(16.0, IMPULSE, gt=0, le=255)
     z_impulse: float = param(16.0, IMPULSE, gt=0, le=255)
 
@@ -84,7 +86,7 @@ class HebbianBaseline(LearningRule):
         self._require(step, "post")
         x = math.exp(-1.0 / self.tau_x) * state.x + step.pre
         z = math.exp(-1.0 / self.tau_z) * state.z + step.post
-        z2 = z ** 2 if self.z_square == "exact" else math.exp(-2.0 / self.tau_z) * state.z_square + step.post
+        z2 = z ** 2 if self.z_square == "exact" else math.exp(-1.0 / self._tau_square) * state.z_square + step.post
         decay = self.eta if self.eta_decay is None else self.eta_decay
         return HebbianState(x, z, z2), self.eta * z.T @ x / len(x) - decay * w * z2.mean(0)[:, None]
 
@@ -94,7 +96,12 @@ class HebbianBaseline(LearningRule):
             raise RuleError(f"rule '{self.name}': parameter 'z_square' = 'exact' has no pair-trace form; the float "
                             "twin runs z_square = 'trace' (the chip's form, realized())")
         decay = self.eta if self.eta_decay is None else self.eta_decay
-        return PairForm(self.eta, 0.0, 0.0, decay, self.tau_x, self.tau_z, self.tau_z / 2)
+        return PairForm(self.eta, 0.0, 0.0, decay, self.tau_x, self.tau_z, self._tau_square)
+
+    @property
+    def _tau_square(self) -> float:
+        """The z^2 trace's tau (steps)."""
+        return self.tau_z / 2 if self.tau_z_square is None else self.tau_z_square
 
     def chip_rule(self, units: ChipUnits) -> ChipRule:
         """The program for ``w_int = units.weight * F`` and traces of x_impulse, z_impulse units per spike."""
@@ -109,7 +116,7 @@ class HebbianBaseline(LearningRule):
         ix = trace_impulse("HebbianBaseline x_impulse", self.x_impulse)
         iz = trace_impulse("HebbianBaseline z_impulse", self.z_impulse)
         tx, tz = trace_tau("HebbianBaseline tau_x", self.tau_x), trace_tau("HebbianBaseline tau_z", self.tau_z)
-        t2 = trace_tau("HebbianBaseline tau_z / 2", self.tau_z / 2)
+        t2 = trace_tau("HebbianBaseline tau_z_square", self._tau_square)
         decay = self.eta if self.eta_decay is None else self.eta_decay
         lit1, s1 = product_literal("HebbianBaseline eta", self.eta, weight_scale * self.eta / (ix * iz), ("x1", "y1"))
         approx, eta = [], s1 * ix * iz / weight_scale
@@ -121,7 +128,8 @@ class HebbianBaseline(LearningRule):
             approx += notes
         if eta != self.eta:
             approx.append(f"eta = {self.eta:g} -> {eta:.6g} ({relative(eta, self.eta)}): scale {lit1} per x1*y1 unit")
-        for name, got, want in (("tau_x", tx, self.tau_x), ("tau_z", tz, self.tau_z), ("tau_z / 2", t2, self.tau_z / 2)):
+        for name, got, want in (("tau_x", tx, self.tau_x), ("tau_z", tz, self.tau_z),
+                                ("tau_z_square", t2, self._tau_square)):
             if got != want:
                 approx.append(f"{name} = {want:g} -> {got} steps ({relative(got, want)})")
         if self.z_square == "exact":
@@ -134,7 +142,7 @@ class HebbianBaseline(LearningRule):
         chip = ChipRule(prog, float_update="dF = eta x z - eta_decay F z^2; x, z: pre/post spike traces (tau_x, tau_z "
                         "steps, +1 per spike)", approximations=tuple(approx))
         return chip, replace(self, eta=eta, eta_decay=real_decay, tau_x=float(tx), tau_z=float(tz), z_square="trace",
-                             x_impulse=ix, z_impulse=iz)
+                             tau_z_square=float(t2), x_impulse=ix, z_impulse=iz)
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,8 @@ class PairTraces(NamedTuple):
 class PairForm(NamedTuple):
     """A two-factor rule as the float twin runs it, per step: ``dw_ij = eta (x_j - pre_offset) (y_i - post_offset)
     - decay w_ij y2_i`` with spike traces (+1 per spike, read after this step's decay and spike) x (pre, tau_pre
-    steps), y (post, tau_post) and y2 (post, tau_post2 steps; 0: no decay term)."""
+    steps), y (post, tau_post steps) and y2 (post, tau_post2 steps; 0: y2 stays 0). eta in weight units per unit
+    trace product, offsets in trace units (spikes), decay per unit y2 and step."""
 
     eta: float
     pre_offset: float

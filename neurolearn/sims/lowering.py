@@ -402,7 +402,7 @@ def _source_lists(plan: Plan, kinds) -> SourceLists:
 
 
 def _conv_tables(plan: Plan) -> ConvTables:
-    """The convolutions' geometry rows and kernels (checked: exact in int32, as Lava's sums)."""
+    """The convolutions' geometry rows, kernels (checked: exact in int32, as Lava's sums) and run tables."""
     geo, at, kerns = np.zeros((len(plan.connections), 15), np.int64), [], [np.zeros(0, np.int32)]
     ptr_at, ptrs, runs = [], [np.zeros(0, np.int64)], [np.zeros((0, 3), np.int64)]
     size, n_ptr, n_runs = 0, 0, 0

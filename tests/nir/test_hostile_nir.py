@@ -14,10 +14,10 @@ import pytest
 
 from neurolearn.cli import main
 from neurolearn.compile.build import compile_model
-from neurolearn.errors import NIRFormatError
+from neurolearn.errors import NIRFormatError, ShapeError
 from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
 from neurolearn.nir import hdf5_tree, read, write
-from neurolearn.nir.burst_encoding import to_nir
+from neurolearn.nir.burst_encoding import from_nir, to_nir
 from tests.fuzz_mutations import apply, write_seeds
 from tests.helpers import ctrl_c_as_at_a_terminal, lif_graph
 
@@ -200,6 +200,44 @@ def test_event_weight_back_to_an_earlier_layer_is_recurrent(tmp_path):
     assert [L.name for L in plan.layers] == ["h", "o"]
     assert {c.name: c.recurrent for c in plan.connections if c.name.startswith("W:")} == \
         {"W:input->h": False, "W:h->o": False, "W:o->h": True}
+
+
+def test_a_bias_on_a_recurrent_event_weight_is_refused(tmp_path, capsys):
+    """A layer's bias travels on its chain weight; one on the weight back (o -> h) would be added a second time."""
+    g = burst_graph()
+    g.nodes["W:o->h"] = nir.Affine(weight=-np.ones((3, 2)), bias=np.full(3, 0.5),
+                                   metadata={"neurolearn": {"carries": "events"}})
+    g.edges += [("o.soma", "W:o->h"), ("W:o->h", "h.soma")]
+    write(tmp_path / "m.nir", g)
+    refused(tmp_path / "m.nir", capsys, "'W:o->h'", "'bias'", "a bias on a recurrent event weight",
+            "Affine with bias 0")
+
+
+def test_a_layers_bias_is_written_once_beside_a_recurrent_weight():
+    """to_nir puts a layer's bias on its chain weight only (a plain NIR reader adds every Affine's bias)."""
+    p = BurstParams(beta=0.8, beta_d=0.8, burst_offset=0.5)
+    net = BurstNetwork(dt=1e-3, input_size=4, layers=(BurstLayer("h", 3, p, 1), BurstLayer("o", 2, p, 2)),
+                       weights={("input", "h"): np.ones((3, 4)), ("h", "o"): np.ones((2, 3)),
+                                ("o", "h"): -np.ones((3, 2))}, feedback={}, biases={"h": np.full(3, 0.25)})
+    g = to_nir(net)
+    assert isinstance(g.nodes["W:input->h"], nir.Affine) and isinstance(g.nodes["W:o->h"], nir.Linear)
+    np.testing.assert_array_equal(from_nir(g).biases["h"], np.full(3, 0.25))
+
+
+@pytest.mark.parametrize("layers, weights, words", [
+    (("o", "h"), {("input", "h"), ("h", "o")}, ["'W:input->h' skips forward", "['input', 'o', 'h']"]),
+    (("h", "o"), {("input", "h"), ("input", "o"), ("h", "o")}, ["'W:input->o' skips forward"]),
+    (("h", "o"), {("input", "h")}, ["no event weight 'W:h->o'", "a chain in this order"]),
+    (("h", "o"), {("input", "h"), ("h", "o"), ("h", "x")}, ["'W:h->x'", "allowed from the input or a layer"]),
+])
+def test_burst_network_event_weights_follow_layer_order(layers, weights, words):
+    """BurstNetwork checks its own chain: compile marks a weight recurrent by layer order."""
+    p = BurstParams()
+    sizes = {"input": 4, "h": 3, "o": 2, "x": 1}
+    with pytest.raises(ShapeError) as err:
+        BurstNetwork(dt=1e-3, input_size=4, layers=tuple(BurstLayer(n, sizes[n], p) for n in layers),
+                     weights={(a, b): np.ones((sizes[b], sizes[a])) for a, b in weights}, feedback={})
+    assert all(w in str(err.value) for w in words), str(err.value)
 
 
 def test_event_weights_that_branch_are_refused(tmp_path, capsys):

@@ -8,6 +8,7 @@ import pytest
 
 from neurolearn.compile.build import compile_model
 from neurolearn.compile.burst_mapping import compile_burst_network
+from neurolearn.errors import InputError
 from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
 from neurolearn.nir import read, write
 from neurolearn.nir.burst_encoding import from_nir, to_nir
@@ -80,5 +81,14 @@ def test_float_twin_learns_by_the_realized_rule(forward, tmp_path):
 def test_float_twin_refuses_a_rule_it_has_no_form_for(tmp_path):
     plan, net, compiled = compiled_from_nir(tmp_path, {"W:z->e": DendriticBalance(eta=4e-3, baseline=0.0)})
     net = BurstNetwork(**{**net.__dict__, "rules": {"W:z->e": {"rule": "stdp"}}})
-    with pytest.raises(Exception, match="learns by 'stdp'; the twin runs burstprop and the pair-trace rules"):
+    with pytest.raises(InputError, match="learns by 'stdp'; the twin runs burstprop and the pair-trace rules"):
         FloatTwinSession(net, compiled)
+
+
+@pytest.mark.parametrize("tau_z", [7.0, 10.0, 13.0])
+def test_hebbian_z_square_trace_has_the_programs_tau(tau_z):
+    """The realized rule (and so the float twin) decays z^2 with the y2 tau the program runs (tau_z / 2 rounded),
+    not tau_z / 2."""
+    rule, units = HebbianBaseline(eta=4e-3, tau_z=tau_z, z_square="trace"), ChipUnits(64.0, 1e-3)
+    program = rule.chip_rule(units).program
+    assert rule.realized(units).pair_form().tau_post2 == program.y2_tau
