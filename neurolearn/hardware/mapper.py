@@ -75,6 +75,11 @@ class Chunk:
         return self.stop - self.start
 
 
+def _summed(field: str) -> property:
+    """A Core property: ``field`` summed over the core's chunks."""
+    return property(lambda core: sum(getattr(k, field) for k in core.chunks), doc=f"{field}, summed over the chunks")
+
+
 @dataclass(frozen=True)
 class Core:
     index: int
@@ -82,34 +87,17 @@ class Core:
     chunks: tuple[Chunk, ...]
     fan_out: int = 0
 
-    @property
-    def neurons(self) -> int:
-        return sum(c.neurons for c in self.chunks)
-
-    @property
-    def syn_bits(self) -> int:
-        return sum(c.syn_bits for c in self.chunks)
-
-    @property
-    def fan_in(self) -> int:
-        return sum(c.fan_in for c in self.chunks)
-
-    @property
-    def trace_bits(self) -> int:
-        return sum(c.trace_bits for c in self.chunks)
+    neurons = _summed("neurons")
+    syn_bits = _summed("syn_bits")
+    fan_in = _summed("fan_in")
+    trace_bits = _summed("trace_bits")
+    state_words = _summed("state_words")
+    learning_synapses = _summed("learning_synapses")
 
     @property
     def memory_bits(self) -> int:
         """Synapses (with their tags) and traces: what the core's memory holds (bits)."""
         return self.syn_bits + self.trace_bits
-
-    @property
-    def state_words(self) -> int:
-        return sum(c.state_words for c in self.chunks)
-
-    @property
-    def learning_synapses(self) -> int:
-        return sum(c.learning_synapses for c in self.chunks)
 
 
 @dataclass(frozen=True)
