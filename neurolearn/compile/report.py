@@ -43,8 +43,8 @@ def render_report(net: Network, q: QuantizationResult, source: str, dt_given: bo
         thr = _span(pop.threshold[idx]) if pop.threshold is not None else "none"
         process = "LIF" if layer.lava_lif else "NIRNeuron"
         lines.append(f"| `{layer.name}` | `{layer.node}` | {pop.kind} | {process} | {layer.size} "
-                     f"| {_span(pop.alpha[idx])} | {_span(pop.beta[idx])} | {thr} | {_span(np.atleast_1d(layer.du))} "
-                     f"| {_span(np.atleast_1d(layer.dv))} | {_span(np.atleast_1d(layer.vth))} | {_span(layer.scale)} |")
+                     f"| {_span(pop.alpha[idx])} | {_span(pop.beta[idx])} | {thr} | {_span(layer.du)} "
+                     f"| {_span(layer.dv)} | {_span(layer.vth)} | {_span(layer.scale)} |")
     lines += ["", "## Connections", "",
               "| connection | source -> target | Lava process | targets x sources | weight_exp | sign | recurrent "
               "| int range |",
