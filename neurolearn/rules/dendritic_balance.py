@@ -87,16 +87,19 @@ class HebbianBaseline(LearningRule):
         x = math.exp(-1.0 / self.tau_x) * state.x + step.pre
         z = math.exp(-1.0 / self.tau_z) * state.z + step.post
         z2 = z ** 2 if self.z_square == "exact" else math.exp(-1.0 / self._tau_square) * state.z_square + step.post
-        decay = self.eta if self.eta_decay is None else self.eta_decay
-        return HebbianState(x, z, z2), self.eta * z.T @ x / len(x) - decay * w * z2.mean(0)[:, None]
+        return HebbianState(x, z, z2), self.eta * z.T @ x / len(x) - self._decay * w * z2.mean(0)[:, None]
 
     def pair_form(self) -> PairForm:
         """This rule as the float twin's two-factor form (z_square="trace" only: z^2 is then a trace)."""
         if self.z_square != "trace":
             raise RuleError(f"rule '{self.name}': parameter 'z_square' = 'exact' has no pair-trace form; the float "
                             "twin runs z_square = 'trace' (the chip's form, realized())")
-        decay = self.eta if self.eta_decay is None else self.eta_decay
-        return PairForm(self.eta, 0.0, 0.0, decay, self.tau_x, self.tau_z, self._tau_square)
+        return PairForm(self.eta, 0.0, 0.0, self._decay, self.tau_x, self.tau_z, self._tau_square)
+
+    @property
+    def _decay(self) -> float:
+        """eta_decay (per unit z^2 and step), eta where left out."""
+        return self.eta if self.eta_decay is None else self.eta_decay
 
     @property
     def _tau_square(self) -> float:
@@ -117,7 +120,7 @@ class HebbianBaseline(LearningRule):
         iz = trace_impulse("HebbianBaseline z_impulse", self.z_impulse)
         tx, tz = trace_tau("HebbianBaseline tau_x", self.tau_x), trace_tau("HebbianBaseline tau_z", self.tau_z)
         t2 = trace_tau("HebbianBaseline tau_z_square", self._tau_square)
-        decay = self.eta if self.eta_decay is None else self.eta_decay
+        decay = self._decay
         lit1, s1 = product_literal("HebbianBaseline eta", self.eta, weight_scale * self.eta / (ix * iz), ("x1", "y1"))
         approx, eta = [], s1 * ix * iz / weight_scale
         terms = [f"{lit1} * u0 * x1 * y1"]
