@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from neurolearn.hardware.description import load_target  # noqa: E402
 from neurolearn.hardware.fit import check_demands, check_fit  # noqa: E402
 from neurolearn.hardware.mapper import LayerDemand  # noqa: E402
-from tests.test_hardware import dense_plan, xor_plan  # noqa: E402
+from tests.hardware.test_hardware import dense_plan, xor_plan  # noqa: E402
 
 SYNAPSES = 100
 
