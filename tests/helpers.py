@@ -57,18 +57,21 @@ def lif_graph(tau=0.01, threshold=1.0, weight=None, dt=1e-3, extra=None):
     return g
 
 
-def random_burst_net(seed: int):
+def random_burst_net(seed: int, homeostasis: bool = False):
     """Input -> burst (-> LIF) -> burst with random decays, tables, ports, burst feedback, an input range,
-    a teacher gate and learning (the valence program into burst layers, STDP into the LIF)."""
+    a teacher gate and learning (the valence program into burst layers, STDP into the LIF). ``homeostasis``: the
+    burst layers' homeostatic bias on, with a random target rate, gain and shift."""
     rng = np.random.default_rng(seed)
     n_in, sizes = int(rng.integers(3, 7)), [int(rng.integers(2, 6)) for _ in range(3)]
 
     def burst(i):
         lut = np.sort(rng.integers(0, 256, 256))
+        homeo = dict(rate_target=int(rng.integers(0, 2**14)), bias_gain=int(rng.integers(1, 256)),
+                     bias_shift=int(rng.integers(10, 16))) if homeostasis else {}
         return P.BurstPlan(dv_d=int(rng.integers(0, 4096)), lut=lut, lut_offset=int(rng.integers(-3000, 3000)),
                            lut_shift=int(rng.integers(0, 10)), pbar_shift=int(rng.integers(0, 9)),
                            pbar_init=int(rng.integers(0, 2**15 + 1)), valence_levels=int(rng.integers(0, 8)),
-                           seed=int(rng.integers(0, 1000)))
+                           seed=int(rng.integers(0, 1000)), **homeo)
 
     layers = tuple(P.LayerPlan(f"l{i}", n, du=int(rng.choice([0, 410, 4095])), dv=int(rng.integers(0, 4096)),
                                vth=int(rng.integers(10, 200)), bias_mant=rng.integers(-20, 60, n),

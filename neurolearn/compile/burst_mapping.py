@@ -23,12 +23,23 @@ from typing import Mapping
 import numpy as np
 
 from neurolearn.errors import QuantizationError, RuleError, where
-from neurolearn.ir.burst_network import BurstNetwork
-from neurolearn.ir.plan import PBAR_ONE, BurstPlan, ConnectionPlan, LayerPlan, Plan, Plasticity
+from neurolearn.ir.burst_network import BurstNetwork, BurstParams
+from neurolearn.ir.plan import (
+    BIAS_GAIN_RANGE,
+    BIAS_SHIFT_RANGE,
+    PBAR_ONE,
+    BurstPlan,
+    ConnectionPlan,
+    LayerPlan,
+    Plan,
+    Plasticity,
+    bias_mantissa_exponent,
+)
 from neurolearn.ir.program import ChipRule
 from neurolearn.rules.plugin import ChipUnits, LearningRule, rule_from_params
 
 LUT_BINS_PER_SLOPE = 16    # burst table resolution: bins per unit of (v_d - offset) / slope
+BIAS_GAIN_MIN = 16         # the homeostatic bias's gain: at least this where it fits (eta within about 3%)
 VALENCE_FIELDS = ("valence", "pbar_fixed", "rate_target", "rate_shift", "homeo_gain", "homeo_shift", "homeo_cap",
                   "dead_zone")   # BurstPlan fields a rule's post_neuron may set
 LEARNING_HEADROOM = 1.0    # range of learning weights as a multiple of their initial largest magnitude (beyond
@@ -93,6 +104,45 @@ def _weights(w: np.ndarray, vth: int, headroom: float, name: str, file: str | No
         raise QuantizationError(f"{where(file, name, 'weight')}: max |w| = {np.abs(w).max():.3g} does not fit "
                                 f"8 bits even with weight_exp 7 at vth {vth}")
     return q, exp, units
+
+
+def _burst_bias(bias: np.ndarray, scale: float, name: str, file: str | None):
+    """A burst layer's bias (voltage units per step) as Lava's (bias_mant, bias_exp); refused where it does not
+    fit 13 bits with bias_exp 7."""
+    mant, exp, saturated = bias_mantissa_exponent(np.asarray(bias, dtype=float).reshape(-1) * scale)
+    if saturated.any():
+        raise QuantizationError(f"{where(file, name, 'bias')} = {np.abs(bias).max():g}: beyond the 13-bit bias "
+                                f"with bias_exp 7; allowed |bias| <= {(2**12 - 1) * 2**7 / scale:g}")
+    return mant, exp
+
+
+def _homeostasis(p: BurstParams, scale: float, rate_target: int | None, name: str, file: str | None,
+                 notes: list) -> dict:
+    """BurstPlan's homeostatic bias for ``p.homeostasis_rate`` and ``_eta``: rate_target (2**-15 events per
+    step), bias_gain (8 bits) and bias_shift, so that ``bias_gain * 2**15 / 2**bias_shift`` is eta in v units:
+    the smallest shift whose gain is at least :data:`BIAS_GAIN_MIN` (eta within about 3%; the smaller the
+    shift, the wider the bias's range, ``2**31 >> bias_shift`` v units), else the finest. The realized rate, eta
+    and range go into ``notes``."""
+    target = int(round(p.homeostasis_rate * PBAR_ONE))
+    if not 0 <= target <= PBAR_ONE:
+        raise QuantizationError(f"{where(file, name, 'homeostasis_rate')} = {p.homeostasis_rate:g}; allowed 0 .. 1 "
+                                "events per step")
+    if rate_target is not None and rate_target != target:
+        raise QuantizationError(f"{where(file, name, 'homeostasis_rate')} = {p.homeostasis_rate:g}: its rule's "
+                                f"neuron settings hold the rate at {rate_target / PBAR_ONE:g}; allowed: the same rate")
+    eta_v = p.homeostasis_eta * scale / PBAR_ONE      # v units per step per 2**-15 of rate error
+    lo, hi = BIAS_SHIFT_RANGE
+    gains = [(round(eta_v * 2**k), k) for k in range(lo, hi + 1) if 1 <= round(eta_v * 2**k) <= BIAS_GAIN_RANGE[1]]
+    if not gains:
+        raise QuantizationError(f"{where(file, name, 'homeostasis_eta')} = {p.homeostasis_eta:g}: no 8-bit gain "
+                                f"and shift <= {hi} express it at this layer's scale; allowed "
+                                f"{PBAR_ONE / 2**hi / scale:.3g} .. {BIAS_GAIN_RANGE[1] * PBAR_ONE / scale:.3g}")
+    gain, shift = next((g for g in gains if g[0] >= BIAS_GAIN_MIN), gains[-1])
+    real = gain * PBAR_ONE / 2**shift / scale
+    notes.append(f"{name}: homeostatic bias, rate {target / PBAR_ONE:.6f} per step, eta {p.homeostasis_eta:g} -> "
+                 f"{real:.6g} ({(real / p.homeostasis_eta - 1) * 100:+.2f}%; gain {gain}, shift {shift}); its "
+                 f"accumulator saturates at +-{2**31 / 2**shift / scale:g} voltage units per step")
+    return {"rate_target": target, "bias_gain": gain, "bias_shift": shift}
 
 
 def _learning_rules(net: BurstNetwork, file: str | None) -> dict[str, LearningRule]:
@@ -170,17 +220,17 @@ def compile_burst_network(net: BurstNetwork, vth: int = 128, teacher_layer: str 
         if post.get("pbar_fixed"):   # Pbar fixed at the table's p at v_d = 0: the dendrite at rest
             pbar_init = int(lut[min(max((-off >> shift) + 128, 0), 255)]) << 7
             notes.append(f"{layer.name}: Pbar fixed at p(v_d = 0) = {pbar_init / PBAR_ONE:.4f}")
-        bias = net.biases.get(layer.name)
-        if bias is not None and np.any(bias):
-            raise QuantizationError(f"{where(file, layer.name, 'bias')}: burst layers with a bias are not compiled")
+        bias_mant, bias_exp = _burst_bias(net.biases.get(layer.name, np.zeros(layer.size)), scale, layer.name, file)
+        valence = {k: post[k] for k in VALENCE_FIELDS if k in post}
+        if p.homeostasis_eta:
+            valence.update(_homeostasis(p, scale, valence.get("rate_target"), layer.name, file, notes))
         vth_l = int(round(vth * p.threshold))
-        layers.append(LayerPlan(layer.name, layer.size, du=4095, dv=dv, vth=vth_l,
-                                bias_mant=np.zeros(layer.size, int), bias_exp=np.zeros(layer.size, int),
-                                scale=float(scale),
+        layers.append(LayerPlan(layer.name, layer.size, du=4095, dv=dv, vth=vth_l, bias_mant=bias_mant,
+                                bias_exp=bias_exp, scale=float(scale),
                                 burst=BurstPlan(dv_d=dv_d, lut=lut, lut_offset=off, lut_shift=shift,
                                                 pbar_shift=post.get("pbar_shift", 5), pbar_init=pbar_init,
                                                 valence_levels=post.get("valence_levels", 0), seed=layer.seed,
-                                                **{k: post[k] for k in VALENCE_FIELDS if k in post})))
+                                                **valence)))
     n_in = net.input_size + (2 * teacher_classes if teacher_layer else 0)
     for (src, dst), (q, exp, u) in zip(net.weights, weights.values()):
         name = f"W:{src}->{dst}"

@@ -116,22 +116,6 @@ def _weights_int(m: np.ndarray, e: int, mixed: bool) -> np.ndarray:
     return (2 * np.round(x / 2)).astype(np.int64) if mixed else np.round(x).astype(np.int64)
 
 
-def _bias_int(target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per neuron the smallest bias_exp whose mantissa fits; (mant, exp, saturated) with ``mant << exp ~=
-    target`` (v units), saturated where even bias_exp 7 does not fit."""
-    lo, hi = P.BIAS_MANT_RANGE
-    mant = np.zeros(target.size, np.int64)
-    exp = np.full(target.size, -1, np.int64)
-    for e in range(P.BIAS_EXP_RANGE[0], P.BIAS_EXP_RANGE[1] + 1):
-        m = np.round(target / 2**e)
-        take = (exp < 0) & (m >= lo) & (m <= hi)
-        mant[take], exp[take] = m[take], e
-    sat = exp < 0
-    exp[sat] = P.BIAS_EXP_RANGE[1]
-    mant[sat] = np.where(target[sat] > 0, hi, lo)
-    return mant, exp, sat
-
-
 def _limits(t_max: float, g: np.ndarray, blocks, bias, v_reset) -> tuple[float, str]:
     """The largest t at which everything fits (and what sets it), not above ``t_max``."""
     t, why = t_max, "headroom"
@@ -162,7 +146,7 @@ def _at(t: float, g: np.ndarray, blocks, bias, v_reset) -> LayerIntegers:
         weights.append((np.clip(_weights_int(m, e, mixed), -256 if mixed else -255, lim), e))
         if peak > 0:
             steps.append(((1 + mixed) * 2.0**e / t, f"weight (connection {k})"))
-    mant, bexp, sat = _bias_int(bias * s * 64)
+    mant, bexp, sat = P.bias_mantissa_exponent(bias * s * 64)
     if np.any(sat):
         saturated.append(f"bias of neurons {np.flatnonzero(sat).tolist()[:5]}")
     if np.any(bias):

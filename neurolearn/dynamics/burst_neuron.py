@@ -15,6 +15,11 @@ Integers (``BurstLIF``'s fixed-point model and neurolearn's simulator call :func
     y2 = (pbar * 127) >> 15                                              stochastically; a 7-bit trace)
     pbar += event * ((aim - pbar) >> pbar_shift), unless Pbar is fixed    (a per-event average)
 
+Homeostatic bias (optional; the soma's bias adapts to hold the event rate at rate_target, Mikulasch et al.
+2021's db = eta (rho - event)): after each step ``hb = sat32(hb + bias_gain * (rate_target - (event << 15)))``;
+the soma adds ``hb >> bias_shift`` (v units) to its bias the next step (:func:`homeostatic_bias_int`; floats:
+:func:`homeostatic_bias_float`, ``hb += eta (rate_target - event)`` in voltage units).
+
 The plain neuron (valence 'burst', Pbar averaged, no homeostasis: :data:`PLAIN_VALENCE`) sends B - Pbar.
 The on-chip classification neuron sends the expected burst p(v_d) - Pbar (no draw noise), with Pbar fixed at
 p(0) and its event-rate homeostasis folded in: ``h`` pushes a neuron whose average rate is below
@@ -36,7 +41,7 @@ import numba
 import numpy as np
 
 from neurolearn.dynamics.lif import ACTIVATION_SHIFT, saturate24, trunc_decay, wrap32
-from neurolearn.ir.plan import LUT_SIZE, PBAR_ONE, VALENCE_LEVELS_RANGE
+from neurolearn.ir.plan import HB_RANGE, LUT_SIZE, PBAR_ONE, VALENCE_LEVELS_RANGE
 from neurolearn.ir.program import VALENCE_ZERO
 
 PBAR_BITS = PBAR_ONE.bit_length() - 1     # 15
@@ -71,6 +76,20 @@ def burst_int_step(event, v_d, pbar, ebar, a_apical, keep_d, lut, lut_offset, lu
     q = np.minimum(np.maximum((valence * levels + r_valence) >> PBAR_BITS, -Q_MAX), Q_MAX)
     y2 = (pbar * Y2_FULL) >> PBAR_BITS
     return burst, v_d, pbar + event * (1 - fixed) * ((aim - pbar) >> pbar_shift), ebar, VALENCE_ZERO + 8 * q, y2
+
+
+@numba.njit(cache=True, inline="always")
+def homeostatic_bias_int(hb, event, rate_target, bias_gain):
+    """The homeostatic bias's accumulator after this step's ``event``: ``hb + bias_gain * (rate_target -
+    (event << 15))``, saturated to 32 bits (int64 scalars or arrays; the soma adds ``hb >> bias_shift``)."""
+    return np.minimum(np.maximum(hb + bias_gain * (rate_target - event * PBAR_ONE), HB_RANGE[0]), HB_RANGE[1])
+
+
+@numba.njit(cache=True, inline="always")
+def homeostatic_bias_float(hb, event, rate_target, eta):
+    """The float homeostatic bias after this step's ``event``: ``hb + eta (rate_target - event)`` (voltage units
+    per step; rate_target in events per step)."""
+    return hb + eta * (rate_target - event)
 
 
 @numba.njit(cache=True, inline="always")

@@ -8,13 +8,14 @@ from pathlib import Path
 from neurolearn.errors import HardwareFitError
 from neurolearn.hardware.description import Target
 from neurolearn.hardware.mapper import (
-    BURST_STATE,
     LIF_STATE,
+    NEURON_STATE,
     LayerDemand,
     LearningCost,
     Placement,
     demands_from_plan,
     map_network,
+    neuron_model,
     state_words,
 )
 from neurolearn.ir.features import require
@@ -64,12 +65,15 @@ def plan_notes(plan: Plan, placement: Placement) -> tuple[str, ...]:
                      f"traces {n_pre} x {cost.pre_trace_bits} bits on each of {k} core(s) + {n_post} x "
                      f"{cost.post_trace_bits} bits = {traces // 8} bytes; rule products {products} (at most "
                      f"{chip.max_rule_terms})")
-    bursts = [layer for layer in plan.layers if layer.burst is not None]
-    if bursts:
-        words = state_words(BURST_STATE.values(), chip.state_word_bits)
+    for model in ("BurstLIF", "BurstLIF+homeostasis"):
+        bursts = [layer for layer in plan.layers if layer.burst is not None and neuron_model(layer) == model]
+        if not bursts:
+            continue
+        state = NEURON_STATE[model]
+        words = state_words(state.values(), chip.state_word_bits)
         n = sum(layer.size for layer in bursts)
-        notes.append(f"custom neuron model BurstLIF ({', '.join(layer.name for layer in bursts)}): {n} neurons x "
-                     f"{words} state words of {chip.state_word_bits} bits ({', '.join(BURST_STATE)}) = {n * words} "
+        notes.append(f"custom neuron model {model} ({', '.join(layer.name for layer in bursts)}): {n} neurons x "
+                     f"{words} state words of {chip.state_word_bits} bits ({', '.join(state)}) = {n * words} "
                      f"words; a LIF neuron takes {state_words(LIF_STATE.values(), chip.state_word_bits)}")
     t = plan.teacher
     if t is not None:

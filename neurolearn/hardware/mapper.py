@@ -33,7 +33,9 @@ from neurolearn.ir.plan import Plan, Plasticity
 # draw's random state (model: one word per neuron; Loihi 2's random source for microcode is not public).
 LIF_STATE = {"u": 24, "v": 24}
 BURST_STATE = {**LIF_STATE, "v_d": 24, "pbar": 16, "ebar": 32, "draw": 24}
-NEURON_STATE = {"LIF": LIF_STATE, "BurstLIF": BURST_STATE}   # neuron model -> its state variables
+HOMEOSTATIC_BURST_STATE = {**BURST_STATE, "hb": 32}   # a BurstLIF layer with a homeostatic bias (bias_gain > 0)
+NEURON_STATE = {"LIF": LIF_STATE, "BurstLIF": BURST_STATE,   # neuron model -> its state variables
+                "BurstLIF+homeostasis": HOMEOSTATIC_BURST_STATE}
 
 
 def state_words(state_bits, word_bits: int) -> int:
@@ -174,8 +176,15 @@ def demands_from_plan(plan: Plan, target: Target) -> list[LayerDemand]:
             out_syn[c.source] += int(present.sum(axis=0).max(initial=0))
     return [LayerDemand(layer.name, layer.size, rows[layer.name], fan_in[layer.name],
                         tuple(t for t, _ in dict.fromkeys(streams[layer.name])), out_syn[layer.name],
-                        "LIF" if layer.burst is None else "BurstLIF", traces[layer.name],
+                        neuron_model(layer), traces[layer.name],
                         axon_traces[layer.name], learning[layer.name]) for layer in plan.layers]
+
+
+def neuron_model(layer) -> str:
+    """A layer's neuron model (a key of :data:`NEURON_STATE`)."""
+    if layer.burst is None:
+        return "LIF"
+    return "BurstLIF+homeostasis" if layer.burst.bias_gain else "BurstLIF"
 
 
 def _chunks(d: LayerDemand, target: Target, max_neurons: int) -> list[Chunk]:

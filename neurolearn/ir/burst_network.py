@@ -18,6 +18,8 @@ class BurstParams(NamedTuple):
     burst_offset: float = 0.0   # apical voltage of p = 1/2
     burst_slope: float = 1.0    # apical voltage range of the sigmoid (D in Payeur's model)
     stochastic: bool = True     # sample bursts with probability p, else burst where v_d > burst_offset
+    homeostasis_rate: float = 0.0   # homeostatic bias: the target event rate (events per step)
+    homeostasis_eta: float = 0.0    # its rate: bias += eta (rate - event) per step (voltage units); 0: none
 
 
 @dataclass(frozen=True)

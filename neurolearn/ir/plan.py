@@ -19,10 +19,11 @@ from neurolearn.ir.geometry import ConvGeometry, SparseLayout
 from neurolearn.ir.program import LearningProgram
 
 PLAN_FORMAT = "neurolearn-plan"
-PLAN_VERSION = 4                # 2 added burst layers, apical ports, input ranges and learning; 3 convolutions,
+PLAN_VERSION = 5                # 2 added burst layers, apical ports, input ranges and learning; 3 convolutions,
                                 # sparse matrices, delays, reset modes, v_reset, dv = 4096, per-neuron scale, layers
                                 # of one node, the burst neuron's valence modes and homeostasis and the class
-                                # teacher; 4 the start voltage v_init and per-neuron du, dv, vth; reads 1 to 4
+                                # teacher; 4 the start voltage v_init and per-neuron du, dv, vth; 5 the burst
+                                # neuron's homeostatic bias (bias_gain, bias_shift); reads 1 to 5
 
 # Legal ranges, inclusive (Lava LavaPyType precisions; weight_exp as on Loihi).
 DU_RANGE = (0, 4095)            # 12-bit current decay; Lava adds 1 (ds_offset)
@@ -41,10 +42,16 @@ LUT_RANGE = (0, 255)
 LUT_SHIFT_RANGE = (0, 23)
 PBAR_ONE = 2**15                # Pbar = 1 in the burst neuron's integers
 PBAR_SHIFT_RANGE = (0, 15)
+BIAS_GAIN_RANGE = (0, 255)      # the homeostatic bias's gain (8 bits) and its accumulator's extra bits
+BIAS_SHIFT_RANGE = (0, 31)
+HB_RANGE = (-(2**31), 2**31 - 1)   # the homeostatic bias's 32-bit accumulator saturates here
 VALENCE_LEVELS_RANGE = (0, 7)   # y1 = 64 + 8 q, |q| <= levels: a 7-bit trace
 VALENCES = ("burst", "expected")   # the burst neuron's valence: B - Pbar, or p(v_d) - Pbar
 HOMEO_GAIN_RANGE = (0, 255)
 SHIFT_RANGE = (0, 15)
+BIAS_GAIN_RANGE = (0, 255)      # the homeostatic bias's gain (8 bits) and its accumulator's extra bits
+BIAS_SHIFT_RANGE = (0, 31)
+HB_RANGE = (-(2**31), 2**31 - 1)   # the homeostatic bias's 32-bit accumulator saturates here
 HOMEO_CAP_RANGE = (0, 7)
 TEACHER_SHIFT_RANGE = (0, 16)
 SEED_RANGE = (0, 2**31 - 1)
@@ -68,6 +75,22 @@ def reset_mode(reset: str, reset_delay: bool, spiking: bool) -> str:
     if not spiking:
         return "none"
     return reset + ("_late" if reset_delay else "")
+
+
+def bias_mantissa_exponent(target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A bias of ``target`` v units per neuron in Lava's form: per neuron the smallest bias_exp whose mantissa fits;
+    (mant, exp, saturated) with ``mant << exp ~= target``, saturated where even bias_exp 7 does not fit."""
+    lo, hi = BIAS_MANT_RANGE
+    mant = np.zeros(target.size, np.int64)
+    exp = np.full(target.size, -1, np.int64)
+    for e in range(BIAS_EXP_RANGE[0], BIAS_EXP_RANGE[1] + 1):
+        m = np.round(target / 2**e)
+        take = (exp < 0) & (m >= lo) & (m <= hi)
+        mant[take], exp[take] = m[take], e
+    sat = exp < 0
+    exp[sat] = BIAS_EXP_RANGE[1]
+    mant[sat] = np.where(target[sat] > 0, hi, lo)
+    return mant, exp, sat
 
 
 def _check_range(value, rng, file, node, param):
@@ -94,7 +117,11 @@ class BurstPlan:
     probability, no draw noise); ``h = ((rate_target - Ebar) * homeo_gain) >> homeo_shift``, below the
     target times ``min(rate_target / Ebar, 2**homeo_cap)`` (``homeo_cap`` 0: not scaled). On each event
     ``pbar += (aim - pbar) >> pbar_shift`` unless ``pbar_fixed``
-    (:func:`neurolearn.dynamics.burst_neuron.burst_int_step`)."""
+    (:func:`neurolearn.dynamics.burst_neuron.burst_int_step`). With ``bias_gain`` > 0 the soma's bias adapts to hold
+    the event rate at ``rate_target`` (the integral homeostasis of Mikulasch et al. 2021, db = eta (rho - event)):
+    ``hb += bias_gain * (rate_target - (event << 15))`` after each step (32 bits, saturating), and the soma adds
+    ``bias_mant << bias_exp`` plus ``hb >> bias_shift`` (v units) to v
+    (:func:`neurolearn.dynamics.burst_neuron.homeostatic_bias_int`)."""
 
     dv_d: int
     lut: np.ndarray = field(repr=False)   # (256,) burst probability * 256
@@ -112,6 +139,8 @@ class BurstPlan:
     homeo_shift: int = 0
     homeo_cap: int = 0            # below the target, h times min(rate_target / Ebar, 2**homeo_cap); 0: unscaled
     dead_zone: int = 0            # valences of magnitude below this (2**-15) are sent as 0
+    bias_gain: int = 0            # homeostatic bias: hb += bias_gain * (rate_target - (event << 15)); 0: none
+    bias_shift: int = 0           # the soma adds hb >> bias_shift (v units) to its bias
 
     def __post_init__(self):
         object.__setattr__(self, "lut", np.asarray(self.lut, dtype=np.int64).reshape(-1))
@@ -122,7 +151,8 @@ class BurstPlan:
                            ("pbar_init", (0, PBAR_ONE)), ("valence_levels", VALENCE_LEVELS_RANGE), ("seed", SEED_RANGE),
                            ("rate_target", (0, PBAR_ONE)), ("rate_shift", SHIFT_RANGE),
                            ("homeo_gain", HOMEO_GAIN_RANGE), ("homeo_shift", SHIFT_RANGE),
-                           ("homeo_cap", HOMEO_CAP_RANGE), ("dead_zone", (0, PBAR_ONE))):
+                           ("homeo_cap", HOMEO_CAP_RANGE), ("dead_zone", (0, PBAR_ONE)),
+                           ("bias_gain", BIAS_GAIN_RANGE), ("bias_shift", BIAS_SHIFT_RANGE)):
             _check_range(getattr(self, pname), rng, None, "burst", pname)
         if self.valence not in VALENCES:
             raise QuantizationError(f"burst: valence {self.valence!r}; allowed {', '.join(VALENCES)}")

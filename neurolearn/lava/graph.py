@@ -95,7 +95,8 @@ def _burst_lif(layer):
                     valence_expected=int(bp.valence == "expected"), pbar_fixed=int(bp.pbar_fixed),
                     rate_target=bp.rate_target, rate_shift=bp.rate_shift, homeo_gain=bp.homeo_gain,
                     homeo_shift=bp.homeo_shift, homeo_cap=bp.homeo_cap, dead_zone=bp.dead_zone,
-                    ebar_init=bp.rate_target << bp.rate_shift, name=layer.name)
+                    ebar_init=bp.rate_target << bp.rate_shift, bias_gain=bp.bias_gain, bias_shift=bp.bias_shift,
+                    name=layer.name)
 
 
 def _teacher_gate(plan: Plan, c, requests, lifs):

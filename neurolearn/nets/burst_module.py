@@ -37,6 +37,9 @@ def burst_neuron_step(basal: Tensor, apical: Tensor, state: BurstNeuronState, pa
     ``rand``: uniform [0, 1) numbers of the neurons' shape (needed when ``params.stochastic``).
     Events and bursts are 0/1 tensors of the input's dtype; bursts are a subset of events.
     """
+    if params.homeostasis_eta:
+        raise InputError(f"burst_neuron_step: homeostasis_eta = {params.homeostasis_eta:g}; the host-side neuron has "
+                         "no homeostatic bias (allowed 0; compile the network and run the learning build or its twin)")
     s, i, v = lif_float_step(basal, state.i, state.v, params.alpha, params.beta, 0.0, params.threshold)
     draw = rand.numpy() if params.stochastic else 0.5   # p > 1/2 exactly where v_d > burst_offset
     burst, v_d, _, _, _, _, p, _ = _dendrite(s.numpy() > 0, state.v_d.numpy(), 0.0, 0.0, apical.numpy(),

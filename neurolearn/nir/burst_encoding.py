@@ -11,9 +11,13 @@ the file; a tool that ignores the metadata sees LIF/LI nodes and linear maps.
 
 Per-step keep factors map to NIR time constants with forward Euler: ``tau = dt / (1 - beta)`` and
 ``r = tau / dt`` (input gain 1), as for snntorch's ``Leaky``; the exact keep factors are also kept in
-the apical node's ``burst`` block so the round trip is bit-exact.
+the apical node's ``burst`` block so the round trip is bit-exact. A layer with a homeostatic bias has
+``"homeostasis": {"rate": events per step, "eta": voltage units per step per unit rate error}`` in that block; a
+layer's bias (its start value) is the bias of the Affine weight into it from the layer before.
 """
 from __future__ import annotations
+
+import math
 
 import nir
 import numpy as np
@@ -47,7 +51,7 @@ def to_nir(net: BurstNetwork) -> nir.NIRGraph:
                         metadata={KEY: {**tag, "compartment": "apical",
                                         "burst": {"offset": p.burst_offset, "slope": p.burst_slope,
                                                   "stochastic": p.stochastic, "seed": layer.seed,
-                                                  "beta": p.beta, "beta_d": p.beta_d}}})
+                                                  "beta": p.beta, "beta_d": p.beta_d, **_homeostasis(p)}}})
         if p.alpha:
             raise NIRFormatError(f"layer '{layer.name}': somatic current (alpha = {p.alpha}) not exported yet")
         nodes[f"{layer.name}.soma"], nodes[f"{layer.name}.apical"] = soma, apical
@@ -139,10 +143,31 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
         # the exact keep factors travel in the metadata (1 - dt/tau can differ in the last bit)
         params = BurstParams(alpha=0.0, beta=float(burst["beta"]), beta_d=float(burst["beta_d"]),
                              threshold=float(soma.v_threshold.flat[0]), burst_offset=float(burst["offset"]),
-                             burst_slope=float(burst["slope"]), stochastic=bool(burst["stochastic"]))
+                             burst_slope=float(burst["slope"]), stochastic=bool(burst["stochastic"]),
+                             **_read_homeostasis(burst.get("homeostasis"), file, cell))
         layers.append(BurstLayer(cell, int(soma.v_threshold.size), params, int(burst["seed"])))
     return BurstNetwork(dt=dt, input_size=n_in, layers=tuple(layers), weights=weights, feedback=feedback,
                         rules=dict(block(graph).get("rules", {})), biases=biases, balance=balance)
+
+
+def _homeostasis(p: BurstParams) -> dict:
+    """The apical metadata's "homeostasis" entry (the homeostatic bias's target rate and eta), if it has one."""
+    return {"homeostasis": {"rate": p.homeostasis_rate, "eta": p.homeostasis_eta}} if p.homeostasis_eta else {}
+
+
+def _read_homeostasis(entry, file, cell: str) -> dict:
+    """BurstParams' homeostasis fields from the apical metadata's "homeostasis" entry (none: no homeostasis)."""
+    if entry is None:
+        return {}
+    if not isinstance(entry, dict) or set(entry) != {"rate", "eta"}:
+        raise NIRFormatError(f"{where(file, cell, 'homeostasis')} = {entry!r}; allowed: {{'rate': r, 'eta': e}}")
+    rate, eta = float(entry["rate"]), float(entry["eta"])
+    if not 0 <= rate <= 1:
+        raise NIRFormatError(f"{where(file, cell, 'homeostasis.rate')} = {rate:g}; allowed 0 .. 1 events per step")
+    if not 0 <= eta < math.inf:
+        raise NIRFormatError(f"{where(file, cell, 'homeostasis.eta')} = {eta:g}; allowed >= 0 (voltage units per "
+                             "step per unit rate error)")
+    return {"homeostasis_rate": rate, "homeostasis_eta": eta}
 
 
 def _cells(graph: nir.NIRGraph, file) -> dict[str, dict]:

@@ -22,7 +22,7 @@ import numba
 import numpy as np
 
 from neurolearn.compile.burst_mapping import BurstCompiled
-from neurolearn.dynamics.burst_neuron import BurstStream, burst_float_step
+from neurolearn.dynamics.burst_neuron import BurstStream, burst_float_step, homeostatic_bias_float
 from neurolearn.dynamics.lif import lif_float_step
 from neurolearn.errors import InputError, RuleError, ShapeError
 from neurolearn.ir.burst_network import BurstNetwork
@@ -57,6 +57,8 @@ class TwinTables(NamedTuple):
     slope: np.ndarray        # burst_slope
     pbar_shift: np.ndarray   # float: Pbar's per-event average 2**-pbar_shift
     valence: np.ndarray      # (n, 8) int64: the valence's constants (BurstPlan.valence_shape)
+    bias: np.ndarray         # the soma's bias (voltage units per step; the network's, unquantized)
+    hb_eta: np.ndarray       # the homeostatic bias's eta as the plan realizes it (voltage units per step), 0: none
     draw: np.ndarray         # int64: column of its burst draws
     conns: Connections
     teacher: TeacherTable
@@ -82,6 +84,7 @@ class TwinState(NamedTuple):
     v_d: np.ndarray
     pbar: np.ndarray
     ebar: np.ndarray
+    hb: np.ndarray       # the homeostatic bias (voltage units per step) the soma adds to its bias
     abuf: np.ndarray     # every connection's activations, delivered next step
     w: np.ndarray        # every synapse's weight (float weight units)
     trace: np.ndarray    # every learner's presynaptic event traces
@@ -113,8 +116,8 @@ def _twin_steps(st, inp, tab, u_burst, spikes, bursts, learn):
             for i in range(conns.n_tgt[c]):
                 a_in[port, tgt + i] += st.abuf[ob + i]
         for i in range(n):
-            e, st.u[i], st.v[i] = lif_float_step(a_in[0, i], st.u[i], st.v[i], tab.keep_u[i], tab.keep_v[i], 0.0,
-                                                 tab.threshold[i])
+            e, st.u[i], st.v[i] = lif_float_step(a_in[0, i], st.u[i], st.v[i], tab.keep_u[i], tab.keep_v[i],
+                                                 tab.bias[i] + st.hb[i], tab.threshold[i])
             s[0, i] = e > 0
             spikes[t, i] = s[0, i]
             if tab.dendrite[i]:
@@ -123,6 +126,8 @@ def _twin_steps(st, inp, tab, u_burst, spikes, bursts, learn):
                     s[0, i], st.v_d[i], st.pbar[i], st.ebar[i], a_in[1, i], tab.keep_d[i], tab.offset[i],
                     tab.slope[i], tab.pbar_shift[i], 0.0, u_burst[t, tab.draw[i]],
                     (vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6], vs[7]))
+                if tab.hb_eta[i]:
+                    st.hb[i] = homeostatic_bias_float(st.hb[i], s[0, i], vs[2] / PBAR_ONE, tab.hb_eta[i])
                 bursts[t, i] = s[1, i]
         if teach.kind:   # the same integer teacher as on chip (gate[k]: does channel teach.up + k pass?)
             count, asked, band_open = teacher_gate(teach, inp, t, s[0], requests, events, class_count,
@@ -274,6 +279,10 @@ class FloatTwinSession:
             valence=np.concatenate([np.zeros((0, 8), np.int64)] + [
                 np.zeros((L.size, 8), np.int64) if L.burst is None else
                 np.tile(np.array(L.burst.valence_shape(), np.int64), (L.size, 1)) for L in plan.layers]),
+            bias=np.concatenate([np.zeros(0)] + [np.broadcast_to(net.biases.get(L.name, 0.0), L.size).astype(float)
+                                                 for L in plan.layers]),
+            hb_eta=per_neuron(lambda L: 0.0 if L.burst is None else
+                              L.burst.bias_gain * PBAR_ONE / 2**L.burst.bias_shift / float(L.scale[0])),
             draw=np.concatenate([np.zeros(0, np.int64)] + [
                 np.zeros(L.size, np.int64) if L.burst is None else draw_at[L.name] + np.arange(L.size)
                 for L in plan.layers]),
@@ -283,7 +292,7 @@ class FloatTwinSession:
                for k, v in per_learner.items()})
         pbar0 = per_neuron(lambda L: 0 if L.burst is None else L.burst.pbar_init / PBAR_ONE)
         ebar0 = per_neuron(lambda L: 0 if L.burst is None else L.burst.rate_target / PBAR_ONE)
-        self.state = TwinState(np.zeros(n), np.zeros(n), np.zeros(n), pbar0, ebar0,
+        self.state = TwinState(np.zeros(n), np.zeros(n), np.zeros(n), pbar0, ebar0, np.zeros(n),
                                np.zeros(int(self.tables.conns.n_tgt.sum())), np.concatenate([np.zeros(0)] + w),
                                np.zeros(n_x), np.zeros(n_y), np.zeros(n_y),
                                np.zeros(3 + self.tables.teacher.classes, np.int64))

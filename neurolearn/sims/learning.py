@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from neurolearn.dynamics.band_teacher import band_teacher_step
-from neurolearn.dynamics.burst_neuron import burst_int_step
+from neurolearn.dynamics.burst_neuron import burst_int_step, homeostatic_bias_int
 from neurolearn.dynamics.class_teacher import class_teacher_step
 from neurolearn.dynamics.lif import lif_current, lif_voltage, wrap32
 from neurolearn.errors import InputError, ShapeError
@@ -112,7 +112,7 @@ def fresh_state(net):
                     np.zeros(n_y, np.int64), np.zeros((t_max + 1, 2, n_max), np.int64),
                     np.zeros((t_max + 1, 3, n_max), np.int64))
     return ChipState(np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64), net.bursts.pbar0.copy(),
-                     net.bursts.ebar0.copy(), np.zeros(conns.n_tgt.sum(), np.int64), net.synapses.wdt.copy(), tr,
+                     net.bursts.ebar0.copy(), np.zeros(n, np.int64), np.zeros(conns.n_tgt.sum(), np.int64), net.synapses.wdt.copy(), tr,
                      np.zeros(3 + net.teacher.classes, np.int64))
 
 
@@ -129,6 +129,7 @@ def _run_steps(b, st, inp, net, out, rec, n_thr, learn):
     _, steps, n = out.spikes.shape
     rec_uv, rec_b = out.u.size > 0, out.bursts.size > 0
     u_st, v_st, vd_st, pbar, ebar, abuf, syn, tr = st.u, st.v, st.v_d, st.pbar, st.ebar, st.abuf, st.syn, st.traces
+    hb, bias_gain, bias_shift = st.hb, bursts.bias_gain, bursts.bias_shift
     a_in = np.zeros((2, n), np.int64)      # soma, apical
     s = np.zeros((2, n), np.bool_)         # events, bursts
     y_out = np.zeros((3, n), np.int64)     # third factors sent by burst neurons
@@ -144,7 +145,7 @@ def _run_steps(b, st, inp, net, out, rec, n_thr, learn):
         deliver(a_in, abuf, conns)
         for i in range(n):
             u_st[i] = lif_current(u_st[i], a_in[0, i], keep_u[i])
-            y = lif_voltage(v_st[i], u_st[i], keep_v[i], bias[i])
+            y = lif_voltage(v_st[i], u_st[i], keep_v[i], bias[i] + (hb[i] >> bias_shift[i]))
             s[0, i] = y > vth6[i]
             v_st[i] = 0 if s[0, i] else y
             out.spikes[b, t, i] = s[0, i]
@@ -155,6 +156,8 @@ def _run_steps(b, st, inp, net, out, rec, n_thr, learn):
                     bursts.lut_offset[i], bursts.lut_shift[i], bursts.pbar_shift[i], bursts.levels[i],
                     bursts.draws[t, 0, dr], bursts.draws[t, 1, dr],
                     (vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6], vs[7]))
+                if bias_gain[i]:
+                    hb[i] = homeostatic_bias_int(hb[i], s[0, i], vs[2], bias_gain[i])
                 if rec_b:
                     out.bursts[b, t, i] = s[1, i]
                 if rec_uv:

@@ -71,6 +71,8 @@ class BurstNeurons(NamedTuple):
     pbar0: np.ndarray        # initial Pbar (2**15 = probability 1)
     ebar0: np.ndarray        # initial event-rate accumulator (rate_target << rate_shift)
     valence: np.ndarray      # (n, 8): the valence's constants (BurstPlan.valence_shape), zeros for plain LIF
+    bias_gain: np.ndarray    # homeostatic bias (BurstPlan.bias_gain; 0: none) and its shift
+    bias_shift: np.ndarray
     luts: np.ndarray         # (n_tables, 256): burst probability * 256
     draws: np.ndarray        # (steps, 2, n_burst): r_burst, r_valence of every burst neuron (BurstLIF's generator)
 
@@ -233,6 +235,7 @@ class ChipState(NamedTuple):
     v_d: np.ndarray
     pbar: np.ndarray
     ebar: np.ndarray
+    hb: np.ndarray      # the burst neurons' homeostatic bias accumulators (the soma adds hb >> bias_shift)
     abuf: np.ndarray    # (n_buf,): every connection's activations, delivered next step (Connections.buf)
     syn: np.ndarray     # (3, n_syn) int32: w, d, t (Synapses.wdt)
     traces: TraceState
@@ -469,6 +472,8 @@ def _burst_neurons(plan: Plan) -> BurstNeurons:
                         draw=per_neuron(lambda L: draw_at[L.name] + np.arange(L.size)),
                         pbar0=per_neuron(lambda L: L.burst.pbar_init),
                         ebar0=per_neuron(lambda L: L.burst.rate_target << L.burst.rate_shift),
+                        bias_gain=per_neuron(lambda L: L.burst.bias_gain),
+                        bias_shift=per_neuron(lambda L: L.burst.bias_shift),
                         valence=np.concatenate([np.zeros((0, 8), np.int64)] + shapes),
                         luts=np.array([layer.burst.lut for layer in bursty], np.int64).reshape(-1, LUT_SIZE),
                         draws=np.zeros((0, 2, sum(layer.size for layer in bursty)), np.int64))

@@ -313,9 +313,12 @@ def test_burst_state_words_follow_the_lava_model():
     from neurolearn.hardware.mapper import BURST_STATE, LIF_STATE
 
     text = (Path(__file__).parents[2] / "neurolearn/lava/processes/models.py").read_text()
-    for var in set(BURST_STATE) - set(LIF_STATE) - {"draw"}:
+    from neurolearn.hardware.mapper import HOMEOSTATIC_BURST_STATE
+
+    for var in set(HOMEOSTATIC_BURST_STATE) - set(LIF_STATE) - {"draw"}:
         found = re.search(rf"^\s+{var}: np.ndarray = LavaPyType\(np.ndarray, np.int32, precision=(\d+)\)", text, re.M)
-        assert found and int(found[1]) == BURST_STATE[var], var
+        assert found and int(found[1]) == HOMEOSTATIC_BURST_STATE[var], var
+    assert HOMEOSTATIC_BURST_STATE.items() >= BURST_STATE.items()
 
 
 def test_custom_neuron_state_limits_neurons_per_core_and_loihi1_has_none():
@@ -340,6 +343,20 @@ def test_too_large_learning_plan_is_refused_by_name():
     many = " + ".join(["2^-3 * y0 * x1"] * 9)
     report = check_fit(learning_plan(dw=many), load_target("loihi2"))
     assert report.problems == ("learning rule: connection 'ff1' dw has 9 products; a loihi2 rule has at most 8",)
+
+
+def test_homeostatic_bias_costs_two_more_state_words():
+    """A BurstLIF layer with a homeostatic bias keeps its 32-bit accumulator hb: 9 words of 24 bits, not 7."""
+    from dataclasses import replace
+
+    plan = learning_plan()
+    l0 = plan.layer("l0")
+    homeo = replace(plan, layers=(replace(l0, burst=replace(l0.burst, rate_target=1000, bias_gain=20,
+                                                              bias_shift=12)),) + plan.layers[1:])
+    report = check_fit(homeo, load_target("loihi2"))
+    assert report.placement.cores[0].state_words == 5 * 9 + 4 * 2
+    assert any(n.startswith("custom neuron model BurstLIF+homeostasis (l0): 5 neurons x 9 state words of 24 bits "
+                            "(u, v, v_d, pbar, ebar, draw, hb)") for n in report.notes)
 
 
 def test_fit_cli_prints_learning_rows_and_deploy_refuses_in_one_line(tmp_path, capsys):

@@ -16,7 +16,14 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloat
 
 from neurolearn.dynamics.band_teacher import band_teacher_step
-from neurolearn.dynamics.burst_neuron import BurstStream, burst_float_step, burst_int_step, integer_draws
+from neurolearn.dynamics.burst_neuron import (
+    BurstStream,
+    burst_float_step,
+    burst_int_step,
+    homeostatic_bias_float,
+    homeostatic_bias_int,
+    integer_draws,
+)
 from neurolearn.dynamics.class_teacher import class_teacher_step
 from neurolearn.dynamics.lif import lif_float_step, lif_int_step
 from neurolearn.lava.processes.process import BandTeacher, BurstLIF, ClassTeacher, NIRNeuron
@@ -27,6 +34,8 @@ _burst_int = burst_int_step.py_func
 _burst_float = burst_float_step.py_func
 _band_teacher = band_teacher_step.py_func
 _class_teacher = class_teacher_step.py_func
+_bias_int = homeostatic_bias_int.py_func
+_bias_float = homeostatic_bias_float.py_func
 _lif_int = lif_int_step.py_func
 _VALENCE_VARS = ("valence_expected", "pbar_fixed", "rate_target", "rate_shift", "homeo_gain", "homeo_shift",
                  "homeo_cap", "dead_zone")
@@ -75,6 +84,9 @@ class PyBurstLIFModelFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
     homeo_shift: int = LavaPyType(int, np.int32, precision=4)
     homeo_cap: int = LavaPyType(int, np.int32, precision=3)
     dead_zone: int = LavaPyType(int, np.int32, precision=16)
+    hb: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
+    bias_gain: int = LavaPyType(int, np.int32, precision=8)
+    bias_shift: int = LavaPyType(int, np.int32, precision=5)
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
@@ -83,6 +95,7 @@ class PyBurstLIFModelFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
     def run_spk(self):
         a_in, a_apical = self.a_in.recv(), self.a_apical_in.recv()
         self.scale_bias()
+        self.effective_bias = np.int64(self.effective_bias) + (np.int64(self.hb) >> int(self.bias_shift))
         if not self.isthrscaled:
             self.effective_vth = np.left_shift(self.vth, self.vth_shift)
             self.isthrscaled = True
@@ -94,6 +107,8 @@ class PyBurstLIFModelFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
             event, np.int64(self.v_d), np.int64(self.pbar), np.int64(self.ebar), np.int64(a_apical),
             self.decay_unity - int(self.dv_d), np.int64(self.burst_lut), int(self.lut_offset), int(self.lut_shift),
             int(self.pbar_shift), int(self.valence_levels), r_burst, r_valence, _valence_shape(self, int))
+        if self.bias_gain:
+            self.hb[:] = _bias_int(np.int64(self.hb), event, int(self.rate_target), int(self.bias_gain))
         self.y3[:] = 0
         _send(self, event, burst)
 
@@ -128,6 +143,9 @@ class PyBurstLIFModelFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
     homeo_shift: float = LavaPyType(float, float)
     homeo_cap: float = LavaPyType(float, float)
     dead_zone: float = LavaPyType(float, float)
+    hb: np.ndarray = LavaPyType(np.ndarray, float)
+    bias_gain: float = LavaPyType(float, float)
+    bias_shift: float = LavaPyType(float, float)
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
@@ -136,11 +154,13 @@ class PyBurstLIFModelFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
     def run_spk(self):
         a_in, a_apical = self.a_in.recv(), self.a_apical_in.recv()
         self.subthr_dynamics(activation_in=a_in)   # the soma: Lava's own LIF
+        self.v[:] += self.hb                       # plus the homeostatic bias (v is linear in the bias)
         event = self.v > self.vth
         self.v[event] = 0
         burst, self.v_d[:], self.pbar[:], self.ebar[:], self.y1[:], self.y2[:], _, _ = _burst_float(
             event, self.v_d, self.pbar, self.ebar, a_apical, 1 - self.dv_d, self.burst_offset, self.burst_slope,
             self.pbar_shift, self.valence_levels, self.stream.next()[0], _valence_shape(self, float))
+        self.hb[:] = _bias_float(self.hb, event, self.rate_target, self.bias_gain)
         self.y3[:] = 0.0
         _send(self, event, burst)
 
