@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from neurolearn.errors import RuleError
-from neurolearn.ir.program import ChipRule, LearningProgram
+from neurolearn.ir.program import T_EPOCH_RANGE, ChipRule, LearningProgram
 from neurolearn.rules.engine_numbers import (
     fit_third_factor,
     product_literal,
@@ -154,7 +154,10 @@ class DendriticBalance(LearningRule):
     tau_pre, tau_post in steps; ``baseline``: the error neuron's trace at zero residual (error-neuron form);
     ``decay``: the paper's weight decay lambda W, gated by the post trace y (error-neuron form:
     ``- decay W y`` per step; it bounds W where the rectified residual would only push it one way);
-    ``u_full``: the dendritic voltage sent as a full-scale third factor (dendrite form)."""
+    ``u_full``: the dendritic voltage sent as a full-scale third factor (dendrite form); ``t_epoch`` (error-neuron
+    form): the program changes the weights once every t_epoch steps, by t_epoch times the rule's change at that step
+    (a sample of the per-step rule; Lava's floor of each product, up to -2^-7 weight units, then costs 1/t_epoch as
+    much per step)."""
 
     name = "dendritic-balance"
 
@@ -168,8 +171,15 @@ class DendriticBalance(LearningRule):
     u_full: float = param(1.0, "voltage units", gt=0)
     pre_impulse: float = param(16.0, IMPULSE, gt=0, le=255)
     post_impulse: float = param(16.0, IMPULSE, gt=0, le=255)
+    t_epoch: int = param(1, "steps per learning epoch (an integer)", ge=T_EPOCH_RANGE[0], le=T_EPOCH_RANGE[1])
 
     def check(self):
+        if self.t_epoch != int(self.t_epoch):
+            raise RuleError(f"rule '{self.name}': parameter 't_epoch' = {self.t_epoch:g}; allowed an integer "
+                            f"{T_EPOCH_RANGE[0]}..{T_EPOCH_RANGE[1]} steps")
+        if self.form == "dendrite" and self.t_epoch != 1:
+            raise RuleError(f"rule '{self.name}': parameter 't_epoch' = {self.t_epoch:g} needs form = 'error-neuron' "
+                            "(the dendrite's voltage is sent every step)")
         if self.form == "dendrite" and self.connection != "balance":
             raise RuleError(f"rule '{self.name}': parameter 'connection' = 'feedforward' needs form = 'error-neuron'")
         if self.form == "dendrite" and self.decay:
@@ -199,8 +209,8 @@ class DendriticBalance(LearningRule):
                             "form = 'error-neuron' has a pair-trace form")
         decay = (self.decay, self.tau_pre, self.tau_post, self.tau_post if self.decay else 0.0)
         if self.connection == "balance":
-            return PairForm(-self.eta, 0.0, self.baseline, *decay)
-        return PairForm(self.eta, self.baseline, 0.0, *decay)
+            return PairForm(-self.eta, 0.0, self.baseline, *decay, every=int(self.t_epoch))
+        return PairForm(self.eta, self.baseline, 0.0, *decay, every=int(self.t_epoch))
 
     def chip_rule(self, units: ChipUnits) -> ChipRule:
         """The program for ``w_int = units.weight * W`` and traces of pre/post_impulse units per spike."""
@@ -245,8 +255,10 @@ class DendriticBalance(LearningRule):
         if ty != self.tau_post:
             approx.append(f"tau_post = {self.tau_post:g} -> {ty} steps ({relative(ty, self.tau_post)})")
         balance = self.connection == "balance"
-        lit, s = product_literal("DendriticBalance eta", self.eta, weight_scale * self.eta / (ix * iy), ("x1", "y1"))
-        eta = s * ix * iy / weight_scale
+        every = int(self.t_epoch)
+        lit, s = product_literal("DendriticBalance eta", self.eta, every * weight_scale * self.eta / (ix * iy),
+                                 ("x1", "y1"))
+        eta = s * ix * iy / (weight_scale * every)
         if eta != self.eta:
             approx.append(f"eta = {self.eta:g} -> {eta:.6g} ({relative(eta, self.eta)}): scale {lit} per x1*y1 unit")
         imp_e = iy if balance else ix          # the error neuron's trace: post (balance) or pre (feedforward)
@@ -261,11 +273,15 @@ class DendriticBalance(LearningRule):
         dw = f"-{lit} * u0 * x1 * {e}" if balance else f"{lit} * u0 * {e} * y1"
         decay = 0.0
         if self.decay:
-            term, decay, notes = decay_term("DendriticBalance decay", self.decay, iy, "y1")
-            dw, approx = f"{dw} {term}", approx + notes
+            term, decay, notes = decay_term("DendriticBalance decay", self.decay * every, iy, "y1")
+            dw, approx, decay = f"{dw} {term}", approx + notes, decay / every
+        if every > 1:
+            approx.append(f"weights change once every {every} steps (t_epoch), by {every} times the rule's change "
+                          "with the traces of that step: a sample of the per-step rule, close while the traces change "
+                          f"little over {every} steps")
         approx += [f"the residual u is the error neuron's trace minus its baseline ({c} units): linear only while "
                    "its rate follows its input", "traces saturate at 127 units", STOCHASTIC]
-        prog = LearningProgram(dw=dw, x1_impulse=ix, x1_tau=tx, y1_impulse=iy, y1_tau=ty, t_epoch=1,
+        prog = LearningProgram(dw=dw, x1_impulse=ix, x1_tau=tx, y1_impulse=iy, y1_tau=ty, t_epoch=every,
                                rng_seed=units.rng_seed)
         words = ("dW = -eta z (e - baseline) - decay W e; z: pre trace, e: the error neuron's (post) trace" if balance
                  else "dF = eta (e - baseline) z - decay F z; e: the error neuron's (pre) trace, z: post trace")

@@ -122,7 +122,8 @@ class PairForm(NamedTuple):
     """A two-factor rule as the float twin runs it, per step: ``dw_ij = eta (x_j - pre_offset) (y_i - post_offset)
     - decay w_ij y2_i`` with spike traces (+1 per spike, read after this step's decay and spike) x (pre, tau_pre
     steps), y (post, tau_post steps) and y2 (post, tau_post2 steps; 0: y2 stays 0). eta in weight units per unit
-    trace product, offsets in trace units (spikes), decay per unit y2 and step."""
+    trace product, offsets in trace units (spikes), decay per unit y2 and step. ``every`` > 1: the change is made
+    only at every ``every``-th step of a run, ``every`` times as large (the program's t_epoch)."""
 
     eta: float
     pre_offset: float
@@ -131,6 +132,7 @@ class PairForm(NamedTuple):
     tau_pre: float
     tau_post: float
     tau_post2: float
+    every: int = 1
 
 
 class LearningRule:

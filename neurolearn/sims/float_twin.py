@@ -73,6 +73,7 @@ class TwinTables(NamedTuple):
     decay: np.ndarray
     keep_post: np.ndarray
     keep_post2: np.ndarray
+    every: np.ndarray        # per learner (pair): steps between weight changes (the program's t_epoch)
     y_at: np.ndarray         # per learner: its posts' traces start here
 
 
@@ -153,7 +154,7 @@ def _twin_steps(st, inp, tab, u_burst, spikes, bursts, learn):
             for k in range(cnt):
                 st.trace[xo + pre[k]] += 1.0
             if tab.pair[l]:
-                _pair_update(st, tab, l, s[0, tgt:tgt + n_post], base, n_pre, n_post)
+                _pair_update(st, tab, l, s[0, tgt:tgt + n_post], base, n_pre, n_post, (t + 1) % tab.every[l] == 0)
                 continue
             # burstprop: dW = eta E valence trace (posts with events)
             n_ev = 0
@@ -174,14 +175,17 @@ def _twin_steps(st, inp, tab, u_burst, spikes, bursts, learn):
 
 
 @numba.njit(cache=True, nogil=True)
-def _pair_update(st, tab, l, post, base, n_pre, n_post):
-    """Learner ``l``'s PairForm step: its post traces with this step's ``post`` events, then
-    dw_ij = eta (x_j - pre_offset) (y_i - post_offset) - decay w_ij y2_i (the pre traces are already updated)."""
+def _pair_update(st, tab, l, post, base, n_pre, n_post, change):
+    """Learner ``l``'s PairForm step: its post traces with this step's ``post`` events, then (if ``change``: every
+    ``every``-th step) ``every`` times dw_ij = eta (x_j - pre_offset) (y_i - post_offset) - decay w_ij y2_i (the pre
+    traces are already updated)."""
     xo, yo = tab.x_at[l], tab.y_at[l]
     for i in range(n_post):
         st.post_trace[yo + i] = tab.keep_post[l] * st.post_trace[yo + i] + post[i]
         st.post_square[yo + i] = tab.keep_post2[l] * st.post_square[yo + i] + post[i]
-    eta, decay = tab.eta[l], tab.decay[l]
+    if not change:
+        return
+    eta, decay = tab.eta[l] * tab.every[l], tab.decay[l] * tab.every[l]
     for j in range(n_pre):
         x = st.trace[xo + j] - tab.pre_offset[l]
         row = base + j * n_post
@@ -247,7 +251,7 @@ class FloatTwinSession:
         rules = _rules(net, compiled, [c.name for c in plan.connections if c.name in plan.learning])
         at, w, learner, n_syn, n_x, n_y = [], [], [], 0, 0, 0
         per_learner = {k: [] for k in ("eta", "keep_pre", "x_at", "pair", "pre_offset", "post_offset", "decay",
-                                       "keep_post", "keep_post2", "y_at")}
+                                       "keep_post", "keep_post2", "y_at", "every")}
         for c in plan.connections:
             at.append(n_syn)
             w.append(np.ascontiguousarray(weights[c.name].T).reshape(-1))
@@ -265,7 +269,7 @@ class FloatTwinSession:
                                ("post_offset", rule.post_offset if pair else 0.0),
                                ("decay", rule.decay if pair else 0.0),
                                ("keep_post", math.exp(-1.0 / rule.tau_post) if pair else 0.0),
-                               ("keep_post2", keep_post2)):
+                               ("keep_post2", keep_post2), ("every", rule.every if pair else 1)):
                 per_learner[key].append(value)
             n_x += c.weights.shape[1]
             n_y += c.weights.shape[0] if pair else 0
@@ -288,7 +292,7 @@ class FloatTwinSession:
                 for L in plan.layers]),
             conns=plan_connections(plan), teacher=teacher_table(plan), at=np.array(at, np.int64),
             learner=np.array(learner, np.int64),
-            **{k: np.array(v, np.int64 if k in ("x_at", "y_at") else np.bool_ if k == "pair" else float)
+            **{k: np.array(v, np.int64 if k in ("x_at", "y_at", "every") else np.bool_ if k == "pair" else float)
                for k, v in per_learner.items()})
         pbar0 = per_neuron(lambda L: 0 if L.burst is None else L.burst.pbar_init / PBAR_ONE)
         ebar0 = per_neuron(lambda L: 0 if L.burst is None else L.burst.rate_target / PBAR_ONE)

@@ -8,7 +8,7 @@ import pytest
 
 from neurolearn.compile.build import compile_model
 from neurolearn.compile.burst_mapping import compile_burst_network
-from neurolearn.errors import InputError
+from neurolearn.errors import InputError, RuleError
 from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
 from neurolearn.nir import read, write
 from neurolearn.nir.burst_encoding import from_nir, to_nir
@@ -92,3 +92,89 @@ def test_hebbian_z_square_trace_has_the_programs_tau(tau_z):
     rule, units = HebbianBaseline(eta=4e-3, tau_z=tau_z, z_square="trace"), ChipUnits(64.0, 1e-3)
     program = rule.chip_rule(units).program
     assert rule.realized(units).pair_form().tau_post2 == program.y2_tau
+
+
+def test_t_epoch_scales_the_product_and_is_checked():
+    units = ChipUnits(128)
+    one = DendriticBalance(eta=5e-4, baseline=0.875, pre_impulse=8, post_impulse=8)
+    four = DendriticBalance(eta=5e-4, baseline=0.875, pre_impulse=8, post_impulse=8, t_epoch=4)
+    p1, p4 = one.chip_rule(units).program, four.chip_rule(units).program
+    assert (p1.t_epoch, p4.t_epoch) == (1, 4)
+    assert p1.dw.startswith("-1*2^-7 ") and p4.dw.startswith("-4*2^-7 ")   # 4 steps' worth, same exponent
+    assert four.realized(units).eta == one.realized(units).eta
+    assert four.realized(units).pair_form().every == 4
+    assert any("once every 4 steps" in a for a in four.chip_rule(units).approximations)
+    with pytest.raises(RuleError, match=r"parameter 't_epoch' = 2.5; allowed an integer 1..63 steps"):
+        DendriticBalance(t_epoch=2.5)
+    with pytest.raises(RuleError, match=r"'t_epoch' = 2 needs form = 'error-neuron'"):
+        DendriticBalance(form="dendrite", t_epoch=2)
+    with pytest.raises(RuleError, match=r"parameter 't_epoch' = 64; allowed \[1, 63\]"):
+        DendriticBalance(t_epoch=64)
+
+
+def sampled_replay(form, pre, post, w0):
+    """A PairForm's weights after ``pre`` (steps, n_pre) and ``post`` (steps, n_post) spikes, written out: traces every
+    step, the change ``every`` times as large at every ``every``-th step."""
+    x, y, y2, w = np.zeros(pre.shape[1]), np.zeros(post.shape[1]), np.zeros(post.shape[1]), np.array(w0, float)
+    k2 = np.exp(-1 / form.tau_post2) if form.tau_post2 else 0.0
+    for t in range(len(pre)):
+        x = np.exp(-1 / form.tau_pre) * x + pre[t]
+        y, y2 = np.exp(-1 / form.tau_post) * y + post[t], k2 * y2 + post[t]
+        if (t + 1) % form.every == 0:
+            dw = form.eta * np.outer(y - form.post_offset, x - form.pre_offset) - form.decay * w * y2[:, None]
+            w += form.every * dw
+    return w
+
+
+def test_float_twin_changes_weights_every_t_epoch_steps(tmp_path):
+    balance = DendriticBalance(eta=4e-3, baseline=0.0, t_epoch=4)
+    forward = DendriticBalance(eta=2e-3, baseline=0.0, decay=8e-3, connection="feedforward", t_epoch=3)
+    plan, net, compiled = compiled_from_nir(tmp_path, {"W:z->e": balance, "W:e->z": forward})
+    twin = FloatTwinSession(net, compiled)
+    spikes, _ = twin.run(patterns(20, seed=1))
+    e, z = spikes[:, :N_X], spikes[:, N_X:]
+    for name, rule, pre, post in (("W:z->e", balance, z, e), ("W:e->z", forward, e, z)):
+        form = rule.realized(ChipUnits(compiled.weight_units[name], plan.dt)).pair_form()
+        w0 = net.weights[tuple(name[2:].split("->"))]
+        want = sampled_replay(form, pre, post, w0)
+        assert np.abs(want - w0).max() > 0.01
+        np.testing.assert_allclose(twin.weights(name), want, rtol=1e-9, atol=1e-12)
+        every_step = sampled_replay(form._replace(every=1), pre, post, w0)
+        assert np.abs(twin.weights(name) - every_step).max() > 1e-6   # the sampling is not the per-step rule
+
+
+def test_sampled_replay_is_the_realized_rule_at_every_step(tmp_path):
+    """The replay above, with every = 1, is the rule's own float code (so it can stand for the sampled rule)."""
+    rule = DendriticBalance(eta=2e-3, baseline=0.5, decay=8e-3, connection="feedforward")
+    rng = np.random.default_rng(3)
+    pre, post = (rng.random((300, 5)) < 0.1).astype(float), (rng.random((300, 3)) < 0.1).astype(float)
+    w0 = rng.normal(0, 0.1, (3, 5))
+    np.testing.assert_allclose(sampled_replay(rule.pair_form(), pre, post, w0), rule.float_run(pre, post, w0=w0),
+                               rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.lava
+def test_balance_build_with_homeostasis_and_t_epoch_bit_exact_with_lava(tmp_path):
+    from neurolearn.lava.runner import simulate_learning_lava
+    from neurolearn.sims.learning import simulate_learning
+
+    rules = {"W:z->e": DendriticBalance(eta=4e-3, baseline=0.5, t_epoch=4),
+             "W:e->z": DendriticBalance(eta=2e-3, baseline=0.5, connection="feedforward", t_epoch=4)}
+    f = np.kron(np.eye(N_Z), np.ones((1, 2))) * 1.5
+    z_params = P._replace(homeostasis_rate=0.05, homeostasis_eta=0.02)
+    net = BurstNetwork(dt=1e-3, input_size=N_X, layers=(BurstLayer("e", N_X, P, 1), BurstLayer("z", N_Z, z_params, 2)),
+                       weights={("input", "e"): 0.6 * np.eye(N_X), ("e", "z"): f, ("z", "e"): np.zeros((N_X, N_Z))},
+                       feedback={}, rules={k: r.to_params() for k, r in rules.items()},
+                       biases={"e": np.full(N_X, 0.1), "z": np.full(N_Z, -0.3)})
+    write(tmp_path / "h.nir", to_nir(net))
+    plan = compile_model(tmp_path / "h.nir", tmp_path / "b").plan
+    assert plan.layer("z").burst.bias_gain > 0 and plan.learning["W:e->z"].program.t_epoch == 4
+    x = patterns(4, seed=2)
+    ours, lava = simulate_learning(plan, x), simulate_learning_lava(plan, x)
+    for n, rec in lava.sim.layers.items():
+        for k in ("spikes", "v"):
+            bad = np.argwhere(getattr(ours.sim.layers[n], k) != getattr(rec, k))
+            assert bad.size == 0, f"{n}.{k}: first mismatch at {bad[0]}"
+    for n, rec in lava.synapses.items():
+        assert np.array_equal(ours.synapses[n].weights, rec.weights), n
+    assert ours.sim.layers["z"].spikes.sum() > 0
