@@ -1,11 +1,13 @@
-"""Dendritic balance on 8x8 digits on chip, from a .nir file through ``neurolearn compile`` (not learning yet).
+"""Dendritic balance on 8x8 digits on chip, from a .nir file through ``neurolearn compile``.
 
 Error-neuron form (reference B.4.3): 64 pixel inputs (Poisson, one digit at a time) excite 64 error neurons e;
 e excites the representation z through F (``W:e->z``, ``DendriticBalance(connection="feedforward")``:
-dF = eta_f e z); z inhibits e through D (``W:z->e``, a recurrent event weight, ``DendriticBalance()``:
-dD = -eta_d z e), so e codes the residual x - D z. Baseline 0: e is silent at zero residual, so it carries only the
-positive part of x - D z (no always-on drive, whose rounded baseline makes F drift; see docs/rules.md). The Hebbian
-baseline is the same network with F learning by ``HebbianBaseline`` (Oja-like, dF = eta_f (e z - F z^2)).
+dF = eta_f (e - C) z); z inhibits e through D (``W:z->e``, a recurrent event weight, ``DendriticBalance()``:
+dD = -eta_d z (e - C)), so e codes the residual x - D z around its resting rate. A bias on e makes it fire at rest
+(trace C = 0.875, 7 trace units at 8 per spike: exact), so the residual is two-sided; z's homeostatic bias
+(the paper's db = eta_b (rho - z), ``BurstParams.homeostasis_*``) holds every z at rho = 0.03 events per step.
+The Hebbian baseline is the same network with F learning by ``HebbianBaseline`` (Oja-like, dF = eta_f (e z - F z^2));
+"homeostasis only" runs it with plasticity off (the random F; the biases still adapt).
 
 Each network is written as a .nir file (neurolearn's NIR extension, rules in its block), compiled by
 ``neurolearn compile`` into a learning build and run in the fixed-point learning simulator (bit-exact with Lava) and
@@ -30,6 +32,7 @@ from neurolearn.cli import main as neurolearn
 from neurolearn.compile.build import SCHEDULE, compile_model
 from neurolearn.compile.burst_mapping import compile_burst_network
 from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
+from neurolearn.ir.plan import HB_RANGE
 from neurolearn.ir.schedule import Schedule
 from neurolearn.nir import read, write
 from neurolearn.nir.burst_encoding import from_nir, to_nir
@@ -44,15 +47,23 @@ RATE = 0.25                     # input spikes per step at pixel value 1
 PARAMS = BurstParams(beta=0.9, beta_d=0.9, burst_offset=4.0)   # dendrites unused: bursts stay rare
 W_X = 0.6                       # threshold units per input spike
 TAU = 10.0                      # trace taus (steps)
+IMPULSE = 8                     # trace units per spike (the 7-bit traces; the rules' smallest scales need 8)
+BIAS_E = 0.14                   # e's bias (threshold units per step): it fires every 12 steps at rest
+BASELINE = 0.875                # e's resting trace (trace units at 1 per spike): the rules' offset C
+RHO, ETA_B, BIAS_Z = 0.03, 0.003, -0.5   # z's homeostasis: target events per step, its eta, the start bias
+T_EPOCH = 4                     # DB's weights change every 4 steps by 4 steps' worth: Lava's floor costs 1/4
+HEBBIAN_ETA = 4                 # the Hebbian baseline's eta in eta_f: its decay term needs Lava's smallest scale
 
 
 def network(rules: dict, seed: int = 0) -> BurstNetwork:
-    """input (64 pixels) -> e (64) -> z (16), z -| e; F random, D zero; ``rules`` by connection."""
+    """input (64 pixels) -> e (64) -> z (16), z -| e; F random, D zero; e's bias, z's homeostatic bias;
+    ``rules`` by connection."""
     f = np.random.default_rng(seed).uniform(0.0, 0.25, (N_Z, N_X))
+    z_params = PARAMS._replace(homeostasis_rate=RHO, homeostasis_eta=ETA_B)
     return BurstNetwork(dt=1e-3, input_size=N_X,
-                        layers=(BurstLayer("e", N_X, PARAMS, 1), BurstLayer("z", N_Z, PARAMS, 2)),
+                        layers=(BurstLayer("e", N_X, PARAMS, 1), BurstLayer("z", N_Z, z_params, 2)),
                         weights={("input", "e"): W_X * np.eye(N_X), ("e", "z"): f, ("z", "e"): np.zeros((N_X, N_Z))},
-                        feedback={}, rules=rules)
+                        feedback={}, rules=rules, biases={"e": np.full(N_X, BIAS_E), "z": np.full(N_Z, BIAS_Z)})
 
 
 def spike_trains(x: np.ndarray, rng) -> np.ndarray:
@@ -89,14 +100,17 @@ def build(rules: dict, path: Path):
 
 
 def experiment(kind: str, eta_f: float, eta_d: float, data, workdir: Path, samples: int, evals: int, seed: int):
-    """Compile ``kind`` ("db" or "hebbian") from its .nir file, run fixed point and float twin on the same spikes;
-    returns the build, the training spikes and per backend the loss curve [(digits seen, L)], z's rate on the test
-    digits (spikes per step), the final weights and the run time (s)."""
+    """Compile ``kind`` ("db", "hebbian" or "homeostasis only": the DB build with plasticity off) from its .nir
+    file, run fixed point and float twin on the same spikes; returns the build, the training spikes and per backend
+    the loss curve [(digits seen, L)], z's rate on the test digits (spikes per step), the final weights and the run
+    time (s)."""
     x_tr, x_te = data
-    forward = (DendriticBalance(eta=eta_f, tau_pre=TAU, tau_post=TAU, baseline=0.0, connection="feedforward")
-               if kind == "db" else HebbianBaseline(eta=eta_f, tau_x=TAU, tau_z=TAU, x_impulse=8, z_impulse=8))
-    rules = {"W:z->e": DendriticBalance(eta=eta_d, tau_pre=TAU, tau_post=TAU, baseline=0.0), "W:e->z": forward}
-    net, built, compiled = build(rules, workdir / f"{kind}.nir")
+    traces = dict(tau_pre=TAU, tau_post=TAU, baseline=BASELINE, pre_impulse=IMPULSE, post_impulse=IMPULSE,
+                  t_epoch=T_EPOCH)
+    forward = (HebbianBaseline(eta=HEBBIAN_ETA * eta_f, tau_x=TAU, tau_z=TAU, x_impulse=IMPULSE, z_impulse=IMPULSE)
+               if kind == "hebbian" else DendriticBalance(eta=eta_f, connection="feedforward", **traces))
+    rules = {"W:z->e": DendriticBalance(eta=eta_d, **traces), "W:e->z": forward}
+    net, built, compiled = build(rules, workdir / f"{kind.split()[0]}.nir")
     fit = x_tr[:300]
     z_at = built.plan.layers[0].size
     rng = np.random.default_rng(seed)                        # the same spikes for both backends
@@ -111,11 +125,13 @@ def experiment(kind: str, eta_f: float, eta_d: float, data, workdir: Path, sampl
             c_fit, c_test = z_counts(session, fit, eval_rng, z_at), z_counts(session, x_te, eval_rng, z_at)
             curve.append((int(mark), decoder_loss(c_fit, fit, c_test, x_te)))
             if k < evals:
-                session.run(train_spikes[mark * (ON + GAP):marks[k + 1] * (ON + GAP)])
+                session.run(train_spikes[mark * (ON + GAP):marks[k + 1] * (ON + GAP)], learn=kind != "homeostasis only")
         out[backend] = {"curve": curve, "seconds": time.perf_counter() - t0, "rate": c_test.mean() / ON,
                         "D": session.weights("W:z->e"), "F": session.weights("W:e->z"),
                         "saturated": "-" if backend == "float" else sum(   # at the 8-bit limits, as on chip
-                            int(np.isin(session.weights(n), (-256, 255)).sum()) for n in ("W:z->e", "W:e->z"))}
+                            int(np.isin(session.weights(n), (-256, 255)).sum()) for n in ("W:z->e", "W:e->z")),
+                        "bias_limit": "-" if backend == "float" else   # z's homeostatic bias at its 32-bit limit
+                        int(np.isin(session.state.hb[z_at:z_at + N_Z], HB_RANGE).sum())}
     return built, train_spikes, out
 
 
@@ -149,10 +165,10 @@ def plot(rows: dict, path: str) -> None:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--samples", type=int, default=600, help="training digits (one at a time, plasticity on)")
-    ap.add_argument("--evals", type=int, default=3, help="decoder-loss measurements during training")
-    ap.add_argument("--eta-f", type=float, default=2e-3, help="F's rate (float weight units per unit trace product)")
-    ap.add_argument("--eta-d", type=float, default=4e-3, help="D's rate")
+    ap.add_argument("--samples", type=int, default=1500, help="training digits (one at a time, plasticity on)")
+    ap.add_argument("--evals", type=int, default=6, help="decoder-loss measurements during training")
+    ap.add_argument("--eta-f", type=float, default=5e-4, help="F's rate (float weight units per unit trace product)")
+    ap.add_argument("--eta-d", type=float, default=1e-3, help="D's rate")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lava", type=int, default=0, help="verify the first N training digits against Lava")
     ap.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "dendritic_balance_digits.png"))
@@ -160,22 +176,23 @@ def main():
     x_tr, _, x_te, _ = digits()
     workdir = Path(tempfile.mkdtemp(prefix="db_digits_"))
     rows, t_start = {}, time.perf_counter()
-    for kind in ("db", "hebbian"):
+    for kind in ("db", "hebbian", "homeostasis only"):
         built, spikes, rows[kind] = experiment(kind, args.eta_f, args.eta_d, (x_tr, x_te[:200]), workdir,
                                                args.samples, args.evals, args.seed)
-        print(f"{kind}: {workdir / kind}.nir -> learning build {built.path}")
+        print(f"{kind}: learning build {built.path} (from {built.path}.nir)")
         for name, pl in built.plan.learning.items():
             print(f"  {name}: dw = {pl.program.dw}")
         if args.lava and kind == "db" and verify_with_lava(built.path, spikes, args.lava) != 0:
             raise SystemExit(f"Lava and neurolearn differ on the first {args.lava} digits (see above)")
     print(f"\ndecoder loss L on 200 test digits (mean digit: 0.0367), {args.samples} training digits:")
-    print(f"{'rule':>8} {'backend':>8} | {'before':>7} | {'after':>7} | {'z rate (/step)':>14} | {'run (s)':>7} | "
-          f"saturated weights (of {2 * N_X * N_Z})")
+    print(f"{'rule':>16} {'backend':>8} | {'before':>7} | {'after':>7} | {'z rate (/step)':>14} | {'run (s)':>7} | "
+          f"saturated weights (of {2 * N_X * N_Z}) | z biases at their limit (of {N_Z})")
     for kind, out in rows.items():
         for backend, r in out.items():
-            print(f"{kind:>8} {backend:>8} | {r['curve'][0][1]:7.4f} | {r['curve'][-1][1]:7.4f} | "
-                  f"{r['rate']:14.3f} | {r['seconds']:7.1f} | {r['saturated']}")
-        print(f"{'':>17} curve (fixed): " + ", ".join(f"{a}: {loss:.4f}" for a, loss in out["fixed"]["curve"]))
+            print(f"{kind:>16} {backend:>8} | {r['curve'][0][1]:7.4f} | {r['curve'][-1][1]:7.4f} | "
+                  f"{r['rate']:14.3f} | {r['seconds']:7.1f} | {r['saturated']:>26} | {r['bias_limit']}")
+        for backend in out:
+            print(f"{'':>17} curve ({backend}): " + ", ".join(f"{a}: {loss:.4f}" for a, loss in out[backend]["curve"]))
     plot(rows, args.out)
     print(f"saved {args.out}; total {time.perf_counter() - t_start:.0f} s")
 
