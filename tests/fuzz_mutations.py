@@ -280,10 +280,11 @@ def _mutate_meta(f, op):
 def _nest(src: Path, dst: Path, depth: int) -> None:
     """``dst``: the graph of ``src`` inside ``depth`` levels of NIRGraph, each Input -> inner -> Output."""
     with h5py.File(src, "r") as fin:
-        n_in = int(np.prod([fin[f"node/nodes/{k}/shape"][()] for k in fin["node/nodes"]
-                            if fin[f"node/nodes/{k}/type"][()] == b"Input"][0]))
-        n_out = int(np.prod([fin[f"node/nodes/{k}/shape"][()] for k in fin["node/nodes"]
-                             if fin[f"node/nodes/{k}/type"][()] == b"Output"][0]))
+        # np.real: a mutated shape may be complex; int() of it would warn (the same real part, said explicitly)
+        n_in = int(np.real(np.prod([fin[f"node/nodes/{k}/shape"][()] for k in fin["node/nodes"]
+                                    if fin[f"node/nodes/{k}/type"][()] == b"Input"][0])))
+        n_out = int(np.real(np.prod([fin[f"node/nodes/{k}/shape"][()] for k in fin["node/nodes"]
+                                     if fin[f"node/nodes/{k}/type"][()] == b"Output"][0])))
         with h5py.File(dst, "w") as f:
             g = f.create_group("node")
             for level in range(depth):
