@@ -67,7 +67,7 @@ def random_burst_net(seed: int, homeostasis: bool = False):
     def burst(i):
         lut = np.sort(rng.integers(0, 256, 256))
         homeo = dict(rate_target=int(rng.integers(0, 2**14)), bias_gain=int(rng.integers(1, 256)),
-                     bias_shift=int(rng.integers(10, 16))) if homeostasis else {}
+                     bias_shift=int(rng.integers(8, 16))) if homeostasis else {}
         return P.BurstPlan(dv_d=int(rng.integers(0, 4096)), lut=lut, lut_offset=int(rng.integers(-3000, 3000)),
                            lut_shift=int(rng.integers(0, 10)), pbar_shift=int(rng.integers(0, 9)),
                            pbar_init=int(rng.integers(0, 2**15 + 1)), valence_levels=int(rng.integers(0, 8)),

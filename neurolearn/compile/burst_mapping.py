@@ -26,6 +26,7 @@ from neurolearn.errors import QuantizationError, RuleError, where
 from neurolearn.ir.burst_network import BurstNetwork, BurstParams
 from neurolearn.ir.plan import (
     BIAS_GAIN_RANGE,
+    BIAS_SHIFT_MIN,
     BIAS_SHIFT_RANGE,
     PBAR_ONE,
     BurstPlan,
@@ -40,6 +41,7 @@ from neurolearn.rules.plugin import ChipUnits, LearningRule, rule_from_params
 
 LUT_BINS_PER_SLOPE = 16    # burst table resolution: bins per unit of (v_d - offset) / slope
 BIAS_GAIN_MIN = 16         # the homeostatic bias's gain: at least this where it fits (eta within about 3%)
+BIAS_GAIN_ERROR = 0.125    # and never further than this from eta (the learning rules' literals' tolerance)
 VALENCE_FIELDS = ("valence", "pbar_fixed", "rate_target", "rate_shift", "homeo_gain", "homeo_shift", "homeo_cap",
                   "dead_zone")   # BurstPlan fields a rule's post_neuron may set
 LEARNING_HEADROOM = 1.0    # range of learning weights as a multiple of their initial largest magnitude (beyond
@@ -116,13 +118,14 @@ def _burst_bias(bias: np.ndarray, scale: float, name: str, file: str | None):
     return mant, exp
 
 
-def _homeostasis(p: BurstParams, scale: float, rate_target: int | None, name: str, file: str | None,
-                 notes: list) -> dict:
+def _homeostasis(p: BurstParams, scale: float, threshold: float, rate_target: int | None, name: str,
+                 file: str | None, notes: list) -> dict:
     """BurstPlan's homeostatic bias for ``p.homeostasis_rate`` and ``_eta``: rate_target (2**-15 events per
-    step), bias_gain (8 bits) and bias_shift, so that ``bias_gain * 2**15 / 2**bias_shift`` is eta in v units:
-    the smallest shift whose gain is at least :data:`BIAS_GAIN_MIN` (eta within about 3%; the smaller the
-    shift, the wider the bias's range, ``2**31 >> bias_shift`` v units), else the finest. The realized rate, eta
-    and range go into ``notes``."""
+    step), bias_gain (8 bits) and bias_shift (>= BIAS_SHIFT_MIN), so that ``bias_gain * 2**15 / 2**bias_shift`` is
+    eta in v units. The accumulator saturates at ``2**31 >> bias_shift`` v units: the shift must leave the bias at
+    least the layer's ``threshold`` (voltage units) of range. Of those shifts whose gain is within
+    :data:`BIAS_GAIN_ERROR` of eta, the smallest with a gain of at least :data:`BIAS_GAIN_MIN` (eta within about 3%,
+    the widest range), else the most exact. The realized rate, eta and range go into ``notes``."""
     target = int(round(p.homeostasis_rate * PBAR_ONE))
     if not 0 <= target <= PBAR_ONE:
         raise QuantizationError(f"{where(file, name, 'homeostasis_rate')} = {p.homeostasis_rate:g}; allowed 0 .. 1 "
@@ -131,13 +134,18 @@ def _homeostasis(p: BurstParams, scale: float, rate_target: int | None, name: st
         raise QuantizationError(f"{where(file, name, 'homeostasis_rate')} = {p.homeostasis_rate:g}: its rule's "
                                 f"neuron settings hold the rate at {rate_target / PBAR_ONE:g}; allowed: the same rate")
     eta_v = p.homeostasis_eta * scale / PBAR_ONE      # v units per step per 2**-15 of rate error
-    lo, hi = BIAS_SHIFT_RANGE
-    gains = [(round(eta_v * 2**k), k) for k in range(lo, hi + 1) if 1 <= round(eta_v * 2**k) <= BIAS_GAIN_RANGE[1]]
-    if not gains:
-        raise QuantizationError(f"{where(file, name, 'homeostasis_eta')} = {p.homeostasis_eta:g}: no 8-bit gain "
-                                f"and shift <= {hi} express it at this layer's scale; allowed "
-                                f"{PBAR_ONE / 2**hi / scale:.3g} .. {BIAS_GAIN_RANGE[1] * PBAR_ONE / scale:.3g}")
-    gain, shift = next((g for g in gains if g[0] >= BIAS_GAIN_MIN), gains[-1])
+    widest = min(BIAS_SHIFT_RANGE[1], int(math.floor(math.log2(2**31 / (threshold * scale)))))
+    shifts = range(BIAS_SHIFT_MIN, widest + 1)
+    fits = [(round(eta_v * 2**k), k) for k in shifts if 1 <= round(eta_v * 2**k) <= BIAS_GAIN_RANGE[1]
+            and abs(round(eta_v * 2**k) / (eta_v * 2**k) - 1) <= BIAS_GAIN_ERROR]
+    if not fits:
+        lo = PBAR_ONE / scale * math.ceil(1 / BIAS_GAIN_ERROR) / 2**widest
+        hi = PBAR_ONE / scale * BIAS_GAIN_RANGE[1] / 2**BIAS_SHIFT_MIN
+        raise QuantizationError(f"{where(file, name, 'homeostasis_eta')} = {p.homeostasis_eta:g}: no 8-bit gain and "
+                                f"shift {BIAS_SHIFT_MIN}..{widest} (a bias range of at least the threshold, "
+                                f"{threshold:g}) express it within {BIAS_GAIN_ERROR:.1%}; allowed {lo:.3g} .. {hi:.3g} "
+                                "voltage units per step")
+    gain, shift = next((g for g in fits if g[0] >= BIAS_GAIN_MIN), max(fits))
     real = gain * PBAR_ONE / 2**shift / scale
     notes.append(f"{name}: homeostatic bias, rate {target / PBAR_ONE:.6f} per step, eta {p.homeostasis_eta:g} -> "
                  f"{real:.6g} ({(real / p.homeostasis_eta - 1) * 100:+.2f}%; gain {gain}, shift {shift}); its "
@@ -223,7 +231,10 @@ def compile_burst_network(net: BurstNetwork, vth: int = 128, teacher_layer: str 
         bias_mant, bias_exp = _burst_bias(net.biases.get(layer.name, np.zeros(layer.size)), scale, layer.name, file)
         valence = {k: post[k] for k in VALENCE_FIELDS if k in post}
         if p.homeostasis_eta:
-            valence.update(_homeostasis(p, scale, valence.get("rate_target"), layer.name, file, notes))
+            valence.update(_homeostasis(p, scale, p.threshold, valence.get("rate_target"), layer.name, file, notes))
+        elif p.homeostasis_rate:
+            raise QuantizationError(f"{where(file, layer.name, 'homeostasis_rate')} = {p.homeostasis_rate:g} with "
+                                    "homeostasis_eta 0; allowed: a rate with an eta > 0, or neither")
         vth_l = int(round(vth * p.threshold))
         layers.append(LayerPlan(layer.name, layer.size, du=4095, dv=dv, vth=vth_l, bias_mant=bias_mant,
                                 bias_exp=bias_exp, scale=float(scale),

@@ -65,8 +65,8 @@ def plan_notes(plan: Plan, placement: Placement) -> tuple[str, ...]:
                      f"traces {n_pre} x {cost.pre_trace_bits} bits on each of {k} core(s) + {n_post} x "
                      f"{cost.post_trace_bits} bits = {traces // 8} bytes; rule products {products} (at most "
                      f"{chip.max_rule_terms})")
-    for model in ("BurstLIF", "BurstLIF+homeostasis"):
-        bursts = [layer for layer in plan.layers if layer.burst is not None and neuron_model(layer) == model]
+    for model in [m for m in NEURON_STATE if m != "LIF"]:
+        bursts = [layer for layer in plan.layers if neuron_model(layer) == model]
         if not bursts:
             continue
         state = NEURON_STATE[model]

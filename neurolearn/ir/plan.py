@@ -42,15 +42,13 @@ LUT_RANGE = (0, 255)
 LUT_SHIFT_RANGE = (0, 23)
 PBAR_ONE = 2**15                # Pbar = 1 in the burst neuron's integers
 PBAR_SHIFT_RANGE = (0, 15)
-BIAS_GAIN_RANGE = (0, 255)      # the homeostatic bias's gain (8 bits) and its accumulator's extra bits
-BIAS_SHIFT_RANGE = (0, 31)
-HB_RANGE = (-(2**31), 2**31 - 1)   # the homeostatic bias's 32-bit accumulator saturates here
 VALENCE_LEVELS_RANGE = (0, 7)   # y1 = 64 + 8 q, |q| <= levels: a 7-bit trace
 VALENCES = ("burst", "expected")   # the burst neuron's valence: B - Pbar, or p(v_d) - Pbar
 HOMEO_GAIN_RANGE = (0, 255)
 SHIFT_RANGE = (0, 15)
 BIAS_GAIN_RANGE = (0, 255)      # the homeostatic bias's gain (8 bits) and its accumulator's extra bits
 BIAS_SHIFT_RANGE = (0, 31)
+BIAS_SHIFT_MIN = 8              # with a gain: |hb >> bias_shift| < 2**23, so v's sum never leaves 32 bits
 HB_RANGE = (-(2**31), 2**31 - 1)   # the homeostatic bias's 32-bit accumulator saturates here
 HOMEO_CAP_RANGE = (0, 7)
 TEACHER_SHIFT_RANGE = (0, 16)
@@ -158,6 +156,10 @@ class BurstPlan:
             raise QuantizationError(f"burst: valence {self.valence!r}; allowed {', '.join(VALENCES)}")
         if not isinstance(self.pbar_fixed, (bool, np.bool_)):
             raise QuantizationError(f"burst: pbar_fixed {self.pbar_fixed!r}; allowed true or false")
+        if self.bias_gain and self.bias_shift < BIAS_SHIFT_MIN:
+            raise QuantizationError(f"burst: bias_shift = {self.bias_shift} with bias_gain {self.bias_gain}; allowed "
+                                    f"{BIAS_SHIFT_MIN}..{BIAS_SHIFT_RANGE[1]} (the bias hb >> bias_shift stays within "
+                                    "24 bits)")
         if self.homeo_cap and self.rate_target >> self.homeo_cap < 1:
             raise QuantizationError(f"burst: homeo_cap = {self.homeo_cap} needs rate_target >> homeo_cap >= 1 "
                                     f"(rate_target = {self.rate_target})")

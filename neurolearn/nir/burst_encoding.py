@@ -18,12 +18,13 @@ layer's bias (its start value) is the bias of the Affine weight into it from the
 from __future__ import annotations
 
 import math
+import numbers
 
 import nir
 import numpy as np
 
 from neurolearn import __version__
-from neurolearn.errors import NIRFormatError, where
+from neurolearn.errors import NIRFormatError, shown, where
 from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
 from neurolearn.nir.extension import KEY, SCHEMA_VERSION, block, graph_dt
 
@@ -152,7 +153,9 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
 
 def _homeostasis(p: BurstParams) -> dict:
     """The apical metadata's "homeostasis" entry (the homeostatic bias's target rate and eta), if it has one."""
-    return {"homeostasis": {"rate": p.homeostasis_rate, "eta": p.homeostasis_eta}} if p.homeostasis_eta else {}
+    if not (p.homeostasis_rate or p.homeostasis_eta):
+        return {}
+    return {"homeostasis": {"rate": p.homeostasis_rate, "eta": p.homeostasis_eta}}
 
 
 def _read_homeostasis(entry, file, cell: str) -> dict:
@@ -160,7 +163,10 @@ def _read_homeostasis(entry, file, cell: str) -> dict:
     if entry is None:
         return {}
     if not isinstance(entry, dict) or set(entry) != {"rate", "eta"}:
-        raise NIRFormatError(f"{where(file, cell, 'homeostasis')} = {entry!r}; allowed: {{'rate': r, 'eta': e}}")
+        raise NIRFormatError(f"{where(file, cell, 'homeostasis')} = {shown(entry)}; allowed: {{'rate': r, 'eta': e}}")
+    for key, value in entry.items():
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise NIRFormatError(f"{where(file, cell, 'homeostasis.' + key)} = {shown(value)}; allowed a number")
     rate, eta = float(entry["rate"]), float(entry["eta"])
     if not 0 <= rate <= 1:
         raise NIRFormatError(f"{where(file, cell, 'homeostasis.rate')} = {rate:g}; allowed 0 .. 1 events per step")

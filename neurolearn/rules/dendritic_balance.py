@@ -43,11 +43,12 @@ STOCHASTIC = "trace decays and weight changes round stochastically (unbiased; La
 IMPULSE = "trace units per spike (on chip)"
 
 
-def decay_term(name: str, decay: float, impulse: float, trace: str) -> tuple[str, float, list[str]]:
+def decay_term(name: str, decay: float, impulse: float, trace: str, every: int = 1) -> tuple[str, float, list[str]]:
     """The program term ``- S * u0 * w * trace`` of a weight decay ``dw = -decay w t`` per step (``t``: the
-    post trace ``trace`` in float units, ``impulse`` trace units per spike), the realized decay, and its note."""
-    lit, s = product_literal(name, decay, decay / impulse, ("w", trace))
-    real = s * impulse
+    post trace ``trace`` in float units, ``impulse`` trace units per spike; ``every``: steps per learning epoch,
+    the term made once an epoch), the realized decay per step, and its note."""
+    lit, s = product_literal(name, decay, every * decay / impulse, ("w", trace))
+    real = s * impulse / every
     notes = [] if real == decay else [f"{name.split()[-1]} = {decay:g} -> {real:.6g} ({relative(real, decay)}): "
                                       f"scale {lit} per w*{trace} unit"]
     return f"- {lit} * u0 * w * {trace}", real, notes
@@ -156,8 +157,8 @@ class DendriticBalance(LearningRule):
     ``- decay W y`` per step; it bounds W where the rectified residual would only push it one way);
     ``u_full``: the dendritic voltage sent as a full-scale third factor (dendrite form); ``t_epoch`` (error-neuron
     form): the program changes the weights once every t_epoch steps, by t_epoch times the rule's change at that step
-    (a sample of the per-step rule; Lava's floor of each product, up to -2^-7 weight units, then costs 1/t_epoch as
-    much per step)."""
+    (a sample of the per-step rule; Lava's floor of each product, up to one unit of the literal's 2^e, then costs
+    1/t_epoch as much per step). ``float_step`` is the per-step rule; the float twin samples as the chip does."""
 
     name = "dendritic-balance"
 
@@ -273,8 +274,8 @@ class DendriticBalance(LearningRule):
         dw = f"-{lit} * u0 * x1 * {e}" if balance else f"{lit} * u0 * {e} * y1"
         decay = 0.0
         if self.decay:
-            term, decay, notes = decay_term("DendriticBalance decay", self.decay * every, iy, "y1")
-            dw, approx, decay = f"{dw} {term}", approx + notes, decay / every
+            term, decay, notes = decay_term("DendriticBalance decay", self.decay, iy, "y1", every)
+            dw, approx = f"{dw} {term}", approx + notes
         if every > 1:
             approx.append(f"weights change once every {every} steps (t_epoch), by {every} times the rule's change "
                           "with the traces of that step: a sample of the per-step rule, close while the traces change "

@@ -123,7 +123,8 @@ class PairForm(NamedTuple):
     - decay w_ij y2_i`` with spike traces (+1 per spike, read after this step's decay and spike) x (pre, tau_pre
     steps), y (post, tau_post steps) and y2 (post, tau_post2 steps; 0: y2 stays 0). eta in weight units per unit
     trace product, offsets in trace units (spikes), decay per unit y2 and step. ``every`` > 1: the change is made
-    only at every ``every``-th step of a run, ``every`` times as large (the program's t_epoch)."""
+    only at every ``every``-th step (counted from the first step the network ran, as the chip's learning epochs),
+    ``every`` times as large (the program's t_epoch)."""
 
     eta: float
     pre_offset: float

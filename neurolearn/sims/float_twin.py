@@ -59,6 +59,7 @@ class TwinTables(NamedTuple):
     valence: np.ndarray      # (n, 8) int64: the valence's constants (BurstPlan.valence_shape)
     bias: np.ndarray         # the soma's bias (voltage units per step; the network's, unquantized)
     hb_eta: np.ndarray       # the homeostatic bias's eta as the plan realizes it (voltage units per step), 0: none
+    hb_limit: np.ndarray     # where the chip's accumulator saturates (voltage units per step)
     draw: np.ndarray         # int64: column of its burst draws
     conns: Connections
     teacher: TeacherTable
@@ -92,6 +93,7 @@ class TwinState(NamedTuple):
     post_trace: np.ndarray   # every pair learner's postsynaptic traces y, y2
     post_square: np.ndarray
     teach: np.ndarray    # int64 (3 + classes,): as ChipState.teach
+    step: np.ndarray     # int64 (1,): steps run so far (the learners' epochs count from the first)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -128,7 +130,8 @@ def _twin_steps(st, inp, tab, u_burst, spikes, bursts, learn):
                     tab.slope[i], tab.pbar_shift[i], 0.0, u_burst[t, tab.draw[i]],
                     (vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6], vs[7]))
                 if tab.hb_eta[i]:
-                    st.hb[i] = homeostatic_bias_float(st.hb[i], s[0, i], vs[2] / PBAR_ONE, tab.hb_eta[i])
+                    hb = homeostatic_bias_float(st.hb[i], s[0, i], vs[2] / PBAR_ONE, tab.hb_eta[i])
+                    st.hb[i] = min(max(hb, -tab.hb_limit[i]), tab.hb_limit[i])
                 bursts[t, i] = s[1, i]
         if teach.kind:   # the same integer teacher as on chip (gate[k]: does channel teach.up + k pass?)
             count, asked, band_open = teacher_gate(teach, inp, t, s[0], requests, events, class_count,
@@ -154,7 +157,8 @@ def _twin_steps(st, inp, tab, u_burst, spikes, bursts, learn):
             for k in range(cnt):
                 st.trace[xo + pre[k]] += 1.0
             if tab.pair[l]:
-                _pair_update(st, tab, l, s[0, tgt:tgt + n_post], base, n_pre, n_post, (t + 1) % tab.every[l] == 0)
+                _pair_update(st, tab, l, s[0, tgt:tgt + n_post], base, n_pre, n_post,
+                             (st.step[0] + t + 1) % tab.every[l] == 0)
                 continue
             # burstprop: dW = eta E valence trace (posts with events)
             n_ev = 0
@@ -172,6 +176,7 @@ def _twin_steps(st, inp, tab, u_burst, spikes, bursts, learn):
                 for k in range(n_ev):
                     st.w[row + posts[k]] += tab.eta[l] * val[tgt + posts[k]] * x
     st.teach[0], st.teach[1], st.teach[2] = asked, count, band_open
+    st.step[0] += steps
 
 
 @numba.njit(cache=True, nogil=True)
@@ -287,6 +292,8 @@ class FloatTwinSession:
                                                  for L in plan.layers]),
             hb_eta=per_neuron(lambda L: 0.0 if L.burst is None else
                               L.burst.bias_gain * PBAR_ONE / 2**L.burst.bias_shift / float(L.scale[0])),
+            hb_limit=per_neuron(lambda L: 0.0 if L.burst is None else
+                                2**31 / 2**L.burst.bias_shift / float(L.scale[0])),
             draw=np.concatenate([np.zeros(0, np.int64)] + [
                 np.zeros(L.size, np.int64) if L.burst is None else draw_at[L.name] + np.arange(L.size)
                 for L in plan.layers]),
@@ -299,7 +306,7 @@ class FloatTwinSession:
         self.state = TwinState(np.zeros(n), np.zeros(n), np.zeros(n), pbar0, ebar0, np.zeros(n),
                                np.zeros(int(self.tables.conns.n_tgt.sum())), np.concatenate([np.zeros(0)] + w),
                                np.zeros(n_x), np.zeros(n_y), np.zeros(n_y),
-                               np.zeros(3 + self.tables.teacher.classes, np.int64))
+                               np.zeros(3 + self.tables.teacher.classes, np.int64), np.zeros(1, np.int64))
         self._streams = [BurstStream(L.burst.seed, L.size) for L in bursty]
         self._n_burst = int(sum(L.size for L in bursty))
         self.offsets = offsets   # each layer's first neuron

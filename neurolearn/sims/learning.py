@@ -112,8 +112,8 @@ def fresh_state(net):
                     np.zeros(n_y, np.int64), np.zeros((t_max + 1, 2, n_max), np.int64),
                     np.zeros((t_max + 1, 3, n_max), np.int64))
     return ChipState(np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64), net.bursts.pbar0.copy(),
-                     net.bursts.ebar0.copy(), np.zeros(n, np.int64), np.zeros(conns.n_tgt.sum(), np.int64), net.synapses.wdt.copy(), tr,
-                     np.zeros(3 + net.teacher.classes, np.int64))
+                     net.bursts.ebar0.copy(), np.zeros(n, np.int64), np.zeros(conns.n_tgt.sum(), np.int64),
+                     net.synapses.wdt.copy(), tr, np.zeros(3 + net.teacher.classes, np.int64))
 
 
 @numba.njit(cache=True, nogil=True)

@@ -5,8 +5,10 @@ import pytest
 
 
 @pytest.mark.lava
-def test_burst_lif_float_model_in_lava():
-    """BurstLIF's float ProcessModel (Loihi2SimCfg floating_pt) against the float equations written out."""
+@pytest.mark.parametrize("eta", [0.0, 0.05])
+def test_burst_lif_float_model_in_lava(eta):
+    """BurstLIF's float ProcessModel (Loihi2SimCfg floating_pt) against the float equations written out (``eta``:
+    the homeostatic bias's, toward 0.1 events per step)."""
     from neurolearn.lava.graph import require_lava
     from neurolearn.lava.processes.process import BurstLIF
     from neurolearn.lava.runner import run_monitored
@@ -18,7 +20,8 @@ def test_burst_lif_float_model_in_lava():
     w, wa = rng.normal(0.4, 0.5, (n, n_in)), rng.normal(0.0, 1.5, (n, n_in))
     beta, beta_d, off, slope, k, seed = 0.9, 0.8, 0.5, 0.7, 3, 11
     neuron = BurstLIF(shape=(n,), du=1.0, dv=1 - beta, dv_d=1 - beta_d, vth=1.0, burst_offset=off,
-                      burst_slope=slope, pbar_init=0.25, pbar_shift=k, valence_levels=4, seed=seed, name="b")
+                      burst_slope=slope, pbar_init=0.25, pbar_shift=k, valence_levels=4, seed=seed,
+                      rate_target=0.1 * 2**15, bias_gain=eta, name="b")
     for weights, port in ((w, neuron.a_in), (wa, neuron.a_apical_in)):
         src, dense = lava["RingBuffer"](data=x.T.copy()), lava["Dense"](weights=weights)
         src.s_out.connect(dense.s_in)
@@ -27,11 +30,12 @@ def test_burst_lif_float_model_in_lava():
     ports = {"e": neuron.s_out, "b": neuron.s_out_burst, "vd": neuron.v_d, "y1": neuron.y1}
     got = run_monitored({"b": neuron}, ports, steps, run_cfg=cfg)
     draws = np.random.default_rng(seed).random((steps, 2, n))
-    v, vd, pbar, a, a_ap = np.zeros(n), np.zeros(n), np.full(n, 0.25), np.zeros(n), np.zeros(n)
+    v, vd, pbar, a, a_ap, hb = np.zeros(n), np.zeros(n), np.full(n, 0.25), np.zeros(n), np.zeros(n), np.zeros(n)
     for t in range(steps):
-        v = v * (1 - (1 - beta)) + a   # the model's v * (1 - dv), as Lava's float LIF
+        v = v * (1 - (1 - beta)) + a + hb   # the model's v * (1 - dv), as Lava's float LIF, plus the bias
         e = v > 1.0
         v[e] = 0
+        hb = hb + eta * (0.1 - e)
         vd = vd * (1 - (1 - beta_d)) + a_ap
         b = e & (draws[t, 0] < 1 / (1 + np.exp(-(vd - off) / slope)))
         y1 = 64 + 8 * 4 * (b - pbar)
@@ -42,6 +46,7 @@ def test_burst_lif_float_model_in_lava():
         np.testing.assert_allclose(got["y1"][t], y1, rtol=1e-12)
         a, a_ap = w @ x[t], wa @ x[t]  # the Dense delivers next step
     assert got["b"].sum() > 0 and got["e"].sum() > got["b"].sum()
+    assert (np.abs(hb).max() > 0.1) == (eta > 0)
 
 
 def _reset_reference(mode, a, beta, bias, vth, v_reset):

@@ -178,3 +178,18 @@ def test_balance_build_with_homeostasis_and_t_epoch_bit_exact_with_lava(tmp_path
     for n, rec in lava.synapses.items():
         assert np.array_equal(ours.synapses[n].weights, rec.weights), n
     assert ours.sim.layers["z"].spikes.sum() > 0
+
+
+def test_float_twin_counts_epochs_across_chunks(tmp_path):
+    """A long run cut into chunks of any length changes the weights at the same steps as one run (the chip's
+    learning epochs count from the first step)."""
+    rules = {"W:z->e": DendriticBalance(eta=4e-3, baseline=0.0, t_epoch=4),
+             "W:e->z": DendriticBalance(eta=2e-3, baseline=0.0, connection="feedforward", t_epoch=3)}
+    plan, net, compiled = compiled_from_nir(tmp_path, rules)
+    x = patterns(10, seed=4)
+    whole, cut = FloatTwinSession(net, compiled), FloatTwinSession(net, compiled)
+    whole.run(x)
+    for start in range(0, len(x), 49):
+        cut.run(x[start:start + 49])
+    for name in rules:
+        np.testing.assert_array_equal(cut.weights(name), whole.weights(name))

@@ -56,7 +56,7 @@ def test_compiled_gain_and_shift_realize_eta():
     realized = bp.bias_gain * 2**15 / 2**bp.bias_shift / layer.scale[0]
     assert abs(realized / ETA - 1) < 0.035
     assert any("z: homeostatic bias" in note and "saturates at" in note for note in compiled.notes)
-    assert compile_burst_network(one_layer(eta=0.0)).plan.layer("z").burst.bias_gain == 0
+    assert compile_burst_network(one_layer(eta=0.0, rate=0.0)).plan.layer("z").burst.bias_gain == 0
 
 
 @pytest.mark.parametrize("backend", ["fixed", "float twin"])
@@ -69,14 +69,14 @@ def test_homeostasis_holds_the_event_rate(backend):
         spikes, _ = session.run(x)
         return spikes[-10000:].mean()
 
-    free = rate(one_layer(eta=0.0))
+    free = rate(one_layer(eta=0.0, rate=0.0))
     assert free > 3 * RATE                               # the drive alone sets a much higher rate
     assert abs(rate(one_layer()) - RATE) < 0.2 * RATE
     assert abs(rate(one_layer(rate=0.02)) - 0.02) < 0.2 * 0.02
 
 
 def test_layer_bias_compiles_and_reaches_the_soma():
-    compiled = compile_burst_network(one_layer(eta=0.0, bias=0.25))
+    compiled = compile_burst_network(one_layer(eta=0.0, rate=0.0, bias=0.25))
     layer = compiled.plan.layer("z")
     assert np.all(layer.bias_mant << layer.bias_exp == round(0.25 * layer.scale[0]))
     silent = np.zeros((200, 4), np.uint8)
@@ -85,10 +85,11 @@ def test_layer_bias_compiles_and_reaches_the_soma():
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(eta=1e-12), r"m.nir: node 'z': parameter 'homeostasis_eta' = 1e-12: no 8-bit gain and shift <= 31"),
+    (dict(eta=1e-12), r"m.nir: node 'z': parameter 'homeostasis_eta' = 1e-12: no 8-bit gain and shift 8..18 "
+                      r"\(a bias range of at least the threshold, 1\) express it within 12.5%; allowed 0.000122 .. 3.98"),
     (dict(eta=1e6), r"parameter 'homeostasis_eta' = 1e\+06: no 8-bit gain"),
     (dict(rate=1.5), r"parameter 'homeostasis_rate' = 1.5; allowed 0 .. 1 events per step"),
-    (dict(eta=0.0, bias=1e4), r"parameter 'bias' = 10000: beyond the 13-bit bias"),
+    (dict(eta=0.0, rate=0.0, bias=1e4), r"parameter 'bias' = 10000: beyond the 13-bit bias"),
 ])
 def test_homeostasis_refusals_name_the_layer_and_parameter(change, message):
     with pytest.raises(QuantizationError, match=message):
@@ -117,3 +118,48 @@ def test_host_side_neuron_refuses_homeostasis():
     z = torch.zeros(3)
     with pytest.raises(InputError, match="homeostasis_eta = 0.01; the host-side neuron has no homeostatic bias"):
         burst_neuron_step(z, z, BurstNeuronState(z, z, z), BurstParams(homeostasis_eta=0.01), torch.rand(3))
+
+
+def test_accumulator_saturates_at_32_bits_and_needs_a_shift_of_8():
+    from neurolearn.dynamics.burst_neuron import homeostatic_bias_int
+    from neurolearn.ir.plan import HB_RANGE, BurstPlan
+
+    hb = np.array([HB_RANGE[1] - 5, HB_RANGE[0] + 5, 0])
+    up = homeostatic_bias_int(hb, np.array([0, 1, 0]), 2**14, 255)
+    assert list(up) == [HB_RANGE[1], HB_RANGE[0], 255 * 2**14]
+    with pytest.raises(QuantizationError, match=r"burst: bias_shift = 7 with bias_gain 3; allowed 8..31"):
+        BurstPlan(dv_d=0, lut=np.zeros(256), bias_gain=3, bias_shift=7)
+
+
+def test_plan_json_carries_the_bias_and_version_4_plans_load_without_it():
+    import json
+
+    from neurolearn.ir.plan import Plan
+
+    plan = compile_burst_network(one_layer()).plan
+    again = Plan.from_json(plan.to_json())
+    assert again.to_json() == plan.to_json() and again.layer("z").burst.bias_gain == plan.layer("z").burst.bias_gain > 0
+    old = json.loads(compile_burst_network(one_layer(eta=0.0, rate=0.0)).plan.to_json())
+    old["version"] = 4
+    for layer in old["layers"]:
+        for key in ("bias_gain", "bias_shift"):
+            del layer["burst"][key]
+    assert Plan.from_dict(old).layer("z").burst.bias_gain == 0
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"rate": "x", "eta": 0.01}, r"parameter 'homeostasis.rate' = 'x'; allowed a number"),
+    ({"rate": 0.1, "eta": True}, r"parameter 'homeostasis.eta' = True; allowed a number"),
+    ({"rate": 0.1}, r"parameter 'homeostasis' = \{'rate': 0.1\}; allowed"),
+])
+def test_malformed_homeostasis_metadata_is_one_nir_error(entry, message):
+    graph = to_nir(one_layer())
+    graph.nodes["z.apical"].metadata["neurolearn"]["burst"]["homeostasis"] = entry
+    with pytest.raises(NIRFormatError, match=rf"h.nir: node 'z': {message}"):
+        from_nir(graph, file="h.nir")
+
+
+def test_a_rate_without_eta_is_refused():
+    with pytest.raises(QuantizationError, match=r"'homeostasis_rate' = 0.05 with homeostasis_eta 0; allowed: a rate "
+                                                r"with an eta > 0, or neither"):
+        compile_burst_network(one_layer(eta=0.0))

@@ -26,6 +26,7 @@ from neurolearn.dynamics.burst_neuron import (
 )
 from neurolearn.dynamics.class_teacher import class_teacher_step
 from neurolearn.dynamics.lif import lif_float_step, lif_int_step
+from neurolearn.ir.plan import PBAR_ONE
 from neurolearn.lava.processes.process import BandTeacher, BurstLIF, ClassTeacher, NIRNeuron
 
 # The dynamics are numba functions; these models call their Python form on numpy arrays (Lava's processes
@@ -160,7 +161,7 @@ class PyBurstLIFModelFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
         burst, self.v_d[:], self.pbar[:], self.ebar[:], self.y1[:], self.y2[:], _, _ = _burst_float(
             event, self.v_d, self.pbar, self.ebar, a_apical, 1 - self.dv_d, self.burst_offset, self.burst_slope,
             self.pbar_shift, self.valence_levels, self.stream.next()[0], _valence_shape(self, float))
-        self.hb[:] = _bias_float(self.hb, event, self.rate_target, self.bias_gain)
+        self.hb[:] = _bias_float(self.hb, event, self.rate_target / PBAR_ONE, self.bias_gain)
         self.y3[:] = 0.0
         _send(self, event, burst)
 

@@ -37,7 +37,7 @@ class BurstLIF(LearningNeuronProcess, AbstractProcess):
     ``valence_expected``, ``pbar_fixed``, ``rate_target``, ``homeo_gain``, ``homeo_shift``, ``homeo_cap``,
     ``dead_zone``: the valence (:class:`neurolearn.ir.plan.BurstPlan`). ``hb``: the homeostatic bias
     (``bias_gain`` > 0: ``hb += bias_gain * (rate_target - (event << 15))``, the soma adds ``hb >> bias_shift``;
-    float: ``hb += bias_gain * (rate_target - event)``, added as it is).
+    float: ``hb += bias_gain * (rate_target / 2**15 - event)``, added as it is).
     Units as in Lava's LIF: integers for fixed point, per-step fractions for float.
     """
 
@@ -45,7 +45,8 @@ class BurstLIF(LearningNeuronProcess, AbstractProcess):
                  burst_lut=None, lut_offset=0, lut_shift=0, burst_offset=0.0, burst_slope=1.0,
                  pbar_init=0, pbar_shift=5, valence_levels=4, seed=0, valence_expected=0, pbar_fixed=0,
                  rate_target=0, rate_shift=10, homeo_gain=0, homeo_shift=0, homeo_cap=0, dead_zone=0,
-                 ebar_init=0, bias_gain=0, bias_shift=0, name: ty.Optional[str] = None, log_config: ty.Optional[LogConfig] = None):
+                 ebar_init=0, bias_gain=0, bias_shift=0, name: ty.Optional[str] = None,
+                 log_config: ty.Optional[LogConfig] = None):
         super().__init__(shape=shape, learning_rule=None, seed=seed, name=name, log_config=log_config)
         self.a_in = InPort(shape=shape)
         self.a_apical_in = InPort(shape=shape)
