@@ -32,7 +32,7 @@ from neurolearn.cli import main as neurolearn
 from neurolearn.compile.build import SCHEDULE, compile_model
 from neurolearn.compile.burst_mapping import compile_burst_network
 from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
-from neurolearn.ir.plan import HB_RANGE
+from neurolearn.ir.plan import HB_RANGE, PBAR_ONE
 from neurolearn.ir.schedule import Schedule
 from neurolearn.nir import read, write
 from neurolearn.nir.burst_encoding import from_nir, to_nir
@@ -77,6 +77,13 @@ def z_counts(session, x: np.ndarray, rng, z_at: int) -> np.ndarray:
     """z's spike counts per digit (the ON window), plasticity off, on a fork of ``session``."""
     spk, _ = session.fork().run(spike_trains(x, rng), learn=False)
     return spk[:, z_at:z_at + N_Z].reshape(len(x), ON + GAP, N_Z)[:, :ON].sum(1).astype(float)
+
+
+def bias_at_limit(session, plan, z_at: int) -> int:
+    """How many z neurons' homeostatic bias accumulators are within one event's change of their 32-bit limit (a
+    neuron there is no longer held at the target rate)."""
+    hb, step = session.state.hb[z_at:z_at + N_Z], plan.layer("z").burst.bias_gain * PBAR_ONE
+    return int((np.abs(hb) >= HB_RANGE[1] - step).sum())
 
 
 def decoder_loss(c_fit, x_fit, c_test, x_test) -> float:
@@ -130,8 +137,7 @@ def experiment(kind: str, eta_f: float, eta_d: float, data, workdir: Path, sampl
                         "D": session.weights("W:z->e"), "F": session.weights("W:e->z"),
                         "saturated": "-" if backend == "float" else sum(   # at the 8-bit limits, as on chip
                             int(np.isin(session.weights(n), (-256, 255)).sum()) for n in ("W:z->e", "W:e->z")),
-                        "bias_limit": "-" if backend == "float" else   # z's homeostatic bias at its 32-bit limit
-                        int(np.isin(session.state.hb[z_at:z_at + N_Z], HB_RANGE).sum())}
+                        "bias_limit": "-" if backend == "float" else bias_at_limit(session, built.plan, z_at)}
     return built, train_spikes, out
 
 
