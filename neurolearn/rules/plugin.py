@@ -201,6 +201,18 @@ class LearningRule:
         """The learning-engine program for a connection of ``units``."""
         raise NotImplementedError
 
+    has_pair_form: ClassVar[bool] = False   # True where pair_form gives the float twin's form (its realized rule's)
+
+    def realized(self, units: ChipUnits) -> "LearningRule":
+        """The float rule the program for ``units`` implements (constants as rounded on chip); rules that have one
+        override this."""
+        raise RuleError(f"rule '{self.name}': no realized float form")
+
+    def pair_form(self) -> PairForm:
+        """This rule as the float twin's two-factor form (:class:`PairForm`); the pair-trace rules override this
+        and set ``has_pair_form``."""
+        raise RuleError(f"rule '{self.name}': no pair-trace form")
+
     def float_run(self, pre, post=None, *, bursts=None, third=None, w0=None, dt: float | None = None,
                   record: bool = False) -> np.ndarray:
         """:meth:`float_step` over one sample's run: ``pre`` (steps, n_pre), ``post``, ``bursts``, ``third``

@@ -222,12 +222,11 @@ def _rules(net: BurstNetwork, compiled: BurstCompiled, names) -> dict[str, Burst
         if isinstance(rule, BurstpropSpiking):
             rules[name] = rule
             continue
-        realized = getattr(rule, "realized", None)
-        if not hasattr(rule, "pair_form") or realized is None:
+        if not rule.has_pair_form:
             raise InputError(f"float twin: connection '{name}' learns by '{rule.name}'; the twin runs burstprop and "
                              "the pair-trace rules (dendritic balance, error-neuron form; hebbian-baseline)")
         try:
-            rules[name] = realized(ChipUnits(compiled.weight_units[name], compiled.plan.dt)).pair_form()
+            rules[name] = rule.realized(ChipUnits(compiled.weight_units[name], compiled.plan.dt)).pair_form()
         except RuleError as exc:
             raise InputError(f"float twin: connection '{name}': {exc}") from None
     return rules
