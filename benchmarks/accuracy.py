@@ -42,7 +42,8 @@ def grid(args) -> list[SweepRun]:
             for name in args.rules:
                 if SWEEP_ROWS[name][2] == "spiking":
                     if task in SPIKING_EPOCHS:
-                        runs.append(SweepRun(task, name, seed, args.epochs or SPIKING_EPOCHS[task], threads=args.threads))
+                        runs.append(SweepRun(task, name, seed, args.epochs or SPIKING_EPOCHS[task],
+                                             threads=args.threads))
                     continue
                 runs.append(SweepRun(task, name, seed, args.epochs or (QUICK_EPOCHS if args.quick else EPOCHS)[task],
                                      (QUICK_HIDDEN if args.quick else HIDDEN)[task],

@@ -70,7 +70,8 @@ def main():
         print(f"{centres[i] - PLATEAU_S:>27.2f} | {d['exact'][i]:>20.3f} {d['chip'][i]:>21.3f} {d['fixed'][i]:>15.3f}")
     rms = lambda a, b: float(np.sqrt(np.mean((a - b) ** 2)))  # noqa: E731
     print(f"\nfixed vs float chip form: rms {rms(d['fixed'], d['chip']):.3f}, corr "
-          f"{np.corrcoef(d['fixed'], d['chip'])[0, 1]:.3f}; fixed vs float sigmoid q: rms {rms(d['fixed'], d['exact']):.3f}, "
+          f"{np.corrcoef(d['fixed'], d['chip'])[0, 1]:.3f}; fixed vs float sigmoid q: "
+          f"rms {rms(d['fixed'], d['exact']):.3f}, "
           f"corr {np.corrcoef(d['fixed'], d['exact'])[0, 1]:.3f}; range of dW {np.ptp(d['exact']):.3f}")
     bins = np.arange(0, LAP_S + 1e-9, 0.5)
     print(f"\ncell spikes per 0.5 s of the lap (plateau at {PLATEAU_S} s on lap 2):")

@@ -93,7 +93,8 @@ def compare_counts(flt: SimResult, fixed: SimResult) -> list[Row]:
         cf, cx = fl.sum(axis=1), fx.sum(axis=1)
         total = max(1, int(cf.sum()))
         rows.append(Row("float vs fixed", name, "spike counts", cf.size, int((cf != cx).sum()), None, exact=False,
-                        detail=f"total {int(cf.sum())} vs {int(cx.sum())} ({(int(cx.sum()) - int(cf.sum())) / total:+.1%})"))
+                        detail=f"total {int(cf.sum())} vs {int(cx.sum())} "
+                               f"({(int(cx.sum()) - int(cf.sum())) / total:+.1%})"))
     return rows
 
 
@@ -124,7 +125,8 @@ def run_ladder(build, spikes: np.ndarray, progress=None, lava: bool = True) -> l
     rows = compare_bits(fixed, simulate_lava(build.plan, spikes, progress=progress)) if lava else []
 
     flt = simulate_float(build.network, spikes, dtype=torch.float64)
-    model = import_from_nir(build.path / "model.nir", dt=build.plan.dt, dtype=torch.float64)  # older builds' copies may lack dt
+    model = import_from_nir(build.path / "model.nir", dt=build.plan.dt,  # older builds' copies may lack dt
+                            dtype=torch.float64)
     x = torch.as_tensor(spikes, dtype=torch.float64).transpose(0, 1)  # (steps, batch, n_in)
     with torch.no_grad():
         _, rec = model.run(x, record=True)

@@ -35,7 +35,8 @@ def plans(draw, max_layers=4, max_size=8, recurrent=True):
         n = draw(st.integers(1, max_size))
         layers.append(P.LayerPlan(
             name=name, size=n,
-            du=draw(edgy(*P.DU_RANGE)), dv=draw(edgy(*P.DV_RANGE)), vth=draw(st.one_of(edgy(*P.VTH_RANGE), st.integers(0, 400))),
+            du=draw(edgy(*P.DU_RANGE)), dv=draw(edgy(*P.DV_RANGE)),
+            vth=draw(st.one_of(edgy(*P.VTH_RANGE), st.integers(0, 400))),
             bias_mant=np.array([draw(edgy(*P.BIAS_MANT_RANGE)) for _ in range(n)]),
             bias_exp=np.array([draw(edgy(*P.BIAS_EXP_RANGE)) for _ in range(n)])))
         conns.append(P.ConnectionPlan(
@@ -73,7 +74,8 @@ def conv_geometries(draw, in_shape=None, max_side=6):
 
 def _layer(draw, name, n):
     return P.LayerPlan(name=name, size=n, du=draw(edgy(*P.DU_RANGE)), dv=draw(edgy(*P.DV_RANGE)),
-                       vth=draw(st.integers(0, 400)), bias_mant=np.array([draw(st.integers(-300, 300)) for _ in range(n)]),
+                       vth=draw(st.integers(0, 400)),
+                       bias_mant=np.array([draw(st.integers(-300, 300)) for _ in range(n)]),
                        bias_exp=np.array([draw(edgy(*P.BIAS_EXP_RANGE)) for _ in range(n)]))
 
 

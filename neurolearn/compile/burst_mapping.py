@@ -70,7 +70,8 @@ def burst_lut(offset: float, slope: float, scale: float, file: str | None = None
     shift = max(0, round(math.log2(step)))
     if not abs(offset * scale) < 2**23:   # also inf: an offset near 1e308 times the scale
         raise QuantizationError(f"{where(file, node, 'burst_offset')} = {offset:g}: {offset * scale:g} integer units "
-                                f"at this layer's scale {scale:g}; allowed |burst_offset| < {2**23 / scale:g} (24 bits)")
+                                f"at this layer's scale {scale:g}; "
+                                f"allowed |burst_offset| < {2**23 / scale:g} (24 bits)")
     off = int(round(offset * scale)) - (2 ** (shift - 1) if centred and shift else 0)
     if not -(2**23) < off < 2**23:
         raise QuantizationError(f"{where(file, node, 'burst_offset')} = {offset:g}: {off} outside 24 bits")

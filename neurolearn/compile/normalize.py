@@ -2,7 +2,8 @@
 
 Each neuron node becomes a population. The linear nodes between two neuron nodes (Linear, Affine, Scale,
 Flatten, Conv1d, Conv2d, SumPool2d, AvgPool2d, Delay, summed fan-in) collapse into one connection and a bias
-(:mod:`neurolearn.compile.connections`: a matrix, a convolution or a sparse matrix, with delays). Edges that close a cycle
+(:mod:`neurolearn.compile.connections`: a matrix, a convolution or a sparse matrix, with delays).
+Edges that close a cycle
 (recurrence) become recurrent projections: they carry the previous step's spikes, as in snntorch's
 ``RLeaky``. Discretization is forward Euler with the graph's dt (snntorch's convention):
 

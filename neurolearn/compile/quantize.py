@@ -97,7 +97,8 @@ def decays(pop: Population, file=None) -> tuple[np.ndarray, np.ndarray]:
     if np.any(du < P.DU_RANGE[0]):
         i = int(np.argmax(du < P.DU_RANGE[0]))
         raise QuantizationError(
-            f"{where(file, pop.name, 'alpha')}[{i}] = {shown(pop.alpha[i])}: current decay 1-alpha = {1 - pop.alpha[i]:.3g} "
+            f"{where(file, pop.name, 'alpha')}[{i}] = {shown(pop.alpha[i])}: "
+            f"current decay 1-alpha = {1 - pop.alpha[i]:.3g} "
             f"is below Lava's resolution 1/4096 (du + 1 >= 1); allowed alpha <= {1 - 0.5 / ONE:.6f}")
     return du, np.round(ONE * (1.0 - pop.beta)).astype(np.int64)
 

@@ -33,7 +33,8 @@ def render_report(net: Network, q: QuantizationResult, source: str, dt_given: bo
         "",
         "## Layers",
         "",
-        "| layer | node | kind | process | neurons | alpha | beta | threshold | du | dv | vth | scale (int per unit v) |",
+        "| layer | node | kind | process | neurons | alpha | beta | threshold | du | dv | vth "
+        "| scale (int per unit v) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     pops = {p.name: p for p in net.populations}

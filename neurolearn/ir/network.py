@@ -12,7 +12,8 @@ or another reset mode (``reset``, ``reset_delay``: see :data:`neurolearn.ir.plan
 
 This is snntorch's discretization of ``Leaky``/``Synaptic``/``RLeaky`` (forward Euler, input
 gain folded into W). ``W x`` is a matrix product, a convolution or a sparse matrix product; a projection with
-``delays`` reads ``x_src[t - delay]`` per weight (NIR Delay nodes, in steps). Units: ``alpha``/``beta`` are per-step keep factors in [0, 1]; ``u``, ``v``,
+``delays`` reads ``x_src[t - delay]`` per weight (NIR Delay nodes, in steps).
+Units: ``alpha``/``beta`` are per-step keep factors in [0, 1]; ``u``, ``v``,
 ``bias``, ``threshold`` share the NIR graph's voltage unit; ``dt`` is in seconds.
 Lava adds one step of delay per Dense: the fixed-point backends see a layer at graph depth k
 ``k`` steps later (see :func:`Network.depths`).

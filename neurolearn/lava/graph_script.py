@@ -158,7 +158,8 @@ def run_bundle_command(argv=None):
         plan = json.load(f)
     beyond = beyond_stock_lava(plan)
     if beyond:
-        print(f"error: {args.bundle}: plan.json uses {beyond}; this script builds Lava's LIF, Dense, Sparse, Conv and delays only "
+        print(f"error: {args.bundle}: plan.json uses {beyond}; "
+              "this script builds Lava's LIF, Dense, Sparse, Conv and delays only "
               "(neurolearn runs the rest: 'neurolearn simulate BUILD --backend lava')", file=sys.stderr)
         return 2
     n_in = plan["input"]["size"]

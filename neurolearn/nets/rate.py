@@ -204,7 +204,8 @@ class RateNet(nn.Module):
         return rate_pass(x, y, self.params(), p_baseline)
 
 
-def rate_to_burst_network(net, rule_params: dict, dt: float = 1e-3, params: BurstParams = BurstParams()) -> BurstNetwork:
+def rate_to_burst_network(net, rule_params: dict, dt: float = 1e-3,
+                          params: BurstParams = BurstParams()) -> BurstNetwork:
     """A trained rate network (:class:`neurolearn.nets.rate.RateNet`) in its spiking form: the same W, c,
     Y (bursts of layer l to the dendrites of layer l-1) and Z (onto a layer's own dendrites), with the
     spiking neuron parameters ``params`` (an event rate e in [0, 1] becomes events per step). The

@@ -157,7 +157,8 @@ def _avg_pool(path: str, m: nn.AvgPool2d, shape) -> tuple[nir.NIRNode, tuple[int
     pair = lambda v: np.broadcast_to(np.asarray(v, np.int64), (2,)).copy()  # noqa: E731
     kernel, stride, padding = pair(m.kernel_size), pair(m.kernel_size if m.stride is None else m.stride), \
         pair(m.padding)
-    out = (shape[0],) + tuple(int(n + 2 * p - k) // int(s) + 1 for n, k, s, p in zip(shape[1:], kernel, stride, padding))
+    out = (shape[0],) + tuple(int(n + 2 * p - k) // int(s) + 1
+                              for n, k, s, p in zip(shape[1:], kernel, stride, padding))
     return nir.AvgPool2d(kernel_size=kernel, stride=stride, padding=padding), out
 
 

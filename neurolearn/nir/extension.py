@@ -253,7 +253,8 @@ def _check_burst_block(burst: Any, prefix: str) -> None:
     for key, (kind, ok, allowed) in checks.items():
         value = burst.get(key)
         numeric = kind is float and isinstance(value, (int, float)) and not isinstance(value, bool)
-        if value is None or not (numeric or (isinstance(value, kind) and not (kind is int and isinstance(value, bool)))):
+        if value is None or not (numeric or (isinstance(value, kind)
+                                             and not (kind is int and isinstance(value, bool)))):
             raise NIRFormatError(f"{prefix}: metadata '{KEY}.burst.{key}' = {_shown(value)}; allowed: "
                                  f"{kind.__name__} {allowed}")
         if not ok(value):

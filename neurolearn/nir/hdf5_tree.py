@@ -4,7 +4,8 @@ A corrupt HDF5 file can make libhdf5 loop forever inside one C call, which neith
 can stop. :func:`read_tree` therefore runs the whole HDF5 walk (:func:`walk_file`) in a reader process (one per
 neurolearn process, started on the first read and kept, so a read costs milliseconds after the first) and
 waits at most :func:`read_timeout` seconds, then kills it; the reader also arms ``alarm`` for each read, so
-it ends itself if its parent dies. Ctrl-C in the parent interrupts the wait and ends the reader. The walk refuses, before reading a value, what a NIR file
+it ends itself if its parent dies. Ctrl-C in the parent interrupts the wait and ends the reader.
+The walk refuses, before reading a value, what a NIR file
 never holds: links to other files, virtual or external datasets, types other than numbers and strings, nesting
 deeper than :data:`MAX_HDF5_DEPTH` and data larger than the memory limit (neurolearn.ir.limits).
 

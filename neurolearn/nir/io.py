@@ -1,7 +1,8 @@
 """Reading and writing ``.nir`` (HDF5) files, with one-line errors instead of tracebacks.
 
 ``read`` returns a plain ``nir.NIRGraph`` (read in a child process with a time limit, checked field by
-field) whose neurolearn metadata is normalized to Python values and validated (:func:`neurolearn.nir.extension.validate`). ``write`` validates, then
+field) whose neurolearn metadata is normalized to Python values and validated
+(:func:`neurolearn.nir.extension.validate`). ``write`` validates, then
 writes atomically: to a temporary file in the same directory, then ``os.replace``, so a failed
 write leaves no file behind and never a half-written one.
 """

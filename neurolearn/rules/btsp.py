@@ -58,7 +58,8 @@ def _check_dt(cls: str, tau_et: float, dt: float | None) -> int:
         raise RuleError(f"{cls}: its time constants are in s: the chip units need dt (s per step)")
     if tau_et / dt > TAU_RANGE[1] + 0.5:
         raise RuleError(f"{cls}: tau_et = {tau_et:g} s is {tau_et / dt:.0f} steps at dt = {dt:g} s; Lava's trace tau "
-                        f"is 8-bit (<= {TAU_RANGE[1]} steps): run the rule at dt >= {tau_et / (TAU_RANGE[1] + 0.5):.4g} "
+                        f"is 8-bit (<= {TAU_RANGE[1]} steps): run the rule "
+                        f"at dt >= {tau_et / (TAU_RANGE[1] + 0.5):.4g} "
                         "s or shorten tau_et")
     return trace_tau(f"{cls} tau_et / dt", tau_et / dt)
 
@@ -216,9 +217,11 @@ class BTSP(_Btsp):
                                x1_impulse=imp, x1_tau=tau, x2_impulse=gate_imp, x2_tau=tau, t_epoch=1,
                                rng_seed=units.rng_seed, three_factor=True)
         approx += truncation_notes(prog, ws)
-        rule = ChipRule(prog, float_update="dW/dt = (w_max - W) k_pot q_pot(ET*IS) - W k_dep q_dep(ET*IS); ET: pre trace "
+        rule = ChipRule(prog, float_update="dW/dt = (w_max - W) k_pot q_pot(ET*IS) - W k_dep q_dep(ET*IS); "
+                        "ET: pre trace "
                         "(tau_et, +et_per_spike, clip 1); IS: plateau filtered with tau_is, peak 1",
-                        third_factors={"y1": f"round(IS * {f1})", "y2": f"round(min(1, IS / {self.theta_is:g}) * {f2})"},
+                        third_factors={"y1": f"round(IS * {f1})",
+                                       "y2": f"round(min(1, IS / {self.theta_is:g}) * {f2})"},
                         delivered_by="input", approximations=tuple(approx))
         real = replace(self, k_pot=k_pot, k_dep=k_dep, w_max=w_int / ws, tau_et=tau * dt, et_per_spike=imp / TRACE_MAX,
                        theta_et=imp / gate_imp, q="chip")

@@ -69,6 +69,7 @@ class HebbianBaseline(LearningRule):
     spike)."""
 
     name = "hebbian-baseline"
+    has_pair_form = True
 
     eta: float = param(1e-3, "weight units per unit trace product", gt=0)
     tau_x: float = param(10.0, "steps", gt=0)
@@ -161,6 +162,7 @@ class DendriticBalance(LearningRule):
     1/t_epoch as much per step). ``float_step`` is the per-step rule; the float twin samples as the chip does."""
 
     name = "dendritic-balance"
+    has_pair_form = True
 
     eta: float = param(1e-3, "weight units per unit trace and voltage", gt=0)
     tau_pre: float = param(10.0, "steps", gt=0)
@@ -236,19 +238,22 @@ class DendriticBalance(LearningRule):
         approx = [] if tx == self.tau_pre else [f"tau_pre = {self.tau_pre:g} -> {tx} steps "
                                                  f"({relative(tx, self.tau_pre)})"]
         if self.form == "dendrite":
-            full, lit, s = fit_third_factor("DendriticBalance eta", self.eta, weight_scale * self.eta * self.u_full / ix,
+            full, lit, s = fit_third_factor("DendriticBalance eta", self.eta,
+                                             weight_scale * self.eta * self.u_full / ix,
                                              ("x1", "y2"))
             eta = s * ix * full / (weight_scale * self.u_full)
             if eta != self.eta:
-                approx.append(f"eta = {self.eta:g} -> {eta:.6g} ({relative(eta, self.eta)}): scale {lit} per x1*y2 unit")
+                approx.append(f"eta = {self.eta:g} -> {eta:.6g} ({relative(eta, self.eta)}): "
+                              f"scale {lit} per x1*y2 unit")
             approx += [f"u reaches the chip as round(u / {self.u_full:g} * {full}) on y2 (u > 0) and y3 (u < 0), "
                        f"clipped at |u| = {self.u_full:g} (resolution {self.u_full / full:.3g})", STOCHASTIC]
             prog = LearningProgram(dw=f"-{lit} * u0 * x1 * y2 + {lit} * u0 * x1 * y3", x1_impulse=ix, x1_tau=tx,
                                    t_epoch=1, rng_seed=units.rng_seed, three_factor=True)
             approx += truncation_notes(prog, weight_scale)
-            chip = ChipRule(prog, float_update="dW = -eta z u; z: pre spike trace (tau_pre steps, +1 per spike), u: the "
-                            "dendrite's voltage", third_factors={"y2": f"round(max(u, 0) / {self.u_full:g} * {full})",
-                                                                  "y3": f"round(max(-u, 0) / {self.u_full:g} * {full})"},
+            chip = ChipRule(prog, float_update="dW = -eta z u; z: pre spike trace (tau_pre steps, +1 per spike), "
+                            "u: the dendrite's voltage",
+                            third_factors={"y2": f"round(max(u, 0) / {self.u_full:g} * {full})",
+                                           "y3": f"round(max(-u, 0) / {self.u_full:g} * {full})"},
                             delivered_by="post neuron", approximations=tuple(approx))
             return chip, replace(self, eta=eta, tau_pre=float(tx), pre_impulse=ix), full
         iy = trace_impulse("DendriticBalance post_impulse", self.post_impulse)

@@ -415,7 +415,8 @@ def _conv_tables(plan: Plan) -> ConvTables:
         if c.conv is None:
             continue
         if conv_sum_bound(c.conv) >= 2**31 - 2**23:
-            raise ShapeError(f"connection '{c.name}': a kernel of {c.conv.kernel} x {c.conv.in_shape[0] // c.conv.groups}"
+            raise ShapeError(f"connection '{c.name}': a kernel of {c.conv.kernel} x "
+                             f"{c.conv.in_shape[0] // c.conv.groups}"
                              " inputs per output; the simulator (and Lava's int32 sums) support sums below 2**31")
         geo[i] = geometry_row(c.conv)
         kerns.append(kernel_by_input(c.weights, c.conv))
@@ -645,7 +646,8 @@ def no_synapse_outputs(steps: int) -> SynapseOutputs:
     """Recordings of no step (a run that only needs the layers' events)."""
     return SynapseOutputs(np.full(steps, -1, np.int64), np.zeros((1, 0, 3, 0), np.int32),
                           np.zeros((1, 0, 2, 0), np.int32),
-                          np.zeros((1, 0, 3, 0), np.int32), np.zeros((1, 0, 0), np.int32), np.zeros((1, 0, 0), np.int32))
+                          np.zeros((1, 0, 3, 0), np.int32), np.zeros((1, 0, 0), np.int32),
+                          np.zeros((1, 0, 0), np.int32))
 
 
 def synapse_records(plan: Plan, tables: LearningTables, rec: SynapseOutputs) -> dict[str, SynapseRecord]:

@@ -262,7 +262,8 @@ def format_neurobench(static: StaticMetrics, workload: WorkloadMetrics | None = 
         lines += [f"  per sample ({w.samples} samples x {w.steps} steps):",
                   f"  activation sparsity   {w.activation_sparsity:.4f} ("
                   + ", ".join(f"{k} {v:.4f}" for k, v in w.activation_sparsity_by_layer.items()) + ")",
-                  f"  synaptic operations   effective ACs {w.effective_acs:.1f}, effective MACs {w.effective_macs:.1f}, "
+                  f"  synaptic operations   effective ACs {w.effective_acs:.1f}, "
+                  f"effective MACs {w.effective_macs:.1f}, "
                   f"dense {w.dense_sops:.1f}",
                   "  membrane updates      " + ("n/a (voltages not recorded)" if w.membrane_updates is None
                                                  else f"{w.membrane_updates:.1f}")]

@@ -43,8 +43,9 @@ def add_train_parser(subparsers) -> None:
                    "; ".join(f"{t} {','.join(map(str, h))}" for t, h in HIDDEN.items()) +
                    "; --on-chip digits and fashion-mnist: 500)")
     p.add_argument("--batch-size", type=whole_number(1, MAX_COUNT), default=32)
-    p.add_argument("--threads", type=whole_number(1, MAX_THREADS), help="torch CPU threads (default: torch's; 1 is fastest for small nets "
-                                               "and on a busy machine)")
+    p.add_argument("--threads", type=whole_number(1, MAX_THREADS),
+                   help="torch CPU threads (default: torch's; 1 is fastest for small nets "
+                        "and on a busy machine)")
     p.add_argument("--spiking", action="store_true",
                    help="spiking form: two-compartment burst neurons and the spiking burstprop rule "
                         f"(tasks: {', '.join(SPIKING_TASKS)})")

@@ -152,7 +152,8 @@ def onchip_metrics(fixed: EpochRun, flt: EpochRun, schedule: Schedule, cfg: OnCh
     fx, fl = eval_rates(fixed, schedule), eval_rates(flt, schedule)
     return {"task": "xor", "seed": seed, "spiking": True, "on_chip": True, "config": asdict(cfg),
             "rule": cfg.rule.to_params(), "steps": schedule.steps,
-            "fixed": {"epoch_rates": per_epoch(fixed), "eval_rates": fx.tolist(), "xor_solved": solved(fixed, schedule)},
+            "fixed": {"epoch_rates": per_epoch(fixed), "eval_rates": fx.tolist(),
+                      "xor_solved": solved(fixed, schedule)},
             "float": {"epoch_rates": per_epoch(flt), "eval_rates": fl.tolist(), "xor_solved": solved(flt, schedule)},
             "float_minus_fixed": (fl - fx).tolist(),
             # weights at the learning engine's limits after training (they saturate there, as on chip)

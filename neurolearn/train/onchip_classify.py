@@ -255,7 +255,8 @@ def train_onchip_classifier(task: str, data: tuple, cfg: OnChipClassifyConfig, e
                 side.confusion = _confusion(predictions(test_counts), y_te, classes)
             if progress is not None:
                 progress(f"epoch {epoch}: " + ", ".join(
-                    f"{n} test {s.history[-1]['test_accuracy']:.4f} (online train {s.history[-1]['train_accuracy']:.4f},"
+                    f"{n} test {s.history[-1]['test_accuracy']:.4f} "
+                    f"(online train {s.history[-1]['train_accuracy']:.4f},"
                     f" {s.history[-1]['seconds']:.0f} s)" for n, s in sides.items()))
     n_prefix = len(prefix_labels)
     spikes = np.concatenate(prefix) if prefix else np.zeros((0, plan.input_size), np.uint8)

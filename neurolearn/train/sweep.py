@@ -375,7 +375,8 @@ def sweep_table(records: list) -> str:
 
 def add_sweep_parser(subparsers) -> None:
     """Add the ``sweep`` subcommand to an argparse subparsers object."""
-    p = subparsers.add_parser("sweep", help="a grid of training runs (tasks x rules x seeds x sizes) on Ray or serially")
+    p = subparsers.add_parser("sweep",
+                              help="a grid of training runs (tasks x rules x seeds x sizes) on Ray or serially")
     p.add_argument("--tasks", nargs="+", choices=TASKS, required=True)
     p.add_argument("--rules", nargs="+", choices=tuple(SWEEP_ROWS), required=True,
                    help="rate rules, burstprop-spiking (xor, digits) and burstprop-onchip (xor)")

@@ -12,8 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2] / "neurolearn"
 
 # Stages in the order of DESIGN.md section 2: a module may import its own stage and the ones above it.
-STAGES = ["errors", "atomic", "progress", "ir", "dynamics", "nir", "rules", "compile", "sims", "lava", "hardware", "nets",
-          "train", "verify", "demo", "cli", "__main__"]
+STAGES = ["errors", "atomic", "progress", "ir", "dynamics", "nir", "rules", "compile", "sims", "lava", "hardware",
+          "nets", "train", "verify", "demo", "cli", "__main__"]
 TOP = {"verify", "demo", "cli", "__main__"}   # the command and its orchestrators: one tier
 # Third-party stacks and the stages (or single modules) allowed to import them.
 HEAVY = {

@@ -94,7 +94,8 @@ def nir_cnn(pool: nir.NIRNode, groups=1):
     c2 = nir.Conv2d(input_shape=(5, 5), weight=rng.normal(0, 0.5, (4, 4 // groups, 3, 3)), stride=1, padding=0,
                     dilation=1, groups=groups, bias=np.zeros(4))
     nodes = {"input": nir.Input(input_type=np.array([1, 10, 10])), "c1": c1,
-             "n1": nir.IF(r=np.full((4, 10, 10), 1 / DT), v_threshold=np.ones((4, 10, 10)), v_reset=np.zeros((4, 10, 10))),
+             "n1": nir.IF(r=np.full((4, 10, 10), 1 / DT), v_threshold=np.ones((4, 10, 10)),
+                          v_reset=np.zeros((4, 10, 10))),
              "pool": pool, "c2": c2,
              "n2": nir.IF(r=np.full((4, 3, 3), 1 / DT), v_threshold=np.ones((4, 3, 3)), v_reset=np.zeros((4, 3, 3))),
              "flat": nir.Flatten(input_type={"input": np.array([4, 3, 3])}, start_dim=0),
@@ -140,7 +141,8 @@ def test_delay_before_and_after_weights(tmp_path, capsys):
     rng = np.random.default_rng(5)
     nodes = {"input": nir.Input(input_type=np.array([6])), "fc0": nir.Linear(weight=rng.normal(0.3, 0.5, (5, 6))),
              "n0": lif((5,)), "d_src": nir.Delay(delay=np.array([0, 1, 2, 3, 5]) * DT),
-             "fc1": nir.Linear(weight=rng.normal(0.4, 0.6, (4, 5))), "d_tgt": nir.Delay(delay=np.array([2, 0, 1, 4]) * DT),
+             "fc1": nir.Linear(weight=rng.normal(0.4, 0.6, (4, 5))),
+             "d_tgt": nir.Delay(delay=np.array([2, 0, 1, 4]) * DT),
              "n1": lif((4,)), "output": nir.Output(output_type=np.array([4]))}
     write(tmp_path / "m.nir", graph(nodes, ["input", "fc0", "n0", "d_src", "fc1", "d_tgt", "n1", "output"]))
     plan = verified(tmp_path / "m.nir", capsys, "--steps", "30")

@@ -203,7 +203,8 @@ def test_a_parameter_of_the_right_size_but_another_shape_is_refused():
         lif.input_type = {"input": np.array([2, 5])}
         return lif
 
-    with pytest.raises(ShapeError, match=r"node 'x': parameter 'tau': shape \(5, 2\) does not broadcast to the node's shape \(2, 5\)"):
+    with pytest.raises(ShapeError, match=r"node 'x': parameter 'tau': shape \(5, 2\) "
+                                         r"does not broadcast to the node's shape \(2, 5\)"):
         neuron_population(node(np.ones((5, 2))), "x", 1e-3)
     pop, _ = neuron_population(node(np.arange(1, 11.0).reshape(1, 2, 5)), "x", 1e-3)
     assert np.array_equal(pop.threshold, np.arange(1, 11.0))

@@ -16,7 +16,8 @@ def test_geometry_output_shape_is_torchs():
     import torch
 
     g = ConvGeometry((2, 7, 6), 4, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)
-    out = torch.nn.Conv2d(2, 4, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)(torch.zeros(1, 2, 7, 6))
+    out = torch.nn.Conv2d(2, 4, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2),
+                          groups=2)(torch.zeros(1, 2, 7, 6))
     assert g.out_shape == tuple(out.shape[1:]) and g.kernel_shape == (4, 1, 3, 2)
     assert ConvGeometry([1, 5, 5], 1, 3, stride=2) == ConvGeometry((1, 5, 5), 1, (3, 3), stride=(2, 2))
 

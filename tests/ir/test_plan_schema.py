@@ -44,7 +44,8 @@ def test_schema_top_level_matches_to_dict(small_plan):
 
 
 @pytest.mark.parametrize("definition, prop, rng", [
-    ("LayerPlan", "du", P.DU_RANGE), ("LayerPlan", "dv", (P.DV_RANGE[0], P.DV_STATELESS)), ("LayerPlan", "vth", P.VTH_RANGE),
+    ("LayerPlan", "du", P.DU_RANGE), ("LayerPlan", "dv", (P.DV_RANGE[0], P.DV_STATELESS)),
+    ("LayerPlan", "vth", P.VTH_RANGE),
     ("LayerPlan", "bias_mant", P.BIAS_MANT_RANGE), ("LayerPlan", "bias_exp", P.BIAS_EXP_RANGE),
     ("ConnectionPlan", "weights", P.WEIGHT_RANGE), ("ConnectionPlan", "weight_exp", P.WEIGHT_EXP_RANGE),
     ("ConnectionPlan", "num_weight_bits", P.NUM_WEIGHT_BITS_RANGE), ("BurstPlan", "lut", P.LUT_RANGE),

@@ -60,7 +60,8 @@ def stdp_run(rule, ws, steps=3000, seed=0):
     spikes = (rng.random((steps, 6)) < 0.04).astype(np.uint8)
     w0 = np.zeros((4, 6), int)  # weights stay far from the clip at -256 and 255
     chip = rule.chip_rule(ChipUnits(ws))
-    res = simulate_learning(one_layer(w0, vth=40, dv=400, bias=300), spikes, {"c": Plasticity(chip.program)}, record=False)
+    res = simulate_learning(one_layer(w0, vth=40, dv=400, bias=300), spikes, {"c": Plasticity(chip.program)},
+                            record=False)
     post = res.sim.layers["l0"].spikes[0]
     return chip, spikes, post, (res.synapses["c"].weights[0, -1] - w0) / ws
 

@@ -86,7 +86,8 @@ def test_layer_bias_compiles_and_reaches_the_soma():
 
 @pytest.mark.parametrize("change, message", [
     (dict(eta=1e-12), r"m.nir: node 'z': parameter 'homeostasis_eta' = 1e-12: no 8-bit gain and shift 8..18 "
-                      r"\(a bias range of at least the threshold, 1\) express it within 12.5%; allowed 0.000122 .. 3.98"),
+                      r"\(a bias range of at least the threshold, 1\) express it within 12.5%; "
+                      r"allowed 0.000122 .. 3.98"),
     (dict(eta=1e6), r"parameter 'homeostasis_eta' = 1e\+06: no 8-bit gain"),
     (dict(rate=1.5), r"parameter 'homeostasis_rate' = 1.5; allowed 0 .. 1 events per step"),
     (dict(eta=0.0, rate=0.0, bias=1e4), r"parameter 'bias' = 10000: beyond the 13-bit bias"),

@@ -29,7 +29,8 @@ def test_stochastic_burst_probability_is_sigmoid_of_dendrite():
     n = 20000
     p = BurstParams(beta=0.0, beta_d=0.0, threshold=0.5, burst_offset=1.0, burst_slope=2.0)
     gen = torch.Generator().manual_seed(0)
-    e, b, prob, _ = burst_neuron_step(torch.ones(1, n), torch.full((1, n), 2.0), zeros(n), p, torch.rand(1, n, generator=gen))
+    e, b, prob, _ = burst_neuron_step(torch.ones(1, n), torch.full((1, n), 2.0), zeros(n), p,
+                                      torch.rand(1, n, generator=gen))
     assert e.mean() == 1
     assert b.mean().item() == pytest.approx(torch.sigmoid(torch.tensor(0.5)).item(), abs=0.01)
 
