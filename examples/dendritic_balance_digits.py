@@ -150,11 +150,10 @@ def verify_with_lava(build_dir: Path, spikes: np.ndarray, digits_: int) -> int:
 
 
 def plot(rows: dict, path: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no backend switch, no figure left open
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = Figure(figsize=(10, 3.6))
+    a, b = fig.subplots(1, 2)
     for k, (kind, out) in enumerate(rows.items()):
         for backend, style in (("fixed", "o-"), ("float", "x--")):
             seen, loss = zip(*out[backend]["curve"])

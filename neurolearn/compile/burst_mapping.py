@@ -135,16 +135,20 @@ def _homeostasis(p: BurstParams, scale: float, threshold: float, rate_target: in
         raise QuantizationError(f"{where(file, name, 'homeostasis_rate')} = {p.homeostasis_rate:g}: its rule's "
                                 f"neuron settings hold the rate at {rate_target / PBAR_ONE:g}; allowed: the same rate")
     eta_v = p.homeostasis_eta * scale / PBAR_ONE      # v units per step per 2**-15 of rate error
+    if not 0 < threshold * scale * 2**BIAS_SHIFT_MIN <= 2**31:   # also a threshold that is not finite
+        raise QuantizationError(f"{where(file, name, 'threshold')} = {threshold:g}: a homeostatic bias needs a range "
+                                "of at least the threshold, which its accumulator gives for thresholds in (0, "
+                                f"{2**31 / 2**BIAS_SHIFT_MIN / scale:g}] voltage units at this layer's scale")
     widest = min(BIAS_SHIFT_RANGE[1], int(math.floor(math.log2(2**31 / (threshold * scale)))))
     shifts = range(BIAS_SHIFT_MIN, widest + 1)
     fits = [(round(eta_v * 2**k), k) for k in shifts if 1 <= round(eta_v * 2**k) <= BIAS_GAIN_RANGE[1]
             and abs(round(eta_v * 2**k) / (eta_v * 2**k) - 1) <= BIAS_GAIN_ERROR]
     if not fits:
-        lo = PBAR_ONE / scale * math.ceil(1 / BIAS_GAIN_ERROR) / 2**widest
-        hi = PBAR_ONE / scale * BIAS_GAIN_RANGE[1] / 2**BIAS_SHIFT_MIN
+        lo = PBAR_ONE / scale / (2 * BIAS_GAIN_ERROR) / 2**widest     # a gain of 4 (or more) is within the error
+        hi = PBAR_ONE / scale * (BIAS_GAIN_RANGE[1] + 0.5) / 2**BIAS_SHIFT_MIN
         raise QuantizationError(f"{where(file, name, 'homeostasis_eta')} = {p.homeostasis_eta:g}: no 8-bit gain and "
                                 f"shift {BIAS_SHIFT_MIN}..{widest} (a bias range of at least the threshold, "
-                                f"{threshold:g}) express it within {BIAS_GAIN_ERROR:.1%}; allowed {lo:.3g} .. {hi:.3g} "
+                                f"{threshold:g}) express it within {BIAS_GAIN_ERROR:.1%}; allowed {lo:.4g} .. {hi:.4g} "
                                 "voltage units per step")
     gain, shift = next((g for g in fits if g[0] >= BIAS_GAIN_MIN), max(fits))
     real = gain * PBAR_ONE / 2**shift / scale

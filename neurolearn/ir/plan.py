@@ -48,7 +48,7 @@ HOMEO_GAIN_RANGE = (0, 255)
 SHIFT_RANGE = (0, 15)
 BIAS_GAIN_RANGE = (0, 255)      # the homeostatic bias's gain (8 bits) and its accumulator's extra bits
 BIAS_SHIFT_RANGE = (0, 31)
-BIAS_SHIFT_MIN = 8              # with a gain: |hb >> bias_shift| < 2**23, so v's sum never leaves 32 bits
+BIAS_SHIFT_MIN = 8              # with a gain: -2**23 <= hb >> bias_shift < 2**23, so v's sum stays in 32 bits
 HB_RANGE = (-(2**31), 2**31 - 1)   # the homeostatic bias's 32-bit accumulator saturates here
 HOMEO_CAP_RANGE = (0, 7)
 TEACHER_SHIFT_RANGE = (0, 16)

@@ -69,7 +69,6 @@ class HebbianBaseline(LearningRule):
     spike)."""
 
     name = "hebbian-baseline"
-    has_pair_form = True
 
     eta: float = param(1e-3, "weight units per unit trace product", gt=0)
     tau_x: float = param(10.0, "steps", gt=0)
@@ -162,7 +161,6 @@ class DendriticBalance(LearningRule):
     1/t_epoch as much per step). ``float_step`` is the per-step rule; the float twin samples as the chip does."""
 
     name = "dendritic-balance"
-    has_pair_form = True
 
     eta: float = param(1e-3, "weight units per unit trace and voltage", gt=0)
     tau_pre: float = param(10.0, "steps", gt=0)

@@ -144,6 +144,8 @@ class LearningRule:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "pair_form" in cls.__dict__:   # a class that writes its pair form has one
+            cls.has_pair_form = True
         if "name" in cls.__dict__:
             if cls.name in RULES:
                 raise RuleError(f"rule name '{cls.name}': registered twice ({RULES[cls.name].__qualname__}, "
@@ -201,7 +203,7 @@ class LearningRule:
         """The learning-engine program for a connection of ``units``."""
         raise NotImplementedError
 
-    has_pair_form: ClassVar[bool] = False   # True where pair_form gives the float twin's form (its realized rule's)
+    has_pair_form: ClassVar[bool] = False   # set for every class that defines pair_form (the float twin's form)
 
     def realized(self, units: ChipUnits) -> "LearningRule":
         """The float rule the program for ``units`` implements (constants as rounded on chip); rules that have one
@@ -210,7 +212,7 @@ class LearningRule:
 
     def pair_form(self) -> PairForm:
         """This rule as the float twin's two-factor form (:class:`PairForm`); the pair-trace rules override this
-        and set ``has_pair_form``."""
+        (which sets ``has_pair_form``)."""
         raise RuleError(f"rule '{self.name}': no pair-trace form")
 
     def float_run(self, pre, post=None, *, bursts=None, third=None, w0=None, dt: float | None = None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import runpy
 import sys
+import tempfile
 from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dendritic_balance_digits.py"
@@ -15,6 +16,7 @@ def test_dendritic_balance_learns_digits_fixed_and_float(tmp_path, monkeypatch, 
     # run in this process, on the kernels it has compiled (no second process reading numba's cache meanwhile)
     argv = [str(EXAMPLE), "--samples", "500", "--evals", "1", "--out", str(tmp_path / "db.png")]
     monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))   # the example's build folder
     runpy.run_path(str(EXAMPLE), run_name="__main__")
     out = capsys.readouterr().out
     rows = {(m[1], m[2]): (float(m[3]), float(m[4])) for m in

@@ -247,3 +247,17 @@ def test_rate_form_rule_names_are_the_training_rules():
     from neurolearn.train.catalog import RATE_RULE_NAMES
 
     assert RATE_FORM_RULES == RATE_RULE_NAMES and not set(RATE_FORM_RULES) & set(RULES)
+
+
+def test_a_rule_that_writes_a_pair_form_has_one():
+    from dataclasses import dataclass
+
+    from neurolearn.rules.plugin import RULES, LearningRule, PairForm
+
+    @dataclass(frozen=True)
+    class Paired(LearningRule):
+        def pair_form(self):
+            return PairForm(1.0, 0.0, 0.0, 0.0, 10.0, 10.0, 0.0)
+
+    assert Paired.has_pair_form and not LearningRule.has_pair_form
+    assert {name for name, cls in RULES.items() if cls.has_pair_form} == {"dendritic-balance", "hebbian-baseline"}

@@ -87,7 +87,7 @@ def test_layer_bias_compiles_and_reaches_the_soma():
 @pytest.mark.parametrize("change, message", [
     (dict(eta=1e-12), r"m.nir: node 'z': parameter 'homeostasis_eta' = 1e-12: no 8-bit gain and shift 8..18 "
                       r"\(a bias range of at least the threshold, 1\) express it within 12.5%; "
-                      r"allowed 0.000122 .. 3.98"),
+                      r"allowed 6.104e-05 .. 3.992"),
     (dict(eta=1e6), r"parameter 'homeostasis_eta' = 1e\+06: no 8-bit gain"),
     (dict(rate=1.5), r"parameter 'homeostasis_rate' = 1.5; allowed 0 .. 1 events per step"),
     (dict(eta=0.0, rate=0.0, bias=1e4), r"parameter 'bias' = 10000: beyond the 13-bit bias"),
@@ -164,3 +164,14 @@ def test_a_rate_without_eta_is_refused():
     with pytest.raises(QuantizationError, match=r"'homeostasis_rate' = 0.05 with homeostasis_eta 0; allowed: a rate "
                                                 r"with an eta > 0, or neither"):
         compile_burst_network(one_layer(eta=0.0))
+
+
+@pytest.mark.parametrize("threshold", [0.0, -1.0, 2000.0])
+def test_a_threshold_the_bias_cannot_span_is_refused(threshold):
+    net = one_layer()
+    layer = net.layers[0]
+    net = BurstNetwork(**{**net.__dict__, "layers": (BurstLayer(layer.name, layer.size,
+                                                                 layer.params._replace(threshold=threshold), 3),)})
+    with pytest.raises(QuantizationError, match=rf"node 'z': parameter 'threshold' = {threshold:g}: a homeostatic bias "
+                                                r"needs a range of at least the threshold"):
+        compile_burst_network(net, file="m.nir")
