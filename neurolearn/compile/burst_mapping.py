@@ -35,6 +35,7 @@ from neurolearn.ir.plan import (
     Plan,
     Plasticity,
     bias_mantissa_exponent,
+    homeostatic_bias_units,
 )
 from neurolearn.ir.program import ChipRule
 from neurolearn.rules.plugin import ChipUnits, LearningRule, rule_from_params
@@ -151,10 +152,10 @@ def _homeostasis(p: BurstParams, scale: float, threshold: float, rate_target: in
                                 f"{threshold:g}) express it within {BIAS_GAIN_ERROR:.1%}; allowed {lo:.4g} .. {hi:.4g} "
                                 "voltage units per step")
     gain, shift = next((g for g in fits if g[0] >= BIAS_GAIN_MIN), max(fits))
-    real = gain * PBAR_ONE / 2**shift / scale
+    real, limit = homeostatic_bias_units(gain, shift, scale)
     notes.append(f"{name}: homeostatic bias, rate {target / PBAR_ONE:.6f} per step, eta {p.homeostasis_eta:g} -> "
                  f"{real:.6g} ({(real / p.homeostasis_eta - 1) * 100:+.2f}%; gain {gain}, shift {shift}); its "
-                 f"accumulator saturates at +-{2**31 / 2**shift / scale:g} voltage units per step")
+                 f"accumulator saturates at +-{limit:g} voltage units per step")
     return {"rate_target": target, "bias_gain": gain, "bias_shift": shift}
 
 

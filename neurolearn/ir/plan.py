@@ -91,6 +91,12 @@ def bias_mantissa_exponent(target: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     return mant, exp, sat
 
 
+def homeostatic_bias_units(bias_gain: int, bias_shift: int, scale: float) -> tuple[float, float]:
+    """A homeostatic bias's eta and its accumulator's limit (``2**31 >> bias_shift`` v units), both in voltage units
+    per step at ``scale`` v units per voltage unit."""
+    return bias_gain * PBAR_ONE / 2**bias_shift / scale, 2**31 / 2**bias_shift / scale
+
+
 def _check_range(value, rng, file, node, param):
     arr = np.asarray(value)
     lo, hi = rng

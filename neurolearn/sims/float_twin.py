@@ -27,7 +27,7 @@ from neurolearn.dynamics.lif import lif_float_step
 from neurolearn.errors import InputError, RuleError, ShapeError
 from neurolearn.ir.burst_network import BurstNetwork
 from neurolearn.ir.features import require
-from neurolearn.ir.plan import PBAR_ONE
+from neurolearn.ir.plan import PBAR_ONE, homeostatic_bias_units
 from neurolearn.ir.schedule import Schedule
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
 from neurolearn.rules.plugin import ChipUnits, PairForm, rule_from_params
@@ -249,6 +249,8 @@ class FloatTwinSession:
             return np.concatenate([np.zeros(0)] + [np.full(L.size, value(L), float) for L in plan.layers])
 
         prm = {L.name: layers[L.name].params for L in plan.layers}
+        bias_units = {L.name: homeostatic_bias_units(L.burst.bias_gain, L.burst.bias_shift, float(L.scale[0]))
+                      for L in plan.layers if L.burst is not None}
         bursty = [L for L in plan.layers if L.burst is not None]
         draw_at = dict(zip([L.name for L in bursty], np.cumsum([0] + [L.size for L in bursty])))
         weights = _float_weights(net, compiled, teacher_strength)
@@ -289,10 +291,8 @@ class FloatTwinSession:
                 np.tile(np.array(L.burst.valence_shape(), np.int64), (L.size, 1)) for L in plan.layers]),
             bias=np.concatenate([np.zeros(0)] + [np.broadcast_to(net.biases.get(L.name, 0.0), L.size).astype(float)
                                                  for L in plan.layers]),
-            hb_eta=per_neuron(lambda L: 0.0 if L.burst is None else
-                              L.burst.bias_gain * PBAR_ONE / 2**L.burst.bias_shift / float(L.scale[0])),
-            hb_limit=per_neuron(lambda L: 0.0 if L.burst is None else
-                                2**31 / 2**L.burst.bias_shift / float(L.scale[0])),
+            hb_eta=per_neuron(lambda L: 0.0 if L.burst is None else bias_units[L.name][0]),
+            hb_limit=per_neuron(lambda L: 0.0 if L.burst is None else bias_units[L.name][1]),
             draw=np.concatenate([np.zeros(0, np.int64)] + [
                 np.zeros(L.size, np.int64) if L.burst is None else draw_at[L.name] + np.arange(L.size)
                 for L in plan.layers]),
