@@ -57,10 +57,11 @@ def lif_graph(tau=0.01, threshold=1.0, weight=None, dt=1e-3, extra=None):
     return g
 
 
-def random_burst_net(seed: int, homeostasis: bool = False):
+def random_burst_net(seed: int, homeostasis: bool = False, plateau: bool = False):
     """Input -> burst (-> LIF) -> burst with random decays, tables, ports, burst feedback, an input range,
     a teacher gate and learning (the valence program into burst layers, STDP into the LIF). ``homeostasis``: the
-    burst layers' homeostatic bias on, with a random target rate, gain and shift."""
+    burst layers' homeostatic bias on, with a random target rate, gain and shift. ``plateau``: the burst layers send
+    the split valence (y2 = P+, y3 = -P-) and learn by a random btsp-credit-shaped program."""
     rng = np.random.default_rng(seed)
     n_in, sizes = int(rng.integers(3, 7)), [int(rng.integers(2, 6)) for _ in range(3)]
 
@@ -71,7 +72,7 @@ def random_burst_net(seed: int, homeostasis: bool = False):
         return P.BurstPlan(dv_d=int(rng.integers(0, 4096)), lut=lut, lut_offset=int(rng.integers(-3000, 3000)),
                            lut_shift=int(rng.integers(0, 10)), pbar_shift=int(rng.integers(0, 9)),
                            pbar_init=int(rng.integers(0, 2**15 + 1)), valence_levels=int(rng.integers(0, 8)),
-                           seed=int(rng.integers(0, 1000)), **homeo)
+                           seed=int(rng.integers(0, 1000)), plateau_split=plateau, **homeo)
 
     layers = tuple(P.LayerPlan(f"l{i}", n, du=int(rng.choice([0, 410, 4095])), dv=int(rng.integers(0, 4096)),
                                vth=int(rng.integers(10, 200)), bias_mant=rng.integers(-20, 60, n),
@@ -89,6 +90,14 @@ def random_burst_net(seed: int, homeostasis: bool = False):
     valence = LearningProgram(dw=f"{int(rng.integers(1, 8))}*2^-{int(rng.integers(3, 7))} * y0 * x1 * (y1 - 64)",
                               x1_impulse=int(rng.integers(4, 30)), x1_tau=int(rng.integers(2, 40)),
                               rng_seed=int(rng.integers(0, 100)), three_factor=True)
+    if plateau:
+        m = [int(v) for v in rng.integers(1, 8, 3)]
+        valence = LearningProgram(dw=f"-{m[0]}*2^-{int(rng.integers(0, 4))} * y0 * (w - {int(rng.integers(60, 200))}) "
+                                     f"* x1 * y2 - {m[1]}*2^-{int(rng.integers(0, 4))} * y0 * w * x2 * y2 - "
+                                     f"{m[2]}*2^-{int(rng.integers(3, 7))} * y0 * x1 * y3",
+                                  x1_impulse=int(rng.integers(4, 60)), x1_tau=int(rng.integers(2, 40)),
+                                  x2_impulse=int(rng.integers(20, 127)), x2_tau=int(rng.integers(2, 40)),
+                                  rng_seed=int(rng.integers(0, 100)), three_factor=True)
     stdp = LearningProgram(dw="2^-3 * y0 * x1 - 2^-3 * x0 * y1", x1_impulse=12, x1_tau=8, y1_impulse=12, y1_tau=8)
     learning = {"a": P.Plasticity(valence), "c": P.Plasticity(valence), "b": P.Plasticity(stdp)}
     teacher = P.BandTeacherPlan("l2", n_in, n_in + 1, lo=int(rng.integers(0, 5)), hi=int(rng.integers(5, 15)))

@@ -12,7 +12,8 @@ Integers (``BurstLIF``'s fixed-point model and neurolearn's simulator call :func
     h     = ((rate_target - rate) * gain) >> gain_shift, times min(rate_target / rate, 2**cap) below the target
     valence = aim - pbar + h, 0 where |aim - pbar + h| < dead_zone
     y1 = 64 + 8 * clip((valence * levels + r_valence) >> 15, -7, 7)   (valence in steps of 1/levels, rounded
-    y2 = (pbar * 127) >> 15                                              stochastically; a 7-bit trace)
+    y2 = (pbar * 127) >> 15, y3 = 0                                      stochastically; a 7-bit trace)
+    or, plateau_split: y2 = max(q, 0), y3 = max(-q, 0)                    (BTSP's plateaus P+ and -P-)
     pbar += event * ((aim - pbar) >> pbar_shift), unless Pbar is fixed    (a per-event average)
 
 Homeostatic bias (optional; the soma's bias adapts to hold the event rate at rate_target, Mikulasch et al.
@@ -49,8 +50,9 @@ Y2_FULL = 127                             # y2 = Pbar in 1/127 (a 7-bit trace)
 Q_MAX = VALENCE_LEVELS_RANGE[1]           # |q| <= 7: y1 = 64 + 8 q stays a 7-bit trace
 DRAW_SCALES = np.array([[LUT_SIZE], [PBAR_ONE]])   # r_burst in 0..255, r_valence in 0..2**15 - 1
 # the valence's constants (BurstPlan.valence_shape): expected, pbar fixed, rate_target, rate_shift, gain,
-# gain_shift, cap, dead_zone. PLAIN_VALENCE: B - Pbar, Pbar averaged, no homeostasis, no dead zone.
-PLAIN_VALENCE = (0, 0, 0, 10, 0, 0, 0, 0)
+# gain_shift, cap, dead_zone, plateau split. PLAIN_VALENCE: B - Pbar, Pbar averaged, no homeostasis, no dead zone,
+# y2 = Pbar.
+PLAIN_VALENCE = (0, 0, 0, 10, 0, 0, 0, 0, 0)
 
 
 @numba.njit(cache=True, inline="always")
@@ -59,9 +61,9 @@ def burst_int_step(event, v_d, pbar, ebar, a_apical, keep_d, lut, lut_offset, lu
     """One integer step of the dendrite, burst generator, event rate and valence (the module docstring);
     ``shape``: the valence's constants (:data:`PLAIN_VALENCE`'s order).
 
-    Returns (burst, v_d, pbar, ebar, y1, y2). int64 scalars (numba) or int64 numpy arrays elementwise
+    Returns (burst, v_d, pbar, ebar, y1, y2, y3). int64 scalars (numba) or int64 numpy arrays elementwise
     (``lut`` then indexed by an array); ``event`` bool."""
-    expected, fixed, rate_target, rate_shift, gain, gain_shift, cap, dead_zone = shape
+    expected, fixed, rate_target, rate_shift, gain, gain_shift, cap, dead_zone, split = shape
     v_d = saturate24(wrap32(trunc_decay(v_d, keep_d) + wrap32(a_apical << ACTIVATION_SHIFT)))
     p = lut[np.minimum(np.maximum(((v_d - lut_offset) >> lut_shift) + LUT_SIZE // 2, 0), LUT_SIZE - 1)]
     burst = event & (r_burst < p)
@@ -74,8 +76,9 @@ def burst_int_step(event, v_d, pbar, ebar, a_apical, keep_d, lut, lut_offset, lu
     valence = aim - pbar + h
     valence = valence * (np.abs(valence) >= dead_zone)
     q = np.minimum(np.maximum((valence * levels + r_valence) >> PBAR_BITS, -Q_MAX), Q_MAX)
-    y2 = (pbar * Y2_FULL) >> PBAR_BITS
-    return burst, v_d, pbar + event * (1 - fixed) * ((aim - pbar) >> pbar_shift), ebar, VALENCE_ZERO + 8 * q, y2
+    y2 = split * np.maximum(q, 0) + (1 - split) * ((pbar * Y2_FULL) >> PBAR_BITS)
+    return (burst, v_d, pbar + event * (1 - fixed) * ((aim - pbar) >> pbar_shift), ebar, VALENCE_ZERO + 8 * q, y2,
+            split * np.maximum(-q, 0))
 
 
 @numba.njit(cache=True, inline="always")
@@ -98,9 +101,10 @@ def burst_float_step(event, v_d, pbar, ebar, apical, keep_d, offset, slope, pbar
     slope in the soma's voltage units; pbar, ebar in [0, 1]; ``shape`` the integer constants, read as
     rate_target / 2**15, gain / 2**gain_shift, a cap of 2**cap and dead_zone / 2**15).
 
-    Returns (burst, v_d, pbar, ebar, y1, y2, p, valence) with p the burst probability and y1 = 64 + 8 levels
-    valence. Numba scalars, or numpy arrays (or CPU torch tensors) elementwise; ``event`` bool."""
-    expected, fixed, rate_target, rate_shift, gain, gain_shift, cap, dead_zone = shape
+    Returns (burst, v_d, pbar, ebar, y1, y2, y3, p, valence) with p the burst probability, y1 = 64 + 8 levels
+    valence and y2, y3 Pbar's or the plateaus' (levels times the valence's positive and negative parts). Numba
+    scalars, or numpy arrays (or CPU torch tensors) elementwise; ``event`` bool."""
+    expected, fixed, rate_target, rate_shift, gain, gain_shift, cap, dead_zone, split = shape
     v_d = keep_d * v_d + apical
     p = 1.0 / (1.0 + np.exp(-(v_d - offset) / slope))
     burst = event & (u_burst < p)
@@ -112,9 +116,10 @@ def burst_float_step(event, v_d, pbar, ebar, apical, keep_d, offset, slope, pbar
     h = h + low * (h * np.minimum(target / np.maximum(ebar, 1e-300), 2.0 ** cap) - h)
     valence = aim - pbar + h
     valence = valence * (np.abs(valence) >= dead_zone / PBAR_ONE)
-    y2 = Y2_FULL * pbar
+    y2 = split * levels * np.maximum(valence, 0.0) + (1 - split) * Y2_FULL * pbar
+    y3 = split * levels * np.maximum(-valence, 0.0)
     pbar = pbar + event * (1 - fixed) * (aim - pbar) * 2.0 ** -pbar_shift
-    return burst, v_d, pbar, ebar, VALENCE_ZERO + 8 * levels * valence, y2, p, valence
+    return burst, v_d, pbar, ebar, VALENCE_ZERO + 8 * levels * valence, y2, y3, p, valence
 
 
 class BurstStream:

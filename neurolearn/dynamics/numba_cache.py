@@ -20,8 +20,8 @@ KERNEL_DIRS = ("dynamics", "sims")                  # where numba is used (tests
 # every module kernels import (tests/dynamics/test_numba_cache.py checks it): a change elsewhere recompiles nothing
 KERNEL_SOURCES = ("errors.py", "ir/plan.py", "ir/program.py", "ir/features.py", "ir/geometry.py", "ir/schedule.py",
                   "ir/burst_network.py", "dynamics", "nir/extension.py", "rules/plugin.py", "rules/engine_numbers.py",
-                  "rules/burstprop_spiking.py", "compile/burst_mapping.py", "sims/fixed.py", "sims/learning.py",
-                  "sims/learning_engine.py", "sims/lowering.py", "sims/result.py", "sims/epochs.py",
+                  "rules/burstprop_spiking.py", "rules/btsp_credit.py", "compile/burst_mapping.py", "sims/fixed.py",
+                  "sims/learning.py", "sims/learning_engine.py", "sims/lowering.py", "sims/result.py", "sims/epochs.py",
                   "sims/float_twin.py", "sims/threads.py")
 STAMP = "neurolearn-sources.sha256"
 

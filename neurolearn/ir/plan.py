@@ -19,11 +19,11 @@ from neurolearn.ir.geometry import ConvGeometry, SparseLayout
 from neurolearn.ir.program import LearningProgram
 
 PLAN_FORMAT = "neurolearn-plan"
-PLAN_VERSION = 5                # 2 added burst layers, apical ports, input ranges and learning; 3 convolutions,
+PLAN_VERSION = 6                # 2 added burst layers, apical ports, input ranges and learning; 3 convolutions,
                                 # sparse matrices, delays, reset modes, v_reset, dv = 4096, per-neuron scale, layers
                                 # of one node, the burst neuron's valence modes and homeostasis and the class
                                 # teacher; 4 the start voltage v_init and per-neuron du, dv, vth; 5 the burst
-                                # neuron's homeostatic bias (bias_gain, bias_shift); reads 1 to 5
+                                # neuron's homeostatic bias (bias_gain, bias_shift); 6 its plateau_split; reads 1 to 6
 
 # Legal ranges, inclusive (Lava LavaPyType precisions; weight_exp as on Loihi).
 DU_RANGE = (0, 4095)            # 12-bit current decay; Lava adds 1 (ds_offset)
@@ -116,10 +116,11 @@ class BurstPlan:
     rate_shift, 2**15 = one event per step; it starts at ``rate_target``). Third factors, every step: the
     valence (Pbar before this step's update) as ``y1 = 64 + 8 q``, ``q = clip((valence * levels + r2) >> 15,
     -7, 7)`` (stochastic rounding, r2 = floor(2**15 * the second uniform)); ``y2 = (pbar * 127) >> 15``
-    (Pbar in 1/127); ``y3 = 0``. The valence is ``aim - pbar + h``, 0 where its magnitude is below
-    ``dead_zone``: ``aim`` = ``burst << 15`` (``valence`` 'burst') or ``p << 7`` ('expected': the burst
-    probability, no draw noise); ``h = ((rate_target - Ebar) * homeo_gain) >> homeo_shift``, below the
-    target times ``min(rate_target / Ebar, 2**homeo_cap)`` (``homeo_cap`` 0: not scaled). On each event
+    (Pbar in 1/127); ``y3 = 0``; with ``plateau_split`` instead ``y2 = max(q, 0)``, ``y3 = max(-q, 0)`` (the
+    valence's positive and negative parts: BTSP's plateaus P+ and -P-). The valence is ``aim - pbar + h``, 0 where
+    its magnitude is below ``dead_zone``: ``aim`` = ``burst << 15`` (``valence`` 'burst') or ``p << 7``
+    ('expected': the burst probability, no draw noise); ``h = ((rate_target - Ebar) * homeo_gain) >> homeo_shift``,
+    below the target times ``min(rate_target / Ebar, 2**homeo_cap)`` (``homeo_cap`` 0: not scaled). On each event
     ``pbar += (aim - pbar) >> pbar_shift`` unless ``pbar_fixed``
     (:func:`neurolearn.dynamics.burst_neuron.burst_int_step`). With ``bias_gain`` > 0 the soma's bias adapts to hold
     the event rate at ``rate_target`` (the integral homeostasis of Mikulasch et al. 2021, db = eta (rho - event)):
@@ -145,6 +146,7 @@ class BurstPlan:
     dead_zone: int = 0            # valences of magnitude below this (2**-15) are sent as 0
     bias_gain: int = 0            # homeostatic bias: hb += bias_gain * (rate_target - (event << 15)); 0: none
     bias_shift: int = 0           # the soma adds hb >> bias_shift (v units) to its bias
+    plateau_split: bool = False   # y2, y3 = the valence's positive and negative parts (else y2 = Pbar, y3 = 0)
 
     def __post_init__(self):
         object.__setattr__(self, "lut", np.asarray(self.lut, dtype=np.int64).reshape(-1))
@@ -160,8 +162,9 @@ class BurstPlan:
             _check_range(getattr(self, pname), rng, None, "burst", pname)
         if self.valence not in VALENCES:
             raise QuantizationError(f"burst: valence {self.valence!r}; allowed {', '.join(VALENCES)}")
-        if not isinstance(self.pbar_fixed, (bool, np.bool_)):
-            raise QuantizationError(f"burst: pbar_fixed {self.pbar_fixed!r}; allowed true or false")
+        for flag in ("pbar_fixed", "plateau_split"):
+            if not isinstance(getattr(self, flag), (bool, np.bool_)):
+                raise QuantizationError(f"burst: {flag} {getattr(self, flag)!r}; allowed true or false")
         if self.bias_gain and self.bias_shift < BIAS_SHIFT_MIN:
             raise QuantizationError(f"burst: bias_shift = {self.bias_shift} with bias_gain {self.bias_gain}; allowed "
                                     f"{BIAS_SHIFT_MIN}..{BIAS_SHIFT_RANGE[1]} (the bias hb >> bias_shift stays within "
@@ -173,7 +176,7 @@ class BurstPlan:
     def valence_shape(self) -> tuple[int, ...]:
         """The valence's constants as :func:`~neurolearn.dynamics.burst_neuron.burst_int_step` takes them."""
         return (int(self.valence == "expected"), int(self.pbar_fixed), self.rate_target, self.rate_shift,
-                self.homeo_gain, self.homeo_shift, self.homeo_cap, self.dead_zone)
+                self.homeo_gain, self.homeo_shift, self.homeo_cap, self.dead_zone, int(self.plateau_split))
 
 
 @dataclass(frozen=True)

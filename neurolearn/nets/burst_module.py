@@ -42,7 +42,7 @@ def burst_neuron_step(basal: Tensor, apical: Tensor, state: BurstNeuronState, pa
                          "no homeostatic bias (allowed 0; compile the network and run the learning build or its twin)")
     s, i, v = lif_float_step(basal, state.i, state.v, params.alpha, params.beta, 0.0, params.threshold)
     draw = rand.numpy() if params.stochastic else 0.5   # p > 1/2 exactly where v_d > burst_offset
-    burst, v_d, _, _, _, _, p, _ = _dendrite(s.numpy() > 0, state.v_d.numpy(), 0.0, 0.0, apical.numpy(),
+    burst, v_d, _, _, _, _, _, p, _ = _dendrite(s.numpy() > 0, state.v_d.numpy(), 0.0, 0.0, apical.numpy(),
                                              params.beta_d, params.burst_offset, params.burst_slope, 0, 0, draw,
                                              PLAIN_VALENCE)
     return (s.to(basal.dtype), torch.from_numpy(burst).to(basal.dtype), torch.from_numpy(p),

@@ -8,7 +8,9 @@ is what the post neuron's float step computes (``B - Pbar``, or ``p - Pbar`` plu
 integer step sends it on chip, unrounded), Etilde the presynaptic event trace (+1 per event, decaying with the
 rule's ``tau_pre`` rounded to steps as on chip). A connection of a two-factor pair-trace rule (dendritic balance
 in its error-neuron form, the Hebbian baseline) learns by the :class:`~neurolearn.rules.plugin.PairForm` of the
-float rule its program realizes (``rule.realized(units)``: constants and taus as rounded on chip), every step.
+float rule its program realizes (``rule.realized(units)``: constants and taus as rounded on chip), every step. A
+``btsp-credit`` connection learns by its :class:`~neurolearn.rules.btsp_credit.CreditForm`: the valence split into
+P+ and P-, ET and q(ET) as two clipped presynaptic traces.
 The per-step loop is compiled (numba), and a :class:`FloatTwinSession` runs a long stream chunk by chunk, as
 :class:`~neurolearn.sims.learning.ChipSession`.
 """
@@ -22,13 +24,14 @@ import numba
 import numpy as np
 
 from neurolearn.compile.burst_mapping import BurstCompiled
-from neurolearn.dynamics.burst_neuron import BurstStream, burst_float_step, homeostatic_bias_float
+from neurolearn.dynamics.burst_neuron import PLAIN_VALENCE, BurstStream, burst_float_step, homeostatic_bias_float
 from neurolearn.dynamics.lif import lif_float_step
 from neurolearn.errors import InputError, RuleError, ShapeError
 from neurolearn.ir.burst_network import BurstNetwork
 from neurolearn.ir.features import require
 from neurolearn.ir.plan import PBAR_ONE, homeostatic_bias_units
 from neurolearn.ir.schedule import Schedule
+from neurolearn.rules.btsp_credit import BTSPCredit, CreditForm
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
 from neurolearn.rules.plugin import ChipUnits, PairForm, rule_from_params
 from neurolearn.sims.epochs import EpochRun
@@ -43,6 +46,8 @@ from neurolearn.sims.lowering import (
 )
 from neurolearn.sims.result import as_batch
 
+BURSTPROP, PAIR, CREDIT = 0, 1, 2   # the twin's learner kinds
+
 
 class TwinTables(NamedTuple):
     """What the twin's kernel reads: float neurons (per neuron), the plan's connections and teacher, and the
@@ -56,7 +61,7 @@ class TwinTables(NamedTuple):
     offset: np.ndarray       # burst_offset (voltage units)
     slope: np.ndarray        # burst_slope
     pbar_shift: np.ndarray   # float: Pbar's per-event average 2**-pbar_shift
-    valence: np.ndarray      # (n, 8) int64: the valence's constants (BurstPlan.valence_shape)
+    valence: np.ndarray      # (n, 9) int64: the valence's constants (BurstPlan.valence_shape)
     bias: np.ndarray         # the soma's bias (voltage units per step; the network's, unquantized)
     hb_eta: np.ndarray       # the homeostatic bias's eta as the plan realizes it (voltage units per step), 0: none
     hb_limit: np.ndarray     # where the chip's accumulator saturates (voltage units per step)
@@ -68,7 +73,7 @@ class TwinTables(NamedTuple):
     eta: np.ndarray          # per learner: learning rate (weight units per unit trace (product))
     keep_pre: np.ndarray     # per learner: exp(-1 / tau_pre)
     x_at: np.ndarray         # per learner: its pres' traces start here
-    pair: np.ndarray         # per learner: bool, a PairForm rule (else burstprop)
+    kind: np.ndarray         # per learner: BURSTPROP, PAIR (a PairForm rule) or CREDIT (btsp-credit)
     pre_offset: np.ndarray   # per learner (pair): PairForm's offsets, decay, post traces' keeps
     post_offset: np.ndarray
     decay: np.ndarray
@@ -76,6 +81,11 @@ class TwinTables(NamedTuple):
     keep_post2: np.ndarray
     every: np.ndarray        # per learner (pair): steps between weight changes (the program's t_epoch)
     y_at: np.ndarray         # per learner: its posts' traces start here
+    w_max: np.ndarray        # per learner (credit): CreditForm's w_max, eta_dep, eta_neg, ET and q(ET) per event
+    eta_dep: np.ndarray
+    eta_neg: np.ndarray
+    et_step: np.ndarray
+    gate_step: np.ndarray
 
 
 class TwinState(NamedTuple):
@@ -89,7 +99,7 @@ class TwinState(NamedTuple):
     hb: np.ndarray       # the homeostatic bias (voltage units per step) the soma adds to its bias
     abuf: np.ndarray     # every connection's activations, delivered next step
     w: np.ndarray        # every synapse's weight (float weight units)
-    trace: np.ndarray    # every learner's presynaptic event traces
+    trace: np.ndarray    # every learner's presynaptic event traces (credit: ET, then q(ET), per pre)
     post_trace: np.ndarray   # every pair learner's postsynaptic traces y, y2
     post_square: np.ndarray
     teach: np.ndarray    # int64 (3 + classes,): as ChipState.teach
@@ -125,10 +135,10 @@ def _twin_steps(st, inp, tab, u_burst, spikes, bursts, learn):
             spikes[t, i] = s[0, i]
             if tab.dendrite[i]:
                 vs = tab.valence[i]
-                s[1, i], st.v_d[i], st.pbar[i], st.ebar[i], _, _, _, val[i] = burst_float_step(
+                s[1, i], st.v_d[i], st.pbar[i], st.ebar[i], _, _, _, _, val[i] = burst_float_step(
                     s[0, i], st.v_d[i], st.pbar[i], st.ebar[i], a_in[1, i], tab.keep_d[i], tab.offset[i],
                     tab.slope[i], tab.pbar_shift[i], 0.0, u_burst[t, tab.draw[i]],
-                    (vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6], vs[7]))
+                    (vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6], vs[7], vs[8]))
                 if tab.hb_eta[i]:
                     hb = homeostatic_bias_float(st.hb[i], s[0, i], vs[2] / PBAR_ONE, tab.hb_eta[i])
                     st.hb[i] = min(max(hb, -tab.hb_limit[i]), tab.hb_limit[i])
@@ -152,11 +162,15 @@ def _twin_steps(st, inp, tab, u_burst, spikes, bursts, learn):
                 continue
             # the pre trace (with this step's pre events), then the rule's dW
             xo, tgt, keep = tab.x_at[l], conns.tgt[c], tab.keep_pre[l]
+            if tab.kind[l] == CREDIT:
+                _credit_update(st, tab, l, s[0, tgt:tgt + n_post], val[tgt:tgt + n_post], pre[:cnt], base, n_pre,
+                               n_post)
+                continue
             for j in range(n_pre):
                 st.trace[xo + j] *= keep
             for k in range(cnt):
                 st.trace[xo + pre[k]] += 1.0
-            if tab.pair[l]:
+            if tab.kind[l] == PAIR:
                 _pair_update(st, tab, l, s[0, tgt:tgt + n_post], base, n_pre, n_post,
                              (st.step[0] + t + 1) % tab.every[l] == 0)
                 continue
@@ -199,6 +213,30 @@ def _pair_update(st, tab, l, post, base, n_pre, n_post, change):
                 decay * st.w[row + i] * st.post_square[yo + i]
 
 
+@numba.njit(cache=True, nogil=True)
+def _credit_update(st, tab, l, post, val, pre, base, n_pre, n_post):
+    """Learner ``l``'s btsp-credit step: ET and q(ET) (this step's ``pre`` events, clipped at 1), then for every
+    post with an event dW = eta_pot P+ (w_max - W) ET - eta_dep P+ W q(ET) + eta_neg P- ET."""
+    xo, keep = tab.x_at[l], tab.keep_pre[l]
+    for j in range(2 * n_pre):
+        st.trace[xo + j] *= keep
+    for j in pre:
+        st.trace[xo + j] = min(st.trace[xo + j] + tab.et_step[l], 1.0)
+        st.trace[xo + n_pre + j] = min(st.trace[xo + n_pre + j] + tab.gate_step[l], 1.0)
+    for i in range(n_post):
+        if not post[i] or val[i] == 0.0:
+            continue
+        up, down = max(val[i], 0.0), min(val[i], 0.0)
+        for j in range(n_pre):
+            et = st.trace[xo + j]
+            if et == 0.0:
+                continue
+            k = base + j * n_post + i
+            w = st.w[k]
+            st.w[k] = w + up * (tab.eta[l] * (tab.w_max[l] - w) * et - tab.eta_dep[l] * w * st.trace[xo + n_pre + j]) \
+                + tab.eta_neg[l] * down * et
+
+
 def _float_weights(net: BurstNetwork, compiled: BurstCompiled, teacher_strength: float) -> dict:
     """Every connection's float weights (n_post, n_pre): the network's W, Y, Z; the teacher's sign times its
     strength."""
@@ -214,17 +252,22 @@ def _float_weights(net: BurstNetwork, compiled: BurstCompiled, teacher_strength:
     return out
 
 
-def _rules(net: BurstNetwork, compiled: BurstCompiled, names) -> dict[str, BurstpropSpiking | PairForm]:
-    """Each learning connection's burstprop rule, or the PairForm of the float rule its program realizes."""
+def _rules(net: BurstNetwork, compiled: BurstCompiled, names) -> dict[str, BurstpropSpiking | PairForm | CreditForm]:
+    """Each learning connection's burstprop rule, the CreditForm of a btsp-credit program, or the PairForm of the
+    float rule its program realizes."""
     rules = {}
     for name in names:
         rule = rule_from_params(net.rules[name], name)
+        if isinstance(rule, BTSPCredit):
+            rules[name] = rule.twin_form(ChipUnits(compiled.weight_units[name], compiled.plan.dt))
+            continue
         if isinstance(rule, BurstpropSpiking):
             rules[name] = rule
             continue
         if not rule.has_pair_form:
-            raise InputError(f"float twin: connection '{name}' learns by '{rule.name}'; the twin runs burstprop and "
-                             "the pair-trace rules (dendritic balance, error-neuron form; hebbian-baseline)")
+            raise InputError(f"float twin: connection '{name}' learns by '{rule.name}'; the twin runs burstprop, "
+                             "btsp-credit and the pair-trace rules (dendritic balance, error-neuron form; "
+                             "hebbian-baseline)")
         try:
             rules[name] = rule.realized(ChipUnits(compiled.weight_units[name], compiled.plan.dt)).pair_form()
         except RuleError as exc:
@@ -236,7 +279,7 @@ class FloatTwinSession:
     """The float twin of a compiled burst network, run as one continuous stream chunk by chunk (state and burst
     draws carry over), as :class:`~neurolearn.sims.learning.ChipSession` runs the chip."""
 
-    def __init__(self, net: BurstNetwork, compiled: BurstCompiled, teacher_strength: float = 0.0):
+    def __init__(self, net: BurstNetwork, compiled: BurstCompiled, teacher_strength: float | None = None):
         plan = compiled.plan
         require(plan.features(), "float-twin")
         self.plan = plan
@@ -253,11 +296,14 @@ class FloatTwinSession:
                       for L in plan.layers if L.burst is not None}
         bursty = [L for L in plan.layers if L.burst is not None]
         draw_at = dict(zip([L.name for L in bursty], np.cumsum([0] + [L.size for L in bursty])))
+        if teacher_strength is None:   # the network's own (its chip settings), else none
+            teacher_strength = net.chip.teacher_strength if net.chip is not None else 0.0
         weights = _float_weights(net, compiled, teacher_strength)
         rules = _rules(net, compiled, [c.name for c in plan.connections if c.name in plan.learning])
         at, w, learner, n_syn, n_x, n_y = [], [], [], 0, 0, 0
-        per_learner = {k: [] for k in ("eta", "keep_pre", "x_at", "pair", "pre_offset", "post_offset", "decay",
-                                       "keep_post", "keep_post2", "y_at", "every")}
+        per_learner = {k: [] for k in ("eta", "keep_pre", "x_at", "kind", "pre_offset", "post_offset", "decay",
+                                       "keep_post", "keep_post2", "y_at", "every", "w_max", "eta_dep", "eta_neg",
+                                       "et_step", "gate_step")}
         for c in plan.connections:
             at.append(n_syn)
             w.append(np.ascontiguousarray(weights[c.name].T).reshape(-1))
@@ -267,17 +313,22 @@ class FloatTwinSession:
                 learner.append(-1)
                 continue
             learner.append(len(per_learner["eta"]))
-            pair = isinstance(rule, PairForm)
+            pair, credit = isinstance(rule, PairForm), isinstance(rule, CreditForm)
             keep_post2 = math.exp(-1.0 / rule.tau_post2) if pair and rule.tau_post2 else 0.0
-            for key, value in (("eta", rule.eta), ("x_at", n_x), ("pair", pair), ("y_at", n_y),
+            kind = PAIR if pair else CREDIT if credit else BURSTPROP
+            for key, value in (("eta", rule.eta_pot if credit else rule.eta), ("x_at", n_x), ("kind", kind),
+                               ("y_at", n_y),
                                ("keep_pre", math.exp(-1.0 / (rule.tau_pre if pair else float(round(rule.tau_pre))))),
                                ("pre_offset", rule.pre_offset if pair else 0.0),
                                ("post_offset", rule.post_offset if pair else 0.0),
                                ("decay", rule.decay if pair else 0.0),
                                ("keep_post", math.exp(-1.0 / rule.tau_post) if pair else 0.0),
-                               ("keep_post2", keep_post2), ("every", rule.every if pair else 1)):
+                               ("keep_post2", keep_post2), ("every", rule.every if pair else 1),
+                               *((k, getattr(rule, k) if credit else 0.0) for k in ("w_max", "eta_dep", "eta_neg")),
+                               ("et_step", rule.et_per_event if credit else 0.0),
+                               ("gate_step", rule.gate_per_event if credit else 0.0)):
                 per_learner[key].append(value)
-            n_x += c.weights.shape[1]
+            n_x += c.weights.shape[1] * (2 if credit else 1)   # credit: ET, then q(ET)
             n_y += c.weights.shape[0] if pair else 0
         self.tables = TwinTables(
             keep_u=per_neuron(lambda L: prm[L.name].alpha), keep_v=per_neuron(lambda L: prm[L.name].beta),
@@ -286,8 +337,8 @@ class FloatTwinSession:
             keep_d=per_neuron(lambda L: prm[L.name].beta_d), offset=per_neuron(lambda L: prm[L.name].burst_offset),
             slope=per_neuron(lambda L: prm[L.name].burst_slope),
             pbar_shift=per_neuron(lambda L: 0 if L.burst is None else L.burst.pbar_shift),
-            valence=np.concatenate([np.zeros((0, 8), np.int64)] + [
-                np.zeros((L.size, 8), np.int64) if L.burst is None else
+            valence=np.concatenate([np.zeros((0, len(PLAIN_VALENCE)), np.int64)] + [
+                np.zeros((L.size, len(PLAIN_VALENCE)), np.int64) if L.burst is None else
                 np.tile(np.array(L.burst.valence_shape(), np.int64), (L.size, 1)) for L in plan.layers]),
             bias=np.concatenate([np.zeros(0)] + [np.broadcast_to(net.biases.get(L.name, 0.0), L.size).astype(float)
                                                  for L in plan.layers]),
@@ -298,7 +349,7 @@ class FloatTwinSession:
                 for L in plan.layers]),
             conns=plan_connections(plan), teacher=teacher_table(plan), at=np.array(at, np.int64),
             learner=np.array(learner, np.int64),
-            **{k: np.array(v, np.int64 if k in ("x_at", "y_at", "every") else np.bool_ if k == "pair" else float)
+            **{k: np.array(v, np.int64 if k in ("x_at", "y_at", "every", "kind") else float)
                for k, v in per_learner.items()})
         pbar0 = per_neuron(lambda L: 0 if L.burst is None else L.burst.pbar_init / PBAR_ONE)
         ebar0 = per_neuron(lambda L: 0 if L.burst is None else L.burst.rate_target / PBAR_ONE)

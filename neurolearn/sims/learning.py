@@ -151,11 +151,11 @@ def _run_steps(b, st, inp, net, out, rec, n_thr, learn):
             out.spikes[b, t, i] = s[0, i]
             if has_dendrite[i]:
                 dr, vs = bursts.draw[i], bursts.valence[i]
-                s[1, i], vd_st[i], pbar[i], ebar[i], y_out[0, i], y_out[1, i] = burst_int_step(
+                s[1, i], vd_st[i], pbar[i], ebar[i], y_out[0, i], y_out[1, i], y_out[2, i] = burst_int_step(
                     s[0, i], vd_st[i], pbar[i], ebar[i], a_in[1, i], bursts.keep_d[i], bursts.luts[bursts.lut[i]],
                     bursts.lut_offset[i], bursts.lut_shift[i], bursts.pbar_shift[i], bursts.levels[i],
                     bursts.draws[t, 0, dr], bursts.draws[t, 1, dr],
-                    (vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6], vs[7]))
+                    (vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6], vs[7], vs[8]))
                 if bias_gain[i]:
                     hb[i] = homeostatic_bias_int(hb[i], s[0, i], vs[2], bias_gain[i])
                 if rec_b:

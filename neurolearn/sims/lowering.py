@@ -15,7 +15,7 @@ import numba
 import numpy as np
 from numba.typed import List
 
-from neurolearn.dynamics.burst_neuron import BurstStream, integer_draws
+from neurolearn.dynamics.burst_neuron import PLAIN_VALENCE, BurstStream, integer_draws
 from neurolearn.dynamics.conv import conv_runs, conv_sum_bound, geometry_row, kernel_by_input
 from neurolearn.dynamics.dense import effective_weights, sign_mode, truncate_weights
 from neurolearn.dynamics.lif import ACTIVATION_SHIFT, DECAY_BITS
@@ -70,7 +70,7 @@ class BurstNeurons(NamedTuple):
     draw: np.ndarray         # column of its random numbers in ``draws``
     pbar0: np.ndarray        # initial Pbar (2**15 = probability 1)
     ebar0: np.ndarray        # initial event-rate accumulator (rate_target << rate_shift)
-    valence: np.ndarray      # (n, 8): the valence's constants (BurstPlan.valence_shape), zeros for plain LIF
+    valence: np.ndarray      # (n, 9): the valence's constants (BurstPlan.valence_shape), zeros for plain LIF
     bias_gain: np.ndarray    # homeostatic bias (BurstPlan.bias_gain; 0: none) and its shift
     bias_shift: np.ndarray
     luts: np.ndarray         # (n_tables, 256): burst probability * 256
@@ -462,7 +462,7 @@ def _burst_neurons(plan: Plan) -> BurstNeurons:
     def per_neuron(value, plain=0):
         return _per_neuron(plan, lambda L: plain if L.burst is None else value(L))
 
-    shapes = [np.zeros((L.size, 8), np.int64) if L.burst is None else
+    shapes = [np.zeros((L.size, len(PLAIN_VALENCE)), np.int64) if L.burst is None else
               np.tile(np.array(L.burst.valence_shape(), np.int64), (L.size, 1)) for L in plan.layers]
     return BurstNeurons(lut=per_neuron(lambda L: lut_of[L.name], plain=-1),
                         keep_d=per_neuron(lambda L: _ONE - L.burst.dv_d),
@@ -475,7 +475,7 @@ def _burst_neurons(plan: Plan) -> BurstNeurons:
                         ebar0=per_neuron(lambda L: L.burst.rate_target << L.burst.rate_shift),
                         bias_gain=per_neuron(lambda L: L.burst.bias_gain),
                         bias_shift=per_neuron(lambda L: L.burst.bias_shift),
-                        valence=np.concatenate([np.zeros((0, 8), np.int64)] + shapes),
+                        valence=np.concatenate([np.zeros((0, len(PLAIN_VALENCE)), np.int64)] + shapes),
                         luts=np.array([layer.burst.lut for layer in bursty], np.int64).reshape(-1, LUT_SIZE),
                         draws=np.zeros((0, 2, sum(layer.size for layer in bursty)), np.int64))
 

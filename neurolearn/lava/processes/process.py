@@ -11,7 +11,7 @@ Ports: ``a_in`` basal (feedforward) input to the soma, ``a_apical_in`` feedback 
 dendrite, ``s_out`` events, ``s_out_burst`` bursts (a subset of the events), and Lava's learning ports
 ``s_out_bap`` (= events) and ``s_out_y1..3`` (third factors for a ``LearningDense`` with a
 ``Loihi3FLearningRule``: y1 = 64 + 8 q, q the valence (B - Pbar, or p - Pbar, plus the homeostasis) in steps
-of 1/``valence_levels``, y2 = Pbar in 1/127, y3 = 0).
+of 1/``valence_levels``, y2 = Pbar in 1/127, y3 = 0; with ``plateau_split`` y2 = max(q, 0), y3 = max(-q, 0)).
 
 ``ClassTeacher`` passes each class's teacher requests by its output population's running rate.
 """
@@ -35,7 +35,8 @@ class BurstLIF(LearningNeuronProcess, AbstractProcess):
     ``seed``: the generator (``numpy.random.default_rng(seed)``; per step two uniforms per neuron: the
     burst draw, then the valence's stochastic rounding). ``ebar``: the event rate (``rate_shift`` extra bits);
     ``valence_expected``, ``pbar_fixed``, ``rate_target``, ``homeo_gain``, ``homeo_shift``, ``homeo_cap``,
-    ``dead_zone``: the valence (:class:`neurolearn.ir.plan.BurstPlan`). ``hb``: the homeostatic bias
+    ``dead_zone``, ``plateau_split``: the valence and what y2, y3 carry (:class:`neurolearn.ir.plan.BurstPlan`).
+    ``hb``: the homeostatic bias
     (``bias_gain`` > 0: ``hb += bias_gain * (rate_target - (event << 15))``, the soma adds ``hb >> bias_shift``;
     float: ``hb += bias_gain * (rate_target / 2**15 - event)``, added as it is).
     Units as in Lava's LIF: integers for fixed point, per-step fractions for float.
@@ -45,7 +46,7 @@ class BurstLIF(LearningNeuronProcess, AbstractProcess):
                  burst_lut=None, lut_offset=0, lut_shift=0, burst_offset=0.0, burst_slope=1.0,
                  pbar_init=0, pbar_shift=5, valence_levels=4, seed=0, valence_expected=0, pbar_fixed=0,
                  rate_target=0, rate_shift=10, homeo_gain=0, homeo_shift=0, homeo_cap=0, dead_zone=0,
-                 ebar_init=0, bias_gain=0, bias_shift=0, name: ty.Optional[str] = None,
+                 ebar_init=0, bias_gain=0, bias_shift=0, plateau_split=0, name: ty.Optional[str] = None,
                  log_config: ty.Optional[LogConfig] = None):
         super().__init__(shape=shape, learning_rule=None, seed=seed, name=name, log_config=log_config)
         self.a_in = InPort(shape=shape)
@@ -74,7 +75,7 @@ class BurstLIF(LearningNeuronProcess, AbstractProcess):
         for var, init in (("valence_expected", valence_expected), ("pbar_fixed", pbar_fixed),
                           ("rate_target", rate_target), ("rate_shift", rate_shift), ("homeo_gain", homeo_gain),
                           ("homeo_shift", homeo_shift), ("homeo_cap", homeo_cap), ("dead_zone", dead_zone),
-                          ("bias_gain", bias_gain), ("bias_shift", bias_shift)):
+                          ("bias_gain", bias_gain), ("bias_shift", bias_shift), ("plateau_split", plateau_split)):
             setattr(self, var, Var(shape=(1,), init=init))
 
 
