@@ -1,7 +1,8 @@
 """On-chip burstprop classification beside its float twin, host-side spiking burstprop, rate burstprop and backprop.
 
-Per task one architecture for every method: the on-chip default, inputs -> ONCHIP_PRESETS[task].hidden -> 10
-classes (the spiking forms: 10 output neurons per class; the rate forms: one unit per class). One on-chip run
+Per task one architecture for every method: the on-chip burstprop default, inputs ->
+ONCHIP_PRESETS[(task, "burstprop")].hidden -> 10 classes (the spiking forms: 10 output neurons per class; the rate
+forms: one unit per class). One on-chip run
 (``neurolearn train --spiking --on-chip``) gives two rows: its fixed point (neurolearn's learning simulator,
 bit-exact with Lava) and its float twin, run side by side. Host-side spiking burstprop (neurolearn.train.spiking,
 the digits preset with the hidden and output sizes above) exists for digits only (catalog.SPIKING_TASKS). Rate
@@ -36,7 +37,7 @@ from neurolearn.train.catalog import SPIKING_TASKS
 from neurolearn.train.cli import DEFAULT_EPOCHS, METRICS, write_run
 from neurolearn.train.onchip_classify import ONCHIP_PRESETS
 
-TASKS = tuple(ONCHIP_PRESETS)
+TASKS = tuple(dict.fromkeys(task for task, _ in ONCHIP_PRESETS))
 METHODS = {   # method -> (label, run kind, form for the default epochs)
     "onchip": ("on-chip fixed point", "onchip", "on-chip"),
     "float-twin": ("float twin (on chip)", "onchip", "on-chip"),
@@ -70,7 +71,8 @@ def warm_up() -> None:
     from neurolearn.train.onchip_classify import train_onchip_classifier
 
     x, y = np.random.default_rng(0).random((10, 4)), np.arange(10)
-    train_onchip_classifier("warm-up", (x, y, x, y), replace(ONCHIP_PRESETS["digits"], hidden=(4,)), 1, 0)
+    train_onchip_classifier("warm-up", (x, y, x, y), replace(ONCHIP_PRESETS[("digits", "burstprop")], hidden=(4,)),
+                            1, 0)
 
 
 def train_host_spiking(task: str, seed: int, epochs: int, args, run: Path) -> None:
@@ -78,7 +80,7 @@ def train_host_spiking(task: str, seed: int, epochs: int, args, run: Path) -> No
     from neurolearn.train import spiking as sp
 
     assert task == "digits", task   # the host-side spiking form has a digits task only (filtered by the caller)
-    chip = ONCHIP_PRESETS[task]
+    chip = ONCHIP_PRESETS[(task, "burstprop")]
     cfg = replace(sp.DIGITS_CONFIG, n_hidden=chip.hidden[0], per_class=chip.per_class)
     data = subset(sp.spiking_digits_task(), args.train_samples, args.test_samples)
     res = sp.train_spiking(data, cfg, sp.DIGITS_RULE, epochs=epochs, seed=seed, eval_every=0)
@@ -91,7 +93,7 @@ def train_rate(rule: str, task: str, seed: int, epochs: int, args, run: Path) ->
     """Rate-form ``rule`` (loop's preset) on the on-chip hidden sizes into ``run``."""
     from neurolearn.train.loop import load_task, preset_rule, train
 
-    hidden = ONCHIP_PRESETS[task].hidden
+    hidden = ONCHIP_PRESETS[(task, "burstprop")].hidden
     data = subset(load_task(task, args.data), args.train_samples, args.test_samples)
     _, metrics = train(preset_rule(rule, task, n_hidden=len(hidden)), data, epochs=epochs, seed=seed, hidden=hidden,
                        progress=False)
@@ -194,7 +196,7 @@ def main(argv=None) -> int:
             print(f"{task}: timing Lava over {args.lava_steps} steps ({time.perf_counter() - t0:.0f} s elapsed)",
                   flush=True)
             lines.append(lava_line(task, dirs[task, "onchip", args.seeds[0]], args.lava_steps, chip))
-    arch = "; ".join(f"{t}: inputs -> {','.join(map(str, ONCHIP_PRESETS[t].hidden))} -> 10 classes"
+    arch = "; ".join(f"{t}: inputs -> {','.join(map(str, ONCHIP_PRESETS[(t, 'burstprop')].hidden))} -> 10 classes"
                      for t in args.tasks)
     head = ("| task | method | seeds | epochs | train/test samples | test accuracy % | s/epoch | steps/s |\n"
             "|---|---|---|---|---|---|---|---|")

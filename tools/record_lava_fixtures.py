@@ -378,16 +378,12 @@ def classify_steps():
     """A small on-chip classifier (train/onchip_classify.py: expected valence, Pbar fixed, event-rate homeostasis and
     dead zone in the hidden layer, balance connections Z, per-class teacher channels, the class teacher): three
     training samples (two classes), every step."""
-    from neurolearn.train.onchip_classify import (
-        OnChipClassifyConfig,
-        PhaseEncoder,
-        classifier_network,
-        compile_classifier,
-    )
+    from neurolearn.compile.burst_mapping import compile_burst_network
+    from neurolearn.train.onchip_classify import OnChipClassifyConfig, PhaseEncoder, classifier_network
 
     cfg = OnChipClassifyConfig(hidden=(12,), per_class=3, steps=60, teach_from=15, n_bias=2)
     net = classifier_network(6, 2, cfg, seed=4)
-    compiled = compile_classifier(net, 2, cfg, seed=4)
+    compiled = compile_burst_network(net)
     x = np.random.default_rng(17).random((3, 6))
     spikes = PhaseEncoder(net.input_size, 2, cfg, seed=4).encode(x, np.array([0, 1, 1]))
     return compiled.plan, spikes, None, None

@@ -22,6 +22,24 @@ class BurstParams(NamedTuple):
     homeostasis_eta: float = 0.0    # its rate: bias += eta (rate - event) per step (voltage units); 0: none
 
 
+class ChipSettings(NamedTuple):
+    """How the network compiles (what ``compile_burst_network`` would otherwise take as arguments): ``vth`` the
+    integer threshold (the resolution of voltages and weights), ``rng_seed`` the learning engine's trace streams,
+    ``round_even`` mixed-sign weights to even integers; and an optional class teacher: per class an up and a down
+    request channel after the input channels into ``teacher_layer``'s dendrites (``teacher_strength`` voltage
+    units per step), passed while the class's population is below ``band_lo`` (up) or above ``band_hi`` (down)
+    events per neuron and step."""
+
+    vth: int = 128
+    rng_seed: int = 0
+    round_even: bool = False
+    teacher_layer: str = ""        # "": no teacher
+    teacher_classes: int = 1
+    teacher_strength: float = 0.0
+    band_lo: float = 0.0
+    band_hi: float = 0.0
+
+
 @dataclass(frozen=True)
 class BurstLayer:
     name: str
@@ -46,6 +64,7 @@ class BurstNetwork:
     rules: dict = field(default_factory=dict)  # connection name -> rule parameters (JSON-able)
     biases: dict = field(default_factory=dict, repr=False)  # layer -> (n,) bias of its feedforward input
     balance: dict = field(default_factory=dict, repr=False)
+    chip: ChipSettings | None = None   # how it compiles (None: compile's defaults and arguments)
 
     def __post_init__(self):
         """Event weights: one chain in layer order (input -> layers[0] -> layers[1] ...), and any others back to the
@@ -59,6 +78,13 @@ class BurstNetwork:
                 raise ShapeError(f"burst network: event weight 'W:{src}->{dst}' skips forward past layer order "
                                  f"{list(position)}; allowed: from the previous layer, or back to the same or an "
                                  "earlier layer")
+        if self.chip is not None and self.chip.teacher_layer:
+            sizes = {L.name: L.size for L in self.layers}
+            if self.chip.teacher_layer not in sizes or self.chip.teacher_classes < 1 or \
+                    sizes[self.chip.teacher_layer] % self.chip.teacher_classes:
+                raise ShapeError(f"burst network: teacher into '{self.chip.teacher_layer}' with "
+                                 f"{self.chip.teacher_classes} classes; allowed a layer of {list(sizes)} whose size "
+                                 "the number of classes (>= 1) divides")
         prev = ["input"] + [L.name for L in self.layers[:-1]]
         for a, b in zip(prev, (L.name for L in self.layers)):
             if (a, b) not in self.weights:

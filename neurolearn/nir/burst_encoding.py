@@ -13,7 +13,9 @@ Per-step keep factors map to NIR time constants with forward Euler: ``tau = dt /
 ``r = tau / dt`` (input gain 1), as for snntorch's ``Leaky``; the exact keep factors are also kept in
 the apical node's ``burst`` block so the round trip is bit-exact. A layer with a homeostatic bias has
 ``"homeostasis": {"rate": events per step, "eta": voltage units per step per unit rate error}`` in that block; a
-layer's bias (its start value) is the bias of the Affine weight into it from the layer before.
+layer's bias (its start value) is the bias of the Affine weight into it from the layer before. How the network
+compiles (``BurstNetwork.chip``: integer threshold, trace seed, rounding, the class teacher) is the graph block's
+``"chip"`` entry, so that ``neurolearn compile`` builds from the file what the run built.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import numpy as np
 
 from neurolearn import __version__
 from neurolearn.errors import NIRFormatError, shown, where
-from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
+from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams, ChipSettings
 from neurolearn.nir.extension import KEY, SCHEMA_VERSION, block, graph_dt
 
 
@@ -76,7 +78,8 @@ def to_nir(net: BurstNetwork) -> nir.NIRGraph:
     nodes["output"] = nir.Output(np.array([last.size]))
     edges.append((f"{last.name}.soma", "output"))
     meta = {KEY: {"version": SCHEMA_VERSION, "dt": dt, "integration": "euler",
-                  "producer": f"neurolearn {__version__}", "rules": dict(net.rules)}}
+                  "producer": f"neurolearn {__version__}", "rules": dict(net.rules),
+                  **({"chip": net.chip._asdict()} if net.chip is not None else {})}}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=False)
 
 
@@ -129,6 +132,9 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
             if isinstance(node, nir.Affine):
                 affine_bias[pair] = (name, np.asarray(node.bias, dtype=np.float64).reshape(-1))
     order = _chain(weights, cells, file)
+    rank = {"input": -1, **{cell: k for k, cell in enumerate(order)}}   # the file's node order does not matter
+    weights, feedback, balance = ({pair: table[pair] for pair in sorted(table, key=lambda p: (rank[p[1]], rank[p[0]]))}
+                                  for table in (weights, feedback, balance))
     chain = set(zip(["input"] + order[:-1], order))
     for pair, (name, bias) in affine_bias.items():
         if pair in chain:
@@ -148,7 +154,8 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
                              **_read_homeostasis(burst.get("homeostasis"), file, cell))
         layers.append(BurstLayer(cell, int(soma.v_threshold.size), params, int(burst["seed"])))
     return BurstNetwork(dt=dt, input_size=n_in, layers=tuple(layers), weights=weights, feedback=feedback,
-                        rules=dict(block(graph).get("rules", {})), biases=biases, balance=balance)
+                        rules=dict(block(graph).get("rules", {})), biases=biases, balance=balance,
+                        chip=_read_chip(block(graph).get("chip"), file, order))
 
 
 def _homeostasis(p: BurstParams) -> dict:
@@ -174,6 +181,45 @@ def _read_homeostasis(entry, file, cell: str) -> dict:
         raise NIRFormatError(f"{where(file, cell, 'homeostasis.eta')} = {eta:g}; allowed >= 0 (voltage units per "
                              "step per unit rate error)")
     return {"homeostasis_rate": rate, "homeostasis_eta": eta}
+
+
+_CHIP_TYPES = {"vth": numbers.Integral, "rng_seed": numbers.Integral, "round_even": (bool, np.bool_),
+               "teacher_layer": str, "teacher_classes": numbers.Integral, "teacher_strength": numbers.Real,
+               "band_lo": numbers.Real, "band_hi": numbers.Real}
+
+
+def _read_chip(entry, file, layers: list[str]) -> ChipSettings | None:
+    """The graph block's "chip" entry (how the network compiles; none: compile's defaults), checked key by key."""
+    if entry is None:
+        return None
+    if not isinstance(entry, dict) or not set(entry) <= set(_CHIP_TYPES):
+        raise NIRFormatError(f"{where(file, param='chip')} = {shown(entry)}; allowed a dict of {', '.join(_CHIP_TYPES)}")
+    for key, value in entry.items():
+        kind = _CHIP_TYPES[key]
+        flag = isinstance(value, (bool, np.bool_))
+        if not isinstance(value, kind) or (flag and key != "round_even"):
+            raise NIRFormatError(f"{where(file, param=f'chip.{key}')} = {shown(value)}; allowed {_CHIP_ALLOWED[key]}")
+    chip = ChipSettings(**{k: (v if isinstance(v, str) else v.item() if isinstance(v, np.generic) else v)
+                           for k, v in entry.items()})
+    for key, (lo, hi) in (("vth", (1, 2**16)), ("rng_seed", (0, 2**31 - 5)), ("teacher_classes", (1, 2**16)),
+                          ("teacher_strength", (0, math.inf)), ("band_lo", (0, 1)), ("band_hi", (0, 1))):
+        if not lo <= getattr(chip, key) <= hi:
+            raise NIRFormatError(f"{where(file, param=f'chip.{key}')} = {getattr(chip, key)}; allowed {_CHIP_ALLOWED[key]}")
+    if chip.teacher_layer and chip.teacher_layer not in layers:
+        raise NIRFormatError(f"{where(file, param='chip.teacher_layer')} = {chip.teacher_layer!r}; allowed one of "
+                             f"{layers} (or '': no teacher)")
+    if chip.band_lo > chip.band_hi:
+        raise NIRFormatError(f"{where(file, param='chip.band_lo')} = {chip.band_lo} above band_hi = {chip.band_hi}; "
+                             "allowed band_lo <= band_hi")
+    return chip
+
+
+_CHIP_ALLOWED = {"vth": "an integer 1 .. 65536", "rng_seed": "an integer 0 .. 2147483643",
+                 "round_even": "true or false", "teacher_layer": "a layer's name",
+                 "teacher_classes": "an integer 1 .. 65536",
+                 "teacher_strength": "a number >= 0 (voltage units per step)",
+                 "band_lo": "a number 0 .. 1 (events per neuron and step)",
+                 "band_hi": "a number 0 .. 1 (events per neuron and step)"}
 
 
 def _cells(graph: nir.NIRGraph, file) -> dict[str, dict]:

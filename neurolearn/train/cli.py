@@ -13,7 +13,7 @@ from neurolearn.atomic import check_output
 from neurolearn.errors import InputError
 from neurolearn.ir.limits import MAX_COUNT, MAX_SEED, check_memory, whole_number
 from neurolearn.nets import FEEDBACK
-from neurolearn.train.catalog import HIDDEN, RATE_RULE_NAMES, SPIKING_TASKS, TASKS
+from neurolearn.train.catalog import HIDDEN, ONCHIP_RULE_NAMES, RATE_RULE_NAMES, SPIKING_TASKS, TASKS
 
 METRICS = "metrics.json"
 MODEL = "model.nir"
@@ -27,7 +27,8 @@ def add_train_parser(subparsers) -> None:
     """Add the ``train`` subcommand to an argparse subparsers object."""
 
     p = subparsers.add_parser("train", help="train burstprop (rate or --spiking), backprop or feedback alignment")
-    p.add_argument("--rule", choices=RATE_RULE_NAMES, required=True)
+    p.add_argument("--rule", choices=RATE_RULE_NAMES + ONCHIP_RULE_NAMES, required=True,
+                   help="btsp-credit: with --spiking --on-chip on digits or fashion-mnist only")
     p.add_argument("--task", choices=TASKS, required=True)
     p.add_argument("--feedback", choices=FEEDBACK,
                    help="burstprop's feedback weights Y: fixed random, symmetric (Y = W) or learned "
@@ -89,6 +90,8 @@ def cmd_train(args) -> int:
     check_output(args.output, "-o", directory=True)
     if args.spiking:
         return _train_spiking(args)
+    if args.rule in ONCHIP_RULE_NAMES:
+        raise InputError(f"--rule {args.rule} trains with --spiking --on-chip on digits or fashion-mnist only")
     if args.feedback is not None and args.rule != "burstprop":
         raise InputError(f"--feedback applies to --rule burstprop only, not {args.rule}")
     if args.data is not None and args.task != "fashion-mnist":
@@ -182,8 +185,10 @@ def _train_spiking(args) -> int:
     from neurolearn.nir.burst_encoding import to_nir
     from neurolearn.train import spiking as sp
 
-    if args.rule != "burstprop":
-        raise InputError(f"--spiking trains --rule burstprop only, not {args.rule}")
+    classify = args.on_chip and args.task != "xor"
+    if args.rule != "burstprop" and not (classify and args.rule in ONCHIP_RULE_NAMES):
+        raise InputError(f"--spiking trains --rule burstprop (and, with --on-chip on digits or fashion-mnist, "
+                         f"{', '.join(ONCHIP_RULE_NAMES)}), not {args.rule}")
     out = Path(args.output)
     if out.exists() and not (out / METRICS).is_file():
         raise InputError(f"{out}: exists and is not a neurolearn run directory; choose another -o")
@@ -192,7 +197,7 @@ def _train_spiking(args) -> int:
         if value is not None and (not (args.on_chip and args.task != "xor") or value < 1):
             raise InputError(f"--{flag.replace('_', '-')} {value}: applies to --on-chip digits and fashion-mnist, "
                              "allowed >= 1")
-    if args.on_chip and args.task != "xor":
+    if classify:
         return _train_onchip_classify(args, out)
     if args.task not in SPIKING_TASKS:
         raise InputError(f"--spiking --task {args.task}: spiking tasks are {', '.join(SPIKING_TASKS)} (and "
@@ -278,7 +283,7 @@ def _train_onchip_classify(args, out: Path) -> int:
         raise InputError("--feedback applies to the rate form only (on chip, Y is fixed random)")
     if args.data is not None and args.task != "fashion-mnist":
         raise InputError(f"--data applies to --task fashion-mnist only, not {args.task}")
-    cfg = ONCHIP_PRESETS[args.task]
+    cfg = ONCHIP_PRESETS[(args.task, args.rule)]
     hidden = parse_hidden_sizes(args.hidden)
     if hidden is not None:
         cfg = replace(cfg, hidden=hidden)
@@ -294,7 +299,7 @@ def _train_onchip_classify(args, out: Path) -> int:
         plots = plot_classifier(res.metrics, tmp)
     m = res.metrics
     arch = "-".join(map(str, m["architecture"]))
-    print(f"on-chip burstprop on {args.task}, seed {args.seed}, {args.epochs} epoch(s), {arch}: test accuracy "
+    print(f"on-chip {args.rule} on {args.task}, seed {args.seed}, {args.epochs} epoch(s), {arch}: test accuracy "
           f"fixed point {m['fixed']['test_accuracy']:.4f}, float twin {m['float']['test_accuracy']:.4f} "
           f"({m['samples']['test']} test samples); simulator {m['simulator_steps_per_s']:.0f} steps/s; wrote "
           f"{out}/{{{MODEL}, build, {METRICS}, {', '.join(plots)}}}")

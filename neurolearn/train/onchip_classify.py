@@ -27,15 +27,17 @@ from __future__ import annotations
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from neurolearn.compile.burst_mapping import BurstCompiled, compile_burst_network
 from neurolearn.errors import InputError
-from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams
-from neurolearn.ir.plan import WEIGHT_RANGE, ClassTeacherPlan
+from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams, ChipSettings
+from neurolearn.ir.plan import WEIGHT_RANGE
 from neurolearn.ir.schedule import Schedule
+from neurolearn.nir.burst_encoding import from_nir, to_nir
+from neurolearn.rules.btsp_credit import BTSPCredit
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
 from neurolearn.sims.float_twin import FloatTwinSession
 from neurolearn.sims.learning import ChipSession
@@ -68,6 +70,10 @@ class OnChipClassifyConfig:
     tau_rate: float = 1024.0    # ... rate average, steps
     dead_zone: float = 0.1      # hidden valences smaller than this are not sent
     chunk: int = 100            # samples per simulator call
+    rule: str = "burstprop"     # or "btsp-credit": BTSP's credit-assignment form, the valence as its plateau
+    w_max: float = 0.5          # btsp-credit: potentiation's bound (threshold units)
+    et_per_event: float = 0.25  # btsp-credit: ET per presynaptic event (ET clips at 1)
+    theta_et: float = 0.05      # btsp-credit: q(ET) = min(1, ET / theta_et)
 
     def __post_init__(self):
         sizes = tuple(self.hidden)
@@ -81,17 +87,25 @@ class OnChipClassifyConfig:
             raise InputError(f"on-chip classification: teach_from = {self.teach_from}; allowed 0..{self.steps - 1}")
         if not 0 <= self.band_lo <= self.band_hi:
             raise InputError(f"on-chip classification: band {self.band_lo}..{self.band_hi}; need 0 <= lo <= hi")
+        if self.rule not in ONCHIP_RULES:
+            raise InputError(f"on-chip classification: rule {self.rule!r}; allowed {', '.join(ONCHIP_RULES)}")
 
 
-ONCHIP_PRESETS = {   # task -> protocol (docs/onchip.md: how they were chosen)
-    "digits": OnChipClassifyConfig(),
-    "fashion-mnist": OnChipClassifyConfig(eta_hidden=1e-3, eta_out=3e-4),
+ONCHIP_RULES = ("burstprop", "btsp-credit")
+
+
+ONCHIP_PRESETS = {   # (task, rule) -> protocol (docs/onchip.md: how they were chosen)
+    ("digits", "burstprop"): OnChipClassifyConfig(),
+    ("fashion-mnist", "burstprop"): OnChipClassifyConfig(eta_hidden=1e-3, eta_out=3e-4),
+    ("digits", "btsp-credit"): OnChipClassifyConfig(rule="btsp-credit", eta_hidden=1e-3, eta_out=2e-3),
+    ("fashion-mnist", "btsp-credit"): OnChipClassifyConfig(rule="btsp-credit", eta_hidden=1e-3, eta_out=2e-3),
 }
 
 
 def classifier_network(n_pixels: int, classes: int, cfg: OnChipClassifyConfig, seed: int) -> BurstNetwork:
-    """The seeded burst network: W ~ N(0, 1/n_pre), Y ~ N(0, 1/n_upper), Z = -p0 Y, burstprop rules (expected
-    valence, fixed Pbar; homeostasis and dead zone on hidden layers)."""
+    """The seeded burst network: W ~ N(0, 1/n_pre), Y ~ N(0, 1/n_upper), Z = -p0 Y, burstprop (or btsp-credit)
+    rules (expected valence, fixed Pbar; homeostasis and dead zone on hidden layers), and how it compiles: ``vth``,
+    the trace seed, even rounding, per-class teacher channels into the output and the class teacher's band."""
     rng = np.random.default_rng(seed)
     n_in = n_pixels + cfg.n_bias
     names = [f"h{i + 1}" for i in range(len(cfg.hidden))] + ["out"]
@@ -105,23 +119,17 @@ def classifier_network(n_pixels: int, classes: int, cfg: OnChipClassifyConfig, s
                 for i in range(len(names) - 1)}
     balance = {key: -cfg.balance * y for key, y in feedback.items()}
     common = dict(tau_pre=cfg.tau_pre, valence="expected", pbar="fixed", p_init=0.5)
-    hidden = BurstpropSpiking(eta=cfg.eta_hidden, rate_target=cfg.rate_target, homeo_gain=1.0, homeo_cap=cfg.homeo_cap,
+    if cfg.rule == "btsp-credit":
+        common.update(w_max=cfg.w_max, et_per_event=cfg.et_per_event, theta_et=cfg.theta_et)
+    kind = BTSPCredit if cfg.rule == "btsp-credit" else BurstpropSpiking
+    hidden = kind(eta=cfg.eta_hidden, rate_target=cfg.rate_target, homeo_gain=1.0, homeo_cap=cfg.homeo_cap,
                               tau_rate=cfg.tau_rate, dead_zone=cfg.dead_zone, **common)
-    out = BurstpropSpiking(eta=cfg.eta_out, **common)
+    out = kind(eta=cfg.eta_out, **common)
     rules = {f"W:{s}->{d}": (out if d == "out" else hidden).to_params() for s, d in zip(srcs, names)}
+    chip = ChipSettings(vth=cfg.vth, rng_seed=seed, round_even=True, teacher_layer="out", teacher_classes=classes,
+                        teacher_strength=cfg.teacher, band_lo=cfg.band_lo, band_hi=cfg.band_hi)
     return BurstNetwork(dt=1e-3, input_size=n_in, layers=layers, weights=weights, feedback=feedback, rules=rules,
-                        balance=balance)
-
-
-def compile_classifier(net: BurstNetwork, classes: int, cfg: OnChipClassifyConfig, seed: int) -> BurstCompiled:
-    """The learning plan of ``net`` with per-class teacher channels into the output and the class teacher."""
-    compiled = compile_burst_network(net, vth=cfg.vth, teacher_layer="out", teacher_strength=cfg.teacher,
-                                     rng_seed=seed, teacher_classes=classes, round_even=True)
-    band = [round(b * cfg.per_class * 2**8) for b in (cfg.band_lo, cfg.band_hi)]
-    gate = ClassTeacherPlan("out", first=net.input_size, classes=classes, lo=band[0], hi=band[1], shift=8)
-    return replace(compiled, plan=replace(compiled.plan, teacher=gate),
-                   notes=compiled.notes + (f"teacher: class teacher, band {cfg.band_lo}..{cfg.band_hi} events per "
-                                           f"neuron and step ({band[0]}..{band[1]} / 2^8 per population)",))
+                        balance=balance, chip=chip)
 
 
 class PhaseEncoder:
@@ -208,8 +216,8 @@ def train_onchip_classifier(task: str, data: tuple, cfg: OnChipClassifyConfig, e
     after every epoch. ``progress``: optional callable(str) for one line per epoch."""
     x_tr, y_tr, x_te, y_te = data
     classes = int(max(y_tr.max(), y_te.max())) + 1
-    net = classifier_network(x_tr.shape[1], classes, cfg, seed)
-    compiled = compile_classifier(net, classes, cfg, seed)
+    net = from_nir(to_nir(classifier_network(x_tr.shape[1], classes, cfg, seed)))   # as its model.nir reads back
+    compiled = compile_burst_network(net)   # as ``neurolearn compile`` builds it from that file
     plan = compiled.plan
     first = int(sum(L.size for L in plan.layers[:-1]))
     offsets = np.cumsum([0] + [L.size for L in plan.layers])
@@ -291,7 +299,7 @@ def plot_classifier(metrics: dict, directory) -> list[str]:
     confusion.png (the fixed point's final test confusion matrix); matplotlib's object API."""
     from matplotlib.figure import Figure
 
-    title = f"on-chip burstprop, {metrics['task']}, seed {metrics['seed']}"
+    title = f"on-chip {metrics['config']['rule']}, {metrics['task']}, seed {metrics['seed']}"
     fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.subplots()
     for kind, color in (("fixed", "C0"), ("float", "C1")):

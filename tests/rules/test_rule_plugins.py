@@ -41,7 +41,7 @@ def test_import_rules_loads_no_torch():
 
 
 def test_registry_names_and_round_trip():
-    assert set(RULES) == {"burstprop-spiking", "stdp", "btsp", "btsp-simple", "dendritic-balance",
+    assert set(RULES) == {"burstprop-spiking", "stdp", "btsp", "btsp-simple", "btsp-credit", "dendritic-balance",
                           "hebbian-baseline"}
     for name, cls in RULES.items():
         rule = cls()
