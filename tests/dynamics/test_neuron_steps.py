@@ -26,16 +26,17 @@ STATE = 2**23 - 1
 
 @numba.njit
 def _int_steps_scalar(event, v_d, pbar, ebar, a, keep, lut, off, shift, pshift, levels, rb, rv, shape):
-    out = np.zeros((6, event.size), np.int64)
+    out = np.zeros((7, event.size), np.int64)
     for i in range(event.size):
-        b, vd, pb, eb, y1, y2 = burst_int_step(event[i], v_d[i], pbar[i], ebar[i], a[i], keep, lut, off, shift, pshift,
-                                               levels, rb[i], rv[i], shape)
-        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i] = b, vd, pb, eb, y1, y2
+        b, vd, pb, eb, y1, y2, y3 = burst_int_step(event[i], v_d[i], pbar[i], ebar[i], a[i], keep, lut, off, shift,
+                                                   pshift, levels, rb[i], rv[i], shape)
+        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i] = b, vd, pb, eb, y1, y2, y3
     return out
 
 
 SHAPES = st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, PBAR_ONE), st.integers(0, 15),
-                   st.integers(0, 255), st.integers(0, 15), st.integers(0, 7), st.integers(0, PBAR_ONE))
+                   st.integers(0, 255), st.integers(0, 15), st.integers(0, 7), st.integers(0, PBAR_ONE),
+                   st.integers(0, 1))
 
 
 @given(st.integers(0, 2**32 - 1), st.integers(0, 4096), st.integers(0, 23), st.integers(0, 15), st.integers(0, 7),
@@ -59,6 +60,11 @@ def test_burst_int_step_numba_scalars_equal_numpy_arrays(seed, keep, shift, pshi
     assert np.all((arrays[4] - 64) % 8 == 0) and np.all((arrays[4] >= 8) & (arrays[4] <= 120))  # y1 = 64 + 8 q
     if shape[1]:
         assert np.array_equal(arrays[2], pbar)   # Pbar fixed
+    q = (arrays[4] - 64) // 8
+    if shape[8]:   # the plateaus: the valence's positive and negative parts
+        assert np.array_equal(arrays[5], np.maximum(q, 0)) and np.array_equal(arrays[6], np.maximum(-q, 0))
+    else:          # Pbar in 1/127, nothing on y3
+        assert np.array_equal(arrays[5], (pbar * 127) >> 15) and not arrays[6].any()
 
 
 def test_lava_style_decay_equals_trunc_decay():
@@ -90,9 +96,9 @@ def test_integer_step_follows_the_float_step():
     bursts_i = bursts_f = 0
     y1_i, y1_f, vd_err, pbar_err = [], [], 0.0, 0.0
     for t in range(steps):
-        bi, vi, pi, _, y1, _ = burst_int_step.py_func(events[t], vi, pi, 0, a_int[t], keep, lut, off, shift, pshift,
+        bi, vi, pi, _, y1, _, _ = burst_int_step.py_func(events[t], vi, pi, 0, a_int[t], keep, lut, off, shift, pshift,
                                                       levels, r[t, 0], r[t, 1], PLAIN_VALENCE)
-        bf, vf, pf, _, y1f, _, _, _ = burst_float_step.py_func(events[t], vf, pf, 0.0, a_int[t] / vth, keep / 4096,
+        bf, vf, pf, _, y1f, _, _, _, _ = burst_float_step.py_func(events[t], vf, pf, 0.0, a_int[t] / vth, keep / 4096,
                                                                offset, slope, pshift, levels, u[t, 0], PLAIN_VALENCE)
         bursts_i, bursts_f = bursts_i + bi.sum(), bursts_f + bf.sum()
         y1_i.append(y1.mean())
@@ -119,8 +125,8 @@ def test_torch_module_runs_the_float_steps():
                                     BurstNeuronState(*(torch.from_numpy(x) for x in state)), prm,
                                     torch.from_numpy(rand))
     s, i, v = lif_float_step(basal, state[0], state[1], 0.5, 0.9, 0.0, 1.0)
-    burst, v_d, _, _, _, _, prob, _ = burst_float_step.py_func(s > 0, state[2], 0.0, 0.0, apical, 0.8, 0.3, 0.5, 0, 0,
-                                                               rand, PLAIN_VALENCE)
+    burst, v_d, _, _, _, _, _, prob, _ = burst_float_step.py_func(s > 0, state[2], 0.0, 0.0, apical, 0.8, 0.3, 0.5, 0,
+                                                                  0, rand, PLAIN_VALENCE)
     assert np.array_equal(e.numpy(), s) and np.array_equal(b.numpy(), burst * 1.0)
     assert np.array_equal(st.v.numpy(), v) and np.array_equal(st.v_d.numpy(), v_d) and np.array_equal(p.numpy(), prob)
     assert e.sum() > 0 and b.sum() > 0
@@ -160,7 +166,7 @@ def test_expected_valence_with_homeostasis_integer_follows_float():
     lut, off, shift, _ = burst_lut(0.0, 1.0, scale, centred=True)
     assert lut[128] == 128 and ((0 - off) >> shift) + 128 == 128      # p(v_d = 0) is exactly 1/2
     rt = round(0.04 * PBAR_ONE)
-    shape = (1, 1, rt, 10, 128, 7, 3, round(0.1 * PBAR_ONE))
+    shape = (1, 1, rt, 10, 128, 7, 3, round(0.1 * PBAR_ONE), 0)
     keep = round(4096 * 0.9)
     rng = np.random.default_rng(1)
     drive = rng.normal(0.0, 0.2, (steps, n))
@@ -172,10 +178,10 @@ def test_expected_valence_with_homeostasis_integer_follows_float():
     vf, pf, ef = np.zeros(n), np.full(n, 0.5), np.full(n, rt / PBAR_ONE)
     y_i, y_f = np.zeros(n), np.zeros(n)
     for t in range(steps):
-        _, vi, pi, ei, y1, _ = burst_int_step.py_func(events[t], vi, pi, ei, a_int[t], keep, lut, off, shift, 15, 7,
-                                                      r[t, 0], r[t, 1], shape)
-        _, vf, pf, ef, y1f, _, _, _ = burst_float_step.py_func(events[t], vf, pf, ef, a_int[t] / vth, keep / 4096, 0.0,
-                                                               1.0, 15, 7, r[t, 0] / 256, shape)
+        _, vi, pi, ei, y1, _, _ = burst_int_step.py_func(events[t], vi, pi, ei, a_int[t], keep, lut, off, shift, 15,
+                                                         7, r[t, 0], r[t, 1], shape)
+        _, vf, pf, ef, y1f, _, _, _, _ = burst_float_step.py_func(events[t], vf, pf, ef, a_int[t] / vth, keep / 4096,
+                                                                  0.0, 1.0, 15, 7, r[t, 0] / 256, shape)
         y_i += y1 - 64
         y_f += y1f - 64
     assert np.all(pi == PBAR_ONE // 2) and np.all(pf == 0.5)
@@ -184,7 +190,7 @@ def test_expected_valence_with_homeostasis_integer_follows_float():
     assert y_i[low].mean() > 0 > y_i[high].mean()                      # homeostasis pushes toward the target
     assert y_i[low].mean() == pytest.approx(y_f[low].mean(), rel=0.05)  # unbiased rounding
     assert y_i[high].mean() == pytest.approx(y_f[high].mean(), rel=0.05)
-    _, _, _, _, y1, _ = burst_int_step.py_func(np.ones(4, bool), np.zeros(4, np.int64), np.full(4, PBAR_ONE // 2),
+    _, _, _, _, y1, _, _ = burst_int_step.py_func(np.ones(4, bool), np.zeros(4, np.int64), np.full(4, PBAR_ONE // 2),
                                                np.full(4, rt << 10), np.zeros(4, np.int64), keep, lut, off, shift, 15,
                                                7, np.zeros(4, np.int64), np.full(4, PBAR_ONE - 1), shape)
     assert np.all(y1 == 64)   # at rest and at the target rate: valence 0 (in the dead zone), nothing sent
