@@ -192,19 +192,20 @@ def _chip_rule(rule: LearningRule, units: ChipUnits, name: str, file: str | None
 
 
 def compile_burst_network(net: BurstNetwork, vth: int | None = None, teacher_layer: str | None = None,
-                          teacher_strength: float = 3.0, rng_seed: int | None = None, file: str | None = None,
-                          teacher_classes: int = 1, round_even: bool | None = None) -> BurstCompiled:
+                          teacher_strength: float | None = None, rng_seed: int | None = None, file: str | None = None,
+                          teacher_classes: int | None = None, round_even: bool | None = None) -> BurstCompiled:
     """The learning plan of ``net`` (see the module docstring). ``vth``: the integer threshold (the
     resolution of voltages and weights; default 128); ``teacher_layer``:
     add the teacher channels into that layer's dendrites with ``teacher_strength`` (threshold units
-    per step): one pair (up, down) for all its neurons, or with ``teacher_classes`` C > 1 one pair per class
+    per step, default 3): one pair (up, down) for all its neurons, or with ``teacher_classes`` C > 1 one pair per class
     population (channels up_c, down_c = input_size + 2c, + 2c + 1, into the c-th block of size / C neurons);
     ``rng_seed``: the learning engine's trace random streams (default 0); ``round_even``: mixed-sign weights to the
     nearest even integer (see :func:`_weights`). A network with ``chip`` settings (as its .nir file records them)
     compiles with those, its class teacher included; the arguments are then refused."""
     if net.chip is not None:
         given = {k: v for k, v in (("vth", vth), ("teacher_layer", teacher_layer), ("rng_seed", rng_seed),
-                                   ("round_even", round_even)) if v is not None}
+                                   ("round_even", round_even), ("teacher_strength", teacher_strength),
+                                   ("teacher_classes", teacher_classes)) if v is not None}
         if given:
             raise QuantizationError(f"{where(file, param='chip')}: the network records how it compiles; "
                                     f"{', '.join(given)} given as well (leave them out)")
@@ -213,6 +214,8 @@ def compile_burst_network(net: BurstNetwork, vth: int | None = None, teacher_lay
         teacher_layer = chip.teacher_layer or None
         teacher_strength, teacher_classes = chip.teacher_strength, chip.teacher_classes
     vth, rng_seed, round_even = 128 if vth is None else vth, rng_seed or 0, bool(round_even)
+    teacher_strength = 3.0 if teacher_strength is None else teacher_strength
+    teacher_classes = teacher_classes or 1
     scale = vth * 64
     notes, layers, conns, learning, units, chips, posts = [], [], [], {}, {}, {}, {}
     rules = _learning_rules(net, file)
@@ -296,22 +299,19 @@ def compile_burst_network(net: BurstNetwork, vth: int | None = None, teacher_lay
         notes.append(f"{name}: {u:g} integer units per weight unit")
     gate = None
     if net.chip is not None and net.chip.teacher_layer:
-        gate, note = _class_teacher(net, file)
+        gate, note = _class_teacher(net)
         notes.append(note)
     plan = Plan(dt=net.dt, input_name="input", input_size=n_in, layers=tuple(layers), connections=tuple(conns),
                 outputs=(net.layers[-1].name,), source=file or "", learning=learning, teacher=gate)
     return BurstCompiled(plan, vth, units, teacher, tuple(notes))
 
 
-def _class_teacher(net: BurstNetwork, file: str | None) -> tuple[ClassTeacherPlan, str]:
+def _class_teacher(net: BurstNetwork) -> tuple[ClassTeacherPlan, str]:
     """The class teacher of ``net.chip`` (its band per neuron and step as counts per population, 2^-8)."""
     chip = net.chip
     per_class = {L.name: L.size for L in net.layers}[chip.teacher_layer] // chip.teacher_classes
-    band = [round(b * per_class * 2**8) for b in (chip.band_lo, chip.band_hi)]
-    try:
-        gate = ClassTeacherPlan(chip.teacher_layer, first=net.input_size, classes=chip.teacher_classes, lo=band[0],
-                                hi=band[1], shift=8)
-    except QuantizationError as exc:
-        raise QuantizationError(f"{where(file, param='chip.band_lo')}: {exc}") from None
+    band = [round(b * per_class * 2**8) for b in (chip.band_lo, chip.band_hi)]   # BurstNetwork checked the band
+    gate = ClassTeacherPlan(chip.teacher_layer, first=net.input_size, classes=chip.teacher_classes, lo=band[0],
+                            hi=band[1], shift=8)
     return gate, (f"teacher: class teacher, band {chip.band_lo}..{chip.band_hi} events per neuron and step "
                   f"({band[0]}..{band[1]} / 2^8 per population)")

@@ -4,10 +4,14 @@ units of the somatic threshold's scale, keep factors per step, rates in events p
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from neurolearn.errors import ShapeError
+import numpy as np
+
+from neurolearn.errors import InputError, ShapeError
 
 
 class BurstParams(NamedTuple):
@@ -38,6 +42,36 @@ class ChipSettings(NamedTuple):
     teacher_strength: float = 0.0
     band_lo: float = 0.0
     band_hi: float = 0.0
+
+
+CHIP_ALLOWED = {"vth": "an integer 1 .. 65536", "rng_seed": "an integer 0 .. 2147483643",
+                "round_even": "true or false", "teacher_layer": "a layer's name, or '' (no teacher)",
+                "teacher_classes": "an integer >= 1 that divides the teacher layer's size (1 without a teacher)",
+                "teacher_strength": "a finite number > 0 (voltage units per step; 0 without a teacher)",
+                "band_lo": "a number 0 .. band_hi (events per neuron and step; 0 without a teacher)",
+                "band_hi": "a number band_lo .. 1 (events per neuron and step; 0 without a teacher)"}
+
+
+def chip_problem(chip: ChipSettings, sizes: dict[str, int]) -> tuple[str, str] | None:
+    """The first setting of ``chip`` out of range for layers ``sizes`` (name -> size), as (name, "= value;
+    allowed ..."), or None."""
+    integer, real = (numbers.Integral,), (numbers.Real,)
+    c, teacher = chip, chip.teacher_layer in sizes   # in range: checked in this order, each after its type
+    checks = (("vth", integer, lambda: 1 <= c.vth <= 2**16), ("rng_seed", integer, lambda: 0 <= c.rng_seed < 2**31 - 4),
+              ("round_even", (bool, np.bool_), lambda: True),
+              ("teacher_layer", (str,), lambda: c.teacher_layer in ("", *sizes)),
+              ("teacher_classes", integer, lambda: c.teacher_classes >= 1 and (
+                  sizes[c.teacher_layer] % c.teacher_classes == 0 if teacher else c.teacher_classes == 1)),
+              ("teacher_strength", real, lambda: 0 < c.teacher_strength < math.inf if teacher else
+               c.teacher_strength == 0),
+              ("band_lo", real, lambda: 0 <= c.band_lo <= 1 if teacher else c.band_lo == 0),
+              ("band_hi", real, lambda: c.band_lo <= c.band_hi <= 1 if teacher else c.band_hi == 0))
+    for name, kinds, in_range in checks:
+        value = getattr(chip, name)
+        if not isinstance(value, kinds) or isinstance(value, (bool, np.bool_)) != (name == "round_even") \
+                or not in_range():
+            return name, f"= {value!r}; allowed {CHIP_ALLOWED[name]}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -78,13 +112,9 @@ class BurstNetwork:
                 raise ShapeError(f"burst network: event weight 'W:{src}->{dst}' skips forward past layer order "
                                  f"{list(position)}; allowed: from the previous layer, or back to the same or an "
                                  "earlier layer")
-        if self.chip is not None and self.chip.teacher_layer:
-            sizes = {L.name: L.size for L in self.layers}
-            if self.chip.teacher_layer not in sizes or self.chip.teacher_classes < 1 or \
-                    sizes[self.chip.teacher_layer] % self.chip.teacher_classes:
-                raise ShapeError(f"burst network: teacher into '{self.chip.teacher_layer}' with "
-                                 f"{self.chip.teacher_classes} classes; allowed a layer of {list(sizes)} whose size "
-                                 "the number of classes (>= 1) divides")
+        problem = self.chip and chip_problem(self.chip, {L.name: L.size for L in self.layers})
+        if problem:
+            raise InputError(f"burst network: chip.{problem[0]} {problem[1]}")
         prev = ["input"] + [L.name for L in self.layers[:-1]]
         for a, b in zip(prev, (L.name for L in self.layers)):
             if (a, b) not in self.weights:

@@ -27,7 +27,7 @@ import numpy as np
 
 from neurolearn import __version__
 from neurolearn.errors import NIRFormatError, shown, where
-from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams, ChipSettings
+from neurolearn.ir.burst_network import CHIP_ALLOWED, BurstLayer, BurstNetwork, BurstParams, ChipSettings, chip_problem
 from neurolearn.nir.extension import KEY, SCHEMA_VERSION, block, graph_dt
 
 
@@ -155,7 +155,7 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
         layers.append(BurstLayer(cell, int(soma.v_threshold.size), params, int(burst["seed"])))
     return BurstNetwork(dt=dt, input_size=n_in, layers=tuple(layers), weights=weights, feedback=feedback,
                         rules=dict(block(graph).get("rules", {})), biases=biases, balance=balance,
-                        chip=_read_chip(block(graph).get("chip"), file, order))
+                        chip=_read_chip(block(graph).get("chip"), file, {c: sizes[c] for c in order}))
 
 
 def _homeostasis(p: BurstParams) -> dict:
@@ -183,43 +183,19 @@ def _read_homeostasis(entry, file, cell: str) -> dict:
     return {"homeostasis_rate": rate, "homeostasis_eta": eta}
 
 
-_CHIP_TYPES = {"vth": numbers.Integral, "rng_seed": numbers.Integral, "round_even": (bool, np.bool_),
-               "teacher_layer": str, "teacher_classes": numbers.Integral, "teacher_strength": numbers.Real,
-               "band_lo": numbers.Real, "band_hi": numbers.Real}
-
-
-def _read_chip(entry, file, layers: list[str]) -> ChipSettings | None:
-    """The graph block's "chip" entry (how the network compiles; none: compile's defaults), checked key by key."""
+def _read_chip(entry, file, sizes: dict[str, int]) -> ChipSettings | None:
+    """The graph block's "chip" entry (how the network compiles; none: compile's defaults), checked key by key
+    (:func:`~neurolearn.ir.burst_network.chip_problem`)."""
     if entry is None:
         return None
-    if not isinstance(entry, dict) or not set(entry) <= set(_CHIP_TYPES):
-        raise NIRFormatError(f"{where(file, param='chip')} = {shown(entry)}; allowed a dict of {', '.join(_CHIP_TYPES)}")
-    for key, value in entry.items():
-        kind = _CHIP_TYPES[key]
-        flag = isinstance(value, (bool, np.bool_))
-        if not isinstance(value, kind) or (flag and key != "round_even"):
-            raise NIRFormatError(f"{where(file, param=f'chip.{key}')} = {shown(value)}; allowed {_CHIP_ALLOWED[key]}")
-    chip = ChipSettings(**{k: (v if isinstance(v, str) else v.item() if isinstance(v, np.generic) else v)
-                           for k, v in entry.items()})
-    for key, (lo, hi) in (("vth", (1, 2**16)), ("rng_seed", (0, 2**31 - 5)), ("teacher_classes", (1, 2**16)),
-                          ("teacher_strength", (0, math.inf)), ("band_lo", (0, 1)), ("band_hi", (0, 1))):
-        if not lo <= getattr(chip, key) <= hi:
-            raise NIRFormatError(f"{where(file, param=f'chip.{key}')} = {getattr(chip, key)}; allowed {_CHIP_ALLOWED[key]}")
-    if chip.teacher_layer and chip.teacher_layer not in layers:
-        raise NIRFormatError(f"{where(file, param='chip.teacher_layer')} = {chip.teacher_layer!r}; allowed one of "
-                             f"{layers} (or '': no teacher)")
-    if chip.band_lo > chip.band_hi:
-        raise NIRFormatError(f"{where(file, param='chip.band_lo')} = {chip.band_lo} above band_hi = {chip.band_hi}; "
-                             "allowed band_lo <= band_hi")
+    if not isinstance(entry, dict) or not set(entry) <= set(CHIP_ALLOWED):
+        raise NIRFormatError(f"{where(file, param='chip')} = {shown(entry)}; allowed a dict of "
+                             f"{', '.join(CHIP_ALLOWED)}")
+    chip = ChipSettings(**{k: v.item() if isinstance(v, np.generic) else v for k, v in entry.items()})
+    problem = chip_problem(chip, sizes)
+    if problem:
+        raise NIRFormatError(f"{where(file, param=f'chip.{problem[0]}')} {problem[1]}")
     return chip
-
-
-_CHIP_ALLOWED = {"vth": "an integer 1 .. 65536", "rng_seed": "an integer 0 .. 2147483643",
-                 "round_even": "true or false", "teacher_layer": "a layer's name",
-                 "teacher_classes": "an integer 1 .. 65536",
-                 "teacher_strength": "a number >= 0 (voltage units per step)",
-                 "band_lo": "a number 0 .. 1 (events per neuron and step)",
-                 "band_hi": "a number 0 .. 1 (events per neuron and step)"}
 
 
 def _cells(graph: nir.NIRGraph, file) -> dict[str, dict]:

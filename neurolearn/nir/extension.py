@@ -39,7 +39,7 @@ import numpy as np
 from neurolearn.errors import InputError, NIRFormatError, UnsupportedNodeError, shown, where
 from neurolearn.ir.plan import reset_mode
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2 added the graph's "chip" entry (how a burst network compiles); reads 1 and 2
 KEY = "neurolearn"
 RESETS = ("zero", "subtract")
 MODULES = ("Leaky", "Synaptic", "RLeaky", "BurstLIF")
@@ -51,7 +51,7 @@ DT_RANGE = (1e-9, 1e3)   # seconds: a time step outside it is a mistake (and 5e-
 # Allowed keys of each block and their Python types (unknown keys are ignored: a newer
 # writer of the same schema version may add optional fields).
 _GRAPH_KEYS = {"version": int, "dt": float, "integration": str, "producer": str, "subgraphs": dict,
-               "rules": dict}
+               "rules": dict, "chip": dict}
 _NODE_KEYS = {"reset": str, "reset_delay": bool, "module": str, "all_to_all": bool, "parent": str,
               "cell": str, "compartment": str, "burst": dict, "carries": str}
 

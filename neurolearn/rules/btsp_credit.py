@@ -66,7 +66,14 @@ class BTSPCredit(BurstpropSpiking):
 
     w_max: float = param(0.5, "weight units", gt=0)                      # potentiation's bound
     et_per_event: float = param(0.25, "ET per presynaptic event", gt=0, le=1)
-    theta_et: float = param(0.05, gt=0, le=1)                            # q(ET) = min(1, ET / theta_et)
+    theta_et: float = param(0.25, gt=0, le=1)                            # q(ET) = min(1, ET / theta_et)
+
+    def check(self):
+        super().check()
+        if self.theta_et < self.et_per_event:   # x2's impulse would exceed 127: one event saturates q(ET)
+            raise RuleError(f"rule '{self.name}': parameter 'theta_et' = {self.theta_et:g} below et_per_event = "
+                            f"{self.et_per_event:g}; allowed {self.et_per_event:g} .. 1 (q(ET) = min(1, ET / theta_et) "
+                            "is a trace of impulse 127 et_per_event / theta_et <= 127)")
 
     def _fit(self, units: ChipUnits) -> _Fit:
         """Valence levels L (1..7) whose three scales come nearest their targets (the finest L within 1 % of the
@@ -78,10 +85,11 @@ class BTSPCredit(BurstpropSpiking):
         w_int = round(self.w_max * units.weight)
         if not 0 < w_int <= 255:
             raise RuleError(f"{self.name}: w_max = {self.w_max:g} is {self.w_max * units.weight:.3g} integer weight "
-                            "units; allowed 0.5..255 (8-bit weights)")
+                            f"units; allowed {0.5 / units.weight:.3g} .. {255.5 / units.weight:.3g} weight units "
+                            "(0.5..255 integer units: 8-bit weights)")
         tau = trace_tau(f"{self.name} tau_pre", self.tau_pre)
         imp = trace_impulse(f"{self.name} x1 impulse (127 * et_per_event)", TRACE_MAX * self.et_per_event)
-        gate = trace_impulse(f"{self.name} x2 impulse (x1 impulse / theta_et)", min(imp / self.theta_et, TRACE_MAX))
+        gate = trace_impulse(f"{self.name} x2 impulse (x1 impulse / theta_et)", imp / self.theta_et)
         best, refusal = None, None
         for levels in range(LEVELS_MAX, 0, -1):   # the finest valence first
             wanted = [self.eta / (TRACE_MAX * levels)] * 2 + [self.eta * units.weight / (TRACE_MAX * levels)]
@@ -112,7 +120,8 @@ class BTSPCredit(BurstpropSpiking):
                  f"w_max = {self.w_max:g} -> {fit.w_int} weight units ({form.w_max:.4g})",
                  f"ET: x1 impulse {fit.impulse:g} of 127 (et_per_event {self.et_per_event:g} -> "
                  f"{form.et_per_event:.4g}), tau_pre {self.tau_pre} steps -> {fit.tau}; q(ET): x2 impulse {fit.gate:g} "
-                 f"(theta_et {self.theta_et:g} -> {fit.impulse / fit.gate:.4g}), both clipped at 127",
+                 f"(theta_et {self.theta_et:g} -> {fit.impulse / fit.gate:.4g}), both clipped at 127 (x2 then decays "
+                 "from 127: q(ET) stays ET / theta_et only while ET < theta_et)",
                  *truncation_notes(program, units.weight)]
         post, more = self._neuron_settings()
         return ChipRule(program, float_update="dW = eta E [P+ ((w_max - W) ET - W q(ET)) + P- ET]",

@@ -41,6 +41,7 @@ from neurolearn.rules.btsp_credit import BTSPCredit
 from neurolearn.rules.burstprop_spiking import BurstpropSpiking
 from neurolearn.sims.float_twin import FloatTwinSession
 from neurolearn.sims.learning import ChipSession
+from neurolearn.train.catalog import ONCHIP_RULE_NAMES
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,9 @@ class OnChipClassifyConfig:
     dead_zone: float = 0.1      # hidden valences smaller than this are not sent
     chunk: int = 100            # samples per simulator call
     rule: str = "burstprop"     # or "btsp-credit": BTSP's credit-assignment form, the valence as its plateau
-    w_max: float = 0.5          # btsp-credit: potentiation's bound (threshold units)
+    w_max: float = 0.5          # btsp-credit only: potentiation's bound (threshold units)
     et_per_event: float = 0.25  # btsp-credit: ET per presynaptic event (ET clips at 1)
-    theta_et: float = 0.05      # btsp-credit: q(ET) = min(1, ET / theta_et)
+    theta_et: float = 0.25      # btsp-credit: q(ET) = min(1, ET / theta_et), at least et_per_event
 
     def __post_init__(self):
         sizes = tuple(self.hidden)
@@ -91,7 +92,7 @@ class OnChipClassifyConfig:
             raise InputError(f"on-chip classification: rule {self.rule!r}; allowed {', '.join(ONCHIP_RULES)}")
 
 
-ONCHIP_RULES = ("burstprop", "btsp-credit")
+ONCHIP_RULES = ("burstprop", *ONCHIP_RULE_NAMES)
 
 
 ONCHIP_PRESETS = {   # (task, rule) -> protocol (docs/onchip.md: how they were chosen)

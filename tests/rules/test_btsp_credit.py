@@ -8,7 +8,7 @@ import pytest
 
 from neurolearn.cli import main
 from neurolearn.compile.burst_mapping import compile_burst_network
-from neurolearn.errors import NIRFormatError, QuantizationError, RuleError
+from neurolearn.errors import InputError, NIRFormatError, QuantizationError, RuleError
 from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams, ChipSettings
 from neurolearn.lava.runner import simulate_learning_lava
 from neurolearn.nir.burst_encoding import from_nir, to_nir
@@ -77,10 +77,11 @@ def test_program_scales_levels_and_neuron_settings():
 
 
 @pytest.mark.parametrize("params, words", [
-    (dict(w_max=2.0), r"w_max = 2 is 512 integer weight units; allowed 0.5..255"),
+    (dict(w_max=2.0), r"w_max = 2 is 512 integer weight units; allowed 0.00195 .. 0.998 weight units"),
     (dict(eta=1e-7), r"btsp-credit eta = 1e-07: needs .* \(at every valence level count 1..7\)"),
     (dict(e_min=0.01), r"e_min = 0.01: leave it out"),
     (dict(tau_pre=400.0), r"btsp-credit tau_pre = 400 steps; Lava's trace tau is 8-bit"),
+    (dict(theta_et=0.05), r"parameter 'theta_et' = 0.05 below et_per_event = 0.25; allowed 0.25 .. 1"),
 ])
 def test_refusals_name_the_parameter(params, words):
     with pytest.raises(RuleError, match=words):
@@ -129,13 +130,20 @@ def test_chip_settings_travel_through_nir_and_compile_with_them(tmp_path):
     with pytest.raises(QuantizationError, match=r"parameter 'chip': the network records how it compiles; vth given as "
                                                 r"well"):
         compile_burst_network(again, vth=64)
+    with pytest.raises(QuantizationError, match=r"teacher_strength, teacher_classes given as well"):
+        compile_burst_network(again, teacher_strength=0.3, teacher_classes=2)
+    with pytest.raises(InputError, match=r"burst network: chip.vth = 0; allowed an integer 1 .. 65536"):
+        BurstNetwork(**{**again.__dict__, "chip": again.chip._replace(vth=0)})
 
 
 @pytest.mark.parametrize("edit, words", [
     ({"vth": "256"}, r"parameter 'chip.vth' = '256'; allowed an integer 1 .. 65536"),
     ({"round_even": 1}, r"parameter 'chip.round_even' = 1; allowed true or false"),
-    ({"band_lo": 0.5, "band_hi": 0.1}, r"parameter 'chip.band_lo' = 0.5 above band_hi = 0.1"),
-    ({"teacher_layer": "hidden"}, r"parameter 'chip.teacher_layer' = 'hidden'; allowed one of \['out'\]"),
+    ({"band_lo": 0.5, "band_hi": 0.1}, r"parameter 'chip.band_hi' = 0.1; allowed a number band_lo .. 1"),
+    ({"teacher_layer": "hidden"}, r"parameter 'chip.teacher_layer' = 'hidden'; allowed a layer's name, or ''"),
+    ({"teacher_classes": 3}, r"parameter 'chip.teacher_classes' = 3; allowed an integer >= 1 that divides"),
+    ({"teacher_strength": 0.0}, r"parameter 'chip.teacher_strength' = 0.0; allowed a finite number > 0"),
+    ({"teacher_layer": ""}, r"parameter 'chip.teacher_classes' = 2; allowed .* \(1 without a teacher\)"),
     ({"speed": 3}, r"parameter 'chip' = .*; allowed a dict of vth, rng_seed"),
 ])
 def test_malformed_chip_settings_are_one_nir_error(edit, words):
