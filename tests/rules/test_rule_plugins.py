@@ -86,7 +86,7 @@ def test_from_params_refuses_each_bad_parameter(name, param, value):
 
 @pytest.mark.parametrize("params, words", [
     ({"rule": "stdp", "tau": 3}, ["parameter 'tau' is not one of its parameters", "tau_plus"]),
-    ({"rule": "stpd"}, ["parameter 'rule' = 'stpd'", "registered rules: btsp, btsp-simple"]),
+    ({"rule": "stpd"}, ["parameter 'rule' = 'stpd'", "registered rules: btsp, btsp-credit, btsp-simple"]),
     ({"eta": 1.0}, ["parameter 'rule' = None"]),
     ("stdp", ["parameter 'rule' = None"]),
     ({"rule": "stdp", "a_plus": 0, "a_minus": 0}, ["'a_plus' = 'a_minus' = 0"]),
