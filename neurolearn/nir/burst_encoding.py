@@ -105,7 +105,7 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
         outs.setdefault(a, []).append(b)
         ins.setdefault(b, []).append(a)
     weights, feedback, biases, balance, affine_bias = {}, {}, {}, {}, {}
-    for name, node in graph.nodes.items():
+    for name, node in sorted(graph.nodes.items()):   # by name, as a file reads back: a graph in memory compiles alike
         if not isinstance(node, (nir.Linear, nir.Affine)):
             continue
         src, dst = _one(ins, name, "incoming", file), _one(outs, name, "outgoing", file)
@@ -132,9 +132,6 @@ def from_nir(graph: nir.NIRGraph, file: str | None = None) -> BurstNetwork:
             if isinstance(node, nir.Affine):
                 affine_bias[pair] = (name, np.asarray(node.bias, dtype=np.float64).reshape(-1))
     order = _chain(weights, cells, file)
-    rank = {"input": -1, **{cell: k for k, cell in enumerate(order)}}   # the file's node order does not matter
-    weights, feedback, balance = ({pair: table[pair] for pair in sorted(table, key=lambda p: (rank[p[1]], rank[p[0]]))}
-                                  for table in (weights, feedback, balance))
     chain = set(zip(["input"] + order[:-1], order))
     for pair, (name, bias) in affine_bias.items():
         if pair in chain:

@@ -7,7 +7,7 @@ import pytest
 from neurolearn.cli import main
 from neurolearn.compile.build import load_build
 from neurolearn.nir import read, write
-from neurolearn.nir.extension import block, graph_dt
+from neurolearn.nir.extension import SCHEMA_VERSION, block, graph_dt
 from neurolearn.verify import run_ladder
 from tests.helpers import lif_graph, spikes
 
@@ -25,7 +25,7 @@ def test_build_records_the_given_dt(foreign, tmp_path, capsys):
     assert "dt = 0.0001 s" in capsys.readouterr().out
     assert json.loads((tmp_path / "b" / "plan.json").read_text())["dt"] == 1e-4
     copy = read(tmp_path / "b" / "model.nir")
-    assert graph_dt(copy) == 1e-4 and block(copy)["version"] == 1
+    assert graph_dt(copy) == 1e-4 and block(copy)["version"] == SCHEMA_VERSION
     assert foreign.read_bytes() == before   # the user's file is not touched
     report = (tmp_path / "b" / "report.md").read_text()
     assert "dt = 0.0001 s, given with --dt (the file records none" in report

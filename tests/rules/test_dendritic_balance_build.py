@@ -81,7 +81,8 @@ def test_float_twin_learns_by_the_realized_rule(forward, tmp_path):
 def test_float_twin_refuses_a_rule_it_has_no_form_for(tmp_path):
     plan, net, compiled = compiled_from_nir(tmp_path, {"W:z->e": DendriticBalance(eta=4e-3, baseline=0.0)})
     net = BurstNetwork(**{**net.__dict__, "rules": {"W:z->e": {"rule": "stdp"}}})
-    with pytest.raises(InputError, match="learns by 'stdp'; the twin runs burstprop and the pair-trace rules"):
+    with pytest.raises(InputError, match="learns by 'stdp'; the twin runs burstprop, btsp-credit and the pair-trace "
+                                         "rules"):
         FloatTwinSession(net, compiled)
 
 

@@ -182,7 +182,8 @@ def test_cli_digits_with_hidden_sizes(tmp_path):
 
 @pytest.mark.parametrize("argv,err,match", [
     (["--rule", "burstprop", "--task", "fashion-mnist", "--spiking"], InputError, "spiking tasks are xor, digits"),
-    (["--rule", "backprop", "--task", "xor", "--spiking"], InputError, "--spiking trains --rule burstprop only"),
+    (["--rule", "backprop", "--task", "xor", "--spiking"], InputError,
+     r"--spiking trains --rule burstprop \(and, with"),
     (["--rule", "burstprop", "--task", "xor", "--spiking", "--feedback", "random"], InputError,
      "--feedback applies to the rate form only"),
     (["--rule", "backprop", "--task", "xor", "--feedback", "learned"], InputError, "--feedback applies"),
