@@ -27,7 +27,7 @@ from neurolearn.compile.normalize import to_network
 from neurolearn.compile.precheck import check_graph
 from neurolearn.compile.quantize import quantize
 from neurolearn.compile.report import render_learning_report, render_report
-from neurolearn.errors import InputError, PlanFormatError
+from neurolearn.errors import InputError, NIRFormatError, PlanFormatError, where
 from neurolearn.ir.features import missing_features
 from neurolearn.ir.limits import check_memory
 from neurolearn.ir.network import Network
@@ -77,6 +77,10 @@ def compile_model(model: str | os.PathLike, out: str | os.PathLike, dt: float | 
     model, out = Path(model), Path(out)
     graph = read(model)
     rules = registered_rules(block(graph).get("rules", {}), file=str(model))  # bad rules: refused before any work
+    if "chip" in block(graph) and not (is_burst_graph(graph) and rules):
+        raise NIRFormatError(f"{where(str(model), param='chip')}: how a burst network with learning rules compiles; "
+                             "this graph has none (its inference build would ignore the entry): allowed only beside "
+                             "burst layers and registered rules")
     if is_burst_graph(graph) and rules:
         from neurolearn.compile.burst_mapping import compile_burst_network
         from neurolearn.nir.burst_encoding import from_nir

@@ -56,7 +56,8 @@ def chip_problem(chip: ChipSettings, sizes: dict[str, int]) -> tuple[str, str] |
     """The first setting of ``chip`` out of range for layers ``sizes`` (name -> size), as (name, "= value;
     allowed ..."), or None."""
     integer, real = (numbers.Integral,), (numbers.Real,)
-    c, teacher = chip, chip.teacher_layer in sizes   # in range: checked in this order, each after its type
+    c = chip   # in range: checked in this order, each after its type
+    teacher = isinstance(c.teacher_layer, str) and c.teacher_layer in sizes
     checks = (("vth", integer, lambda: 1 <= c.vth <= 2**16), ("rng_seed", integer, lambda: 0 <= c.rng_seed < 2**31 - 4),
               ("round_even", (bool, np.bool_), lambda: True),
               ("teacher_layer", (str,), lambda: c.teacher_layer in ("", *sizes)),
@@ -112,9 +113,14 @@ class BurstNetwork:
                 raise ShapeError(f"burst network: event weight 'W:{src}->{dst}' skips forward past layer order "
                                  f"{list(position)}; allowed: from the previous layer, or back to the same or an "
                                  "earlier layer")
-        problem = self.chip and chip_problem(self.chip, {L.name: L.size for L in self.layers})
-        if problem:
-            raise InputError(f"burst network: chip.{problem[0]} {problem[1]}")
+        if self.chip is not None:
+            if not isinstance(self.chip, ChipSettings):
+                raise InputError(f"burst network: chip = {self.chip!r}; allowed a ChipSettings or None")
+            problem = chip_problem(self.chip, {L.name: L.size for L in self.layers})
+            if problem:
+                raise InputError(f"burst network: chip.{problem[0]} {problem[1]}")
+            object.__setattr__(self, "chip", ChipSettings(*(   # plain Python values: they go into plan.json
+                v if isinstance(v, str) else v.item() if isinstance(v, np.generic) else v for v in self.chip)))
         prev = ["input"] + [L.name for L in self.layers[:-1]]
         for a, b in zip(prev, (L.name for L in self.layers)):
             if (a, b) not in self.weights:

@@ -96,13 +96,13 @@ class BTSPCredit(BurstpropSpiking):
             try:
                 lits = [product_literal(f"{self.name} eta", self.eta, s, f) for s, f in zip(wanted, PRODUCTS)]
             except RuleError as exc:
-                refusal = refusal or exc
+                refusal = exc   # the last tried, L = 1: the coarsest valence, the largest scales
                 continue
             err = max(abs(got / want - 1) for (_, got), want in zip(lits, wanted))
             if best is None or err < best.error - 0.01:
                 best = _Fit(levels, tuple(lits), err, w_int, imp, gate, tau)
         if best is None:
-            raise RuleError(f"{refusal} (at every valence level count 1..{LEVELS_MAX})")
+            raise RuleError(f"{refusal} (at every valence level count 1..{LEVELS_MAX}; shown: 1)")
         return best
 
     def chip_rule(self, units: ChipUnits) -> ChipRule:

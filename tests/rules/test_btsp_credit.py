@@ -78,7 +78,8 @@ def test_program_scales_levels_and_neuron_settings():
 
 @pytest.mark.parametrize("params, words", [
     (dict(w_max=2.0), r"w_max = 2 is 512 integer weight units; allowed 0.00195 .. 0.998 weight units"),
-    (dict(eta=1e-7), r"btsp-credit eta = 1e-07: needs .* \(at every valence level count 1..7\)"),
+    (dict(eta=1e-7), r"eta = 1e-07: needs .* of w\*x1\*y2.* \(at every valence level count 1..7; shown: 1\)"),
+    (dict(eta=2.4e-4), r"eta = 0.00024: needs .* of x1\*y3.* \(at every valence level count 1..7; shown: 1\)"),
     (dict(e_min=0.01), r"e_min = 0.01: leave it out"),
     (dict(tau_pre=400.0), r"btsp-credit tau_pre = 400 steps; Lava's trace tau is 8-bit"),
     (dict(theta_et=0.05), r"parameter 'theta_et' = 0.05 below et_per_event = 0.25; allowed 0.25 .. 1"),
@@ -134,6 +135,22 @@ def test_chip_settings_travel_through_nir_and_compile_with_them(tmp_path):
         compile_burst_network(again, teacher_strength=0.3, teacher_classes=2)
     with pytest.raises(InputError, match=r"burst network: chip.vth = 0; allowed an integer 1 .. 65536"):
         BurstNetwork(**{**again.__dict__, "chip": again.chip._replace(vth=0)})
+    with pytest.raises(InputError, match=r"chip.teacher_layer = \['out'\]; allowed a layer's name"):
+        BurstNetwork(**{**again.__dict__, "chip": again.chip._replace(teacher_layer=["out"])})
+    as_numpy = BurstNetwork(**{**again.__dict__, "chip": again.chip._replace(vth=np.int64(256), band_hi=np.float64(1))})
+    assert type(as_numpy.chip.vth) is int and compile_burst_network(as_numpy).plan.to_json()   # plain values
+
+
+def test_chip_settings_need_a_learning_build(tmp_path):
+    from neurolearn.compile.build import compile_model
+    from neurolearn.nir import write
+
+    net = _teacher_net(BTSPCredit(**ON_CHIP))
+    write(tmp_path / "t.nir", to_nir(BurstNetwork(**{**net.__dict__, "rules": {}})))
+    with pytest.raises(NIRFormatError, match=r"t.nir: parameter 'chip': how a burst network with learning rules "
+                                             r"compiles; this graph has none"):
+        compile_model(tmp_path / "t.nir", tmp_path / "b")
+    assert not (tmp_path / "b").exists()
 
 
 @pytest.mark.parametrize("edit, words", [
