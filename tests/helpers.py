@@ -110,6 +110,20 @@ def random_burst_net(seed: int, homeostasis: bool = False, plateau: bool = False
     return plan, x
 
 
+def assert_same_as_lava(ours, lava, layer_keys=("spikes", "v", "bursts", "v_d"), synapse_keys=("weights",)):
+    """Every layer and synapse record ``lava`` holds of a learning run (None: not recorded) equals ``ours``."""
+    for records, theirs, keys in ((ours.sim.layers, lava.sim.layers, layer_keys),
+                                  (ours.synapses, lava.synapses, synapse_keys)):
+        for n, rec in theirs.items():
+            for k in keys:
+                want, got = getattr(rec, k), getattr(records[n], k)
+                if want is None:
+                    continue
+                assert got.shape == want.shape, f"{n}.{k}: shape {got.shape} != Lava's {want.shape}"
+                bad = np.argwhere(got != want)
+                assert bad.size == 0, f"{n}.{k}: first mismatch at {bad[0]}"
+
+
 def ctrl_c_as_at_a_terminal():
     """``preexec_fn`` for a child that must see Ctrl-C: SIGINT back to its default (a shell running the suite in
     the background hands its children SIGINT ignored, and Python then keeps ignoring it)."""

@@ -188,7 +188,7 @@ def _read_chip(entry, file, sizes: dict[str, int]) -> ChipSettings | None:
     if not isinstance(entry, dict) or not set(entry) <= set(CHIP_ALLOWED):
         raise NIRFormatError(f"{where(file, param='chip')} = {shown(entry)}; allowed a dict of "
                              f"{', '.join(CHIP_ALLOWED)}")
-    chip = ChipSettings(**{k: v.item() if isinstance(v, np.generic) else v for k, v in entry.items()})
+    chip = ChipSettings(**entry)   # BurstNetwork stores it as plain Python values
     problem = chip_problem(chip, sizes)
     if problem:
         raise NIRFormatError(f"{where(file, param=f'chip.{problem[0]}')} {problem[1]}")

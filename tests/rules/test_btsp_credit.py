@@ -15,7 +15,7 @@ from neurolearn.nir.burst_encoding import from_nir, to_nir
 from neurolearn.rules import BTSPCredit, ChipUnits
 from neurolearn.sims.float_twin import FloatTwinSession
 from neurolearn.sims.learning import ChipSession, simulate_learning
-from tests.helpers import random_burst_net
+from tests.helpers import assert_same_as_lava, random_burst_net
 
 ON_CHIP = dict(valence="expected", pbar="fixed", p_init=0.5)
 
@@ -25,14 +25,7 @@ ON_CHIP = dict(valence="expected", pbar="fixed", p_init=0.5)
 def test_plateau_split_bit_exact_with_lava(seed):
     plan, x = random_burst_net(seed, plateau=True)
     ours, lava = simulate_learning(plan, x), simulate_learning_lava(plan, x)
-    for n, rec in lava.sim.layers.items():
-        for k in ("spikes", "v", "bursts", "v_d"):
-            want = getattr(rec, k)
-            if want is not None:
-                bad = np.argwhere(getattr(ours.sim.layers[n], k) != want)
-                assert bad.size == 0, f"{n}.{k}: first mismatch at {bad[0]}"
-    for n, rec in lava.synapses.items():
-        assert np.array_equal(ours.synapses[n].weights, rec.weights), n
+    assert_same_as_lava(ours, lava)
     start = {c.name: c.weights for c in plan.connections}
     changed = [n for n in ("a", "c") if not np.array_equal(ours.synapses[n].weights[-1], start[n])]
     assert changed, "the plateau programs changed no weight"

@@ -12,7 +12,7 @@ from neurolearn.sims.epochs import run_fixed
 from neurolearn.sims.float_twin import run_float_twin
 from neurolearn.sims.learning import simulate_learning
 from neurolearn.train.onchip import OnChipConfig, compile_xor
-from tests.helpers import random_burst_net
+from tests.helpers import assert_same_as_lava, random_burst_net
 
 
 @pytest.mark.lava
@@ -20,17 +20,7 @@ from tests.helpers import random_burst_net
 def test_burst_network_bit_exact_with_lava(seed):
     plan, x = random_burst_net(seed)
     ours, lava = simulate_learning(plan, x), simulate_learning_lava(plan, x)
-    for n, rec in lava.sim.layers.items():
-        for k in ("spikes", "u", "v", "bursts", "v_d"):
-            want = getattr(rec, k)
-            if want is None:
-                continue
-            bad = np.argwhere(getattr(ours.sim.layers[n], k) != want)
-            assert bad.size == 0, f"{n}.{k}: first mismatch at {bad[0]}"
-    for n, rec in lava.synapses.items():
-        for k in ("weights", "x", "y", "tx", "ty"):
-            bad = np.argwhere(getattr(ours.synapses[n], k) != getattr(rec, k))
-            assert bad.size == 0, f"{n}.{k}: first mismatch at {bad[0]}"
+    assert_same_as_lava(ours, lava, ("spikes", "u", "v", "bursts", "v_d"), ("weights", "x", "y", "tx", "ty"))
     assert ours.sim.layers["l0"].bursts.sum() > 0  # the case exercises bursts
     assert not np.array_equal(ours.synapses["a"].weights[0, -1], plan.connections[0].weights)
 

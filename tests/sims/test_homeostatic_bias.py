@@ -12,7 +12,7 @@ from neurolearn.lava.runner import simulate_learning_lava
 from neurolearn.nir.burst_encoding import from_nir, to_nir
 from neurolearn.sims.float_twin import FloatTwinSession
 from neurolearn.sims.learning import ChipSession, simulate_learning
-from tests.helpers import random_burst_net
+from tests.helpers import assert_same_as_lava, random_burst_net
 
 RATE, ETA = 0.05, 0.01
 
@@ -34,14 +34,7 @@ def drive(steps=30000):
 def test_homeostatic_bias_bit_exact_with_lava(seed):
     plan, x = random_burst_net(seed, homeostasis=True)
     ours, lava = simulate_learning(plan, x), simulate_learning_lava(plan, x)
-    for n, rec in lava.sim.layers.items():
-        for k in ("spikes", "v", "bursts", "v_d"):
-            want = getattr(rec, k)
-            if want is not None:
-                bad = np.argwhere(getattr(ours.sim.layers[n], k) != want)
-                assert bad.size == 0, f"{n}.{k}: first mismatch at {bad[0]}"
-    for n, rec in lava.synapses.items():
-        assert np.array_equal(ours.synapses[n].weights, rec.weights), n
+    assert_same_as_lava(ours, lava)
     plain, _ = random_burst_net(seed, homeostasis=True)
     layers = tuple(L if L.burst is None else type(L)(**{**L.__dict__, "burst": type(L.burst)(
         **{**L.burst.__dict__, "bias_gain": 0})}) for L in plain.layers)
