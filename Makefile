@@ -17,14 +17,14 @@ $(STAMP): pyproject.toml
 	 echo "bootstrap: creating $(VENV) with $$PY"; \
 	 [ -x $(VENV)/bin/python ] || $$PY -m venv $(VENV); \
 	 $(VENV)/bin/python -m pip install -q --upgrade pip && \
-	 $(VENV)/bin/python -m pip install -q -e '.[lava,test,sweep,neurobench,docs]' && touch $(STAMP)
+	 $(VENV)/bin/python -m pip install -q --no-cache-dir -e '.[lava,test,sweep,neurobench,docs]' && touch $(STAMP)
 
 $(MODERN_STAMP): pyproject.toml
 	@PY=$$(tools/find_python.sh modern) || exit 1; \
 	 echo "bootstrap: creating $(MODERN) with $$PY (no Lava)"; \
 	 [ -x $(MODERN)/bin/python ] || $$PY -m venv $(MODERN); \
 	 $(MODERN)/bin/python -m pip install -q --upgrade pip && \
-	 $(MODERN)/bin/python -m pip install -q -e '.[test,sweep,neurobench,docs]' && touch $(MODERN_STAMP)
+	 $(MODERN)/bin/python -m pip install -q --no-cache-dir -e '.[test,sweep,neurobench,docs]' && touch $(MODERN_STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/neurolearn demo
