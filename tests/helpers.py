@@ -57,11 +57,12 @@ def lif_graph(tau=0.01, threshold=1.0, weight=None, dt=1e-3, extra=None):
     return g
 
 
-def random_burst_net(seed: int, homeostasis: bool = False, plateau: bool = False):
+def random_burst_net(seed: int, homeostasis: bool = False, plateau: bool = False, halving: bool = False):
     """Input -> burst (-> LIF) -> burst with random decays, tables, ports, burst feedback, an input range,
     a teacher gate and learning (the valence program into burst layers, STDP into the LIF). ``homeostasis``: the
     burst layers' homeostatic bias on, with a random target rate, gain and shift. ``plateau``: the burst layers send
-    the split valence (y2 = P+, y3 = -P-) and learn by a random btsp-credit-shaped program."""
+    the split valence (y2 = P+, y3 = -P-) and learn by a random btsp-credit-shaped program. ``halving``: their
+    valence halves every 10-40 steps."""
     rng = np.random.default_rng(seed)
     n_in, sizes = int(rng.integers(3, 7)), [int(rng.integers(2, 6)) for _ in range(3)]
 
@@ -72,7 +73,8 @@ def random_burst_net(seed: int, homeostasis: bool = False, plateau: bool = False
         return P.BurstPlan(dv_d=int(rng.integers(0, 4096)), lut=lut, lut_offset=int(rng.integers(-3000, 3000)),
                            lut_shift=int(rng.integers(0, 10)), pbar_shift=int(rng.integers(0, 9)),
                            pbar_init=int(rng.integers(0, 2**15 + 1)), valence_levels=int(rng.integers(0, 8)),
-                           seed=int(rng.integers(0, 1000)), plateau_split=plateau, **homeo)
+                           seed=int(rng.integers(0, 1000)), plateau_split=plateau,
+                           valence_halving=int(rng.integers(10, 41)) if halving else 0, **homeo)
 
     layers = tuple(P.LayerPlan(f"l{i}", n, du=int(rng.choice([0, 410, 4095])), dv=int(rng.integers(0, 4096)),
                                vth=int(rng.integers(10, 200)), bias_mant=rng.integers(-20, 60, n),

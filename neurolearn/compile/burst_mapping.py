@@ -45,7 +45,7 @@ LUT_BINS_PER_SLOPE = 16    # burst table resolution: bins per unit of (v_d - off
 BIAS_GAIN_MIN = 16         # the homeostatic bias's gain: at least this where it fits (eta within about 3%)
 BIAS_GAIN_ERROR = 0.125    # and never further than this from eta (the learning rules' literals' tolerance)
 VALENCE_FIELDS = ("valence", "pbar_fixed", "rate_target", "rate_shift", "homeo_gain", "homeo_shift", "homeo_cap",
-                  "dead_zone", "plateau_split")   # BurstPlan fields a rule's post_neuron may set
+                  "dead_zone", "plateau_split", "valence_halving")   # BurstPlan fields a rule's post_neuron may set
 LEARNING_HEADROOM = 1.0    # range of learning weights as a multiple of their initial largest magnitude (beyond
 #                            it they saturate at the 8-bit limits, as on chip; the on-chip metrics count them)
 

@@ -11,8 +11,10 @@ Integers (``BurstLIF``'s fixed-point model and neurolearn's simulator call :func
     aim   = burst << 15, or p << 7 where the valence is 'expected'             (Pbar: 2**15 is probability 1)
     h     = ((rate_target - rate) * gain) >> gain_shift, times min(rate_target / rate, 2**cap) below the target
     valence = aim - pbar + h, 0 where |aim - pbar + h| < dead_zone
-    y1 = 64 + 8 * clip((valence * levels + r_valence) >> 15, -7, 7)   (valence in steps of 1/levels, rounded
-    y2 = (pbar * 127) >> 15, y3 = 0                                      stochastically; a 7-bit trace)
+    halvings = min(step // halving, 15), or 0 without halving           (step: steps run before this one)
+    q  = clip((valence * levels + (r_valence << halvings)) >> (15 + halvings), -7, 7)
+    y1 = 64 + 8 * q       (valence * 2**-halvings in steps of 1/levels, rounded stochastically; a 7-bit trace)
+    y2 = (pbar * 127) >> 15, y3 = 0
     or, plateau_split: y2 = max(q, 0), y3 = max(-q, 0)                    (BTSP's plateaus P+ and -P-)
     pbar += event * ((aim - pbar) >> pbar_shift), unless Pbar is fixed    (a per-event average)
 
@@ -25,11 +27,13 @@ The plain neuron (valence 'burst', Pbar averaged, no homeostasis: :data:`PLAIN_V
 The on-chip classification neuron sends the expected burst p(v_d) - Pbar (no draw noise), with Pbar fixed at
 p(0) and its event-rate homeostasis folded in: ``h`` pushes a neuron whose average rate is below
 ``rate_target`` up (scaled by the reciprocal of its rate, up to 2**cap, so that a silent neuron is pulled back)
-and one above it down; ``dead_zone`` sends nothing for small valences.
+and one above it down; ``dead_zone`` sends nothing for small valences; ``halving`` (steps) halves the valence
+sent, and with it the learning rate of every rule it drives, every ``halving`` steps: a learning-rate schedule
+that the neuron keeps itself (one counter), with no host between samples.
 
 Floats (``BurstLIF``'s float model and the float twin call :func:`burst_float_step`; ``keep_d`` a fraction,
 ``p = sigmoid((v_d - offset) / slope)``, ``burst = event & (u_burst < p)``, Ebar, the homeostasis and the
-valence in floats with the same constants, the valence unrounded).
+valence in floats with the same constants, the valence unrounded and times 2**-halvings).
 
 Random numbers: per neuron and step two uniforms from ``numpy.random.default_rng(seed)``, drawn as
 ``(2, n)`` per step (the burst draw, then the valence's rounding): :class:`BurstStream` draws them step by
@@ -42,7 +46,7 @@ import numba
 import numpy as np
 
 from neurolearn.dynamics.lif import ACTIVATION_SHIFT, saturate24, trunc_decay, wrap32
-from neurolearn.ir.plan import HB_RANGE, LUT_SIZE, PBAR_ONE, VALENCE_LEVELS_RANGE
+from neurolearn.ir.plan import HALVINGS_MAX, HB_RANGE, LUT_SIZE, PBAR_ONE, VALENCE_LEVELS_RANGE
 from neurolearn.ir.program import VALENCE_ZERO
 
 PBAR_BITS = PBAR_ONE.bit_length() - 1     # 15
@@ -50,20 +54,27 @@ Y2_FULL = 127                             # y2 = Pbar in 1/127 (a 7-bit trace)
 Q_MAX = VALENCE_LEVELS_RANGE[1]           # |q| <= 7: y1 = 64 + 8 q stays a 7-bit trace
 DRAW_SCALES = np.array([[LUT_SIZE], [PBAR_ONE]])   # r_burst in 0..255, r_valence in 0..2**15 - 1
 # the valence's constants (BurstPlan.valence_shape): expected, pbar fixed, rate_target, rate_shift, gain,
-# gain_shift, cap, dead_zone, plateau split. PLAIN_VALENCE: B - Pbar, Pbar averaged, no homeostasis, no dead zone,
-# y2 = Pbar.
-PLAIN_VALENCE = (0, 0, 0, 10, 0, 0, 0, 0, 0)
+# gain_shift, cap, dead_zone, plateau split, halving. PLAIN_VALENCE: B - Pbar, Pbar averaged, no homeostasis, no
+# dead zone, y2 = Pbar, no halving.
+PLAIN_VALENCE = (0, 0, 0, 10, 0, 0, 0, 0, 0, 0)
+
+
+@numba.njit(cache=True, inline="always")
+def valence_halvings(step, halving):
+    """How often the valence has halved before step ``step`` (0-based) at one halving per ``halving`` steps
+    (0: never)."""
+    return min(step // max(halving, 1), HALVINGS_MAX) * (halving > 0)
 
 
 @numba.njit(cache=True, inline="always")
 def burst_int_step(event, v_d, pbar, ebar, a_apical, keep_d, lut, lut_offset, lut_shift, pbar_shift, levels,
-                   r_burst, r_valence, shape):
+                   r_burst, r_valence, shape, step):
     """One integer step of the dendrite, burst generator, event rate and valence (the module docstring);
-    ``shape``: the valence's constants (:data:`PLAIN_VALENCE`'s order).
+    ``shape``: the valence's constants (:data:`PLAIN_VALENCE`'s order); ``step``: steps run before this one.
 
     Returns (burst, v_d, pbar, ebar, y1, y2, y3). int64 scalars (numba) or int64 numpy arrays elementwise
     (``lut`` then indexed by an array); ``event`` bool."""
-    expected, fixed, rate_target, rate_shift, gain, gain_shift, cap, dead_zone, split = shape
+    expected, fixed, rate_target, rate_shift, gain, gain_shift, cap, dead_zone, split, halving = shape
     v_d = saturate24(wrap32(trunc_decay(v_d, keep_d) + wrap32(a_apical << ACTIVATION_SHIFT)))
     p = lut[np.minimum(np.maximum(((v_d - lut_offset) >> lut_shift) + LUT_SIZE // 2, 0), LUT_SIZE - 1)]
     burst = event & (r_burst < p)
@@ -75,7 +86,8 @@ def burst_int_step(event, v_d, pbar, ebar, a_apical, keep_d, lut, lut_offset, lu
     h = h + low * (h * rate_target // np.maximum(rate, np.maximum(rate_target >> cap, 1)) - h)
     valence = aim - pbar + h
     valence = valence * (np.abs(valence) >= dead_zone)
-    q = np.minimum(np.maximum((valence * levels + r_valence) >> PBAR_BITS, -Q_MAX), Q_MAX)
+    k = valence_halvings(step, halving)
+    q = np.minimum(np.maximum((valence * levels + (r_valence << k)) >> (PBAR_BITS + k), -Q_MAX), Q_MAX)
     y2 = split * np.maximum(q, 0) + (1 - split) * ((pbar * Y2_FULL) >> PBAR_BITS)
     return (burst, v_d, pbar + event * (1 - fixed) * ((aim - pbar) >> pbar_shift), ebar, VALENCE_ZERO + 8 * q, y2,
             split * np.maximum(-q, 0))
@@ -96,15 +108,18 @@ def homeostatic_bias_float(hb, event, rate_target, eta):
 
 
 @numba.njit(cache=True, inline="always")
-def burst_float_step(event, v_d, pbar, ebar, apical, keep_d, offset, slope, pbar_shift, levels, u_burst, shape):
+def burst_float_step(event, v_d, pbar, ebar, apical, keep_d, offset, slope, pbar_shift, levels, u_burst, shape,
+                     step):
     """One float step: the integer step's model in floats (keep_d: the per-step keep factor; v_d, offset,
     slope in the soma's voltage units; pbar, ebar in [0, 1]; ``shape`` the integer constants, read as
-    rate_target / 2**15, gain / 2**gain_shift, a cap of 2**cap and dead_zone / 2**15).
+    rate_target / 2**15, gain / 2**gain_shift, a cap of 2**cap and dead_zone / 2**15; ``step`` as the integer
+    step's).
 
-    Returns (burst, v_d, pbar, ebar, y1, y2, y3, p, valence) with p the burst probability, y1 = 64 + 8 levels
-    valence and y2, y3 Pbar's or the plateaus' (levels times the valence's positive and negative parts). Numba
+    Returns (burst, v_d, pbar, ebar, y1, y2, y3, p, valence) with p the burst probability, valence as sent (times
+    2**-halvings), y1 = 64 + 8 levels valence and y2, y3 Pbar's or the plateaus' (levels times the valence's
+    positive and negative parts). Numba
     scalars, or numpy arrays (or CPU torch tensors) elementwise; ``event`` bool."""
-    expected, fixed, rate_target, rate_shift, gain, gain_shift, cap, dead_zone, split = shape
+    expected, fixed, rate_target, rate_shift, gain, gain_shift, cap, dead_zone, split, halving = shape
     v_d = keep_d * v_d + apical
     p = 1.0 / (1.0 + np.exp(-(v_d - offset) / slope))
     burst = event & (u_burst < p)
@@ -115,7 +130,7 @@ def burst_float_step(event, v_d, pbar, ebar, apical, keep_d, offset, slope, pbar
     low = (ebar < target) & (cap > 0)
     h = h + low * (h * np.minimum(target / np.maximum(ebar, 1e-300), 2.0 ** cap) - h)
     valence = aim - pbar + h
-    valence = valence * (np.abs(valence) >= dead_zone / PBAR_ONE)
+    valence = valence * (np.abs(valence) >= dead_zone / PBAR_ONE) * 2.0 ** -valence_halvings(step, halving)
     y2 = split * levels * np.maximum(valence, 0.0) + (1 - split) * Y2_FULL * pbar
     y3 = split * levels * np.maximum(-valence, 0.0)
     pbar = pbar + event * (1 - fixed) * (aim - pbar) * 2.0 ** -pbar_shift

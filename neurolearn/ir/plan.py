@@ -19,11 +19,12 @@ from neurolearn.ir.geometry import ConvGeometry, SparseLayout
 from neurolearn.ir.program import LearningProgram
 
 PLAN_FORMAT = "neurolearn-plan"
-PLAN_VERSION = 6                # 2 added burst layers, apical ports, input ranges and learning; 3 convolutions,
+PLAN_VERSION = 7                # 2 added burst layers, apical ports, input ranges and learning; 3 convolutions,
                                 # sparse matrices, delays, reset modes, v_reset, dv = 4096, per-neuron scale, layers
                                 # of one node, the burst neuron's valence modes and homeostasis and the class
                                 # teacher; 4 the start voltage v_init and per-neuron du, dv, vth; 5 the burst
-                                # neuron's homeostatic bias (bias_gain, bias_shift); 6 its plateau_split; reads 1 to 6
+                                # neuron's homeostatic bias (bias_gain, bias_shift); 6 its plateau_split; 7 its
+                                # valence_halving; reads 1 to 7
 
 # Legal ranges, inclusive (Lava LavaPyType precisions; weight_exp as on Loihi).
 DU_RANGE = (0, 4095)            # 12-bit current decay; Lava adds 1 (ds_offset)
@@ -53,6 +54,8 @@ HB_RANGE = (-(2**31), 2**31 - 1)   # the homeostatic bias's 32-bit accumulator s
 HOMEO_CAP_RANGE = (0, 7)
 TEACHER_SHIFT_RANGE = (0, 16)
 SEED_RANGE = (0, 2**31 - 1)
+HALVING_RANGE = (0, 2**24 - 1)  # the burst neuron's valence halves every this many steps: a 24-bit counter
+HALVINGS_MAX = 15               # ... at most this often (then stays at 2**-15)
 PORTS = ("soma", "apical")
 CARRIES = ("events", "bursts")
 SIGN_MODES = ("mixed", "excitatory", "inhibitory")   # LearningDense weights clip to [-256, 255], [0, 255], [-255, 0]
@@ -117,7 +120,10 @@ class BurstPlan:
     valence (Pbar before this step's update) as ``y1 = 64 + 8 q``, ``q = clip((valence * levels + r2) >> 15,
     -7, 7)`` (stochastic rounding, r2 = floor(2**15 * the second uniform)); ``y2 = (pbar * 127) >> 15``
     (Pbar in 1/127); ``y3 = 0``; with ``plateau_split`` instead ``y2 = max(q, 0)``, ``y3 = max(-q, 0)`` (the
-    valence's positive and negative parts: BTSP's plateaus P+ and -P-). The valence is ``aim - pbar + h``, 0 where
+    valence's positive and negative parts: BTSP's plateaus P+ and -P-). With ``valence_halving`` > 0 the valence
+    sent halves every ``valence_halving`` steps (at most 15 times): ``q = clip((valence * levels + (r2 << k)) >>
+    (15 + k), -7, 7)`` with ``k = min(step // valence_halving, 15)``, a learning-rate schedule kept by the neuron
+    (a step counter). The valence is ``aim - pbar + h``, 0 where
     its magnitude is below ``dead_zone``: ``aim`` = ``burst << 15`` (``valence`` 'burst') or ``p << 7``
     ('expected': the burst probability, no draw noise); ``h = ((rate_target - Ebar) * homeo_gain) >> homeo_shift``,
     below the target times ``min(rate_target / Ebar, 2**homeo_cap)`` (``homeo_cap`` 0: not scaled). On each event
@@ -147,6 +153,7 @@ class BurstPlan:
     bias_gain: int = 0            # homeostatic bias: hb += bias_gain * (rate_target - (event << 15)); 0: none
     bias_shift: int = 0           # the soma adds hb >> bias_shift (v units) to its bias
     plateau_split: bool = False   # y2, y3 = the valence's positive and negative parts (else y2 = Pbar, y3 = 0)
+    valence_halving: int = 0      # steps between halvings of the valence sent (0: never)
 
     def __post_init__(self):
         object.__setattr__(self, "lut", np.asarray(self.lut, dtype=np.int64).reshape(-1))
@@ -158,7 +165,8 @@ class BurstPlan:
                            ("rate_target", (0, PBAR_ONE)), ("rate_shift", SHIFT_RANGE),
                            ("homeo_gain", HOMEO_GAIN_RANGE), ("homeo_shift", SHIFT_RANGE),
                            ("homeo_cap", HOMEO_CAP_RANGE), ("dead_zone", (0, PBAR_ONE)),
-                           ("bias_gain", BIAS_GAIN_RANGE), ("bias_shift", BIAS_SHIFT_RANGE)):
+                           ("bias_gain", BIAS_GAIN_RANGE), ("bias_shift", BIAS_SHIFT_RANGE),
+                           ("valence_halving", HALVING_RANGE)):
             _check_range(getattr(self, pname), rng, None, "burst", pname)
         if self.valence not in VALENCES:
             raise QuantizationError(f"burst: valence {self.valence!r}; allowed {', '.join(VALENCES)}")
@@ -176,7 +184,8 @@ class BurstPlan:
     def valence_shape(self) -> tuple[int, ...]:
         """The valence's constants as :func:`~neurolearn.dynamics.burst_neuron.burst_int_step` takes them."""
         return (int(self.valence == "expected"), int(self.pbar_fixed), self.rate_target, self.rate_shift,
-                self.homeo_gain, self.homeo_shift, self.homeo_cap, self.dead_zone, int(self.plateau_split))
+                self.homeo_gain, self.homeo_shift, self.homeo_cap, self.dead_zone, int(self.plateau_split),
+                self.valence_halving)
 
 
 @dataclass(frozen=True)

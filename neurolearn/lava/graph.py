@@ -96,7 +96,8 @@ def _burst_lif(layer):
                     rate_target=bp.rate_target, rate_shift=bp.rate_shift, homeo_gain=bp.homeo_gain,
                     homeo_shift=bp.homeo_shift, homeo_cap=bp.homeo_cap, dead_zone=bp.dead_zone,
                     ebar_init=bp.rate_target << bp.rate_shift, bias_gain=bp.bias_gain, bias_shift=bp.bias_shift,
-                    plateau_split=int(bp.plateau_split), name=layer.name)
+                    plateau_split=int(bp.plateau_split), valence_halving=bp.valence_halving,
+                    name=layer.name)
 
 
 def _teacher_gate(plan: Plan, c, requests, lifs):

@@ -44,7 +44,7 @@ def burst_neuron_step(basal: Tensor, apical: Tensor, state: BurstNeuronState, pa
     draw = rand.numpy() if params.stochastic else 0.5   # p > 1/2 exactly where v_d > burst_offset
     burst, v_d, _, _, _, _, _, p, _ = _dendrite(s.numpy() > 0, state.v_d.numpy(), 0.0, 0.0, apical.numpy(),
                                              params.beta_d, params.burst_offset, params.burst_slope, 0, 0, draw,
-                                             PLAIN_VALENCE)
+                                             PLAIN_VALENCE, 0)
     return (s.to(basal.dtype), torch.from_numpy(burst).to(basal.dtype), torch.from_numpy(p),
             BurstNeuronState(i, v, torch.from_numpy(v_d)))
 

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from neurolearn.errors import RuleError
-from neurolearn.ir.plan import PBAR_ONE
+from neurolearn.ir.plan import HALVING_RANGE, HALVINGS_MAX, PBAR_ONE
 from neurolearn.ir.program import VALENCE_ZERO, ChipRule, LearningProgram, product_shift
 from neurolearn.rules.engine_numbers import EXPONENTS, MANTISSAS, trace_tau
 from neurolearn.rules.plugin import ChipUnits, LearningRule, StepInput, param
@@ -76,8 +76,12 @@ class BurstpropSpiking(LearningRule):
     homeo_cap: float = param(1.0, ge=1, le=128)    # below the target: gain times min(target / Ebar, cap)
     tau_rate: float = param(1024.0, "steps", ge=1, le=32768)   # Ebar's average
     dead_zone: float = param(0.0, ge=0, lt=1)      # valences of smaller magnitude are sent as 0
+    valence_halving: int = param(0, "steps", ge=0, le=HALVING_RANGE[1])   # the valence halves this often (0: never)
 
     def check(self):
+        if self.valence_halving != int(self.valence_halving):
+            raise RuleError(f"rule '{self.name}': parameter 'valence_halving' = {self.valence_halving}; allowed "
+                            f"whole steps 0..{HALVING_RANGE[1]}")
         if self.e_min is not None and self.e_max is not None and not self.e_min < self.e_max:
             raise RuleError(f"rule '{self.name}': parameter 'e_min' = {self.e_min} must be below e_max = "
                             f"{self.e_max}")
@@ -150,6 +154,10 @@ class BurstpropSpiking(LearningRule):
                          f"{self.homeo_gain}), cap 2^{cap} = {2**cap} (asked {self.homeo_cap})")
         if self.dead_zone:
             post["dead_zone"] = int(round(self.dead_zone * PBAR_ONE))
+        if self.valence_halving:
+            post["valence_halving"] = int(self.valence_halving)
+            notes.append(f"learning-rate schedule: the post neuron's valence, and with it the rate, halves every "
+                         f"{self.valence_halving} steps (at most {HALVINGS_MAX} times), stochastically rounded")
         return post, tuple(notes)
 
     def init_state(self, n_pre: int, n_post: int, batch: int = 1) -> BurstpropState:
@@ -164,10 +172,11 @@ class BurstpropSpiking(LearningRule):
         Written in operators numpy arrays and torch tensors share (host-side training runs it in torch).
         The on-chip classification form (expected valence, fixed Pbar, in-valence homeostasis) is the neuron's
         (:func:`neurolearn.dynamics.burst_neuron.burst_float_step`): refused here."""
-        if self.valence != "burst" or self.pbar != "average" or self.rate_target is not None or self.dead_zone:
+        if (self.valence != "burst" or self.pbar != "average" or self.rate_target is not None or self.dead_zone
+                or self.valence_halving):
             raise RuleError(f"rule '{self.name}': valence {self.valence!r}, pbar {self.pbar!r}, rate_target, dead_zone "
-                            "are computed by the burst neuron; its float form runs in the float twin "
-                            "(neurolearn.sims.float_twin), not in float_step")
+                            "and valence_halving are computed by the burst neuron; its float form runs in the float "
+                            "twin (neurolearn.sims.float_twin), not in float_step")
         self._require(step, "post", "bursts")
         k_pre, k_avg = math.exp(-1.0 / self.tau_pre), math.exp(-1.0 / self.tau_avg)
         state = BurstpropState(trace=k_pre * state.trace + step.pre,

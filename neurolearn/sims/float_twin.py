@@ -138,7 +138,7 @@ def _twin_steps(st, inp, tab, u_burst, spikes, bursts, learn):
                 s[1, i], st.v_d[i], st.pbar[i], st.ebar[i], _, _, _, _, val[i] = burst_float_step(
                     s[0, i], st.v_d[i], st.pbar[i], st.ebar[i], a_in[1, i], tab.keep_d[i], tab.offset[i],
                     tab.slope[i], tab.pbar_shift[i], 0.0, u_burst[t, tab.draw[i]],
-                    (vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6], vs[7], vs[8]))
+                    (vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6], vs[7], vs[8], vs[9]), st.step[0] + t)
                 if tab.hb_eta[i]:
                     hb = homeostatic_bias_float(st.hb[i], s[0, i], vs[2] / PBAR_ONE, tab.hb_eta[i])
                     st.hb[i] = min(max(hb, -tab.hb_limit[i]), tab.hb_limit[i])

@@ -113,7 +113,7 @@ def fresh_state(net):
                     np.zeros((t_max + 1, 3, n_max), np.int64))
     return ChipState(np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64), net.bursts.pbar0.copy(),
                      net.bursts.ebar0.copy(), np.zeros(n, np.int64), np.zeros(conns.n_tgt.sum(), np.int64),
-                     net.synapses.wdt.copy(), tr, np.zeros(3 + net.teacher.classes, np.int64))
+                     net.synapses.wdt.copy(), tr, np.zeros(3 + net.teacher.classes, np.int64), np.zeros(1, np.int64))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -155,7 +155,7 @@ def _run_steps(b, st, inp, net, out, rec, n_thr, learn):
                     s[0, i], vd_st[i], pbar[i], ebar[i], a_in[1, i], bursts.keep_d[i], bursts.luts[bursts.lut[i]],
                     bursts.lut_offset[i], bursts.lut_shift[i], bursts.pbar_shift[i], bursts.levels[i],
                     bursts.draws[t, 0, dr], bursts.draws[t, 1, dr],
-                    (vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6], vs[7], vs[8]))
+                    (vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6], vs[7], vs[8], vs[9]), st.step[0] + t)
                 if bias_gain[i]:
                     hb[i] = homeostatic_bias_int(hb[i], s[0, i], vs[2], bias_gain[i])
                 if rec_b:
@@ -202,6 +202,7 @@ def _run_steps(b, st, inp, net, out, rec, n_thr, learn):
                 rec.tx[b, r, xo:xo + n_pre] = tr.tx[xo:xo + n_pre]
                 rec.ty[b, r, yo:yo + n_post] = tr.ty[yo:yo + n_post]
     st.teach[0], st.teach[1], st.teach[2] = asked, count, band_open
+    st.step[0] += steps
 
 
 @numba.njit(cache=True, nogil=True)

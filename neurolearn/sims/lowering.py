@@ -240,6 +240,7 @@ class ChipState(NamedTuple):
     syn: np.ndarray     # (3, n_syn) int32: w, d, t (Synapses.wdt)
     traces: TraceState
     teach: np.ndarray   # (3 + classes,): asked, count (band) or steps (class), gate (band), class counts
+    step: np.ndarray    # (1,): steps run so far (the burst neurons' valence halvings count from the first)
 
 
 class LayerOutputs(NamedTuple):

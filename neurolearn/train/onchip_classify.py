@@ -71,6 +71,8 @@ class OnChipClassifyConfig:
     tau_rate: float = 1024.0    # ... rate average, steps
     dead_zone: float = 0.1      # hidden valences smaller than this are not sent
     chunk: int = 100            # samples per simulator call
+    halve_every: int = 0        # every burst layer's valence (so its rules' learning rates) halves every this many
+    #                             training samples (0: never): a schedule the neurons keep, counted in steps
     rule: str = "burstprop"     # or "btsp-credit": BTSP's credit-assignment form, the valence as its plateau
     w_max: float = 0.5          # btsp-credit only: potentiation's bound (threshold units)
     et_per_event: float = 0.25  # btsp-credit: ET per presynaptic event (ET clips at 1)
@@ -79,6 +81,8 @@ class OnChipClassifyConfig:
     def __post_init__(self):
         sizes = tuple(self.hidden)
         object.__setattr__(self, "hidden", sizes)
+        if not isinstance(self.halve_every, int) or self.halve_every < 0:
+            raise InputError(f"on-chip classification: halve_every = {self.halve_every!r}; allowed integers >= 0")
         for name in ("per_class", "steps", "chunk"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise InputError(f"on-chip classification: {name} = {getattr(self, name)!r}; allowed integers >= 1")
@@ -97,7 +101,7 @@ ONCHIP_RULES = ("burstprop", *ONCHIP_RULE_NAMES)
 
 ONCHIP_PRESETS = {   # (task, rule) -> protocol (docs/onchip.md: how they were chosen)
     ("digits", "burstprop"): OnChipClassifyConfig(),
-    ("fashion-mnist", "burstprop"): OnChipClassifyConfig(eta_hidden=1e-3, eta_out=3e-4),
+    ("fashion-mnist", "burstprop"): OnChipClassifyConfig(eta_hidden=1e-3, eta_out=3e-4, vth=512, halve_every=60000),
     ("digits", "btsp-credit"): OnChipClassifyConfig(rule="btsp-credit", eta_hidden=1e-3, eta_out=2e-3),
     ("fashion-mnist", "btsp-credit"): OnChipClassifyConfig(rule="btsp-credit", eta_hidden=1e-3, eta_out=2e-3),
 }
@@ -105,7 +109,8 @@ ONCHIP_PRESETS = {   # (task, rule) -> protocol (docs/onchip.md: how they were c
 
 def classifier_network(n_pixels: int, classes: int, cfg: OnChipClassifyConfig, seed: int) -> BurstNetwork:
     """The seeded burst network: W ~ N(0, 1/n_pre), Y ~ N(0, 1/n_upper), Z = -p0 Y, burstprop (or btsp-credit)
-    rules (expected valence, fixed Pbar; homeostasis and dead zone on hidden layers), and how it compiles: ``vth``,
+    rules (expected valence, fixed Pbar, the valence halving every ``halve_every`` samples; homeostasis and dead
+    zone on hidden layers), and how it compiles: ``vth``,
     the trace seed, even rounding, per-class teacher channels into the output and the class teacher's band."""
     rng = np.random.default_rng(seed)
     n_in = n_pixels + cfg.n_bias
@@ -119,7 +124,8 @@ def classifier_network(n_pixels: int, classes: int, cfg: OnChipClassifyConfig, s
     feedback = {(names[i + 1], names[i]): rng.normal(0.0, 1 / math.sqrt(sizes[i + 2]), (sizes[i + 1], sizes[i + 2]))
                 for i in range(len(names) - 1)}
     balance = {key: -cfg.balance * y for key, y in feedback.items()}
-    common = dict(tau_pre=cfg.tau_pre, valence="expected", pbar="fixed", p_init=0.5)
+    common = dict(tau_pre=cfg.tau_pre, valence="expected", pbar="fixed", p_init=0.5,
+                  valence_halving=cfg.halve_every * cfg.steps)
     if cfg.rule == "btsp-credit":
         common.update(w_max=cfg.w_max, et_per_event=cfg.et_per_event, theta_et=cfg.theta_et)
     kind = BTSPCredit if cfg.rule == "btsp-credit" else BurstpropSpiking

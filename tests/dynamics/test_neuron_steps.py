@@ -1,6 +1,8 @@
 """The model steps of neurolearn/dynamics: the numba form (the simulators) equals the Python form on arrays
 (the Lava models), the integer step follows the float step, and the random streams agree. Fast: these are
 the unit tests of the arithmetic; the Lava-parity tests then check wiring and timing only."""
+import math
+
 import numba
 import numpy as np
 import pytest
@@ -25,23 +27,23 @@ STATE = 2**23 - 1
 
 
 @numba.njit
-def _int_steps_scalar(event, v_d, pbar, ebar, a, keep, lut, off, shift, pshift, levels, rb, rv, shape):
+def _int_steps_scalar(event, v_d, pbar, ebar, a, keep, lut, off, shift, pshift, levels, rb, rv, shape, step):
     out = np.zeros((7, event.size), np.int64)
     for i in range(event.size):
         b, vd, pb, eb, y1, y2, y3 = burst_int_step(event[i], v_d[i], pbar[i], ebar[i], a[i], keep, lut, off, shift,
-                                                   pshift, levels, rb[i], rv[i], shape)
+                                                   pshift, levels, rb[i], rv[i], shape, step)
         out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i] = b, vd, pb, eb, y1, y2, y3
     return out
 
 
 SHAPES = st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, PBAR_ONE), st.integers(0, 15),
                    st.integers(0, 255), st.integers(0, 15), st.integers(0, 7), st.integers(0, PBAR_ONE),
-                   st.integers(0, 1))
+                   st.integers(0, 1), st.integers(0, 50))
 
 
 @given(st.integers(0, 2**32 - 1), st.integers(0, 4096), st.integers(0, 23), st.integers(0, 15), st.integers(0, 7),
-       SHAPES)
-def test_burst_int_step_numba_scalars_equal_numpy_arrays(seed, keep, shift, pshift, levels, shape):
+       SHAPES, st.integers(0, 2000))
+def test_burst_int_step_numba_scalars_equal_numpy_arrays(seed, keep, shift, pshift, levels, shape, step):
     rng = np.random.default_rng(seed)
     n = 64
     event = rng.random(n) < 0.5
@@ -52,9 +54,9 @@ def test_burst_int_step_numba_scalars_equal_numpy_arrays(seed, keep, shift, pshi
     lut = np.sort(rng.integers(0, 256, 256))
     off = int(rng.integers(-STATE, STATE))
     rb, rv = rng.integers(0, 256, n), rng.integers(0, PBAR_ONE, n)
-    scalars = _int_steps_scalar(event, v_d, pbar, ebar, a, keep, lut, off, shift, pshift, levels, rb, rv, shape)
+    scalars = _int_steps_scalar(event, v_d, pbar, ebar, a, keep, lut, off, shift, pshift, levels, rb, rv, shape, step)
     arrays = np.stack([np.asarray(x, np.int64) for x in burst_int_step.py_func(
-        event, v_d, pbar, ebar, a, keep, lut, off, shift, pshift, levels, rb, rv, shape)])
+        event, v_d, pbar, ebar, a, keep, lut, off, shift, pshift, levels, rb, rv, shape, step)])
     assert np.array_equal(scalars, arrays)
     assert np.all(np.abs(arrays[1]) <= STATE) and np.all((arrays[0] == 0) | event)  # saturated; bursts need events
     assert np.all((arrays[4] - 64) % 8 == 0) and np.all((arrays[4] >= 8) & (arrays[4] <= 120))  # y1 = 64 + 8 q
@@ -97,9 +99,10 @@ def test_integer_step_follows_the_float_step():
     y1_i, y1_f, vd_err, pbar_err = [], [], 0.0, 0.0
     for t in range(steps):
         bi, vi, pi, _, y1, _, _ = burst_int_step.py_func(events[t], vi, pi, 0, a_int[t], keep, lut, off, shift, pshift,
-                                                      levels, r[t, 0], r[t, 1], PLAIN_VALENCE)
+                                                      levels, r[t, 0], r[t, 1], PLAIN_VALENCE, t)
         bf, vf, pf, _, y1f, _, _, _, _ = burst_float_step.py_func(events[t], vf, pf, 0.0, a_int[t] / vth, keep / 4096,
-                                                               offset, slope, pshift, levels, u[t, 0], PLAIN_VALENCE)
+                                                               offset, slope, pshift, levels, u[t, 0], PLAIN_VALENCE,
+                                                               t)
         bursts_i, bursts_f = bursts_i + bi.sum(), bursts_f + bf.sum()
         y1_i.append(y1.mean())
         y1_f.append(y1f.mean())
@@ -126,7 +129,7 @@ def test_torch_module_runs_the_float_steps():
                                     torch.from_numpy(rand))
     s, i, v = lif_float_step(basal, state[0], state[1], 0.5, 0.9, 0.0, 1.0)
     burst, v_d, _, _, _, _, _, prob, _ = burst_float_step.py_func(s > 0, state[2], 0.0, 0.0, apical, 0.8, 0.3, 0.5, 0,
-                                                                  0, rand, PLAIN_VALENCE)
+                                                                  0, rand, PLAIN_VALENCE, 0)
     assert np.array_equal(e.numpy(), s) and np.array_equal(b.numpy(), burst * 1.0)
     assert np.array_equal(st.v.numpy(), v) and np.array_equal(st.v_d.numpy(), v_d) and np.array_equal(p.numpy(), prob)
     assert e.sum() > 0 and b.sum() > 0
@@ -166,7 +169,7 @@ def test_expected_valence_with_homeostasis_integer_follows_float():
     lut, off, shift, _ = burst_lut(0.0, 1.0, scale, centred=True)
     assert lut[128] == 128 and ((0 - off) >> shift) + 128 == 128      # p(v_d = 0) is exactly 1/2
     rt = round(0.04 * PBAR_ONE)
-    shape = (1, 1, rt, 10, 128, 7, 3, round(0.1 * PBAR_ONE), 0)
+    shape = (1, 1, rt, 10, 128, 7, 3, round(0.1 * PBAR_ONE), 0, 0)
     keep = round(4096 * 0.9)
     rng = np.random.default_rng(1)
     drive = rng.normal(0.0, 0.2, (steps, n))
@@ -179,9 +182,9 @@ def test_expected_valence_with_homeostasis_integer_follows_float():
     y_i, y_f = np.zeros(n), np.zeros(n)
     for t in range(steps):
         _, vi, pi, ei, y1, _, _ = burst_int_step.py_func(events[t], vi, pi, ei, a_int[t], keep, lut, off, shift, 15,
-                                                         7, r[t, 0], r[t, 1], shape)
+                                                         7, r[t, 0], r[t, 1], shape, t)
         _, vf, pf, ef, y1f, _, _, _, _ = burst_float_step.py_func(events[t], vf, pf, ef, a_int[t] / vth, keep / 4096,
-                                                                  0.0, 1.0, 15, 7, r[t, 0] / 256, shape)
+                                                                  0.0, 1.0, 15, 7, r[t, 0] / 256, shape, t)
         y_i += y1 - 64
         y_f += y1f - 64
     assert np.all(pi == PBAR_ONE // 2) and np.all(pf == 0.5)
@@ -192,8 +195,34 @@ def test_expected_valence_with_homeostasis_integer_follows_float():
     assert y_i[high].mean() == pytest.approx(y_f[high].mean(), rel=0.05)
     _, _, _, _, y1, _, _ = burst_int_step.py_func(np.ones(4, bool), np.zeros(4, np.int64), np.full(4, PBAR_ONE // 2),
                                                np.full(4, rt << 10), np.zeros(4, np.int64), keep, lut, off, shift, 15,
-                                               7, np.zeros(4, np.int64), np.full(4, PBAR_ONE - 1), shape)
+                                               7, np.zeros(4, np.int64), np.full(4, PBAR_ONE - 1), shape, 0)
     assert np.all(y1 == 64)   # at rest and at the target rate: valence 0 (in the dead zone), nothing sent
+
+
+def test_valence_halves_every_halving_steps():
+    """With a halving of H steps the valence sent at step t is the valence times 2**-min(t // H, 15): the float
+    step's exactly, the integer step's on average (stochastic rounding stays unbiased), and nothing is halved
+    before step H or without a halving."""
+    n, vth, levels, halving = 20000, 256, 4, 50
+    scale = vth * 64
+    lut, off, shift, _ = burst_lut(0.0, 1.0, scale, centred=True)
+    v_float = math.log(0.7 / 0.3)                                       # p(v_d) = 0.7: valence 0.2 against Pbar 1/2
+    shape = (1, 1, 0, 10, 0, 0, 0, 0, 0, halving)
+    rng = np.random.default_rng(4)
+    args = (np.ones(n, bool), np.full(n, round(v_float * scale)), np.full(n, PBAR_ONE // 2), np.zeros(n, np.int64),
+            np.zeros(n, np.int64), 4096, lut, off, shift, 15, levels, np.zeros(n, np.int64))
+    p_int = lut[((round(v_float * scale) - off) >> shift) + 128] / 256      # the table's p, within a bin of 0.7
+    means = []
+    for step in (0, halving - 1, halving, 2 * halving + 7, 3 * halving, 10**6):
+        k = min(step // halving, 15)
+        q = (burst_int_step.py_func(*args, rng.integers(0, PBAR_ONE, n), shape, step)[4] - 64) // 8
+        f = burst_float_step.py_func(True, v_float, 0.5, 0.0, 0.0, 1.0, 0.0, 1.0, 15, levels, 0.0, shape, step)
+        assert f[8] == pytest.approx((0.7 - 0.5) * 2.0**-k, rel=1e-12)
+        means.append(q.mean())
+        assert q.mean() == pytest.approx(levels * (p_int - 0.5) * 2.0**-k, abs=0.02)
+    assert means[0] == pytest.approx(means[1], abs=0.03) and means[-1] < 0.01
+    plain = burst_int_step.py_func(*args, rng.integers(0, PBAR_ONE, n), shape[:9] + (0,), 10**6)
+    assert ((plain[4] - 64) // 8).mean() == pytest.approx(levels * (p_int - 0.5), abs=0.02)   # never halved
 
 
 def test_class_teacher_step_spec():

@@ -95,7 +95,7 @@ def test_round_trip_through_plan_json_keeps_every_bit(feature):
     again = P.Plan.from_json(text)
     assert again.to_json() == text and feature in again.features()
     d = json.loads(text)
-    assert d["version"] == P.PLAN_VERSION == 6
+    assert d["version"] == P.PLAN_VERSION == 7
     a, b = simulate_fixed(plan, x), simulate_fixed(again, x)
     for name in a.layers:
         assert np.array_equal(a.layers[name].v, b.layers[name].v)

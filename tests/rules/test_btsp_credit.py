@@ -41,14 +41,14 @@ def test_split_valence_is_its_positive_and_negative_part():
     lut = np.sort(rng.integers(0, 256, 256))
     args = (event, rng.integers(-2**20, 2**20, n), pbar, np.full(n, 2**13), rng.integers(-500, 500, n), 3000, lut,
             0, 8, 5, 5, rng.integers(0, 256, n), rng.integers(0, 2**15, n))
-    split = burst_int_step.py_func(*args, PLAIN_VALENCE[:-1] + (1,))
-    plain = burst_int_step.py_func(*args, PLAIN_VALENCE)
+    split = burst_int_step.py_func(*args, PLAIN_VALENCE[:8] + (1, 0), 0)
+    plain = burst_int_step.py_func(*args, PLAIN_VALENCE, 0)
     q = (plain[4] - 64) // 8
     assert np.array_equal(split[5], np.maximum(q, 0)) and np.array_equal(split[6], np.maximum(-q, 0))
     assert np.array_equal(plain[5], (pbar * 127) >> 15) and not plain[6].any()
     assert (q > 0).any() and (q < 0).any()
     f = burst_float_step.py_func(event, np.zeros(n), np.full(n, 0.3), np.full(n, 0.1), rng.normal(size=n), 0.9, 0.0,
-                                 1.0, 5, 4.0, rng.random(n), PLAIN_VALENCE[:-1] + (1,))
+                                 1.0, 5, 4.0, rng.random(n), PLAIN_VALENCE[:8] + (1, 0), 0)
     assert np.allclose(f[5] - f[6], 4.0 * f[8]) and (np.minimum(f[5], f[6]) == 0).all()
 
 

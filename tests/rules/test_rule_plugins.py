@@ -51,7 +51,8 @@ def test_registry_names_and_round_trip():
     before = {"rule": "burstprop-spiking", "eta": 0.02, "tau_pre": 20.0, "tau_avg": 1500.0, "p_init": 0.3,
               "rate_init": 0.02}   # as files held it before the on-chip classification form
     assert BurstpropSpiking().to_params() == {**before, "valence": "burst", "pbar": "average",   # as files hold it
-                                              "homeo_gain": 1.0, "homeo_cap": 1.0, "tau_rate": 1024.0, "dead_zone": 0.0}
+                                              "homeo_gain": 1.0, "homeo_cap": 1.0, "tau_rate": 1024.0, "dead_zone": 0.0,
+                                              "valence_halving": 0}
     assert rule_from_params(before) == BurstpropSpiking()   # older files read as the plain rule
 
 

@@ -10,7 +10,7 @@ from neurolearn.ir.schedule import Schedule
 from neurolearn.lava.runner import simulate_learning_lava
 from neurolearn.sims.epochs import run_fixed
 from neurolearn.sims.float_twin import run_float_twin
-from neurolearn.sims.learning import simulate_learning
+from neurolearn.sims.learning import ChipSession, simulate_learning
 from neurolearn.train.onchip import OnChipConfig, compile_xor
 from tests.helpers import assert_same_as_lava, random_burst_net
 
@@ -23,6 +23,39 @@ def test_burst_network_bit_exact_with_lava(seed):
     assert_same_as_lava(ours, lava, ("spikes", "u", "v", "bursts", "v_d"), ("weights", "x", "y", "tx", "ty"))
     assert ours.sim.layers["l0"].bursts.sum() > 0  # the case exercises bursts
     assert not np.array_equal(ours.synapses["a"].weights[0, -1], plan.connections[0].weights)
+
+
+def _without_halving(plan):
+    return P.Plan(**{**plan.__dict__, "layers": tuple(
+        L if L.burst is None else P.LayerPlan(**{**L.__dict__, "burst": P.BurstPlan(**{**L.burst.__dict__,
+                                                                                      "valence_halving": 0})})
+        for L in plan.layers)})
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("seed", [0, 1])
+def test_valence_halving_bit_exact_with_lava(seed):
+    """The burst neurons' valence halves every valence_halving steps, counted from the run's first step, in
+    neurolearn's simulator as in Lava's BurstLIF model (which counts Lava's time steps)."""
+    plan, x = random_burst_net(seed, halving=True)
+    ours, lava = simulate_learning(plan, x), simulate_learning_lava(plan, x)
+    assert_same_as_lava(ours, lava, ("spikes", "v", "bursts", "v_d"), ("weights", "y"))
+    plain = simulate_learning(_without_halving(plan), x)
+    assert not np.array_equal(ours.synapses["a"].y, plain.synapses["a"].y)   # it halved what was sent
+
+
+def test_valence_halving_counts_steps_across_chunks():
+    """A session run chunk by chunk halves at the same steps as one run of the whole input."""
+    plan, x = random_burst_net(2, halving=True)
+    whole, chunked = ChipSession(plan), ChipSession(plan)
+    events = whole.run(x)[0]
+    parts = np.concatenate([chunked.run(x[a:a + 30])[0] for a in range(0, len(x), 30)])
+    assert np.array_equal(events, parts)
+    for name in plan.learning:
+        assert np.array_equal(whole.weights(name), chunked.weights(name))
+    plain = ChipSession(_without_halving(plan))
+    plain.run(x)
+    assert any(not np.array_equal(whole.weights(n), plain.weights(n)) for n in ("a", "c"))
 
 
 def test_burst_draws_depend_on_seed():
@@ -69,3 +102,19 @@ def test_epoch_runs_with_a_plain_lif_layer(tmp_path):
     schedule.save(tmp_path / "s.npz")
     again = Schedule.load(tmp_path / "s.npz")
     assert again.windows == schedule.windows and np.array_equal(again.spikes, schedule.spikes)
+
+
+def test_valence_halving_goes_to_the_post_neuron_and_bad_values_are_refused():
+    from neurolearn.errors import QuantizationError, RuleError
+    from neurolearn.rules import BurstpropSpiking, ChipUnits
+
+    chip = BurstpropSpiking(eta=0.002, valence_halving=3600).chip_rule(ChipUnits(256.0))
+    assert chip.post_neuron["valence_halving"] == 3600 and any("halves every 3600 steps" in n
+                                                               for n in chip.approximations)
+    assert "valence_halving" not in BurstpropSpiking(eta=0.002).chip_rule(ChipUnits(256.0)).post_neuron
+    with pytest.raises(RuleError, match=r"'valence_halving' = 2.5; allowed whole steps 0..16777215"):
+        BurstpropSpiking(valence_halving=2.5)
+    with pytest.raises(RuleError, match="valence_halving"):
+        BurstpropSpiking(valence_halving=2**24)
+    with pytest.raises(QuantizationError, match=r"'valence_halving' = 16777216 outside \[0, 16777215\]"):
+        P.BurstPlan(dv_d=0, lut=np.zeros(256, int), valence_halving=2**24)

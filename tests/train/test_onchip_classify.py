@@ -55,3 +55,19 @@ def test_verify_replays_the_first_samples_in_lava(run, capsys):
 def test_samples_and_epochs_are_one_or_the_other(run, capsys):
     assert main(["verify", str(run / "build"), "--learning", "--samples", "2", "--epochs", "1"]) == 2
     assert "--samples and --epochs: give one" in capsys.readouterr().err
+
+
+def test_valence_halving_reaches_every_burst_layer_and_bad_values_are_refused():
+    from dataclasses import replace
+
+    from neurolearn.compile.burst_mapping import compile_burst_network
+    from neurolearn.errors import InputError
+    from neurolearn.train.onchip_classify import ONCHIP_PRESETS, OnChipClassifyConfig, classifier_network
+
+    cfg = replace(ONCHIP_PRESETS[("digits", "burstprop")], hidden=(6,), halve_every=25)
+    plan = compile_burst_network(classifier_network(8, 3, cfg, 0)).plan
+    assert [L.burst.valence_halving for L in plan.layers] == [25 * cfg.steps] * 2
+    assert ONCHIP_PRESETS[("fashion-mnist", "burstprop")].halve_every == 60000   # one halving per epoch
+    for bad in (-1, 2.5):
+        with pytest.raises(InputError, match=f"halve_every = {bad}; allowed integers >= 0"):
+            OnChipClassifyConfig(halve_every=bad)

@@ -39,7 +39,7 @@ _bias_int = homeostatic_bias_int.py_func
 _bias_float = homeostatic_bias_float.py_func
 _lif_int = lif_int_step.py_func
 _VALENCE_VARS = ("valence_expected", "pbar_fixed", "rate_target", "rate_shift", "homeo_gain", "homeo_shift",
-                 "homeo_cap", "dead_zone", "plateau_split")
+                 "homeo_cap", "dead_zone", "plateau_split", "valence_halving")
 
 
 def _valence_shape(model, kind):
@@ -86,6 +86,7 @@ class PyBurstLIFModelFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
     homeo_cap: int = LavaPyType(int, np.int32, precision=3)
     dead_zone: int = LavaPyType(int, np.int32, precision=16)
     plateau_split: int = LavaPyType(int, np.int32, precision=1)
+    valence_halving: int = LavaPyType(int, np.int32, precision=24)
     hb: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
     bias_gain: int = LavaPyType(int, np.int32, precision=8)
     bias_shift: int = LavaPyType(int, np.int32, precision=5)
@@ -108,7 +109,8 @@ class PyBurstLIFModelFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
         burst, self.v_d[:], self.pbar[:], self.ebar[:], self.y1[:], self.y2[:], self.y3[:] = _burst_int(
             event, np.int64(self.v_d), np.int64(self.pbar), np.int64(self.ebar), np.int64(a_apical),
             self.decay_unity - int(self.dv_d), np.int64(self.burst_lut), int(self.lut_offset), int(self.lut_shift),
-            int(self.pbar_shift), int(self.valence_levels), r_burst, r_valence, _valence_shape(self, int))
+            int(self.pbar_shift), int(self.valence_levels), r_burst, r_valence, _valence_shape(self, int),
+            self.time_step - 1)
         if self.bias_gain:
             self.hb[:] = _bias_int(np.int64(self.hb), event, int(self.rate_target), int(self.bias_gain))
         _send(self, event, burst)
@@ -145,6 +147,7 @@ class PyBurstLIFModelFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
     homeo_cap: float = LavaPyType(float, float)
     dead_zone: float = LavaPyType(float, float)
     plateau_split: float = LavaPyType(float, float)
+    valence_halving: float = LavaPyType(float, float)
     hb: np.ndarray = LavaPyType(np.ndarray, float)
     bias_gain: float = LavaPyType(float, float)
     bias_shift: float = LavaPyType(float, float)
@@ -161,7 +164,8 @@ class PyBurstLIFModelFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
         self.v[event] = 0
         burst, self.v_d[:], self.pbar[:], self.ebar[:], self.y1[:], self.y2[:], self.y3[:], _, _ = _burst_float(
             event, self.v_d, self.pbar, self.ebar, a_apical, 1 - self.dv_d, self.burst_offset, self.burst_slope,
-            self.pbar_shift, self.valence_levels, self.stream.next()[0], _valence_shape(self, float))
+            self.pbar_shift, self.valence_levels, self.stream.next()[0], _valence_shape(self, float),
+            self.time_step - 1)
         self.hb[:] = _bias_float(self.hb, event, self.rate_target / PBAR_ONE, self.bias_gain)
         _send(self, event, burst)
 

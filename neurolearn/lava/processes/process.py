@@ -35,7 +35,8 @@ class BurstLIF(LearningNeuronProcess, AbstractProcess):
     ``seed``: the generator (``numpy.random.default_rng(seed)``; per step two uniforms per neuron: the
     burst draw, then the valence's stochastic rounding). ``ebar``: the event rate (``rate_shift`` extra bits);
     ``valence_expected``, ``pbar_fixed``, ``rate_target``, ``homeo_gain``, ``homeo_shift``, ``homeo_cap``,
-    ``dead_zone``, ``plateau_split``: the valence and what y2, y3 carry (:class:`neurolearn.ir.plan.BurstPlan`).
+    ``dead_zone``, ``plateau_split``, ``valence_halving``: the valence, what y2, y3 carry and its halving
+    (:class:`neurolearn.ir.plan.BurstPlan`; the halving counts Lava's time steps from the first).
     ``hb``: the homeostatic bias
     (``bias_gain`` > 0: ``hb += bias_gain * (rate_target - (event << 15))``, the soma adds ``hb >> bias_shift``;
     float: ``hb += bias_gain * (rate_target / 2**15 - event)``, added as it is).
@@ -46,8 +47,8 @@ class BurstLIF(LearningNeuronProcess, AbstractProcess):
                  burst_lut=None, lut_offset=0, lut_shift=0, burst_offset=0.0, burst_slope=1.0,
                  pbar_init=0, pbar_shift=5, valence_levels=4, seed=0, valence_expected=0, pbar_fixed=0,
                  rate_target=0, rate_shift=10, homeo_gain=0, homeo_shift=0, homeo_cap=0, dead_zone=0,
-                 ebar_init=0, bias_gain=0, bias_shift=0, plateau_split=0, name: ty.Optional[str] = None,
-                 log_config: ty.Optional[LogConfig] = None):
+                 ebar_init=0, bias_gain=0, bias_shift=0, plateau_split=0, valence_halving=0,
+                 name: ty.Optional[str] = None, log_config: ty.Optional[LogConfig] = None):
         super().__init__(shape=shape, learning_rule=None, seed=seed, name=name, log_config=log_config)
         self.a_in = InPort(shape=shape)
         self.a_apical_in = InPort(shape=shape)
@@ -75,7 +76,8 @@ class BurstLIF(LearningNeuronProcess, AbstractProcess):
         for var, init in (("valence_expected", valence_expected), ("pbar_fixed", pbar_fixed),
                           ("rate_target", rate_target), ("rate_shift", rate_shift), ("homeo_gain", homeo_gain),
                           ("homeo_shift", homeo_shift), ("homeo_cap", homeo_cap), ("dead_zone", dead_zone),
-                          ("bias_gain", bias_gain), ("bias_shift", bias_shift), ("plateau_split", plateau_split)):
+                          ("bias_gain", bias_gain), ("bias_shift", bias_shift), ("plateau_split", plateau_split),
+                          ("valence_halving", valence_halving)):
             setattr(self, var, Var(shape=(1,), init=init))
 
 
