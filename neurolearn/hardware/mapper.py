@@ -15,7 +15,7 @@ synapse holds the full learnable weight (``weight_bits``, plus a sign bit in sig
 connection's target layer keeps each presynaptic neuron's x1, x2 and spike time (``pre_traces * trace_bits +
 epoch_time_bits``), and each target neuron its y1..y3 and spike time (``post_traces * trace_bits +
 epoch_time_bits``), per learning connection as in Lava's LearningDense. Neuron state: every neuron takes
-its model's state variables (:data:`LIF_STATE`, :data:`BURST_STATE`), each in whole ``state_word_bits``
+its model's state variables (:data:`NEURON_STATE`), each in whole ``state_word_bits``
 words, from the core's ``neuron_state_words_per_core``.
 """
 from __future__ import annotations
@@ -33,9 +33,14 @@ from neurolearn.ir.plan import Plan, Plasticity
 # draw's random state (model: one word per neuron; Loihi 2's random source for microcode is not public).
 LIF_STATE = {"u": 24, "v": 24}
 BURST_STATE = {**LIF_STATE, "v_d": 24, "pbar": 16, "ebar": 32, "draw": 24}
-HOMEOSTATIC_BURST_STATE = {**BURST_STATE, "hb": 32}   # a BurstLIF layer with a homeostatic bias (bias_gain > 0)
+# what a BurstLIF option adds: a homeostatic bias (bias_gain > 0) its accumulator; a valence halving its step
+# counter (counted per neuron: whether Loihi 2's microcode can read a shared time step is not public)
+BURST_OPTIONS = {"homeostasis": {"hb": 32}, "halving": {"clock": 24}}
 NEURON_STATE = {"LIF": LIF_STATE, "BurstLIF": BURST_STATE,   # neuron model -> its state variables
-                "BurstLIF+homeostasis": HOMEOSTATIC_BURST_STATE}
+                "BurstLIF+homeostasis": {**BURST_STATE, **BURST_OPTIONS["homeostasis"]},
+                "BurstLIF+halving": {**BURST_STATE, **BURST_OPTIONS["halving"]},
+                "BurstLIF+homeostasis+halving": {**BURST_STATE, **BURST_OPTIONS["homeostasis"],
+                                                 **BURST_OPTIONS["halving"]}}
 
 
 def state_words(state_bits, word_bits: int) -> int:
@@ -184,7 +189,9 @@ def neuron_model(layer) -> str:
     """A layer's neuron model (a key of :data:`NEURON_STATE`)."""
     if layer.burst is None:
         return "LIF"
-    return "BurstLIF+homeostasis" if layer.burst.bias_gain else "BurstLIF"
+    options = [name for name, on in (("homeostasis", layer.burst.bias_gain), ("halving", layer.burst.valence_halving))
+               if on]
+    return "+".join(["BurstLIF", *options])
 
 
 def _chunks(d: LayerDemand, target: Target, max_neurons: int) -> list[Chunk]:

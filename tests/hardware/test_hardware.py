@@ -12,7 +12,7 @@ from neurolearn.errors import HardwareFitError
 from neurolearn.hardware.description import CHIP_LIMITS, DESCRIPTIONS, DescriptionError, known_targets, load_target
 from neurolearn.hardware.fit import check_demands, check_fit
 from neurolearn.hardware.mapper import LayerDemand, demands_from_plan, map_network
-from neurolearn.ir.plan import ConnectionPlan, LayerPlan, Plan
+from neurolearn.ir.plan import HALVING_RANGE, ConnectionPlan, LayerPlan, Plan
 from neurolearn.lava.loihi_runtime import runtime_status
 from tests.helpers import feedforward, save
 
@@ -310,15 +310,18 @@ def test_learning_plan_costs_the_hand_counted_memory_state_and_axons():
 
 def test_burst_state_words_follow_the_lava_model():
     """The fixed-point BurstLIF model's precisions are the bits the mapper counts (models.py, read as text)."""
-    from neurolearn.hardware.mapper import BURST_STATE, LIF_STATE
+    from neurolearn.hardware.mapper import BURST_STATE, LIF_STATE, NEURON_STATE
 
     text = (Path(__file__).parents[2] / "neurolearn/lava/processes/models.py").read_text()
-    from neurolearn.hardware.mapper import HOMEOSTATIC_BURST_STATE
-
-    for var in set(HOMEOSTATIC_BURST_STATE) - set(LIF_STATE) - {"draw"}:
+    homeostatic = NEURON_STATE["BurstLIF+homeostasis"]
+    for var in set(homeostatic) - set(LIF_STATE) - {"draw"}:
         found = re.search(rf"^\s+{var}: np.ndarray = LavaPyType\(np.ndarray, np.int32, precision=(\d+)\)", text, re.M)
-        assert found and int(found[1]) == HOMEOSTATIC_BURST_STATE[var], var
-    assert HOMEOSTATIC_BURST_STATE.items() >= BURST_STATE.items()
+        assert found and int(found[1]) == homeostatic[var], var
+    for model, state in NEURON_STATE.items():   # every option adds to the plain BurstLIF's state
+        assert model == "LIF" or state.items() >= BURST_STATE.items()
+    # the halving's counter: Lava's model reads Lava's time step; on chip each neuron counts (24 bits, the
+    # plan's largest halving)
+    assert NEURON_STATE["BurstLIF+homeostasis+halving"]["clock"] == HALVING_RANGE[1].bit_length()
 
 
 def test_custom_neuron_state_limits_neurons_per_core_and_loihi1_has_none():
@@ -357,6 +360,24 @@ def test_homeostatic_bias_costs_two_more_state_words():
     assert report.placement.cores[0].state_words == 5 * 9 + 4 * 2
     assert any(n.startswith("custom neuron model BurstLIF+homeostasis (l0): 5 neurons x 9 state words of 24 bits "
                             "(u, v, v_d, pbar, ebar, draw, hb)") for n in report.notes)
+
+
+def test_valence_halving_costs_a_counter_word():
+    """A BurstLIF layer whose valence halves keeps a step counter: one more word (8 of 24 bits), also beside the
+    homeostatic bias (10)."""
+    from dataclasses import replace
+
+    plan = learning_plan()
+    l0 = plan.layer("l0")
+    for extra, words, model in ((dict(), 8, "BurstLIF+halving"),
+                                (dict(rate_target=1000, bias_gain=20, bias_shift=12), 10,
+                                 "BurstLIF+homeostasis+halving")):
+        halving = replace(plan, layers=(replace(l0, burst=replace(l0.burst, valence_halving=3600, **extra)),)
+                          + plan.layers[1:])
+        report = check_fit(halving, load_target("loihi2"))
+        assert report.placement.cores[0].state_words == 5 * words + 4 * 2
+        assert any(n.startswith(f"custom neuron model {model} (l0): 5 neurons x {words} state words")
+                   and n.split("(")[2].startswith("u, v, v_d") and "clock)" in n for n in report.notes), model
 
 
 def test_fit_cli_prints_learning_rows_and_deploy_refuses_in_one_line(tmp_path, capsys):
