@@ -33,9 +33,10 @@ from neurolearn.ir.plan import Plan, Plasticity
 # draw's random state (model: one word per neuron; Loihi 2's random source for microcode is not public).
 LIF_STATE = {"u": 24, "v": 24}
 BURST_STATE = {**LIF_STATE, "v_d": 24, "pbar": 16, "ebar": 32, "draw": 24}
-# what a BurstLIF option adds: a homeostatic bias (bias_gain > 0) its accumulator; a valence halving its step
-# counter (counted per neuron: whether Loihi 2's microcode can read a shared time step is not public)
-BURST_OPTIONS = {"homeostasis": {"hb": 32}, "halving": {"clock": 24}}
+# what a BurstLIF option adds: a homeostatic bias (bias_gain > 0) its accumulator; a valence halving a step
+# counter modulo the halving (24 bits) and the halvings so far (0..15) (counted per neuron: whether Loihi 2's
+# microcode can read a shared time step is not public)
+BURST_OPTIONS = {"homeostasis": {"hb": 32}, "halving": {"clock": 24, "halvings": 4}}
 NEURON_STATE = {"LIF": LIF_STATE, "BurstLIF": BURST_STATE,   # neuron model -> its state variables
                 "BurstLIF+homeostasis": {**BURST_STATE, **BURST_OPTIONS["homeostasis"]},
                 "BurstLIF+halving": {**BURST_STATE, **BURST_OPTIONS["halving"]},

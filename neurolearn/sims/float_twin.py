@@ -61,7 +61,7 @@ class TwinTables(NamedTuple):
     offset: np.ndarray       # burst_offset (voltage units)
     slope: np.ndarray        # burst_slope
     pbar_shift: np.ndarray   # float: Pbar's per-event average 2**-pbar_shift
-    valence: np.ndarray      # (n, 9) int64: the valence's constants (BurstPlan.valence_shape)
+    valence: np.ndarray      # (n, 10) int64: the valence's constants (BurstPlan.valence_shape)
     bias: np.ndarray         # the soma's bias (voltage units per step; the network's, unquantized)
     hb_eta: np.ndarray       # the homeostatic bias's eta as the plan realizes it (voltage units per step), 0: none
     hb_limit: np.ndarray     # where the chip's accumulator saturates (voltage units per step)

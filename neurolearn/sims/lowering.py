@@ -70,7 +70,7 @@ class BurstNeurons(NamedTuple):
     draw: np.ndarray         # column of its random numbers in ``draws``
     pbar0: np.ndarray        # initial Pbar (2**15 = probability 1)
     ebar0: np.ndarray        # initial event-rate accumulator (rate_target << rate_shift)
-    valence: np.ndarray      # (n, 9): the valence's constants (BurstPlan.valence_shape), zeros for plain LIF
+    valence: np.ndarray      # (n, 10): the valence's constants (BurstPlan.valence_shape), zeros for plain LIF
     bias_gain: np.ndarray    # homeostatic bias (BurstPlan.bias_gain; 0: none) and its shift
     bias_shift: np.ndarray
     luts: np.ndarray         # (n_tables, 256): burst probability * 256

@@ -34,7 +34,7 @@ import numpy as np
 from neurolearn.compile.burst_mapping import BurstCompiled, compile_burst_network
 from neurolearn.errors import InputError
 from neurolearn.ir.burst_network import BurstLayer, BurstNetwork, BurstParams, ChipSettings
-from neurolearn.ir.plan import WEIGHT_RANGE
+from neurolearn.ir.plan import HALVING_RANGE, WEIGHT_RANGE
 from neurolearn.ir.schedule import Schedule
 from neurolearn.nir.burst_encoding import from_nir, to_nir
 from neurolearn.rules.btsp_credit import BTSPCredit
@@ -81,8 +81,10 @@ class OnChipClassifyConfig:
     def __post_init__(self):
         sizes = tuple(self.hidden)
         object.__setattr__(self, "hidden", sizes)
-        if not isinstance(self.halve_every, int) or self.halve_every < 0:
-            raise InputError(f"on-chip classification: halve_every = {self.halve_every!r}; allowed integers >= 0")
+        most = HALVING_RANGE[1] // self.steps if isinstance(self.steps, int) and self.steps > 0 else 0
+        if type(self.halve_every) is not int or not 0 <= self.halve_every <= most:
+            raise InputError(f"on-chip classification: halve_every = {self.halve_every!r} samples; allowed integers "
+                             f"0..{most} (the halving's {HALVING_RANGE[1]} steps at {self.steps} steps per sample)")
         for name in ("per_class", "steps", "chunk"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise InputError(f"on-chip classification: {name} = {getattr(self, name)!r}; allowed integers >= 1")

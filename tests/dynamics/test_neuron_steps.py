@@ -201,7 +201,7 @@ def test_expected_valence_with_homeostasis_integer_follows_float():
 
 def test_valence_halves_every_halving_steps():
     """With a halving of H steps the valence sent at step t is the valence times 2**-min(t // H, 15): the float
-    step's exactly, the integer step's on average (stochastic rounding stays unbiased), and nothing is halved
+    step's exactly, the integer step's on average (to its 15-bit resolution: the next test), and nothing is halved
     before step H or without a halving."""
     n, vth, levels, halving = 20000, 256, 4, 50
     scale = vth * 64
@@ -223,6 +223,24 @@ def test_valence_halves_every_halving_steps():
     assert means[0] == pytest.approx(means[1], abs=0.03) and means[-1] < 0.01
     plain = burst_int_step.py_func(*args, rng.integers(0, PBAR_ONE, n), shape[:9] + (0,), 10**6)
     assert ((plain[4] - 64) // 8).mean() == pytest.approx(levels * (p_int - 0.5), abs=0.02)   # never halved
+
+
+def test_halved_valence_rounding_is_exact_to_its_15_bit_resolution():
+    """Averaged over every rounding draw, the halved valence's q is valence * levels * 2**-k floored to 2**-15 of a
+    level: below the exact value by less than 2**-15, for every k (what docs/onchip.md states)."""
+    n, levels, halving = PBAR_ONE, 3, 1
+    lut = np.full(256, 200)                                             # p = 200/256 whatever v_d is
+    shape = (1, 1, 0, 10, 0, 0, 0, 0, 0, halving)
+    r = np.arange(n)                                                     # every draw once
+    for pbar in (25500, 25590, 30000):                                  # valence 100, 10, -4400 (2**-15)
+        valence = (200 << 7) - pbar
+        for k in (0, 3, 8, 12, 15):
+            q = (burst_int_step.py_func(np.ones(n, bool), np.zeros(n, np.int64), np.full(n, pbar),
+                                        np.zeros(n, np.int64), np.zeros(n, np.int64), 4096, lut, 0, 0, 15, levels,
+                                        np.zeros(n, np.int64), r, shape, k)[4] - 64) // 8
+            exact = valence * levels * 2.0**-k / PBAR_ONE
+            assert q.sum() == (valence * levels) >> k                   # the mean is floor(x / 2**k) / 2**15
+            assert 0 <= exact - q.mean() < 2.0**-15
 
 
 def test_class_teacher_step_spec():

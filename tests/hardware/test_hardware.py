@@ -12,7 +12,7 @@ from neurolearn.errors import HardwareFitError
 from neurolearn.hardware.description import CHIP_LIMITS, DESCRIPTIONS, DescriptionError, known_targets, load_target
 from neurolearn.hardware.fit import check_demands, check_fit
 from neurolearn.hardware.mapper import LayerDemand, demands_from_plan, map_network
-from neurolearn.ir.plan import HALVING_RANGE, ConnectionPlan, LayerPlan, Plan
+from neurolearn.ir.plan import HALVING_RANGE, HALVINGS_MAX, ConnectionPlan, LayerPlan, Plan
 from neurolearn.lava.loihi_runtime import runtime_status
 from tests.helpers import feedforward, save
 
@@ -319,9 +319,10 @@ def test_burst_state_words_follow_the_lava_model():
         assert found and int(found[1]) == homeostatic[var], var
     for model, state in NEURON_STATE.items():   # every option adds to the plain BurstLIF's state
         assert model == "LIF" or state.items() >= BURST_STATE.items()
-    # the halving's counter: Lava's model reads Lava's time step; on chip each neuron counts (24 bits, the
-    # plan's largest halving)
-    assert NEURON_STATE["BurstLIF+homeostasis+halving"]["clock"] == HALVING_RANGE[1].bit_length()
+    # the halving: Lava's model reads Lava's time step; on chip each neuron counts steps modulo the plan's largest
+    # halving and the halvings so far, up to HALVINGS_MAX
+    halving = NEURON_STATE["BurstLIF+homeostasis+halving"]
+    assert (halving["clock"], halving["halvings"]) == (HALVING_RANGE[1].bit_length(), HALVINGS_MAX.bit_length())
 
 
 def test_custom_neuron_state_limits_neurons_per_core_and_loihi1_has_none():
@@ -363,21 +364,21 @@ def test_homeostatic_bias_costs_two_more_state_words():
 
 
 def test_valence_halving_costs_a_counter_word():
-    """A BurstLIF layer whose valence halves keeps a step counter: one more word (8 of 24 bits), also beside the
-    homeostatic bias (10)."""
+    """A BurstLIF layer whose valence halves keeps a step counter and its halvings: two more words (9 of 24 bits),
+    also beside the homeostatic bias (11)."""
     from dataclasses import replace
 
     plan = learning_plan()
     l0 = plan.layer("l0")
-    for extra, words, model in ((dict(), 8, "BurstLIF+halving"),
-                                (dict(rate_target=1000, bias_gain=20, bias_shift=12), 10,
+    for extra, words, model in ((dict(), 9, "BurstLIF+halving"),
+                                (dict(rate_target=1000, bias_gain=20, bias_shift=12), 11,
                                  "BurstLIF+homeostasis+halving")):
         halving = replace(plan, layers=(replace(l0, burst=replace(l0.burst, valence_halving=3600, **extra)),)
                           + plan.layers[1:])
         report = check_fit(halving, load_target("loihi2"))
         assert report.placement.cores[0].state_words == 5 * words + 4 * 2
         assert any(n.startswith(f"custom neuron model {model} (l0): 5 neurons x {words} state words")
-                   and n.split("(")[2].startswith("u, v, v_d") and "clock)" in n for n in report.notes), model
+                   and n.split("(")[2].startswith("u, v, v_d") and "clock, halvings)" in n for n in report.notes), model
 
 
 def test_fit_cli_prints_learning_rows_and_deploy_refuses_in_one_line(tmp_path, capsys):

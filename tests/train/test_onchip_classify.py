@@ -68,6 +68,35 @@ def test_valence_halving_reaches_every_burst_layer_and_bad_values_are_refused():
     plan = compile_burst_network(classifier_network(8, 3, cfg, 0)).plan
     assert [L.burst.valence_halving for L in plan.layers] == [25 * cfg.steps] * 2
     assert ONCHIP_PRESETS[("fashion-mnist", "burstprop")].halve_every == 60000   # one halving per epoch
-    for bad in (-1, 2.5):
-        with pytest.raises(InputError, match=f"halve_every = {bad}; allowed integers >= 0"):
+    for bad in (-1, 2.5, True, 279621):   # 279621 samples of 60 steps: beyond the neuron's 24-bit counter
+        with pytest.raises(InputError, match=rf"halve_every = {bad} samples; allowed integers 0..279620 \(the "
+                                             r"halving's 16777215 steps at 60 steps per sample\)"):
             OnChipClassifyConfig(halve_every=bad)
+
+
+def test_float_twin_halves_at_the_same_steps_run_in_chunks():
+    """The twin counts its steps across run() calls: chunked and whole runs halve alike, and the halving changes
+    what it learns."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from neurolearn.compile.burst_mapping import compile_burst_network
+    from neurolearn.sims.float_twin import FloatTwinSession
+    from neurolearn.train.onchip_classify import ONCHIP_PRESETS, PhaseEncoder, classifier_network
+
+    rng = np.random.default_rng(0)
+    x, labels = rng.random((6, 8)), rng.integers(0, 3, 6)
+    runs = {}
+    for every in (1, 0):
+        cfg = replace(ONCHIP_PRESETS[("digits", "burstprop")], hidden=(6,), halve_every=every)
+        net = classifier_network(8, 3, cfg, 0)
+        spikes = PhaseEncoder(net.input_size, 3, cfg, 0).encode(x, labels)
+        whole, chunked = (FloatTwinSession(net, compile_burst_network(net)) for _ in range(2))
+        events = whole.run(spikes)[0]
+        parts = np.concatenate([chunked.run(spikes[a:a + 70])[0] for a in range(0, len(spikes), 70)])
+        assert np.array_equal(events, parts)
+        for name in ("W:input->h1", "W:h1->out"):
+            assert np.array_equal(whole.weights(name), chunked.weights(name))
+        runs[every] = whole.weights("W:h1->out")
+    assert not np.array_equal(runs[1], runs[0])
